@@ -1,0 +1,35 @@
+namespace Loom.Core.Quantization;
+
+/// <summary>Conversions between float32 and the 16-bit float formats, rounding as ggml does.</summary>
+public static class FloatFormats
+{
+    public static void F16ToF32(ReadOnlySpan<Half> src, Span<float> dst)
+    {
+        for (int i = 0; i < src.Length; i++) dst[i] = (float)src[i];
+    }
+
+    public static void F32ToF16(ReadOnlySpan<float> src, Span<Half> dst)
+    {
+        for (int i = 0; i < src.Length; i++) dst[i] = (Half)src[i];
+    }
+
+    public static float BF16ToF32(ushort v) => BitConverter.Int32BitsToSingle(v << 16);
+
+    /// <summary>Round-to-nearest-even, NaN kept quiet (ggml_compute_fp32_to_bf16).</summary>
+    public static ushort F32ToBF16(float f)
+    {
+        uint u = BitConverter.SingleToUInt32Bits(f);
+        if ((u & 0x7fffffff) > 0x7f800000) return (ushort)((u >> 16) | 64);
+        return (ushort)((u + (0x7fff + ((u >> 16) & 1))) >> 16);
+    }
+
+    public static void BF16ToF32(ReadOnlySpan<ushort> src, Span<float> dst)
+    {
+        for (int i = 0; i < src.Length; i++) dst[i] = BF16ToF32(src[i]);
+    }
+
+    public static void F32ToBF16(ReadOnlySpan<float> src, Span<ushort> dst)
+    {
+        for (int i = 0; i < src.Length; i++) dst[i] = F32ToBF16(src[i]);
+    }
+}

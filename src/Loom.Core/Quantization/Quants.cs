@@ -1,0 +1,85 @@
+using System.Runtime.InteropServices;
+using Loom.Core.Tensors;
+
+namespace Loom.Core.Quantization;
+
+/// <summary>
+/// Dispatch over block formats: dequantize, quantize, and the dot product of a weight row with an
+/// activation row that was first converted to the weight type's <see cref="VecDotType"/> (ggml's scheme:
+/// Q8_0 activations for Q4_0/Q5_0/Q8_0 weights, Q8_1 for Q4_1/Q5_1, Q8_K for K-quants, F16 for F16).
+/// These are the scalar reference paths; fast kernels are tested against them.
+/// </summary>
+public static class Quants
+{
+    /// <summary>The format activations are quantized to before a dot product with a row of <paramref name="weight"/>.</summary>
+    public static GgmlType VecDotType(GgmlType weight) => weight switch
+    {
+        GgmlType.F32 => GgmlType.F32,
+        GgmlType.F16 => GgmlType.F16,
+        GgmlType.BF16 => GgmlType.BF16,
+        GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 => GgmlType.Q8_0,
+        GgmlType.Q4_1 or GgmlType.Q5_1 => GgmlType.Q8_1,
+        GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => GgmlType.Q8_K,
+        _ => throw new NotSupportedException($"tensor type {weight} is not supported"),
+    };
+
+    /// <summary>Dequantizes <c>dst.Length</c> elements (a multiple of the block size) from <paramref name="src"/>.</summary>
+    public static void Dequantize(GgmlType type, ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        switch (type)
+        {
+            case GgmlType.F32: MemoryMarshal.Cast<byte, float>(src)[..dst.Length].CopyTo(dst); break;
+            case GgmlType.F16: FloatFormats.F16ToF32(MemoryMarshal.Cast<byte, Half>(src)[..dst.Length], dst); break;
+            case GgmlType.BF16: FloatFormats.BF16ToF32(MemoryMarshal.Cast<byte, ushort>(src)[..dst.Length], dst); break;
+            default: throw new NotSupportedException($"dequantize {type}");
+        }
+    }
+
+    /// <summary>Quantizes <c>src.Length</c> elements (a multiple of the block size) into <paramref name="dst"/>, bit-exact with ggml's reference quantizers.</summary>
+    public static void Quantize(GgmlType type, ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        switch (type)
+        {
+            case GgmlType.F32: MemoryMarshal.Cast<float, byte>(src).CopyTo(dst); break;
+            case GgmlType.F16: FloatFormats.F32ToF16(src, MemoryMarshal.Cast<byte, Half>(dst)[..src.Length]); break;
+            case GgmlType.BF16: FloatFormats.F32ToBF16(src, MemoryMarshal.Cast<byte, ushort>(dst)[..src.Length]); break;
+            default: throw new NotSupportedException($"quantize {type}");
+        }
+    }
+
+    /// <summary>
+    /// Dot product of <paramref name="n"/> elements: weight row <paramref name="w"/> (type <paramref name="type"/>)
+    /// with activations <paramref name="x"/> already in <see cref="VecDotType"/>(<paramref name="type"/>).
+    /// </summary>
+    public static float VecDot(GgmlType type, ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n)
+    {
+        switch (type)
+        {
+            case GgmlType.F32:
+            {
+                var a = MemoryMarshal.Cast<byte, float>(w);
+                var b = MemoryMarshal.Cast<byte, float>(x);
+                double s = 0;
+                for (int i = 0; i < n; i++) s += a[i] * b[i];
+                return (float)s;
+            }
+            case GgmlType.F16:
+            {
+                var a = MemoryMarshal.Cast<byte, Half>(w);
+                var b = MemoryMarshal.Cast<byte, Half>(x);
+                double s = 0;
+                for (int i = 0; i < n; i++) s += (float)a[i] * (float)b[i];
+                return (float)s;
+            }
+            case GgmlType.BF16:
+            {
+                var a = MemoryMarshal.Cast<byte, ushort>(w);
+                var b = MemoryMarshal.Cast<byte, ushort>(x);
+                double s = 0;
+                for (int i = 0; i < n; i++) s += FloatFormats.BF16ToF32(a[i]) * FloatFormats.BF16ToF32(b[i]);
+                return (float)s;
+            }
+            default: throw new NotSupportedException($"dot product for {type}");
+        }
+    }
+}

@@ -1,0 +1,49 @@
+namespace Loom.Models.Architectures;
+
+/// <summary>
+/// Hyperparameters of a Llama-family decoder, whatever file they came from. The transformer is one
+/// implementation driven by these flags (GQA, RoPE kind and scaling, QKV bias, QK-norm, tied embeddings).
+/// </summary>
+public sealed record ModelConfig
+{
+    /// <summary>Architecture name as GGUF spells it: llama, mistral, qwen2, qwen3.</summary>
+    public required string Architecture { get; init; }
+    public required int VocabSize { get; init; }
+    /// <summary>Model (embedding) width.</summary>
+    public required int Dim { get; init; }
+    /// <summary>Feed-forward hidden width.</summary>
+    public required int FfnDim { get; init; }
+    public required int NumLayers { get; init; }
+    public required int NumHeads { get; init; }
+    public required int NumKvHeads { get; init; }
+    public required int HeadDim { get; init; }
+    /// <summary>Training context length; the engine refuses positions past it.</summary>
+    public required int ContextLength { get; init; }
+    public float RmsNormEps { get; init; } = 1e-5f;
+    public float RopeTheta { get; init; } = 10000f;
+    /// <summary>Dimensions of each head that RoPE rotates (the rest pass through).</summary>
+    public int RopeDim { get; init; }
+    public RopeStyle RopeStyle { get; init; } = RopeStyle.Interleaved;
+    /// <summary>Linear position scaling: positions are multiplied by this (1 / scaling factor).</summary>
+    public float RopeFreqScale { get; init; } = 1f;
+    /// <summary>Per-frequency divisors (Llama 3 rope scaling), length RopeDim/2, or null.</summary>
+    public float[]? RopeFreqFactors { get; init; }
+    public bool TiedEmbeddings { get; init; }
+    public bool QkvBias { get; init; }
+    public bool QkNorm { get; init; }
+
+    /// <summary>Checks that the numbers describe a runnable model; throws <see cref="ModelFormatException"/> naming <paramref name="path"/>.</summary>
+    public void Validate(string path)
+    {
+        void Check(bool ok, string problem) { if (!ok) throw new ModelFormatException(path, problem); }
+        Check(VocabSize > 0, $"vocab size {VocabSize}");
+        Check(Dim > 0 && FfnDim > 0 && NumLayers > 0, $"bad dimensions (dim {Dim}, ffn {FfnDim}, layers {NumLayers})");
+        Check(NumHeads > 0 && NumKvHeads > 0 && NumHeads % NumKvHeads == 0, $"{NumHeads} heads cannot share {NumKvHeads} KV heads");
+        Check(HeadDim > 0 && HeadDim % 2 == 0, $"head dim {HeadDim}");
+        Check(RopeDim > 0 && RopeDim <= HeadDim && RopeDim % 2 == 0, $"rope dim {RopeDim} for head dim {HeadDim}");
+        Check(ContextLength > 0, $"context length {ContextLength}");
+        Check(RmsNormEps > 0 && float.IsFinite(RmsNormEps), $"rms norm eps {RmsNormEps}");
+        Check(RopeTheta > 0 && float.IsFinite(RopeTheta), $"rope theta {RopeTheta}");
+        Check(RopeFreqFactors is null || RopeFreqFactors.Length == RopeDim / 2, "rope frequency factors do not match the rope dimension");
+    }
+}

@@ -1,0 +1,63 @@
+using Loom.Core.Tensors;
+
+namespace Loom.Models.Architectures;
+
+/// <summary>One decoder layer's tensors. Matrices are [in, out] in ggml order: one row per output feature.</summary>
+public sealed class LayerWeights
+{
+    public required WeightTensor AttnNorm { get; init; }
+    public required WeightTensor Wq { get; init; }
+    public required WeightTensor Wk { get; init; }
+    public required WeightTensor Wv { get; init; }
+    public required WeightTensor Wo { get; init; }
+    public WeightTensor? Bq { get; init; }
+    public WeightTensor? Bk { get; init; }
+    public WeightTensor? Bv { get; init; }
+    /// <summary>Per-head RMSNorm weights on Q and K (Qwen3), length HeadDim.</summary>
+    public WeightTensor? QNorm { get; init; }
+    public WeightTensor? KNorm { get; init; }
+    public required WeightTensor FfnNorm { get; init; }
+    public required WeightTensor WGate { get; init; }
+    public required WeightTensor WUp { get; init; }
+    public required WeightTensor WDown { get; init; }
+}
+
+/// <summary>
+/// All tensors of a Llama-family model, plus whatever owns their memory (a mapped file, converted buffers).
+/// </summary>
+public sealed class ModelWeights : IDisposable
+{
+    public required WeightTensor TokenEmbedding { get; init; }
+    public required LayerWeights[] Layers { get; init; }
+    public required WeightTensor OutputNorm { get; init; }
+    /// <summary>The classifier; the same tensor as <see cref="TokenEmbedding"/> when embeddings are tied.</summary>
+    public required WeightTensor Output { get; init; }
+    /// <summary>Mapped files and buffers backing the tensors; disposed with the weights.</summary>
+    public List<IDisposable> Owners { get; init; } = [];
+
+    /// <summary>Every tensor once, for inspection and byte counts.</summary>
+    public IEnumerable<WeightTensor> All()
+    {
+        var seen = new HashSet<WeightTensor>(ReferenceEqualityComparer.Instance);
+        IEnumerable<WeightTensor?> Each()
+        {
+            yield return TokenEmbedding;
+            foreach (var l in Layers)
+            {
+                yield return l.AttnNorm; yield return l.Wq; yield return l.Wk; yield return l.Wv; yield return l.Wo;
+                yield return l.Bq; yield return l.Bk; yield return l.Bv; yield return l.QNorm; yield return l.KNorm;
+                yield return l.FfnNorm; yield return l.WGate; yield return l.WUp; yield return l.WDown;
+            }
+            yield return OutputNorm;
+            yield return Output;
+        }
+        foreach (var t in Each())
+            if (t is not null && seen.Add(t)) yield return t;
+    }
+
+    public void Dispose()
+    {
+        foreach (var o in Owners) o.Dispose();
+        Owners.Clear();
+    }
+}

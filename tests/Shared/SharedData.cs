@@ -1,0 +1,43 @@
+namespace Loom.Tests;
+
+/// <summary>
+/// Locates the project's sibling <c>shared/</c> folder (models and llama.cpp reference outputs).
+/// Tests that need it use <see cref="SharedFactAttribute"/>/<see cref="SharedTheoryAttribute"/> and skip, saying why, when it is absent.
+/// </summary>
+public static class SharedData
+{
+    public static readonly string? Root = Find();
+
+    public static bool Available => Root is not null;
+
+    public const string MissingMessage = "needs ../shared (models and llama.cpp references beside the repository); not found, so skipped";
+
+    /// <summary>Absolute path of a file under shared/, e.g. <c>Path("models/stories260K/stories260K.gguf")</c>.</summary>
+    public static string Path(string relative) =>
+        System.IO.Path.Combine(Root ?? throw new InvalidOperationException(MissingMessage), relative);
+
+    private static string? Find()
+    {
+        var env = Environment.GetEnvironmentVariable("LOOM_SHARED_DIR");
+        if (!string.IsNullOrEmpty(env) && Directory.Exists(System.IO.Path.Combine(env, "models"))) return System.IO.Path.GetFullPath(env);
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = System.IO.Path.Combine(dir.FullName, "shared");
+            if (Directory.Exists(System.IO.Path.Combine(candidate, "models")) && Directory.Exists(System.IO.Path.Combine(candidate, "reference")))
+                return candidate;
+        }
+        return null;
+    }
+}
+
+/// <summary>A fact that skips with a clear message when ../shared is absent.</summary>
+public sealed class SharedFactAttribute : FactAttribute
+{
+    public SharedFactAttribute() { if (!SharedData.Available) Skip = SharedData.MissingMessage; }
+}
+
+/// <summary>A theory that skips with a clear message when ../shared is absent.</summary>
+public sealed class SharedTheoryAttribute : TheoryAttribute
+{
+    public SharedTheoryAttribute() { if (!SharedData.Available) Skip = SharedData.MissingMessage; }
+}
