@@ -1,0 +1,187 @@
+namespace Loom.Engine;
+
+/// <summary>
+/// Owns the KV cache's blocks: who holds which (reference counts), and the prefix cache. A full block is named
+/// by a hash chained over its tokens and its predecessor's hash, so equal prefixes map to equal blocks. Blocks
+/// nobody references stay cached (reusable by a later prompt with the same prefix) until space is needed; then
+/// the least recently released is evicted first.
+/// </summary>
+public sealed class BlockManager
+{
+    private readonly int[] _refCount;
+    private readonly ulong[] _hash;           // 0 = not a cached full block
+    private readonly int[][] _blockTokens;    // tokens of each cached full block, to rule out hash collisions
+    private readonly Dictionary<ulong, int> _cached = [];
+    // Unreferenced blocks in release order: plain free ones and cached ones alike; allocation takes the oldest.
+    private readonly LinkedList<int> _available = new();
+    private readonly LinkedListNode<int>?[] _availableNode;
+
+    public BlockManager(int numBlocks, int blockSize, bool prefixCaching = true)
+    {
+        if (numBlocks <= 0 || blockSize <= 0) throw new ArgumentOutOfRangeException(nameof(numBlocks));
+        NumBlocks = numBlocks;
+        BlockSize = blockSize;
+        PrefixCaching = prefixCaching;
+        _refCount = new int[numBlocks];
+        _hash = new ulong[numBlocks];
+        _blockTokens = new int[numBlocks][];
+        _availableNode = new LinkedListNode<int>?[numBlocks];
+        for (int b = 0; b < numBlocks; b++) _availableNode[b] = _available.AddLast(b);
+    }
+
+    public int NumBlocks { get; }
+    public int BlockSize { get; }
+    public bool PrefixCaching { get; }
+    /// <summary>Blocks referenced by at least one sequence.</summary>
+    public int UsedBlocks { get; private set; }
+    /// <summary>Unreferenced blocks that still hold a cached prefix.</summary>
+    public int CachedBlocks => _cached.Count - CachedInUse;
+    /// <summary>Blocks that can be handed out now (free or evictable).</summary>
+    public int AvailableBlocks => _available.Count;
+    /// <summary>Unreferenced blocks holding nothing.</summary>
+    public int FreeBlocks => AvailableBlocks - CachedBlocks;
+    private int CachedInUse { get; set; }
+    public long PrefixQueries { get; private set; }
+    public long PrefixHits { get; private set; }
+    public double PrefixHitRate => PrefixQueries == 0 ? 0 : (double)PrefixHits / PrefixQueries;
+
+    /// <summary>Blocks needed to hold <paramref name="tokens"/> tokens.</summary>
+    public int BlocksFor(int tokens) => (tokens + BlockSize - 1) / BlockSize;
+
+    /// <summary>
+    /// Attaches cached blocks for the longest cached prefix of <paramref name="seq"/>'s tokens (whole blocks,
+    /// never the block holding the last token, which must be computed to produce logits). Returns the number of tokens reused.
+    /// </summary>
+    public int MatchPrefix(Sequence seq)
+    {
+        if (!PrefixCaching || seq.BlockCount != 0) return 0;
+        var tokens = seq.Tokens;
+        int fullBlocks = (tokens.Length - 1) / BlockSize;
+        ulong h = 0;
+        int matched = 0;
+        for (int i = 0; i < fullBlocks; i++)
+        {
+            var chunk = tokens.Slice(i * BlockSize, BlockSize);
+            h = Hash(h, chunk);
+            PrefixQueries++;
+            if (!_cached.TryGetValue(h, out int b) || !chunk.SequenceEqual(_blockTokens[b])) break;
+            PrefixHits++;
+            Acquire(b);
+            seq.AddBlock(b);
+            seq.ChainHash = h;
+            seq.HashedBlocks = ++matched;
+        }
+        // Count the misses of the blocks never looked at, so the hit rate is over all full prompt blocks.
+        PrefixQueries += Math.Max(0, fullBlocks - matched - 1);
+        return matched * BlockSize;
+    }
+
+    /// <summary>True when the sequence's table can grow to cover <paramref name="tokens"/> tokens.</summary>
+    public bool CanGrow(Sequence seq, int tokens) => BlocksFor(tokens) - seq.BlockCount <= AvailableBlocks;
+
+    /// <summary>Grows the sequence's block table to cover <paramref name="tokens"/> tokens; false (and nothing changed) when out of blocks.</summary>
+    public bool Grow(Sequence seq, int tokens)
+    {
+        int need = BlocksFor(tokens) - seq.BlockCount;
+        if (need > AvailableBlocks) return false;
+        for (int i = 0; i < need; i++) seq.AddBlock(TakeFresh());
+        return true;
+    }
+
+    /// <summary>
+    /// Registers the sequence's blocks that became full with computed tokens, so later prompts can reuse them.
+    /// Call after each forward pass that computed some of its tokens.
+    /// </summary>
+    public void CommitFullBlocks(Sequence seq)
+    {
+        if (!PrefixCaching) return;
+        var tokens = seq.Tokens;
+        int full = seq.ComputedTokens / BlockSize;
+        for (int i = seq.HashedBlocks; i < full; i++)
+        {
+            int b = seq.Blocks[i];
+            var chunk = tokens.Slice(i * BlockSize, BlockSize);
+            seq.ChainHash = Hash(seq.ChainHash, chunk);
+            seq.HashedBlocks = i + 1;
+            // A block already cached (reused), or an equal block cached elsewhere: keep the first.
+            if (_hash[b] != 0 || _cached.ContainsKey(seq.ChainHash)) continue;
+            _hash[b] = seq.ChainHash;
+            _blockTokens[b] = chunk.ToArray();
+            _cached[seq.ChainHash] = b;
+            CachedInUse++;
+        }
+    }
+
+    /// <summary>Releases every block of the sequence; cached ones stay reusable until evicted.</summary>
+    public void Free(Sequence seq)
+    {
+        var blocks = seq.Blocks;
+        // Release from the tail so a prefix's later blocks are evicted before its earlier ones.
+        for (int i = blocks.Length - 1; i >= 0; i--) Release(blocks[i]);
+        seq.ClearBlocks();
+    }
+
+    private void Acquire(int b)
+    {
+        if (_refCount[b]++ == 0)
+        {
+            _available.Remove(_availableNode[b]!);
+            _availableNode[b] = null;
+            UsedBlocks++;
+            if (_hash[b] != 0) CachedInUse++;
+        }
+    }
+
+    private void Release(int b)
+    {
+        if (_refCount[b] <= 0) throw new InvalidOperationException($"block {b} released more often than acquired");
+        if (--_refCount[b] == 0)
+        {
+            _availableNode[b] = _available.AddLast(b);
+            UsedBlocks--;
+            if (_hash[b] != 0) CachedInUse--;
+        }
+    }
+
+    private int TakeFresh()
+    {
+        int b = _available.First!.Value;
+        if (_hash[b] != 0)
+        {
+            // Evict: the oldest released block gives up its cached prefix.
+            _cached.Remove(_hash[b]);
+            _hash[b] = 0;
+            _blockTokens[b] = null!;
+        }
+        Acquire(b);
+        return b;
+    }
+
+    /// <summary>64-bit FNV-1a over the predecessor hash and the tokens; never 0 (0 marks "no hash").</summary>
+    internal static ulong Hash(ulong previous, ReadOnlySpan<int> tokens)
+    {
+        ulong h = 14695981039346656037UL ^ previous;
+        h *= 1099511628211UL;
+        foreach (int t in tokens)
+        {
+            h ^= (uint)t;
+            h *= 1099511628211UL;
+            h ^= h >> 29;
+        }
+        return h == 0 ? 1 : h;
+    }
+
+    /// <summary>Checks the invariants: every block is used, cached-unreferenced or free, and counts agree.</summary>
+    public void CheckConsistency()
+    {
+        int used = 0, inUseCached = 0;
+        for (int b = 0; b < NumBlocks; b++)
+        {
+            if (_refCount[b] < 0) throw new InvalidOperationException($"block {b} has negative references");
+            if (_refCount[b] > 0) { used++; if (_hash[b] != 0) inUseCached++; if (_availableNode[b] is not null) throw new InvalidOperationException($"block {b} is in use and available"); }
+            else if (_availableNode[b] is null) throw new InvalidOperationException($"block {b} is neither in use nor available");
+        }
+        if (used != UsedBlocks || inUseCached != CachedInUse || used + _available.Count != NumBlocks)
+            throw new InvalidOperationException("block counters disagree with the blocks");
+    }
+}

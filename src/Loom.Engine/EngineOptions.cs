@@ -1,0 +1,34 @@
+namespace Loom.Engine;
+
+/// <summary>Sizing and policy of an <see cref="LlmEngine"/>.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>Tokens per KV block.</summary>
+    public int BlockSize { get; init; } = 16;
+    /// <summary>KV cache budget in bytes; null = <see cref="KvCacheFraction"/> of available memory.</summary>
+    public long? KvCacheBytes { get; init; }
+    /// <summary>Share of available memory for the KV cache when no byte budget is given.</summary>
+    public double KvCacheFraction { get; init; } = 0.25;
+    /// <summary>Never allocate more KV than this many tokens' worth (defaults to the model context × max sequences).</summary>
+    public int? MaxKvTokens { get; init; }
+    /// <summary>Most sequences in one step.</summary>
+    public int MaxNumSeqs { get; init; } = 64;
+    /// <summary>Token budget of one step (decodes plus prefill chunks).</summary>
+    public int MaxNumBatchedTokens { get; init; } = 512;
+    /// <summary>Split long prompts into chunks that fit the step budget (Sarathi), so decodes never stall behind them.</summary>
+    public bool ChunkedPrefill { get; init; } = true;
+    public bool PrefixCaching { get; init; } = true;
+    /// <summary>Most requests waiting before <see cref="LlmEngine.AddRequest"/> refuses new ones.</summary>
+    public int MaxWaiting { get; init; } = 1024;
+    /// <summary>Compute threads (null = all cores).</summary>
+    public int? Threads { get; init; }
+
+    public void Validate()
+    {
+        if (BlockSize is < 1 or > 1024) throw new ArgumentOutOfRangeException(nameof(BlockSize), "block size must be 1..1024");
+        if (MaxNumSeqs < 1) throw new ArgumentOutOfRangeException(nameof(MaxNumSeqs));
+        if (MaxNumBatchedTokens < 1) throw new ArgumentOutOfRangeException(nameof(MaxNumBatchedTokens));
+        if (KvCacheBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(KvCacheBytes));
+        if (KvCacheFraction is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(KvCacheFraction));
+    }
+}

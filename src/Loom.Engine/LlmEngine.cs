@@ -1,0 +1,296 @@
+using System.Collections.Concurrent;
+using Loom.Engine.Sampling;
+using Loom.Models;
+using Loom.Models.Architectures;
+
+namespace Loom.Engine;
+
+/// <summary>
+/// The serving core: requests go in, the step loop schedules them (<see cref="Scheduler"/>), runs one ragged
+/// batch per step (<see cref="ModelRunner"/>), samples, detokenizes, checks stop conditions and streams
+/// <see cref="RequestOutput"/>s back. <c>loom run</c>, offline generation and the HTTP server all drive this one loop.
+/// All scheduling state is touched only by the thread that calls <see cref="Step"/> (the background loop once <see cref="Start"/>ed).
+/// </summary>
+public sealed class LlmEngine : IDisposable
+{
+    private readonly ConcurrentQueue<Request> _incoming = new();
+    private readonly ConcurrentQueue<string> _aborts = new();
+    private readonly Dictionary<string, Request> _requests = [];
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ModelRunner _runner;
+    private readonly float[] _rawLogits;
+    private readonly int[] _topIds = new int[32];
+    private readonly float[] _topLogprobs = new float[32];
+    private Thread? _loop;
+    private long _nextSeqId, _nextRequestId;
+    private int _pending;
+
+    public LlmEngine(LoadedModel model, EngineOptions? options = null)
+    {
+        Model = model;
+        Options = options ?? new EngineOptions();
+        Options.Validate();
+        if (Options.Threads is int t) Core.Threading.RowParallel.Threads = Math.Max(1, t);
+        var c = model.Config;
+        int kvDim = c.NumKvHeads * c.HeadDim;
+        long bytesPerBlock = KvCache.BytesPerToken(c.NumLayers, kvDim) * Options.BlockSize;
+        long budget = Options.KvCacheBytes ?? (long)(Options.KvCacheFraction * GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
+        long maxTokens = Options.MaxKvTokens ?? (long)c.ContextLength * Math.Min(Options.MaxNumSeqs, 8);
+        long blocks = Math.Min(budget / bytesPerBlock, (maxTokens + Options.BlockSize - 1) / Options.BlockSize);
+        if (blocks < 1) throw new ArgumentException($"KV cache budget of {budget} bytes holds no block of {bytesPerBlock} bytes");
+        var cache = new KvCache(c.NumLayers, kvDim, (int)Math.Min(blocks, int.MaxValue / Options.BlockSize), Options.BlockSize);
+        _runner = new ModelRunner(model.Transformer, cache);
+        Blocks = new BlockManager(cache.NumBlocks, Options.BlockSize, Options.PrefixCaching);
+        Scheduler = new Scheduler(Options, Blocks, c.ContextLength);
+        _rawLogits = new float[c.VocabSize];
+    }
+
+    public LoadedModel Model { get; }
+    public EngineOptions Options { get; }
+    public BlockManager Blocks { get; }
+    public Scheduler Scheduler { get; }
+    public EngineMetrics Metrics { get; } = new();
+    public KvCache Cache => _runner.Cache;
+    /// <summary>Requests accepted but not yet finished.</summary>
+    public int PendingRequests => Volatile.Read(ref _pending);
+
+    /// <summary>Tokenizes <paramref name="prompt"/> (adding BOS as the model wants) and submits it.</summary>
+    public Request AddRequest(string prompt, SamplingParams p, string? requestId = null, int priority = 0) =>
+        AddRequest(Model.Tokenizer.Encode(prompt, addSpecial: true, parseSpecial: true), p, requestId, priority);
+
+    /// <summary>
+    /// Submits a tokenized prompt. Throws <see cref="ArgumentException"/> for an empty or too long prompt or bad
+    /// parameters, and <see cref="EngineOverloadedException"/> when the waiting queue is full.
+    /// </summary>
+    public Request AddRequest(int[] prompt, SamplingParams p, string? requestId = null, int priority = 0)
+    {
+        p.Validate();
+        if (prompt.Length == 0) throw new ArgumentException("the prompt is empty", nameof(prompt));
+        int vocab = Model.Config.VocabSize;
+        foreach (int id in prompt)
+            if ((uint)id >= (uint)vocab) throw new ArgumentException($"token id {id} is outside the vocabulary (0..{vocab - 1})", nameof(prompt));
+        if (prompt.Length >= Model.Config.ContextLength)
+            throw new ArgumentException($"the prompt has {prompt.Length} tokens; the context holds {Model.Config.ContextLength}", nameof(prompt));
+        if (Interlocked.Increment(ref _pending) > Options.MaxWaiting + Options.MaxNumSeqs)
+        {
+            Interlocked.Decrement(ref _pending);
+            throw new EngineOverloadedException($"{Options.MaxWaiting} requests are already waiting");
+        }
+        var request = new Request(requestId ?? $"req-{Interlocked.Increment(ref _nextRequestId)}", prompt, p, priority);
+        _incoming.Enqueue(request);
+        _signal.Release();
+        return request;
+    }
+
+    /// <summary>Ends a request at the next step: its sequences finish with <see cref="FinishReason.Abort"/> and free their blocks.</summary>
+    public void Abort(string requestId)
+    {
+        _aborts.Enqueue(requestId);
+        _signal.Release();
+    }
+
+    /// <summary>True while anything is queued, waiting or running.</summary>
+    public bool HasWork => !_incoming.IsEmpty || !_aborts.IsEmpty || Scheduler.WaitingCount > 0 || Scheduler.RunningCount > 0;
+
+    /// <summary>One iteration: admit, schedule, run the batch, sample, emit. Returns false when there was nothing to do.</summary>
+    public bool Step()
+    {
+        Admit();
+        ProcessAborts();
+        var chunks = Scheduler.Schedule();
+        if (chunks.Count == 0) return HasWork;
+        var started = DateTime.UtcNow;
+        try
+        {
+            _runner.Run(chunks);
+        }
+        catch (Exception e)
+        {
+            FailAll(chunks, e);
+            return true;
+        }
+        int sampleIndex = 0;
+        foreach (var chunk in chunks)
+        {
+            var seq = chunk.Seq;
+            seq.ComputedTokens += chunk.Count;
+            Blocks.CommitFullBlocks(seq);
+            if (seq.OutputLength == 0) Metrics.PromptTokens += chunk.Count;
+            if (chunk.Samples) SampleAndEmit(seq, _runner.Logits(sampleIndex++));
+        }
+        Metrics.Steps++;
+        Metrics.StepSeconds += (DateTime.UtcNow - started).TotalSeconds;
+        Metrics.Preemptions = Scheduler.Preemptions;
+        return true;
+    }
+
+    /// <summary>Starts the background step loop (for servers and concurrent callers).</summary>
+    public void Start()
+    {
+        if (_loop is not null) return;
+        _loop = new Thread(Loop) { IsBackground = true, Name = "loom-engine" };
+        _loop.Start();
+    }
+
+    private void Loop()
+    {
+        var ct = _stop.Token;
+        while (!ct.IsCancellationRequested)
+        {
+            bool worked;
+            try { worked = Step(); }
+            catch (Exception) { worked = false; }
+            if (!worked && !HasWork)
+            {
+                try { _signal.Wait(ct); } catch (OperationCanceledException) { break; }
+            }
+        }
+    }
+
+    /// <summary>Runs prompts to completion (offline batch generation through the same step loop).</summary>
+    public async Task<IReadOnlyList<GenerationResult>> GenerateAsync(IReadOnlyList<int[]> prompts, SamplingParams p, CancellationToken ct = default)
+    {
+        var requests = prompts.Select(prompt => AddRequest(prompt, p)).ToArray();
+        if (_loop is null)
+        {
+            // No background loop: step on this thread until these requests are done.
+            while (requests.Any(r => !r.IsFinished)) { ct.ThrowIfCancellationRequested(); Step(); }
+        }
+        var results = new GenerationResult[requests.Length];
+        for (int i = 0; i < requests.Length; i++) results[i] = await GenerationResult.CollectAsync(requests[i], ct);
+        return results;
+    }
+
+    private void Admit()
+    {
+        while (_incoming.TryDequeue(out var r))
+        {
+            _requests[r.Id] = r;
+            for (int i = 0; i < r.Params.N; i++)
+            {
+                var decoder = Model.Tokenizer.CreateDecoder();
+                var stops = r.Params.Stop.Count > 0 ? new StopStringMatcher(r.Params.Stop) : null;
+                var seq = new Sequence(_nextSeqId++, r, i, r.Prompt, new Sampler(r.Params, Model.Config.VocabSize), decoder, stops);
+                r.Sequences.Add(seq);
+                Scheduler.Add(seq);
+            }
+        }
+    }
+
+    private void ProcessAborts()
+    {
+        while (_aborts.TryDequeue(out var id))
+        {
+            if (!_requests.TryGetValue(id, out var r)) continue;
+            foreach (var seq in r.Sequences)
+                if (seq.Status != SequenceStatus.Finished) Finish(seq, FinishReason.Abort, null, "");
+            Metrics.Aborted++;
+        }
+    }
+
+    private void SampleAndEmit(Sequence seq, Span<float> logits)
+    {
+        var p = seq.Params;
+        var eog = Model.Tokenizer.EndOfGenerationIds;
+        if (seq.OutputLength < p.MinTokens)
+        {
+            if (!p.IgnoreEos) foreach (int id in eog) logits[id] = float.NegativeInfinity;
+            foreach (int id in p.StopTokenIds) if ((uint)id < (uint)logits.Length) logits[id] = float.NegativeInfinity;
+        }
+        TokenLogprob? logprob = null;
+        if (p.Logprobs is int nTop)
+        {
+            logits.CopyTo(_rawLogits);
+            int n = Loom.Engine.Sampling.Logprobs.TopN(_rawLogits, _topIds.AsSpan(0, nTop), _topLogprobs.AsSpan(0, nTop));
+            var top = new (int, float)[n];
+            for (int i = 0; i < n; i++) top[i] = (_topIds[i], _topLogprobs[i]);
+            logprob = new TokenLogprob(-1, 0, top);
+        }
+        int token = seq.Sampler.Sample(logits, seq.PromptTokens, seq.OutputTokens);
+        if (logprob is not null) logprob = logprob with { TokenId = token, Logprob = Loom.Engine.Sampling.Logprobs.LogSoftmaxAt(_rawLogits, token) };
+        seq.Append(token);
+        Metrics.GenerationTokens++;
+        if (seq.OutputLength == 1) Metrics.RecordFirstToken(seq.Request.ArrivalTime);
+
+        FinishReason? finish = null;
+        string? stopReason = null;
+        string text;
+        if (!p.IgnoreEos && eog.Contains(token) || p.StopTokenIds.Contains(token))
+        {
+            finish = FinishReason.Stop;
+            stopReason = Model.Tokenizer.TokenPiece(token);
+            text = "";
+        }
+        else
+        {
+            text = seq.Decoder?.Add(token) ?? "";
+            if (seq.Stops is { } m)
+            {
+                text = m.Push(text);
+                if (m.Stopped) { finish = FinishReason.Stop; stopReason = m.MatchedStop; }
+            }
+        }
+        if (finish is null && (seq.OutputLength >= p.MaxTokens || seq.Length >= Model.Config.ContextLength)) finish = FinishReason.Length;
+
+        if (finish is null)
+        {
+            seq.Request.Emit(Output(seq, [token], text, logprob is null ? null : [logprob], null, null));
+        }
+        else
+        {
+            Finish(seq, finish.Value, stopReason, text, token, logprob);
+        }
+    }
+
+    private void Finish(Sequence seq, FinishReason reason, string? stopReason, string text, int? token = null, TokenLogprob? logprob = null)
+    {
+        if (reason is FinishReason.Length || (reason == FinishReason.Stop && seq.Stops is not { Stopped: true }))
+        {
+            // Release what the decoder and the stop matcher were holding back.
+            string rest = seq.Decoder?.Flush() ?? "";
+            if (seq.Stops is { } m) rest = m.Push(rest) + (m.Stopped ? "" : m.Flush());
+            text += rest;
+        }
+        seq.Status = SequenceStatus.Finished;
+        seq.FinishReason = reason;
+        Scheduler.Remove(seq);
+        var r = seq.Request;
+        r.Emit(Output(seq, token is int t ? [t] : [], text, logprob is null ? null : [logprob], reason, stopReason));
+        if (r.Sequences.All(s => s.Status == SequenceStatus.Finished))
+        {
+            r.IsFinished = true;
+            _requests.Remove(r.Id);
+            Interlocked.Decrement(ref _pending);
+            Metrics.RecordFinished(r);
+            r.Complete();
+        }
+    }
+
+    private static RequestOutput Output(Sequence seq, int[] tokens, string text, TokenLogprob[]? logprobs, FinishReason? reason, string? stopReason) => new()
+    {
+        RequestId = seq.Request.Id,
+        Index = seq.Index,
+        TokenIds = tokens,
+        Text = text,
+        Logprobs = logprobs,
+        FinishReason = reason,
+        StopReason = stopReason,
+        PromptTokens = seq.PromptLength,
+        CachedPromptTokens = seq.CachedPromptTokens,
+        CompletionTokens = seq.OutputLength,
+    };
+
+    private void FailAll(IReadOnlyList<ScheduledChunk> chunks, Exception e)
+    {
+        foreach (var seq in chunks.Select(c => c.Seq).Distinct().ToArray())
+            if (seq.Status != SequenceStatus.Finished) Finish(seq, FinishReason.Error, e.Message, "");
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _loop?.Join();
+        _runner.Dispose();
+    }
+}

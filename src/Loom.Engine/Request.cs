@@ -1,0 +1,61 @@
+using System.Threading.Channels;
+using Loom.Engine.Sampling;
+
+namespace Loom.Engine;
+
+/// <summary>
+/// A submitted request: its prompt, parameters, the n sequences generating for it, and the channel its
+/// outputs stream through. Reading <see cref="Outputs"/> is how a caller follows it; <see cref="LlmEngine.Abort"/> ends it.
+/// </summary>
+public sealed class Request
+{
+    private readonly Channel<RequestOutput> _channel = Channel.CreateUnbounded<RequestOutput>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    internal Request(string id, int[] prompt, SamplingParams p, int priority)
+    {
+        Id = id;
+        Prompt = prompt;
+        Params = p;
+        Priority = priority;
+        ArrivalTime = DateTime.UtcNow;
+    }
+
+    public string Id { get; }
+    public int[] Prompt { get; }
+    public SamplingParams Params { get; }
+    /// <summary>Lower runs first among waiting requests; ties keep arrival order.</summary>
+    public int Priority { get; }
+    public DateTime ArrivalTime { get; }
+    public List<Sequence> Sequences { get; } = [];
+    internal bool AbortRequested { get; set; }
+    public bool IsFinished { get; internal set; }
+
+    /// <summary>The request's outputs as the engine produces them; completes when every sequence has finished.</summary>
+    public IAsyncEnumerable<RequestOutput> Outputs(CancellationToken ct = default) => _channel.Reader.ReadAllAsync(ct);
+
+    internal void Emit(RequestOutput o) => _channel.Writer.TryWrite(o);
+
+    internal void Complete(Exception? error = null) => _channel.Writer.TryComplete(error);
+}
+
+/// <summary>One step's worth of output for one sequence of a request.</summary>
+public sealed record RequestOutput
+{
+    public required string RequestId { get; init; }
+    /// <summary>Which of the n choices.</summary>
+    public required int Index { get; init; }
+    public required IReadOnlyList<int> TokenIds { get; init; }
+    /// <summary>Text completed by these tokens (held back while it could still become a stop string).</summary>
+    public required string Text { get; init; }
+    /// <summary>Log-probabilities of the new tokens, when asked for.</summary>
+    public IReadOnlyList<TokenLogprob>? Logprobs { get; init; }
+    public FinishReason? FinishReason { get; init; }
+    /// <summary>The stop string or token that ended the sequence, if any.</summary>
+    public string? StopReason { get; init; }
+    public int PromptTokens { get; init; }
+    public int CachedPromptTokens { get; init; }
+    public int CompletionTokens { get; init; }
+}
+
+/// <summary>A sampled token's log-probability and the most likely alternatives at that position.</summary>
+public sealed record TokenLogprob(int TokenId, float Logprob, IReadOnlyList<(int TokenId, float Logprob)> Top);

@@ -1,0 +1,90 @@
+using Loom.Engine.Sampling;
+using Loom.Models.Tokenizers;
+
+namespace Loom.Engine;
+
+/// <summary>Where a sequence is in its life.</summary>
+public enum SequenceStatus { Waiting, Running, Finished }
+
+/// <summary>Why a sequence stopped, in OpenAI's words.</summary>
+public enum FinishReason { Stop, Length, Abort, Error }
+
+/// <summary>
+/// One generated stream: the prompt, the tokens produced so far, the KV blocks holding their keys and values,
+/// and the per-sequence sampling state. <see cref="ComputedTokens"/> counts the tokens already in the cache;
+/// the rest (a prompt not yet prefilled, or the last sampled token) still need a forward pass.
+/// </summary>
+public sealed class Sequence
+{
+    private int[] _tokens;
+    private int[] _blocks = new int[4];
+
+    internal Sequence(long id, Request request, int index, ReadOnlySpan<int> prompt, Sampler sampler, IncrementalDecoder? decoder, StopStringMatcher? stops)
+    {
+        Id = id;
+        Request = request;
+        Index = index;
+        PromptLength = prompt.Length;
+        _tokens = new int[Math.Max(16, prompt.Length + Math.Min(request.Params.MaxTokens, 4096))];
+        prompt.CopyTo(_tokens);
+        Length = prompt.Length;
+        Sampler = sampler;
+        Decoder = decoder;
+        Stops = stops;
+    }
+
+    public long Id { get; }
+    public Request Request { get; }
+    /// <summary>Which of the request's n choices this is.</summary>
+    public int Index { get; }
+    public SamplingParams Params => Request.Params;
+    public SequenceStatus Status { get; internal set; } = SequenceStatus.Waiting;
+    public FinishReason? FinishReason { get; internal set; }
+    public int PromptLength { get; }
+    /// <summary>Prompt plus generated tokens.</summary>
+    public int Length { get; private set; }
+    public int OutputLength => Length - PromptLength;
+    public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, Length);
+    public ReadOnlySpan<int> PromptTokens => _tokens.AsSpan(0, PromptLength);
+    public ReadOnlySpan<int> OutputTokens => _tokens.AsSpan(PromptLength, OutputLength);
+    /// <summary>Tokens whose K/V are in the cache.</summary>
+    public int ComputedTokens { get; internal set; }
+    /// <summary>Prompt tokens whose K/V came from the prefix cache rather than a forward pass.</summary>
+    public int CachedPromptTokens { get; internal set; }
+    /// <summary>Times this sequence was preempted (its blocks taken back and recomputed later).</summary>
+    public int Preemptions { get; internal set; }
+
+    internal Sampler Sampler { get; }
+    internal IncrementalDecoder? Decoder { get; }
+    internal StopStringMatcher? Stops { get; }
+
+    /// <summary>KV block table: block ids in position order.</summary>
+    internal int[] BlockArray => _blocks;
+    public int BlockCount { get; private set; }
+    public ReadOnlySpan<int> Blocks => _blocks.AsSpan(0, BlockCount);
+
+    internal void AddBlock(int block)
+    {
+        if (BlockCount == _blocks.Length) Array.Resize(ref _blocks, _blocks.Length * 2);
+        _blocks[BlockCount++] = block;
+    }
+
+    internal void ClearBlocks()
+    {
+        BlockCount = 0;
+        HashedBlocks = 0;
+        ChainHash = 0;
+    }
+
+    /// <summary>Prefix-cache hash of the first <see cref="HashedBlocks"/> blocks.</summary>
+    internal ulong ChainHash { get; set; }
+    internal int HashedBlocks { get; set; }
+
+    internal void Append(int token)
+    {
+        if (Length == _tokens.Length) Array.Resize(ref _tokens, _tokens.Length * 2);
+        _tokens[Length++] = token;
+    }
+
+    public override string ToString() => $"seq {Id} ({Status}, {PromptLength}+{OutputLength} tokens, {ComputedTokens} computed)";
+}

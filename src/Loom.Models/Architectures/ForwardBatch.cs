@@ -1,0 +1,75 @@
+namespace Loom.Models.Architectures;
+
+/// <summary>
+/// One ragged batch for a forward pass: several sequences, each contributing a run of consecutive tokens
+/// (one for a decode, a chunk for a prefill) and the block table through which its K/V are stored and read.
+/// Reused from step to step, so filling it allocates nothing once its arrays have grown.
+/// </summary>
+public sealed class ForwardBatch
+{
+    private int[] _tokens = new int[64], _positions = new int[64], _tokenSeq = new int[64];
+    private int[] _seqStart = new int[8], _seqLen = new int[8], _seqStartPos = new int[8];
+    private int[][] _blockTables = new int[8][];
+    private int[] _logitTokens = new int[8];
+
+    public int TokenCount { get; private set; }
+    public int SeqCount { get; private set; }
+    /// <summary>Number of tokens whose logits the forward pass returns.</summary>
+    public int LogitCount { get; private set; }
+
+    public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, TokenCount);
+    public ReadOnlySpan<int> Positions => _positions.AsSpan(0, TokenCount);
+    /// <summary>Index of the sequence each token belongs to.</summary>
+    public ReadOnlySpan<int> TokenSeq => _tokenSeq.AsSpan(0, TokenCount);
+    /// <summary>Batch indices of the tokens whose logits are wanted, in output order.</summary>
+    public ReadOnlySpan<int> LogitTokens => _logitTokens.AsSpan(0, LogitCount);
+
+    public int SeqTokenStart(int seq) => _seqStart[seq];
+    public int SeqTokenCount(int seq) => _seqLen[seq];
+    /// <summary>Position of the sequence's first token in this batch.</summary>
+    public int SeqStartPosition(int seq) => _seqStartPos[seq];
+    /// <summary>Cache blocks of the sequence, in position order; must cover every position up to the last token in the batch.</summary>
+    public int[] BlockTable(int seq) => _blockTables[seq];
+
+    public void Clear()
+    {
+        TokenCount = SeqCount = LogitCount = 0;
+        Array.Clear(_blockTables, 0, _blockTables.Length);
+    }
+
+    /// <summary>
+    /// Adds a sequence's run of <paramref name="tokens"/> starting at position <paramref name="startPos"/>.
+    /// <paramref name="logits"/>: none, only the last token's, or every token's (speculative verification, prompt logprobs).
+    /// Returns the sequence's index in the batch.
+    /// </summary>
+    public int Add(ReadOnlySpan<int> tokens, int startPos, int[] blockTable, LogitRequest logits = LogitRequest.Last)
+    {
+        if (tokens.IsEmpty) throw new ArgumentException("a sequence contributes at least one token", nameof(tokens));
+        int seq = SeqCount++;
+        Grow(ref _seqStart, SeqCount); Grow(ref _seqLen, SeqCount); Grow(ref _seqStartPos, SeqCount); Grow(ref _blockTables, SeqCount);
+        _seqStart[seq] = TokenCount; _seqLen[seq] = tokens.Length; _seqStartPos[seq] = startPos; _blockTables[seq] = blockTable;
+        int need = TokenCount + tokens.Length;
+        Grow(ref _tokens, need); Grow(ref _positions, need); Grow(ref _tokenSeq, need);
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            int t = TokenCount + i;
+            _tokens[t] = tokens[i]; _positions[t] = startPos + i; _tokenSeq[t] = seq;
+        }
+        if (logits != LogitRequest.None)
+        {
+            int first = logits == LogitRequest.All ? TokenCount : need - 1;
+            Grow(ref _logitTokens, LogitCount + need - first);
+            for (int t = first; t < need; t++) _logitTokens[LogitCount++] = t;
+        }
+        TokenCount = need;
+        return seq;
+    }
+
+    private static void Grow<T>(ref T[] a, int n)
+    {
+        if (a.Length < n) Array.Resize(ref a, Math.Max(n, a.Length * 2));
+    }
+}
+
+/// <summary>Which of a sequence's tokens produce logits.</summary>
+public enum LogitRequest { None, Last, All }

@@ -1,0 +1,130 @@
+using Loom.Core.Tensors;
+using Loom.Models.Formats.Gguf;
+
+namespace Loom.Models.Architectures;
+
+/// <summary>Reads a Llama-family model's configuration and weights from a GGUF file (llama.cpp's naming).</summary>
+public static class GgufModelLoader
+{
+    /// <summary>Architectures this loader understands, as GGUF's general.architecture spells them.</summary>
+    public static readonly IReadOnlyList<string> SupportedArchitectures = ["llama", "mistral", "qwen2", "qwen3"];
+
+    public static ModelConfig ReadConfig(GgufFile f)
+    {
+        string path = f.Path;
+        string arch = f.GetString("general.architecture") ?? throw new ModelFormatException(path, "missing general.architecture");
+        if (!SupportedArchitectures.Contains(arch))
+            throw new ModelFormatException(path, $"unsupported architecture '{arch}' (supported: {string.Join(", ", SupportedArchitectures)})");
+
+        int Int(string key, int? fallback = null)
+        {
+            long? v = f.Metadata.TryGetValue($"{arch}.{key}", out var raw) && raw is GgufArray a ? Uniform(a, key) : f.GetInteger($"{arch}.{key}");
+            if (v is null)
+                return fallback ?? throw new ModelFormatException(path, $"missing metadata '{arch}.{key}'");
+            if (v <= 0 || v > int.MaxValue) throw new ModelFormatException(path, $"metadata '{arch}.{key}' = {v} is out of range");
+            return (int)v.Value;
+        }
+        long? Uniform(GgufArray a, string key)
+        {
+            // Per-layer arrays (e.g. head counts) are fine when every layer agrees.
+            var values = a.Values.Cast<object>().Select(GgufFile.ToInteger).Distinct().ToArray();
+            if (values.Length != 1) throw new ModelFormatException(path, $"per-layer '{arch}.{key}' with differing values is not supported");
+            return values[0];
+        }
+
+        int dim = Int("embedding_length");
+        int heads = Int("attention.head_count");
+        int kvHeads = Int("attention.head_count_kv", heads);
+        if (dim % heads != 0 && !f.Has($"{arch}.attention.key_length")) throw new ModelFormatException(path, $"embedding length {dim} is not divisible by {heads} heads");
+        int headDim = Int("attention.key_length", dim / heads);
+        int valueDim = Int("attention.value_length", headDim);
+        if (valueDim != headDim) throw new ModelFormatException(path, $"key length {headDim} != value length {valueDim} is not supported");
+
+        var emb = f.FindTensor("token_embd.weight") ?? throw new ModelFormatException(path, "missing tensor 'token_embd.weight'");
+        int vocab = (int)(f.GetInteger($"{arch}.vocab_size") ?? (emb.Shape.Length > 1 ? emb.Shape[1] : 0));
+
+        float freqScale = 1f;
+        string? scaling = f.GetString($"{arch}.rope.scaling.type");
+        if (scaling is "linear")
+        {
+            double factor = f.GetFloat($"{arch}.rope.scaling.factor") ?? 1;
+            if (factor <= 0) throw new ModelFormatException(path, $"rope scaling factor {factor}");
+            freqScale = (float)(1.0 / factor);
+        }
+        else if (scaling is not null and not "none")
+            throw new ModelFormatException(path, $"rope scaling '{scaling}' is not supported");
+
+        int ropeDim = Int("rope.dimension_count", headDim);
+        float[]? freqFactors = null;
+        if (f.FindTensor("rope_freqs.weight") is { } rf)
+        {
+            if (rf.Type != GgmlType.F32 || rf.Shape[0] != ropeDim / 2) throw new ModelFormatException(path, "rope_freqs.weight must be F32 with rope_dim/2 values");
+            freqFactors = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(f.GetTensor("rope_freqs.weight").Bytes).ToArray();
+        }
+
+        var config = new ModelConfig
+        {
+            Architecture = arch,
+            VocabSize = vocab,
+            Dim = dim,
+            FfnDim = Int("feed_forward_length"),
+            NumLayers = Int("block_count"),
+            NumHeads = heads,
+            NumKvHeads = kvHeads,
+            HeadDim = headDim,
+            ContextLength = Int("context_length"),
+            RmsNormEps = (float)(f.GetFloat($"{arch}.attention.layer_norm_rms_epsilon") ?? throw new ModelFormatException(path, $"missing metadata '{arch}.attention.layer_norm_rms_epsilon'")),
+            RopeTheta = (float)(f.GetFloat($"{arch}.rope.freq_base") ?? 10000.0),
+            RopeDim = ropeDim,
+            // llama.cpp's converter permutes llama Q/K rows to adjacent-pair layout; qwen keeps rotate-half.
+            RopeStyle = arch is "qwen2" or "qwen3" ? RopeStyle.NeoX : RopeStyle.Interleaved,
+            RopeFreqScale = freqScale,
+            RopeFreqFactors = freqFactors,
+            TiedEmbeddings = !f.HasTensor("output.weight"),
+            QkvBias = arch == "qwen2" || f.HasTensor("blk.0.attn_q.bias"),
+            QkNorm = arch == "qwen3" || f.HasTensor("blk.0.attn_q_norm.weight"),
+        };
+        config.Validate(path);
+        return config;
+    }
+
+    /// <summary>Views of every weight tensor in the (still open) file; the file becomes the weights' owner.</summary>
+    public static (ModelConfig Config, ModelWeights Weights) Load(GgufFile f)
+    {
+        var config = ReadConfig(f);
+        WeightTensor? Opt(string name) => f.HasTensor(name) ? f.GetTensor(name) : null;
+        var layers = new LayerWeights[config.NumLayers];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            string p = $"blk.{i}.";
+            layers[i] = new LayerWeights
+            {
+                AttnNorm = f.GetTensor(p + "attn_norm.weight"),
+                Wq = f.GetTensor(p + "attn_q.weight"),
+                Wk = f.GetTensor(p + "attn_k.weight"),
+                Wv = f.GetTensor(p + "attn_v.weight"),
+                Wo = f.GetTensor(p + "attn_output.weight"),
+                Bq = Opt(p + "attn_q.bias"),
+                Bk = Opt(p + "attn_k.bias"),
+                Bv = Opt(p + "attn_v.bias"),
+                QNorm = Opt(p + "attn_q_norm.weight"),
+                KNorm = Opt(p + "attn_k_norm.weight"),
+                FfnNorm = f.GetTensor(p + "ffn_norm.weight"),
+                WGate = f.GetTensor(p + "ffn_gate.weight"),
+                WUp = f.GetTensor(p + "ffn_up.weight"),
+                WDown = f.GetTensor(p + "ffn_down.weight"),
+            };
+        }
+        var embedding = f.GetTensor("token_embd.weight");
+        var weights = new ModelWeights
+        {
+            TokenEmbedding = embedding,
+            Layers = layers,
+            OutputNorm = f.GetTensor("output_norm.weight"),
+            Output = Opt("output.weight") ?? embedding,
+            Owners = [f],
+        };
+        WeightShapes.Validate(config, weights, f.Path);
+        return (config, weights);
+    }
+}

@@ -1,0 +1,249 @@
+using System.Buffers;
+using Loom.Core.Kernels;
+using Loom.Core.Quantization;
+using Loom.Core.Tensors;
+using Loom.Core.Threading;
+
+namespace Loom.Models.Architectures;
+
+/// <summary>
+/// The Llama-family decoder: one forward pass over a ragged batch of sequences whose K/V live in a paged
+/// <see cref="KvCache"/>. Variants (GQA, QKV bias, QK-norm, RoPE kind and scaling, tied embeddings) come from
+/// <see cref="ModelConfig"/>. Where llama.cpp rounds (K/V cached as f16, activations converted to the weight's
+/// dot type), this does the same, so logits agree closely with the reference.
+/// </summary>
+public sealed unsafe class Transformer : IDisposable
+{
+    private readonly float[][] _attnNorm, _ffnNorm;
+    private readonly float[]?[] _bq, _bk, _bv, _qNorm, _kNorm;
+    private readonly float[] _outputNorm;
+    private readonly float[] _ropeFactors;
+    private readonly float _attnScale;
+    private Scratch _s = new();
+
+    public Transformer(ModelConfig config, ModelWeights weights)
+    {
+        Config = config;
+        Weights = weights;
+        int layers = config.NumLayers;
+        _attnNorm = new float[layers][]; _ffnNorm = new float[layers][];
+        _bq = new float[layers][]; _bk = new float[layers][]; _bv = new float[layers][];
+        _qNorm = new float[layers][]; _kNorm = new float[layers][];
+        for (int l = 0; l < layers; l++)
+        {
+            var w = weights.Layers[l];
+            _attnNorm[l] = ToFloats(w.AttnNorm); _ffnNorm[l] = ToFloats(w.FfnNorm);
+            _bq[l] = ToFloatsOrNull(w.Bq); _bk[l] = ToFloatsOrNull(w.Bk); _bv[l] = ToFloatsOrNull(w.Bv);
+            _qNorm[l] = ToFloatsOrNull(w.QNorm); _kNorm[l] = ToFloatsOrNull(w.KNorm);
+        }
+        _outputNorm = ToFloats(weights.OutputNorm);
+        _ropeFactors = config.RopeFreqFactors ?? [];
+        _attnScale = 1.0f / MathF.Sqrt(config.HeadDim);
+    }
+
+    public ModelConfig Config { get; }
+    public ModelWeights Weights { get; }
+    public int KvDim => Config.NumKvHeads * Config.HeadDim;
+
+    /// <summary>
+    /// Runs the batch: writes every batch token's K/V into the cache through its sequence's block table, and
+    /// fills <paramref name="logits"/> ([batch.LogitCount, vocab]) for the requested tokens.
+    /// </summary>
+    public void Forward(ForwardBatch batch, KvCache cache, Span<float> logits)
+    {
+        var c = Config;
+        int T = batch.TokenCount, dim = c.Dim, qDim = c.NumHeads * c.HeadDim, kvDim = KvDim, ffn = c.FfnDim;
+        if (logits.Length < batch.LogitCount * c.VocabSize) throw new ArgumentException("logits buffer too small", nameof(logits));
+        _s.Ensure(this, T, batch.LogitCount, c.ContextLength);
+        var s = _s;
+        var x = s.X.AsSpan(0, T * dim);
+        var xb = s.Xb.AsSpan(0, T * dim);
+
+        // Token embeddings.
+        var emb = Weights.TokenEmbedding;
+        for (int t = 0; t < T; t++)
+        {
+            int id = batch.Tokens[t];
+            if ((uint)id >= (uint)c.VocabSize) throw new ArgumentOutOfRangeException(nameof(batch), $"token id {id} outside the vocabulary");
+            Quants.Dequantize(emb.Type, emb.Row(id), x.Slice(t * dim, dim));
+        }
+
+        for (int l = 0; l < c.NumLayers; l++)
+        {
+            var w = Weights.Layers[l];
+            var q = s.Q.AsSpan(0, T * qDim);
+            var k = s.K.AsSpan(0, T * kvDim);
+            var v = s.V.AsSpan(0, T * kvDim);
+
+            // Attention block.
+            for (int t = 0; t < T; t++) RmsNorm.Apply(x.Slice(t * dim, dim), _attnNorm[l], xb.Slice(t * dim, dim), c.RmsNormEps);
+            MatMul.Compute(w.Wq, xb, T, q, s.Quant);
+            MatMul.Compute(w.Wk, xb, T, k, s.Quant);
+            MatMul.Compute(w.Wv, xb, T, v, s.Quant);
+            AddBias(q, _bq[l], T); AddBias(k, _bk[l], T); AddBias(v, _bv[l], T);
+            if (_qNorm[l] is { } qn) HeadNorm(q, qn, T * c.NumHeads);
+            if (_kNorm[l] is { } kn) HeadNorm(k, kn, T * c.NumKvHeads);
+            ApplyRope(batch, q, c.NumHeads);
+            ApplyRope(batch, k, c.NumKvHeads);
+            StoreKv(batch, cache, l, k, v);
+            Attention(batch, cache, l, q, s.Att.AsSpan(0, T * qDim));
+            MatMul.Compute(w.Wo, s.Att.AsSpan(0, T * qDim), T, xb, s.Quant);
+            for (int i = 0; i < x.Length; i++) x[i] += xb[i];
+
+            // Feed-forward block (SwiGLU).
+            for (int t = 0; t < T; t++) RmsNorm.Apply(x.Slice(t * dim, dim), _ffnNorm[l], xb.Slice(t * dim, dim), c.RmsNormEps);
+            var gate = s.Gate.AsSpan(0, T * ffn);
+            MatMul.Compute(w.WGate, xb, T, gate, s.Quant);
+            MatMul.Compute(w.WUp, xb, T, s.Up.AsSpan(0, T * ffn), s.Quant);
+            Activations.SwiGlu(gate, s.Up.AsSpan(0, T * ffn));
+            MatMul.Compute(w.WDown, gate, T, xb, s.Quant);
+            for (int i = 0; i < x.Length; i++) x[i] += xb[i];
+        }
+
+        // Final norm and classifier, only for the tokens whose logits are wanted.
+        int n = batch.LogitCount;
+        if (n == 0) return;
+        var xo = s.Xb.AsSpan(0, n * dim);
+        for (int i = 0; i < n; i++)
+            RmsNorm.Apply(x.Slice(batch.LogitTokens[i] * dim, dim), _outputNorm, xo.Slice(i * dim, dim), c.RmsNormEps);
+        MatMul.Compute(Weights.Output, xo, n, logits[..(n * c.VocabSize)], s.Quant);
+    }
+
+    private void AddBias(Span<float> y, float[]? bias, int tokens)
+    {
+        if (bias is null) return;
+        int d = bias.Length;
+        for (int t = 0; t < tokens; t++)
+        {
+            var row = y.Slice(t * d, d);
+            for (int i = 0; i < d; i++) row[i] += bias[i];
+        }
+    }
+
+    /// <summary>Qwen3's per-head RMSNorm on Q and K, before RoPE.</summary>
+    private void HeadNorm(Span<float> y, float[] weight, int heads)
+    {
+        int hd = Config.HeadDim;
+        for (int h = 0; h < heads; h++)
+        {
+            var head = y.Slice(h * hd, hd);
+            RmsNorm.Apply(head, weight, head, Config.RmsNormEps);
+        }
+    }
+
+    private void ApplyRope(ForwardBatch batch, Span<float> y, int heads)
+    {
+        var c = Config;
+        int hd = c.HeadDim, half = c.RopeDim / 2;
+        Span<float> cos = stackalloc float[half], sin = stackalloc float[half];
+        for (int t = 0; t < batch.TokenCount; t++)
+        {
+            Rope.Angles(batch.Positions[t], c.RopeDim, c.RopeTheta, c.RopeFreqScale, _ropeFactors, cos, sin);
+            for (int h = 0; h < heads; h++)
+            {
+                var head = y.Slice((t * heads + h) * hd, c.RopeDim);
+                if (c.RopeStyle == RopeStyle.NeoX) Rope.ApplyNeoX(head, cos, sin);
+                else Rope.ApplyInterleaved(head, cos, sin);
+            }
+        }
+    }
+
+    private static int Slot(int[] blockTable, int position, int blockSize) => blockTable[position / blockSize] * blockSize + position % blockSize;
+
+    private void StoreKv(ForwardBatch batch, KvCache cache, int layer, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
+    {
+        int kvDim = KvDim;
+        for (int t = 0; t < batch.TokenCount; t++)
+        {
+            int slot = Slot(batch.BlockTable(batch.TokenSeq[t]), batch.Positions[t], cache.BlockSize);
+            Half* kd = cache.K(layer, slot), vd = cache.V(layer, slot);
+            for (int i = 0; i < kvDim; i++) { kd[i] = (Half)k[t * kvDim + i]; vd[i] = (Half)v[t * kvDim + i]; }
+        }
+    }
+
+    /// <summary>Causal attention of every batch token over its own sequence's cached positions 0..pos.</summary>
+    private void Attention(ForwardBatch batch, KvCache cache, int layer, ReadOnlySpan<float> q, Span<float> output)
+    {
+        fixed (float* qp = q, op = output)
+        {
+            var job = new AttentionJob(this, batch, cache, layer, qp, op);
+            RowParallel.For(batch.TokenCount * Config.NumHeads, 4096, job, static (j, start, end) => j.Run(start, end));
+        }
+    }
+
+    private sealed class AttentionJob(Transformer m, ForwardBatch batch, KvCache cache, int layer, float* q, float* output)
+    {
+        public void Run(int start, int end)
+        {
+            var c = m.Config;
+            int hd = c.HeadDim, heads = c.NumHeads, group = c.NumHeads / c.NumKvHeads, kvDim = m.KvDim;
+            float[] scores = ArrayPool<float>.Shared.Rent(c.ContextLength);
+            Span<float> qh = stackalloc float[hd];
+            try
+            {
+                for (int item = start; item < end; item++)
+                {
+                    int t = item / heads, h = item % heads, kvh = h / group;
+                    int pos = batch.Positions[t];
+                    int[] table = batch.BlockTable(batch.TokenSeq[t]);
+                    // The reference multiplies f16 K by Q converted to f16.
+                    for (int d = 0; d < hd; d++) qh[d] = (float)(Half)q[(t * heads + h) * hd + d];
+                    var sc = scores.AsSpan(0, pos + 1);
+                    for (int j = 0; j <= pos; j++)
+                    {
+                        Half* kr = cache.K(layer, Slot(table, j, cache.BlockSize)) + kvh * hd;
+                        float dot = 0;
+                        for (int d = 0; d < hd; d++) dot += qh[d] * (float)kr[d];
+                        sc[j] = dot * m._attnScale;
+                    }
+                    Softmax.Apply(sc);
+                    float* o = output + (t * heads + h) * hd;
+                    for (int d = 0; d < hd; d++) o[d] = 0;
+                    for (int j = 0; j <= pos; j++)
+                    {
+                        // Probabilities meet f16 V as f16, as in the reference.
+                        float p = (float)(Half)sc[j];
+                        Half* vr = cache.V(layer, Slot(table, j, cache.BlockSize)) + kvh * hd;
+                        for (int d = 0; d < hd; d++) o[d] += p * (float)vr[d];
+                    }
+                }
+            }
+            finally { ArrayPool<float>.Shared.Return(scores); }
+        }
+    }
+
+    private static float[] ToFloats(WeightTensor t)
+    {
+        var f = new float[t.ElementCount];
+        Quants.Dequantize(t.Type, t.Bytes, f);
+        return f;
+    }
+
+    private static float[]? ToFloatsOrNull(WeightTensor? t) => t is null ? null : ToFloats(t);
+
+    public void Dispose() => Weights.Dispose();
+
+    /// <summary>Activation buffers, grown to the largest batch seen and then reused.</summary>
+    private sealed class Scratch
+    {
+        public float[] X = [], Xb = [], Q = [], K = [], V = [], Att = [], Gate = [], Up = [];
+        public byte[] Quant = [];
+        private int _tokens = -1;
+
+        public void Ensure(Transformer m, int tokens, int logitTokens, int ctx)
+        {
+            if (tokens <= _tokens) return;
+            var c = m.Config;
+            int qDim = c.NumHeads * c.HeadDim;
+            X = new float[tokens * c.Dim]; Xb = new float[tokens * c.Dim];
+            Q = new float[tokens * qDim]; K = new float[tokens * m.KvDim]; V = new float[tokens * m.KvDim];
+            Att = new float[tokens * qDim];
+            Gate = new float[tokens * c.FfnDim]; Up = new float[tokens * c.FfnDim];
+            long quant = 0;
+            foreach (var t in m.Weights.All())
+                if (t.Shape.Length == 2) quant = Math.Max(quant, MatMul.ScratchBytes(t, tokens));
+            Quant = new byte[quant];
+            _tokens = tokens;
+        }
+    }
+}

@@ -1,0 +1,52 @@
+using Loom.Core.Tensors;
+
+namespace Loom.Models.Architectures;
+
+/// <summary>Checks that every tensor has the shape the configuration implies, whatever file it came from.</summary>
+public static class WeightShapes
+{
+    /// <summary>Throws <see cref="ModelFormatException"/> naming <paramref name="path"/> and the first tensor that does not fit.</summary>
+    public static void Validate(ModelConfig c, ModelWeights w, string path)
+    {
+        c.Validate(path);
+        int qDim = c.NumHeads * c.HeadDim, kvDim = c.NumKvHeads * c.HeadDim;
+        if (w.Layers.Length != c.NumLayers) throw new ModelFormatException(path, $"{w.Layers.Length} layers of weights for {c.NumLayers} layers");
+        Expect(w.TokenEmbedding, path, c.Dim, c.VocabSize);
+        Expect(w.OutputNorm, path, c.Dim);
+        Expect(w.Output, path, c.Dim, c.VocabSize);
+        foreach (var l in w.Layers)
+        {
+            Expect(l.AttnNorm, path, c.Dim);
+            Expect(l.Wq, path, c.Dim, qDim);
+            Expect(l.Wk, path, c.Dim, kvDim);
+            Expect(l.Wv, path, c.Dim, kvDim);
+            Expect(l.Wo, path, qDim, c.Dim);
+            if (l.Bq is not null) Expect(l.Bq, path, qDim);
+            if (l.Bk is not null) Expect(l.Bk, path, kvDim);
+            if (l.Bv is not null) Expect(l.Bv, path, kvDim);
+            if (c.QkvBias && (l.Bq is null || l.Bk is null || l.Bv is null)) throw new ModelFormatException(path, $"{c.Architecture} needs Q/K/V bias tensors");
+            if (c.QkNorm)
+            {
+                if (l.QNorm is null || l.KNorm is null) throw new ModelFormatException(path, $"{c.Architecture} needs Q/K norm tensors");
+                Expect(l.QNorm, path, c.HeadDim);
+                Expect(l.KNorm, path, c.HeadDim);
+            }
+            Expect(l.FfnNorm, path, c.Dim);
+            Expect(l.WGate, path, c.Dim, c.FfnDim);
+            Expect(l.WUp, path, c.Dim, c.FfnDim);
+            Expect(l.WDown, path, c.FfnDim, c.Dim);
+        }
+    }
+
+    private static void Expect(WeightTensor t, string path, params long[] shape)
+    {
+        // Trailing 1s are ggml's way of writing a lower-rank tensor.
+        int rank = t.Shape.Length;
+        while (rank > 1 && t.Shape[rank - 1] == 1) rank--;
+        bool ok = rank == shape.Length;
+        for (int i = 0; ok && i < rank; i++) ok = t.Shape[i] == shape[i];
+        if (!ok) throw new ModelFormatException(path, $"tensor '{t.Name}' has shape [{string.Join(", ", t.Shape)}], expected [{string.Join(", ", shape)}]");
+        if (!TypeTraits.IsSupported(t.Type) || t.Type is GgmlType.Q8_1 or GgmlType.Q8_K)
+            throw new ModelFormatException(path, $"tensor '{t.Name}' has type {t.Type}, which cannot be used as a weight");
+    }
+}
