@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Loom.Models.Architectures;
 
@@ -31,6 +32,7 @@ internal static class HfConfigReader
         {
             throw new ModelFormatException(path, $"cannot read: {e.Message}", e);
         }
+        if (!Utf8.IsValid(bytes)) throw new ModelFormatException(path, "config is not valid UTF-8");
         try
         {
             using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 32, AllowTrailingCommas = true });

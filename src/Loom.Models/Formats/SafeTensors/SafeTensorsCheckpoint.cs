@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 using Loom.Core.Tensors;
 
 namespace Loom.Models.Formats.SafeTensors;
@@ -120,7 +121,9 @@ public sealed class SafeTensorsCheckpoint : IDisposable
     {
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(indexPath), new JsonDocumentOptions { MaxDepth = 16 });
+            var bytes = File.ReadAllBytes(indexPath);
+            if (!Utf8.IsValid(bytes)) throw new ModelFormatException(indexPath, "not valid UTF-8");
+            using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });
             if (doc.RootElement.ValueKind != JsonValueKind.Object
                 || !doc.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
                 throw new ModelFormatException(indexPath, "no weight_map object");

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Unicode;
 using Loom.Core.Tensors;
 
 namespace Loom.Models.Formats.SafeTensors;
@@ -71,6 +72,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         long dataLength = file.Length - dataStart;
 
         var headerBytes = file.Span(8, (int)headerLen);
+        // JsonDocument checks string encoding only when a string is read; check it all up front.
+        if (!Utf8.IsValid(headerBytes)) throw new ModelFormatException(path, "header is not valid UTF-8");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(headerBytes.ToArray(), new JsonDocumentOptions { MaxDepth = 8 }); }
         catch (Exception e) when (e is JsonException or ArgumentException) { throw new ModelFormatException(path, $"header is not valid JSON: {e.Message}", e); }
