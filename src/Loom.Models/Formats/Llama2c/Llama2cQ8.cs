@@ -18,8 +18,13 @@ internal static unsafe class Llama2cQ8
         // The scales follow the int8 values directly, so an odd group size leaves them unaligned.
         var scales = (byte*)(file.Pointer + (nint)(t.Offset + t.Elements));
         var dst = (float*)buffer.Pointer;
-        for (long i = 0; i < t.Elements; i++)
-            dst[i] = q[i] * Unsafe.ReadUnaligned<float>(scales + i / t.GroupSize * 4);
+        long groups = t.Elements / t.GroupSize;
+        for (long g = 0; g < groups; g++)
+        {
+            float scale = Unsafe.ReadUnaligned<float>(scales + g * 4);
+            long start = g * t.GroupSize;
+            for (long i = start; i < start + t.GroupSize; i++) dst[i] = q[i] * scale;
+        }
         return new WeightTensor(t.Name, GgmlType.F32, t.Shape, buffer.Pointer, buffer.Length);
     }
 }
