@@ -81,6 +81,12 @@ public static class Quants
     /// Dot product of <paramref name="n"/> elements: weight row <paramref name="w"/> (type <paramref name="type"/>)
     /// with activations <paramref name="x"/> already in <see cref="VecDotType"/>(<paramref name="type"/>).
     /// </summary>
+    /// <remarks>
+    /// Block formats reproduce ggml's scalar vec_dot bit for bit (integer sums per block, then float scaling and
+    /// accumulation in ggml's order). ggml's x86 SIMD kernels and llamafile's tinyBLAS (used for Q8_0/Q4_0/Q5_0 matmuls)
+    /// sum the same products in a different order with FMA, so they differ from this in the last bits. Q8_1 and Q8_K
+    /// are activation-only formats and have no dot product here.
+    /// </remarks>
     public static float VecDot(GgmlType type, ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n)
     {
         switch (type)
