@@ -1,13 +1,20 @@
 namespace Loom.Core.Quantization;
 
 /// <summary>Conversions between float32 and the 16-bit float formats, rounding as ggml does.</summary>
+/// <remarks>
+/// fp16: ggml's x86 build converts with F16C (_cvtss_sh / _mm256_cvtps_ph, rounding mode 0 = nearest even), and its
+/// portable fallback also rounds to nearest even; System.Half's conversion does the same, including subnormals,
+/// overflow to infinity and quiet NaNs (checked against F16C output in the tests). bf16: ggml_compute_fp32_to_bf16.
+/// </remarks>
 public static class FloatFormats
 {
+    /// <summary>Exact widening.</summary>
     public static void F16ToF32(ReadOnlySpan<Half> src, Span<float> dst)
     {
         for (int i = 0; i < src.Length; i++) dst[i] = (float)src[i];
     }
 
+    /// <summary>Round-to-nearest-even, as F16C does.</summary>
     public static void F32ToF16(ReadOnlySpan<float> src, Span<Half> dst)
     {
         for (int i = 0; i < src.Length; i++) dst[i] = (Half)src[i];

@@ -1,0 +1,88 @@
+namespace Loom.Core.Quantization;
+
+/// <summary>
+/// Q8_0: 32 values per 34-byte block. Layout: <c>Half d</c> (0-1), <c>sbyte qs[32]</c> (2-33); value = qs[j] * d.
+/// Used both as a weight format and as the activation format for Q4_0/Q5_0/Q8_0 weights.
+/// </summary>
+/// <remarks>
+/// ggml has two quantizers for it. Model files come from quantize_row_q8_0_ref: id = 1/d with d = amax/127, and
+/// roundf (halves away from zero). Activations at inference on x86 (AVX/AVX2/AVX-512 builds) go through
+/// ggml-cpu's quantize_row_q8_0: id = 127/amax computed directly, and _mm256_round_ps (halves to even). The two
+/// differ in the last bit of id and on exact halves, so a quant can differ by one. <see cref="Quantize"/> is the
+/// x86 runtime one (what <see cref="Quants.Quantize"/> uses), <see cref="QuantizeReference"/> the file one.
+/// </remarks>
+public static class Q8_0
+{
+    public const int BlockSize = 32;
+    public const int BlockBytes = 34;
+
+    /// <summary>Expands <c>dst.Length</c> values (a multiple of 32).</summary>
+    public static void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        int nb = QuantMath.Blocks(dst.Length, BlockSize, BlockBytes, src.Length, nameof(Q8_0));
+        for (int i = 0; i < nb; i++)
+        {
+            var b = src.Slice(i * BlockBytes, BlockBytes);
+            var y = dst.Slice(i * BlockSize, BlockSize);
+            float d = QuantMath.ReadHalf(b, 0);
+            for (int j = 0; j < BlockSize; j++) y[j] = (sbyte)b[2 + j] * d;
+        }
+    }
+
+    /// <summary>ggml-cpu's x86 quantize_row_q8_0 (activations): id = 127/amax, round half to even.</summary>
+    public static void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        int nb = QuantMath.Blocks(src.Length, BlockSize, BlockBytes, dst.Length, nameof(Q8_0));
+        for (int i = 0; i < nb; i++)
+        {
+            var x = src.Slice(i * BlockSize, BlockSize);
+            var b = dst.Slice(i * BlockBytes, BlockBytes);
+            float amax = AbsMax(x);
+            QuantMath.WriteHalf(b, 0, amax / 127f);
+            float id = amax != 0 ? 127f / amax : 0f;
+            for (int j = 0; j < BlockSize; j++) b[2 + j] = (byte)SaturateToSByte(QuantMath.RoundEven(x[j] * id));
+        }
+    }
+
+    /// <summary>quantize_row_q8_0_ref (model files): d = amax/127, id = 1/d, roundf.</summary>
+    public static void QuantizeReference(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        int nb = QuantMath.Blocks(src.Length, BlockSize, BlockBytes, dst.Length, nameof(Q8_0));
+        for (int i = 0; i < nb; i++)
+        {
+            var x = src.Slice(i * BlockSize, BlockSize);
+            var b = dst.Slice(i * BlockBytes, BlockBytes);
+            float d = AbsMax(x) / 127;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            QuantMath.WriteHalf(b, 0, d);
+            for (int j = 0; j < BlockSize; j++) b[2 + j] = (byte)(sbyte)(int)QuantMath.RoundAway(x[j] * id);
+        }
+    }
+
+    /// <summary>ggml_vec_dot_q8_0_q8_0 (scalar): per block sumf += sumi * (d_w*d_x).</summary>
+    public static float Dot(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n)
+    {
+        int nb = QuantMath.Blocks(n, BlockSize, BlockBytes, w.Length, nameof(Q8_0));
+        QuantMath.Blocks(n, BlockSize, BlockBytes, x.Length, nameof(Q8_0));
+        float sumf = 0;
+        for (int i = 0; i < nb; i++)
+        {
+            var a = w.Slice(i * BlockBytes, BlockBytes);
+            var b = x.Slice(i * BlockBytes, BlockBytes);
+            int sumi = 0;
+            for (int j = 0; j < BlockSize; j++) sumi += (sbyte)a[2 + j] * (sbyte)b[2 + j];
+            sumf += sumi * (QuantMath.ReadHalf(a, 0) * QuantMath.ReadHalf(b, 0));
+        }
+        return sumf;
+    }
+
+    internal static float AbsMax(ReadOnlySpan<float> x)
+    {
+        float amax = 0;
+        for (int j = 0; j < x.Length; j++) amax = MathF.Max(amax, MathF.Abs(x[j]));
+        return amax;
+    }
+
+    /// <summary>_mm256_packs_epi32/epi16 saturate; only reachable when a value rounds to exactly ±128-ish.</summary>
+    internal static sbyte SaturateToSByte(float v) => (sbyte)Math.Clamp((int)v, sbyte.MinValue, sbyte.MaxValue);
+}
