@@ -16,8 +16,9 @@ public static unsafe class MatMul
     /// <summary>
     /// <paramref name="x"/> is [tokens, w.Cols] row-major, <paramref name="y"/> is [tokens, w.Rows].
     /// <paramref name="scratch"/> holds the converted activations (<see cref="ScratchBytes"/>).
+    /// <paramref name="gemv"/>, when given, marks the tokens to sum as a lone decode token is summed (see <see cref="Dot"/>).
     /// </summary>
-    public static void Compute(WeightTensor w, ReadOnlySpan<float> x, int tokens, Span<float> y, Span<byte> scratch)
+    public static void Compute(WeightTensor w, ReadOnlySpan<float> x, int tokens, Span<float> y, Span<byte> scratch, bool[]? gemv = null)
     {
         int k = w.Cols, n = w.Rows;
         if (x.Length < tokens * k || y.Length < tokens * n) throw new ArgumentException("matmul operand too small");
@@ -30,12 +31,12 @@ public static unsafe class MatMul
         fixed (byte* xq = scratch)
         fixed (float* yp = y)
         {
-            var job = new Job(w, (nint)xq, xRow, (nint)yp, tokens, n, k);
+            var job = new Job(w, (nint)xq, xRow, (nint)yp, tokens, n, k, gemv);
             RowParallel.For(n, (long)k * tokens, job, static (j, start, end) => j.Run(start, end));
         }
     }
 
-    private sealed class Job(WeightTensor w, nint xq, int xRow, nint y, int tokens, int n, int k)
+    private sealed class Job(WeightTensor w, nint xq, int xRow, nint y, int tokens, int n, int k, bool[]? gemv)
     {
         public void Run(int start, int end)
         {
@@ -47,7 +48,7 @@ public static unsafe class MatMul
                 for (int t = 0; t < tokens; t++)
                 {
                     var xr = new ReadOnlySpan<byte>((byte*)xq + (long)t * xRow, xRow);
-                    ((float*)y)[(long)t * n + r] = Quants.VecDot(type, wRow, xr, k);
+                    ((float*)y)[(long)t * n + r] = Quants.VecDot(type, wRow, xr, k, gemm: gemv is null || !gemv[t]);
                 }
             }
         }

@@ -15,7 +15,8 @@ public static class Quants
     public static GgmlType VecDotType(GgmlType weight) => weight switch
     {
         GgmlType.F32 => GgmlType.F32,
-        GgmlType.F16 => GgmlType.F16,
+        // F16 weights meet float activations unrounded: the llama.cpp build behind our references does so.
+        GgmlType.F16 => GgmlType.F32,
         GgmlType.BF16 => GgmlType.BF16,
         GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 => GgmlType.Q8_0,
         GgmlType.Q4_1 or GgmlType.Q5_1 => GgmlType.Q8_1,
@@ -87,26 +88,20 @@ public static class Quants
     /// sum the same products in a different order with FMA, so they differ from this in the last bits. Q8_1 and Q8_K
     /// are activation-only formats and have no dot product here.
     /// </remarks>
-    public static float VecDot(GgmlType type, ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n)
+    public static float VecDot(GgmlType type, ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n) => VecDot(type, w, x, n, gemm: true);
+
+    /// <summary>
+    /// <see cref="VecDot(GgmlType, ReadOnlySpan{byte}, ReadOnlySpan{byte}, int)"/>, with float types summed in the order
+    /// of a multi-token GEMM (<paramref name="gemm"/>) or of a single-token GEMV, as llama.cpp does for each.
+    /// </summary>
+    public static float VecDot(GgmlType type, ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n, bool gemm)
     {
         switch (type)
         {
             case GgmlType.F32:
-            {
-                var a = MemoryMarshal.Cast<byte, float>(w);
-                var b = MemoryMarshal.Cast<byte, float>(x);
-                double s = 0;
-                for (int i = 0; i < n; i++) s += a[i] * b[i];
-                return (float)s;
-            }
+                return Kernels.Dot.F32(MemoryMarshal.Cast<byte, float>(w)[..n], MemoryMarshal.Cast<byte, float>(x)[..n], gemm);
             case GgmlType.F16:
-            {
-                var a = MemoryMarshal.Cast<byte, Half>(w);
-                var b = MemoryMarshal.Cast<byte, Half>(x);
-                double s = 0;
-                for (int i = 0; i < n; i++) s += (float)a[i] * (float)b[i];
-                return (float)s;
-            }
+                return Kernels.Dot.F16F32(MemoryMarshal.Cast<byte, Half>(w)[..n], MemoryMarshal.Cast<byte, float>(x)[..n]);
             case GgmlType.BF16:
             {
                 var a = MemoryMarshal.Cast<byte, ushort>(w);

@@ -58,6 +58,10 @@ public sealed unsafe class Transformer : IDisposable
         var s = _s;
         var x = s.X.AsSpan(0, T * dim);
         var xb = s.Xb.AsSpan(0, T * dim);
+        // llama.cpp sums a lone decode token's products in another order than a prompt's; follow it per
+        // sequence (never per batch), so a sequence gets the same numbers however it is batched.
+        var gemv = s.Gemv;
+        for (int t = 0; t < T; t++) gemv[t] = batch.SeqTokenCount(batch.TokenSeq[t]) == 1;
 
         // Token embeddings.
         var emb = Weights.TokenEmbedding;
@@ -77,9 +81,9 @@ public sealed unsafe class Transformer : IDisposable
 
             // Attention block.
             for (int t = 0; t < T; t++) RmsNorm.Apply(x.Slice(t * dim, dim), _attnNorm[l], xb.Slice(t * dim, dim), c.RmsNormEps);
-            MatMul.Compute(w.Wq, xb, T, q, s.Quant);
-            MatMul.Compute(w.Wk, xb, T, k, s.Quant);
-            MatMul.Compute(w.Wv, xb, T, v, s.Quant);
+            MatMul.Compute(w.Wq, xb, T, q, s.Quant, gemv);
+            MatMul.Compute(w.Wk, xb, T, k, s.Quant, gemv);
+            MatMul.Compute(w.Wv, xb, T, v, s.Quant, gemv);
             AddBias(q, _bq[l], T); AddBias(k, _bk[l], T); AddBias(v, _bv[l], T);
             if (_qNorm[l] is { } qn) HeadNorm(q, qn, T * c.NumHeads);
             if (_kNorm[l] is { } kn) HeadNorm(k, kn, T * c.NumKvHeads);
@@ -87,16 +91,18 @@ public sealed unsafe class Transformer : IDisposable
             ApplyRope(batch, k, c.NumKvHeads);
             StoreKv(batch, cache, l, k, v);
             Attention(batch, cache, l, q, s.Att.AsSpan(0, T * qDim));
-            MatMul.Compute(w.Wo, s.Att.AsSpan(0, T * qDim), T, xb, s.Quant);
+            MatMul.Compute(w.Wo, s.Att.AsSpan(0, T * qDim), T, xb, s.Quant, gemv);
             for (int i = 0; i < x.Length; i++) x[i] += xb[i];
 
-            // Feed-forward block (SwiGLU).
+            // Feed-forward block (SwiGLU). The reference runs the last layer's FFN only for output tokens, so a
+            // sequence's single output token is summed there as a lone token.
+            if (l == c.NumLayers - 1) MarkLoneOutputs(batch, gemv);
             for (int t = 0; t < T; t++) RmsNorm.Apply(x.Slice(t * dim, dim), _ffnNorm[l], xb.Slice(t * dim, dim), c.RmsNormEps);
             var gate = s.Gate.AsSpan(0, T * ffn);
-            MatMul.Compute(w.WGate, xb, T, gate, s.Quant);
-            MatMul.Compute(w.WUp, xb, T, s.Up.AsSpan(0, T * ffn), s.Quant);
+            MatMul.Compute(w.WGate, xb, T, gate, s.Quant, gemv);
+            MatMul.Compute(w.WUp, xb, T, s.Up.AsSpan(0, T * ffn), s.Quant, gemv);
             Activations.SwiGlu(gate, s.Up.AsSpan(0, T * ffn));
-            MatMul.Compute(w.WDown, gate, T, xb, s.Quant);
+            MatMul.Compute(w.WDown, gate, T, xb, s.Quant, gemv);
             for (int i = 0; i < x.Length; i++) x[i] += xb[i];
         }
 
@@ -106,7 +112,21 @@ public sealed unsafe class Transformer : IDisposable
         var xo = s.Xb.AsSpan(0, n * dim);
         for (int i = 0; i < n; i++)
             RmsNorm.Apply(x.Slice(batch.LogitTokens[i] * dim, dim), _outputNorm, xo.Slice(i * dim, dim), c.RmsNormEps);
-        MatMul.Compute(Weights.Output, xo, n, logits[..(n * c.VocabSize)], s.Quant);
+        var outGemv = s.OutGemv;
+        for (int i = 0; i < n; i++) outGemv[i] = gemv[batch.LogitTokens[i]];
+        MatMul.Compute(Weights.Output, xo, n, logits[..(n * c.VocabSize)], s.Quant, outGemv);
+    }
+
+    /// <summary>Marks tokens that are their sequence's only logit token as lone tokens.</summary>
+    private static void MarkLoneOutputs(ForwardBatch batch, bool[] gemv)
+    {
+        var logitTokens = batch.LogitTokens;
+        for (int i = 0; i < logitTokens.Length; i++)
+        {
+            int t = logitTokens[i], seq = batch.TokenSeq[t];
+            bool lone = (i == 0 || batch.TokenSeq[logitTokens[i - 1]] != seq) && (i == logitTokens.Length - 1 || batch.TokenSeq[logitTokens[i + 1]] != seq);
+            if (lone) gemv[t] = true;
+        }
     }
 
     private void AddBias(Span<float> y, float[]? bias, int tokens)
@@ -178,7 +198,8 @@ public sealed unsafe class Transformer : IDisposable
             var c = m.Config;
             int hd = c.HeadDim, heads = c.NumHeads, group = c.NumHeads / c.NumKvHeads, kvDim = m.KvDim;
             float[] scores = ArrayPool<float>.Shared.Rent(c.ContextLength);
-            Span<float> qh = stackalloc float[hd];
+            float[] lanes = ArrayPool<float>.Shared.Rent(hd * 64);
+            Span<Half> qh = stackalloc Half[hd];
             try
             {
                 for (int item = start; item < end; item++)
@@ -186,29 +207,81 @@ public sealed unsafe class Transformer : IDisposable
                     int t = item / heads, h = item % heads, kvh = h / group;
                     int pos = batch.Positions[t];
                     int[] table = batch.BlockTable(batch.TokenSeq[t]);
-                    // The reference multiplies f16 K by Q converted to f16.
-                    for (int d = 0; d < hd; d++) qh[d] = (float)(Half)q[(t * heads + h) * hd + d];
+                    // The reference multiplies the f16 K cache by Q converted to f16.
+                    for (int d = 0; d < hd; d++) qh[d] = (Half)q[(t * heads + h) * hd + d];
+                    bool lone = batch.SeqTokenCount(batch.TokenSeq[t]) == 1;
                     var sc = scores.AsSpan(0, pos + 1);
                     for (int j = 0; j <= pos; j++)
                     {
-                        Half* kr = cache.K(layer, Slot(table, j, cache.BlockSize)) + kvh * hd;
-                        float dot = 0;
-                        for (int d = 0; d < hd; d++) dot += qh[d] * (float)kr[d];
-                        sc[j] = dot * m._attnScale;
+                        var kr = new ReadOnlySpan<Half>(cache.K(layer, Slot(table, j, cache.BlockSize)) + kvh * hd, hd);
+                        sc[j] = Dot.F16F16(qh, kr, gemm: !lone) * m._attnScale;
                     }
                     Softmax.Apply(sc);
                     float* o = output + (t * heads + h) * hd;
-                    for (int d = 0; d < hd; d++) o[d] = 0;
-                    for (int j = 0; j <= pos; j++)
-                    {
-                        // Probabilities meet f16 V as f16, as in the reference.
-                        float p = (float)(Half)sc[j];
-                        Half* vr = cache.V(layer, Slot(table, j, cache.BlockSize)) + kvh * hd;
-                        for (int d = 0; d < hd; d++) o[d] += p * (float)vr[d];
-                    }
+                    if (lone) m.WeightedValuesGemv(cache, layer, table, kvh, sc, lanes, o);
+                    else m.WeightedValuesGemm(cache, layer, table, kvh, sc, lanes, o);
                 }
             }
-            finally { ArrayPool<float>.Shared.Return(scores); }
+            finally
+            {
+                ArrayPool<float>.Shared.Return(lanes);
+                ArrayPool<float>.Shared.Return(scores);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Σ_j p_j·V_j for a prompt token: one chain of 16 lanes (position j feeding lane j % 16) per head
+    /// dimension, reduced in a fixed tree, the order llama.cpp's f16 GEMM uses.
+    /// </summary>
+    private void WeightedValuesGemm(KvCache cache, int layer, int[] table, int kvh, ReadOnlySpan<float> probs, float[] lanes, float* o)
+    {
+        int hd = Config.HeadDim;
+        var acc = lanes.AsSpan(0, hd * 16);
+        acc.Clear();
+        for (int j = 0; j < probs.Length; j++)
+        {
+            // Probabilities meet the f16 V cache as f16, as in the reference.
+            float p = (float)(Half)probs[j];
+            int lane = j & 15;
+            Half* vr = cache.V(layer, Slot(table, j, cache.BlockSize)) + kvh * hd;
+            for (int d = 0; d < hd; d++) acc[d * 16 + lane] = MathF.FusedMultiplyAdd(p, (float)vr[d], acc[d * 16 + lane]);
+        }
+        for (int d = 0; d < hd; d++) o[d] = Dot.ReduceAdd(System.Runtime.Intrinsics.Vector512.Create<float>(acc.Slice(d * 16, 16)));
+    }
+
+    /// <summary>
+    /// Σ_j p_j·V_j for a lone decode token, summed as ggml_vec_dot_f16 sums it over the cache length padded to
+    /// 32: four 16-lane chains over whole 64-position steps, then the remaining positions in double.
+    /// </summary>
+    private void WeightedValuesGemv(KvCache cache, int layer, int[] table, int kvh, ReadOnlySpan<float> probs, float[] lanes, float* o)
+    {
+        int hd = Config.HeadDim, n = probs.Length;
+        int padded = Math.Min(Config.ContextLength, Math.Max(32, (n + 31) & ~31));
+        int np = Math.Min(padded & ~63, n);
+        var acc = lanes.AsSpan(0, hd * 64);
+        acc.Clear();
+        for (int j = 0; j < np; j++)
+        {
+            float p = (float)(Half)probs[j];
+            int slot = j & 63;
+            Half* vr = cache.V(layer, Slot(table, j, cache.BlockSize)) + kvh * hd;
+            for (int d = 0; d < hd; d++) acc[d * 64 + slot] = MathF.FusedMultiplyAdd(p, (float)vr[d], acc[d * 64 + slot]);
+        }
+        for (int d = 0; d < hd; d++)
+        {
+            var c = acc.Slice(d * 64, 64);
+            var v0 = System.Runtime.Intrinsics.Vector512.Create<float>(c[..16]);
+            var v1 = System.Runtime.Intrinsics.Vector512.Create<float>(c.Slice(16, 16));
+            var v2 = System.Runtime.Intrinsics.Vector512.Create<float>(c.Slice(32, 16));
+            var v3 = System.Runtime.Intrinsics.Vector512.Create<float>(c.Slice(48, 16));
+            double sum = np == 0 ? 0 : Dot.ReduceAdd((v0 + v2) + (v1 + v3));
+            for (int j = np; j < n; j++)
+            {
+                Half* vr = cache.V(layer, Slot(table, j, cache.BlockSize)) + kvh * hd;
+                sum += (float)(Half)probs[j] * (float)vr[d];
+            }
+            o[d] = (float)sum;
         }
     }
 
@@ -227,6 +300,7 @@ public sealed unsafe class Transformer : IDisposable
     private sealed class Scratch
     {
         public float[] X = [], Xb = [], Q = [], K = [], V = [], Att = [], Gate = [], Up = [];
+        public bool[] Gemv = [], OutGemv = [];
         public byte[] Quant = [];
         private int _tokens = -1;
 
@@ -239,6 +313,7 @@ public sealed unsafe class Transformer : IDisposable
             Q = new float[tokens * qDim]; K = new float[tokens * m.KvDim]; V = new float[tokens * m.KvDim];
             Att = new float[tokens * qDim];
             Gate = new float[tokens * c.FfnDim]; Up = new float[tokens * c.FfnDim];
+            Gemv = new bool[tokens]; OutGemv = new bool[tokens];
             long quant = 0;
             foreach (var t in m.Weights.All())
                 if (t.Shape.Length == 2) quant = Math.Max(quant, MatMul.ScratchBytes(t, tokens));
