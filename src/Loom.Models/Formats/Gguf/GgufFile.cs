@@ -186,14 +186,14 @@ public sealed class GgufFile : IDisposable
     public GgufArray? GetArray(string key) => Metadata.TryGetValue(key, out var v) ? v as GgufArray ?? throw Bad(key, "an array", v) : null;
 
     /// <summary>An array of strings; null when absent.</summary>
-    public string[]? GetStringArray(string key) => GetArray(key) is { } a ? a.Values as string[] ?? throw Bad(key, "an array of strings", a) : null;
+    public string[]? GetStringArray(string key) => GetArray(key) is { } a ? (a.ElementType == GgufValueType.String ? (string[])a.Values : throw Bad(key, "an array of strings", a)) : null;
 
     /// <summary>An array of float32 or float64 values as floats; null when absent.</summary>
     public float[]? GetFloatArray(string key) => GetArray(key) switch
     {
         null => null,
-        { Values: float[] f } => f,
-        { Values: double[] d } => Array.ConvertAll(d, x => (float)x),
+        { ElementType: GgufValueType.Float32 } a => (float[])a.Values,
+        { ElementType: GgufValueType.Float64 } a => Array.ConvertAll((double[])a.Values, x => (float)x),
         var a => throw Bad(key, "an array of floats", a),
     };
 
@@ -201,7 +201,7 @@ public sealed class GgufFile : IDisposable
     public int[]? GetInt32Array(string key)
     {
         if (GetArray(key) is not { } a) return null;
-        if (a.Values is int[] ints) return ints;
+        if (a.ElementType == GgufValueType.Int32) return (int[])a.Values;
         if (a.ElementType is GgufValueType.Bool or GgufValueType.String or GgufValueType.Array or GgufValueType.Float32 or GgufValueType.Float64)
             throw Bad(key, "an array of integers", a);
         var result = new int[a.Count];
