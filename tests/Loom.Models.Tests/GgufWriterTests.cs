@@ -29,9 +29,9 @@ public class GgufWriterTests
         Assert.Equal(true, f.Metadata["t.bool"]);
         Assert.Equal("", f.GetString("t.empty"));
         Assert.Equal("fuzz sample ✓", f.GetString("general.name"));
-        Assert.Equal(["<unk>", "<s>", "▁the", ""], f.GetStringArray("t.tokens"));
-        Assert.Equal([0f, -1.5f, float.MaxValue], f.GetFloatArray("t.scores"));
-        Assert.Equal([2, 3, 1, 1], f.GetInt32Array("t.types"));
+        Assert.Equal(["<unk>", "<s>", "▁the", ""], f.GetStringArray("t.tokens")!);
+        Assert.Equal([0f, -1.5f, float.MaxValue], f.GetFloatArray("t.scores")!);
+        Assert.Equal([2, 3, 1, 1], f.GetInt32Array("t.types")!);
         Assert.Equal([true, false, true], (bool[])f.GetArray("t.bools")!.Values);
 
         var nested = f.GetArray("t.nested")!;
