@@ -3,6 +3,7 @@ using Loom.Core.Quantization;
 using Loom.Core.Tensors;
 using Loom.Models.Architectures;
 using Loom.Models.Formats.Gguf;
+using Loom.Tests;
 
 namespace Loom.Models.Tests;
 
@@ -228,5 +229,31 @@ public class SyntheticModelTests
         long size = new FileInfo(dir.File("s.gguf")).Length;
         Assert.True(size > 16L << 20, $"file is only {size} bytes");
         Assert.True(allocated < size / 4, $"allocated {allocated >> 20} MiB writing a {size >> 20} MiB file");
+    }
+
+    [SharedTheory]
+    [InlineData("models/stories260K/stories260K.gguf")]
+    [InlineData("models/llama-2-tiny-random.gguf")]
+    public void MatchesKeyTypesAndTensorNamesOfConverterWrittenFiles(string relative)
+    {
+        using var real = GgufFile.Open(SharedData.Path(relative));
+        using var dir = new TempDir();
+        SyntheticModel.Write(dir.File("m.gguf"), SyntheticModelSpec.Tiny with { NumLayers = 5 }, GgmlType.F16);
+        using var ours = GgufFile.Open(dir.File("m.gguf"));
+        int shared = 0;
+        foreach (var (key, value) in real.Metadata)
+        {
+            if (!ours.Metadata.TryGetValue(key, out var mine)) continue;
+            shared++;
+            Assert.Equal(value.GetType(), mine.GetType());
+            if (value is GgufArray a) Assert.Equal(a.ElementType, ((GgufArray)mine).ElementType);
+        }
+        Assert.True(shared >= 15, $"only {shared} keys in common");
+        foreach (var t in real.Tensors)
+        {
+            Assert.True(ours.HasTensor(t.Name), $"synthetic model lacks '{t.Name}'");
+            Assert.Equal(t.Shape.Length, ours.FindTensor(t.Name)!.Shape.Length);
+        }
+        Assert.Equal((byte)GgmlType.F32, (byte)ours.FindTensor("blk.0.attn_norm.weight")!.Type);
     }
 }

@@ -98,7 +98,7 @@ public sealed class GgufFile : IDisposable
             alignment = (int)a;
         }
 
-        var tensors = new List<GgufTensorInfo>((int)nTensors);
+        var tensors = new List<GgufTensorInfo>((int)Math.Min(nTensors, 1 << 16));
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (ulong i = 0; i < nTensors; i++)
         {
