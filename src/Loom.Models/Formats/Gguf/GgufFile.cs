@@ -1,4 +1,3 @@
-using System.Text;
 using Loom.Core.Tensors;
 
 namespace Loom.Models.Formats.Gguf;

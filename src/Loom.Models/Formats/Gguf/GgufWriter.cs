@@ -133,7 +133,7 @@ public sealed class GgufWriter
     public void Write(Stream output)
     {
         ArgumentNullException.ThrowIfNull(output);
-        var counting = new CountingStream(output);
+        var counting = new GgufCountingStream(output);
         var w = new BinaryWriter(counting, Encoding.UTF8, leaveOpen: true);
         w.Write(GgufFile.Magic);
         w.Write(3u);
@@ -273,23 +273,5 @@ public sealed class GgufWriter
                 break;
             default: throw new InvalidOperationException($"value type {type}");
         }
-    }
-
-    /// <summary>Forwards writes and counts bytes, so a callback that writes too much or too little is caught.</summary>
-    private sealed class CountingStream(Stream inner) : Stream
-    {
-        public long Count { get; private set; }
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => Count; set => throw new NotSupportedException(); }
-        public override void Flush() => inner.Flush();
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-        public override void Write(ReadOnlySpan<byte> buffer) { inner.Write(buffer); Count += buffer.Length; }
-        public override void WriteByte(byte value) { inner.WriteByte(value); Count++; }
     }
 }
