@@ -1,4 +1,3 @@
-using System.Text;
 using Loom.Core.Tensors;
 
 namespace Loom.Models.Formats.Gguf;
@@ -11,9 +10,16 @@ public sealed class GgufFile : IDisposable
 {
     public const uint Magic = 0x46554747; // "GGUF" little-endian
     public const int DefaultAlignment = 32;
+    /// <summary>Metadata key that overrides <see cref="DefaultAlignment"/> (a uint32 power of two).</summary>
+    public const string AlignmentKey = "general.alignment";
+    /// <summary>Largest alignment accepted; real files use 32 or 64.</summary>
+    public const int MaxAlignment = 1 << 20;
+    /// <summary>Most dimensions a tensor may have (ggml's limit).</summary>
+    public const int MaxDims = 4;
 
     private readonly MappedFile _file;
     private readonly Dictionary<string, GgufTensorInfo> _byName;
+    private bool _disposed;
 
     private GgufFile(string path, MappedFile file, uint version, Dictionary<string, object> metadata,
         List<GgufTensorInfo> tensors, long dataOffset, int alignment)
@@ -61,15 +67,17 @@ public sealed class GgufFile : IDisposable
 
     private static unsafe GgufFile Parse(string path, MappedFile file)
     {
-        var r = new Reader(path, (byte*)file.Pointer, file.Length);
-        if (file.Length < 4 || r.U32() != Magic) throw new ModelFormatException(path, "not a GGUF file (bad magic)");
+        if (file.Length < 8) throw new ModelFormatException(path, $"not a GGUF file ({file.Length} bytes)");
+        var r = new GgufCursor(path, (byte*)file.Pointer, file.Length);
+        if (r.U32() != Magic) throw new ModelFormatException(path, "not a GGUF file (bad magic)");
         uint version = r.U32();
+        if (version is 0x02000000 or 0x03000000) throw new ModelFormatException(path, "big-endian GGUF files are not supported");
         if (version is < 2 or > 3) throw new ModelFormatException(path, $"unsupported GGUF version {version}");
         ulong nTensors = r.U64();
         ulong nKv = r.U64();
-        // Every tensor info and every kv needs well over 8 bytes, so counts beyond the file size are lies.
-        if (nTensors > (ulong)file.Length / 8 || nKv > (ulong)file.Length / 8)
-            throw new ModelFormatException(path, $"absurd counts ({nTensors} tensors, {nKv} metadata entries) for a {file.Length}-byte file");
+        // A kv needs at least 13 bytes (key length, type, one-byte value) and a tensor info 32, so larger counts are lies.
+        if (nKv > (ulong)(r.Remaining / 13)) throw new ModelFormatException(path, $"{nKv} metadata entries cannot fit in a {file.Length}-byte file");
+        if (nTensors > (ulong)(r.Remaining / 32)) throw new ModelFormatException(path, $"{nTensors} tensors cannot fit in a {file.Length}-byte file");
 
         var metadata = new Dictionary<string, object>(StringComparer.Ordinal);
         for (ulong i = 0; i < nKv; i++)
@@ -81,49 +89,58 @@ public sealed class GgufFile : IDisposable
         }
 
         int alignment = DefaultAlignment;
-        if (metadata.TryGetValue("general.alignment", out var alignObj))
+        if (metadata.TryGetValue(AlignmentKey, out var alignObj))
         {
-            long a = alignObj switch { uint u => u, int s => s, ulong ul => (long)Math.Min(ul, int.MaxValue), long l => l, _ => -1 };
-            if (a <= 0 || a > 1 << 20 || (a & (a - 1)) != 0) throw new ModelFormatException(path, $"general.alignment {alignObj} is not a power of two");
+            long a = ToInteger(alignObj) ?? -1;
+            if (a <= 0 || a > MaxAlignment || (a & (a - 1)) != 0)
+                throw new ModelFormatException(path, $"{AlignmentKey} {alignObj} is not a power of two up to {MaxAlignment}");
             alignment = (int)a;
         }
 
-        var tensors = new List<GgufTensorInfo>((int)nTensors);
+        var tensors = new List<GgufTensorInfo>((int)Math.Min(nTensors, 1 << 16));
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (ulong i = 0; i < nTensors; i++)
         {
-            string name = r.Str();
-            uint nDims = r.U32();
-            if (nDims is 0 or > 4) throw new ModelFormatException(path, $"tensor '{name}' has {nDims} dimensions");
-            var shape = new long[nDims];
-            long elements = 1;
-            for (int d = 0; d < nDims; d++)
-            {
-                ulong dim = r.U64();
-                if (dim == 0 || dim > (ulong)file.Length * 8) throw new ModelFormatException(path, $"tensor '{name}' has dimension {dim}");
-                shape[d] = (long)dim;
-                elements = checked(elements * (long)dim);
-                if (elements > file.Length * 8) throw new ModelFormatException(path, $"tensor '{name}' is larger than the file");
-            }
-            uint rawType = r.U32();
-            var type = (GgmlType)rawType;
-            if (!TypeTraits.IsSupported(type)) throw new ModelFormatException(path, $"tensor '{name}' has unsupported type {(Enum.IsDefined(type) ? type.ToString() : rawType.ToString())}");
-            if (shape[0] % TypeTraits.BlockSize(type) != 0)
-                throw new ModelFormatException(path, $"tensor '{name}' row length {shape[0]} is not a multiple of the {type} block size");
-            ulong offset = r.U64();
-            long bytes = elements / TypeTraits.BlockSize(type) * TypeTraits.TypeSize(type);
-            if (!names.Add(name)) throw new ModelFormatException(path, $"duplicate tensor '{name}'");
-            tensors.Add(new GgufTensorInfo(name, shape, type, offset, bytes));
+            var info = ReadTensorInfo(path, ref r, file.Length);
+            if (!names.Add(info.Name)) throw new ModelFormatException(path, $"duplicate tensor '{info.Name}'");
+            tensors.Add(info);
         }
 
         long dataOffset = (r.Position + alignment - 1) / alignment * alignment;
         foreach (var t in tensors)
         {
             if (t.Offset % (ulong)alignment != 0) throw new ModelFormatException(path, $"tensor '{t.Name}' offset {t.Offset} is not aligned to {alignment}");
+            // Each term is at most the file length, so the sum cannot wrap.
             if (t.Offset > (ulong)file.Length || (ulong)dataOffset + t.Offset + (ulong)t.ByteSize > (ulong)file.Length)
-                throw new ModelFormatException(path, $"tensor '{t.Name}' data lies outside the file (truncated?)");
+                throw new ModelFormatException(path, $"tensor '{t.Name}' data ({t.ByteSize} bytes at data offset {t.Offset}) lies past the end of the file (truncated?)");
         }
         return new GgufFile(path, file, version, metadata, tensors, dataOffset, alignment);
+    }
+
+    private static GgufTensorInfo ReadTensorInfo(string path, ref GgufCursor r, long fileLength)
+    {
+        string name = r.Str();
+        uint nDims = r.U32();
+        if (nDims is 0 or > MaxDims) throw new ModelFormatException(path, $"tensor '{name}' has {nDims} dimensions (1 to {MaxDims} allowed)");
+        var shape = new long[nDims];
+        long elements = 1;
+        for (int d = 0; d < nDims; d++)
+        {
+            ulong dim = r.U64();
+            if (dim == 0 || dim > long.MaxValue) throw new ModelFormatException(path, $"tensor '{name}' has dimension {dim}");
+            if ((long)dim > long.MaxValue / elements) throw new ModelFormatException(path, $"tensor '{name}' element count overflows");
+            shape[d] = (long)dim;
+            elements *= (long)dim;
+        }
+        uint rawType = r.U32();
+        var type = (GgmlType)rawType;
+        if (!TypeTraits.IsSupported(type))
+            throw new ModelFormatException(path, $"tensor '{name}' has unsupported type {(Enum.IsDefined(type) ? type.ToString() : rawType.ToString())}");
+        long bs = TypeTraits.BlockSize(type), ts = TypeTraits.TypeSize(type);
+        if (shape[0] % bs != 0) throw new ModelFormatException(path, $"tensor '{name}' row length {shape[0]} is not a multiple of the {type} block size {bs}");
+        if (elements / bs > fileLength / ts) throw new ModelFormatException(path, $"tensor '{name}' ({type} [{string.Join(", ", shape)}]) is larger than the file");
+        ulong offset = r.U64();
+        return new GgufTensorInfo(name, shape, type, offset, elements / bs * ts);
     }
 
     /// <summary>True when a tensor with this name exists.</summary>
@@ -132,106 +149,84 @@ public sealed class GgufFile : IDisposable
     /// <summary>The tensor's info, or null.</summary>
     public GgufTensorInfo? FindTensor(string name) => _byName.GetValueOrDefault(name);
 
-    /// <summary>A view of the named tensor's mapped data.</summary>
+    /// <summary>A view of the named tensor's mapped data; valid until this file is disposed.</summary>
     public WeightTensor GetTensor(string name)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (!_byName.TryGetValue(name, out var t)) throw new ModelFormatException(Path, $"missing tensor '{name}'");
         return new WeightTensor(t.Name, t.Type, t.Shape, _file.Pointer + (nint)(DataOffset + (long)t.Offset), t.ByteSize);
     }
 
     public bool Has(string key) => Metadata.ContainsKey(key);
 
-    public string? GetString(string key) => Metadata.TryGetValue(key, out var v) ? v as string ?? throw Bad(key, "a string") : null;
+    // Typed getters: null when the key is absent, ModelFormatException when present with the wrong type,
+    // so a hostile file can never provoke an InvalidCastException in the caller.
+
+    public string? GetString(string key) => Metadata.TryGetValue(key, out var v) ? v as string ?? throw Bad(key, "a string", v) : null;
 
     /// <summary>Any integer-typed value as long; null when absent.</summary>
-    public long? GetInteger(string key) => Metadata.TryGetValue(key, out var v) ? ToInteger(v) ?? throw Bad(key, "an integer") : null;
+    public long? GetInteger(string key) => Metadata.TryGetValue(key, out var v) ? ToInteger(v) ?? throw Bad(key, "an integer", v) : null;
+
+    /// <summary>Any integer-typed value that fits in an int; null when absent.</summary>
+    public int? GetInt32(string key)
+    {
+        long? v = GetInteger(key);
+        if (v is null) return null;
+        if (v is < int.MinValue or > int.MaxValue) throw new ModelFormatException(Path, $"metadata '{key}' = {v} is out of range");
+        return (int)v;
+    }
 
     public double? GetFloat(string key) => Metadata.TryGetValue(key, out var v)
-        ? v switch { float f => f, double d => d, _ => ToInteger(v) ?? throw Bad(key, "a number") }
+        ? v switch { float f => f, double d => d, bool => throw Bad(key, "a number", v), _ => ToInteger(v) ?? throw Bad(key, "a number", v) }
         : null;
 
-    public bool? GetBool(string key) => Metadata.TryGetValue(key, out var v) ? v as bool? ?? throw Bad(key, "a bool") : null;
+    public bool? GetBool(string key) => Metadata.TryGetValue(key, out var v) ? v as bool? ?? throw Bad(key, "a bool", v) : null;
 
-    public GgufArray? GetArray(string key) => Metadata.TryGetValue(key, out var v) ? v as GgufArray ?? throw Bad(key, "an array") : null;
+    public GgufArray? GetArray(string key) => Metadata.TryGetValue(key, out var v) ? v as GgufArray ?? throw Bad(key, "an array", v) : null;
 
-    private ModelFormatException Bad(string key, string what) => new(Path, $"metadata '{key}' is not {what}");
+    /// <summary>An array of strings; null when absent.</summary>
+    public string[]? GetStringArray(string key) => GetArray(key) is { } a ? (a.ElementType == GgufValueType.String ? (string[])a.Values : throw Bad(key, "an array of strings", a)) : null;
+
+    /// <summary>An array of float32 or float64 values as floats; null when absent.</summary>
+    public float[]? GetFloatArray(string key) => GetArray(key) switch
+    {
+        null => null,
+        { ElementType: GgufValueType.Float32 } a => (float[])a.Values,
+        { ElementType: GgufValueType.Float64 } a => Array.ConvertAll((double[])a.Values, x => (float)x),
+        var a => throw Bad(key, "an array of floats", a),
+    };
+
+    /// <summary>An array of any integer type whose values all fit in an int; null when absent.</summary>
+    public int[]? GetInt32Array(string key)
+    {
+        if (GetArray(key) is not { } a) return null;
+        if (a.ElementType == GgufValueType.Int32) return (int[])a.Values;
+        if (a.ElementType is GgufValueType.Bool or GgufValueType.String or GgufValueType.Array or GgufValueType.Float32 or GgufValueType.Float64)
+            throw Bad(key, "an array of integers", a);
+        var result = new int[a.Count];
+        for (int i = 0; i < result.Length; i++)
+        {
+            long? x = ToInteger(a.Values.GetValue(i)!);
+            if (x is null or < int.MinValue or > int.MaxValue) throw new ModelFormatException(Path, $"metadata '{key}'[{i}] is out of range");
+            result[i] = (int)x;
+        }
+        return result;
+    }
+
+    private ModelFormatException Bad(string key, string what, object actual) =>
+        new(Path, $"metadata '{key}' is not {what} (found {Describe(actual)})");
+
+    private static string Describe(object v) => v is GgufArray a ? $"array of {a.ElementType}" : v.GetType().Name;
 
     internal static long? ToInteger(object v) => v switch
     {
         byte b => b, sbyte sb => sb, ushort us => us, short s => s, uint u => u, int i => i,
-        ulong ul => ul > long.MaxValue ? null : (long)ul, long l => l, bool bo => bo ? 1 : 0, _ => null,
+        ulong ul => ul > long.MaxValue ? null : (long)ul, long l => l, _ => null,
     };
 
-    public void Dispose() => _file.Dispose();
-
-    /// <summary>Bounds-checked little-endian cursor over the mapped file.</summary>
-    private unsafe struct Reader(string path, byte* data, long length)
+    public void Dispose()
     {
-        private long _pos;
-        public readonly long Position => _pos;
-
-        private void Need(long n)
-        {
-            if (n < 0 || _pos + n > length) throw new ModelFormatException(path, $"truncated: needed {n} bytes at offset {_pos}, file has {length}");
-        }
-
-        public byte U8() { Need(1); return data[_pos++]; }
-        public ushort U16() { Need(2); var v = *(ushort*)(data + _pos); _pos += 2; return v; }
-        public uint U32() { Need(4); var v = *(uint*)(data + _pos); _pos += 4; return v; }
-        public ulong U64() { Need(8); var v = *(ulong*)(data + _pos); _pos += 8; return v; }
-
-        public string Str()
-        {
-            ulong n = U64();
-            if (n > (ulong)(length - _pos)) throw new ModelFormatException(path, $"string of {n} bytes at offset {_pos - 8} runs past the end of the file");
-            var s = Encoding.UTF8.GetString(data + _pos, (int)n);
-            _pos += (long)n;
-            return s;
-        }
-
-        public object Value(GgufValueType type, int depth) => type switch
-        {
-            GgufValueType.UInt8 => U8(),
-            GgufValueType.Int8 => (sbyte)U8(),
-            GgufValueType.UInt16 => U16(),
-            GgufValueType.Int16 => (short)U16(),
-            GgufValueType.UInt32 => U32(),
-            GgufValueType.Int32 => (int)U32(),
-            GgufValueType.Float32 => BitConverter.UInt32BitsToSingle(U32()),
-            GgufValueType.Bool => U8() switch { 0 => false, 1 => true, var b => throw new ModelFormatException(path, $"bool value {b}") },
-            GgufValueType.String => Str(),
-            GgufValueType.UInt64 => U64(),
-            GgufValueType.Int64 => (long)U64(),
-            GgufValueType.Float64 => BitConverter.UInt64BitsToDouble(U64()),
-            GgufValueType.Array => Array(depth),
-            _ => throw new ModelFormatException(path, $"unknown metadata value type {(uint)type} at offset {_pos - 4}"),
-        };
-
-        private GgufArray Array(int depth)
-        {
-            if (depth > 8) throw new ModelFormatException(path, "metadata arrays nested too deeply");
-            var et = (GgufValueType)U32();
-            ulong n = U64();
-            // The smallest element is one byte (a string needs eight), so a count beyond the bytes left is a lie.
-            if (n > (ulong)(length - _pos)) throw new ModelFormatException(path, $"array of {n} elements at offset {_pos - 12} is larger than the file");
-            int count = (int)n;
-            switch (et)
-            {
-                case GgufValueType.UInt8: { var a = new byte[count]; for (int i = 0; i < count; i++) a[i] = U8(); return new(et, a); }
-                case GgufValueType.Int8: { var a = new sbyte[count]; for (int i = 0; i < count; i++) a[i] = (sbyte)U8(); return new(et, a); }
-                case GgufValueType.UInt16: { var a = new ushort[count]; for (int i = 0; i < count; i++) a[i] = U16(); return new(et, a); }
-                case GgufValueType.Int16: { var a = new short[count]; for (int i = 0; i < count; i++) a[i] = (short)U16(); return new(et, a); }
-                case GgufValueType.UInt32: { var a = new uint[count]; for (int i = 0; i < count; i++) a[i] = U32(); return new(et, a); }
-                case GgufValueType.Int32: { var a = new int[count]; for (int i = 0; i < count; i++) a[i] = (int)U32(); return new(et, a); }
-                case GgufValueType.Float32: { var a = new float[count]; for (int i = 0; i < count; i++) a[i] = BitConverter.UInt32BitsToSingle(U32()); return new(et, a); }
-                case GgufValueType.UInt64: { var a = new ulong[count]; for (int i = 0; i < count; i++) a[i] = U64(); return new(et, a); }
-                case GgufValueType.Int64: { var a = new long[count]; for (int i = 0; i < count; i++) a[i] = (long)U64(); return new(et, a); }
-                case GgufValueType.Float64: { var a = new double[count]; for (int i = 0; i < count; i++) a[i] = BitConverter.UInt64BitsToDouble(U64()); return new(et, a); }
-                case GgufValueType.Bool: { var a = new bool[count]; for (int i = 0; i < count; i++) a[i] = (bool)Value(et, depth); return new(et, a); }
-                case GgufValueType.String: { var a = new string[count]; for (int i = 0; i < count; i++) a[i] = Str(); return new(et, a); }
-                case GgufValueType.Array: { var a = new GgufArray[count]; for (int i = 0; i < count; i++) a[i] = Array(depth + 1); return new(et, a); }
-                default: throw new ModelFormatException(path, $"unknown array element type {(uint)et}");
-            }
-        }
+        _disposed = true;
+        _file.Dispose();
     }
 }

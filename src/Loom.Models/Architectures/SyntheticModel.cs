@@ -1,0 +1,187 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Loom.Core.Quantization;
+using Loom.Core.Tensors;
+using Loom.Models.Formats.Gguf;
+
+namespace Loom.Models.Architectures;
+
+/// <summary>
+/// Writes a random-weight Llama-family GGUF laid out exactly as llama.cpp's converter lays out a real one
+/// (same metadata keys and types, same tensor names and shapes), so both llama.cpp and Loom can load it.
+/// Weights come from a seeded generator, per tensor, so a tensor's values depend only on the seed and its name.
+/// The file is streamed tensor by tensor in small chunks; a multi-GB model never sits in memory.
+/// </summary>
+public static class SyntheticModel
+{
+    /// <summary>Floats generated and converted per chunk.</summary>
+    private const int ChunkElements = 1 << 16;
+
+    /// <summary>
+    /// Writes the model to <paramref name="path"/>. Matrices (and token_embd) use <paramref name="matrixType"/>; norms and
+    /// biases are F32. Matrix weights are approximately N(0, 1/fan_in) (standard deviation 1/sqrt(row length)), so
+    /// activations stay O(1); norm weights are 1 plus small noise. Throws <see cref="ArgumentException"/> when the spec
+    /// does not fit the type (see <see cref="SyntheticModelSpec.Validate"/>) and <see cref="NotSupportedException"/>
+    /// when <see cref="Quants.Quantize"/> cannot produce the type yet.
+    /// </summary>
+    public static void Write(string path, SyntheticModelSpec spec, GgmlType matrixType, int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        spec.Validate(matrixType);
+        Quants.Quantize(matrixType, new float[TypeTraits.BlockSize(matrixType)], new byte[TypeTraits.TypeSize(matrixType)]);
+        var w = new GgufWriter();
+        AddMetadata(w, spec, matrixType);
+        AddTensors(w, spec, matrixType, seed);
+        w.Write(path);
+    }
+
+    /// <summary>llama.cpp's <c>general.file_type</c> for a model whose matrices are <paramref name="type"/>; -1 if none.</summary>
+    public static int FileType(GgmlType type) => type switch
+    {
+        GgmlType.F32 => 0, GgmlType.F16 => 1, GgmlType.Q4_0 => 2, GgmlType.Q4_1 => 3, GgmlType.Q8_0 => 7,
+        GgmlType.Q5_0 => 8, GgmlType.Q5_1 => 9, GgmlType.Q2_K => 10, GgmlType.Q3_K => 11, GgmlType.Q4_K => 14,
+        GgmlType.Q5_K => 16, GgmlType.Q6_K => 18, GgmlType.BF16 => 32,
+        _ => -1,
+    };
+
+    private static void AddMetadata(GgufWriter w, SyntheticModelSpec s, GgmlType matrixType)
+    {
+        string a = s.Architecture;
+        int headDim = s.EffectiveHeadDim;
+        w.Add("general.architecture", a);
+        w.Add("general.name", s.Name);
+        w.Add($"{a}.block_count", (uint)s.NumLayers);
+        w.Add($"{a}.context_length", (uint)s.ContextLength);
+        w.Add($"{a}.embedding_length", (uint)s.Dim);
+        w.Add($"{a}.feed_forward_length", (uint)s.FfnDim);
+        w.Add($"{a}.attention.head_count", (uint)s.NumHeads);
+        w.Add($"{a}.attention.head_count_kv", (uint)s.NumKvHeads);
+        w.Add($"{a}.rope.freq_base", s.RopeTheta);
+        w.Add($"{a}.attention.layer_norm_rms_epsilon", s.RmsNormEps);
+        if (headDim * s.NumHeads != s.Dim)
+        {
+            w.Add($"{a}.attention.key_length", (uint)headDim);
+            w.Add($"{a}.attention.value_length", (uint)headDim);
+        }
+        w.Add("general.file_type", (uint)FileType(matrixType));
+        w.Add($"{a}.vocab_size", (uint)s.VocabSize);
+        w.Add($"{a}.rope.dimension_count", (uint)headDim);
+
+        var (tokens, scores, types) = SyntheticModelVocab.Build(s.VocabSize);
+        w.Add("tokenizer.ggml.model", "llama");
+        w.Add("tokenizer.ggml.pre", "default");
+        w.Add("tokenizer.ggml.tokens", tokens);
+        w.Add("tokenizer.ggml.scores", scores);
+        w.Add("tokenizer.ggml.token_type", types);
+        w.Add("tokenizer.ggml.bos_token_id", (uint)SyntheticModelVocab.BosId);
+        w.Add("tokenizer.ggml.eos_token_id", (uint)SyntheticModelVocab.EosId);
+        w.Add("tokenizer.ggml.unknown_token_id", (uint)SyntheticModelVocab.UnkId);
+        w.Add("tokenizer.ggml.add_bos_token", true);
+        w.Add("tokenizer.ggml.add_eos_token", false);
+        w.Add("general.quantization_version", 2u);
+    }
+
+    private static void AddTensors(GgufWriter w, SyntheticModelSpec s, GgmlType mt, int seed)
+    {
+        long dim = s.Dim, ffn = s.FfnDim, hd = s.EffectiveHeadDim, q = s.NumHeads * hd, kv = s.NumKvHeads * hd;
+        var scratch = new Scratch(); // tensors are written one after another, so they share one pair of buffers
+        void Matrix(string name, long cols, long rows) => Add(w, scratch, name, mt, [cols, rows], seed, Init.Matrix);
+        void Norm(string name, long n) => Add(w, scratch, name, GgmlType.F32, [n], seed, Init.Norm);
+        void Bias(string name, long n) => Add(w, scratch, name, GgmlType.F32, [n], seed, Init.Bias);
+
+        Matrix("token_embd.weight", dim, s.VocabSize);
+        for (int i = 0; i < s.NumLayers; i++)
+        {
+            string b = $"blk.{i}.";
+            Norm(b + "attn_norm.weight", dim);
+            Matrix(b + "attn_q.weight", dim, q);
+            Matrix(b + "attn_k.weight", dim, kv);
+            Matrix(b + "attn_v.weight", dim, kv);
+            if (s.QkvBias)
+            {
+                Bias(b + "attn_q.bias", q);
+                Bias(b + "attn_k.bias", kv);
+                Bias(b + "attn_v.bias", kv);
+            }
+            if (s.QkNorm)
+            {
+                Norm(b + "attn_q_norm.weight", hd);
+                Norm(b + "attn_k_norm.weight", hd);
+            }
+            Matrix(b + "attn_output.weight", q, dim);
+            Norm(b + "ffn_norm.weight", dim);
+            Matrix(b + "ffn_gate.weight", dim, ffn);
+            Matrix(b + "ffn_up.weight", dim, ffn);
+            Matrix(b + "ffn_down.weight", ffn, dim);
+        }
+        Norm("output_norm.weight", dim);
+        if (!s.TiedEmbeddings) Matrix("output.weight", dim, s.VocabSize);
+    }
+
+    private enum Init { Matrix, Norm, Bias }
+
+    private sealed class Scratch
+    {
+        private float[] _floats = [];
+        private byte[] _bytes = [];
+        public float[] Floats(long n) => _floats.Length >= n ? _floats : _floats = new float[n];
+        public byte[] Bytes(long n) => _bytes.Length >= n ? _bytes : _bytes = new byte[n];
+    }
+
+    private static void Add(GgufWriter w, Scratch scratch, string name, GgmlType type, long[] shape, int seed, Init init)
+    {
+        long cols = shape[0], rows = shape.Length > 1 ? shape[1] : 1;
+        w.AddTensor(name, type, shape, stream => Generate(stream, scratch, name, type, cols, rows, seed, init));
+    }
+
+    private static void Generate(Stream output, Scratch scratch, string name, GgmlType type, long cols, long rows, int seed, Init init)
+    {
+        var rng = new SyntheticRandom(seed, name);
+        float scale = init switch { Init.Matrix => 1f / MathF.Sqrt(cols), Init.Norm => 0.05f, _ => 0.02f };
+        float offset = init == Init.Norm ? 1f : 0f;
+        long rowsPerChunk = Math.Max(1, ChunkElements / cols);
+        var floats = scratch.Floats(rowsPerChunk * cols);
+        var bytes = scratch.Bytes(rowsPerChunk * TypeTraits.RowSize(type, cols));
+        for (long r = 0; r < rows; r += rowsPerChunk)
+        {
+            long n = Math.Min(rowsPerChunk, rows - r);
+            var f = floats.AsSpan(0, (int)(n * cols));
+            for (int i = 0; i < f.Length; i++) f[i] = offset + scale * rng.NextNormal();
+            var dst = bytes.AsSpan(0, (int)(n * TypeTraits.RowSize(type, cols)));
+            if (type == GgmlType.F32) MemoryMarshal.AsBytes(f).CopyTo(dst);
+            else Quants.Quantize(type, f, dst);
+            output.Write(dst);
+        }
+    }
+
+    /// <summary>
+    /// SplitMix64 stream seeded from (seed, tensor name). Each draw is approximately standard normal: the sum of four
+    /// 16-bit uniforms (Irwin–Hall, n = 4), rescaled to unit variance. One 64-bit step per value keeps multi-GB
+    /// models quick to write; tails end at ±3.46, which suits weights better than a true normal would.
+    /// </summary>
+    private struct SyntheticRandom(int seed, string name)
+    {
+        private ulong _state = Mix((ulong)(uint)seed * 0x9E3779B97F4A7C15UL ^ Fnv1a(name));
+
+        private static ulong Fnv1a(string s)
+        {
+            ulong h = 14695981039346656037UL;
+            foreach (byte b in Encoding.UTF8.GetBytes(s)) { h ^= b; h *= 1099511628211UL; }
+            return h;
+        }
+
+        private static ulong Mix(ulong z)
+        {
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+
+        public float NextNormal()
+        {
+            ulong x = Mix(_state += 0x9E3779B97F4A7C15UL);
+            long sum = (long)(x & 0xFFFF) + (long)((x >> 16) & 0xFFFF) + (long)((x >> 32) & 0xFFFF) + (long)(x >> 48);
+            return (sum - 131070) * (1.7320508f / 65536f);
+        }
+    }
+}
