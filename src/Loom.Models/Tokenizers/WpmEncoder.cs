@@ -42,7 +42,7 @@ internal sealed class WpmEncoder(Vocabulary vocab, int unknownId)
         var current = new StringBuilder();
         foreach (int raw in UnicodeFlags.CodePoints(text))
         {
-            int cp = Nfd.FirstCodePoint(raw);
+            int cp = NfdTable.FirstCodePoint(raw);
             ushort f = UnicodeFlags.Get(cp);
             if ((f & UnicodeFlags.Whitespace) != 0)
             {
@@ -65,26 +65,4 @@ internal sealed class WpmEncoder(Vocabulary vocab, int unknownId)
     private static bool IsChinese(int c) =>
         c is >= 0x4E00 and <= 0x9FFF or >= 0x3400 and <= 0x4DBF or >= 0x20000 and <= 0x2A6DF or >= 0x2A700 and <= 0x2B73F
             or >= 0x2B740 and <= 0x2B81F or >= 0x2B920 and <= 0x2CEAF or >= 0xF900 and <= 0xFAFF or >= 0x2F800 and <= 0x2FA1F;
-}
-
-/// <summary>The first code point of a code point's canonical decomposition, which is what llama.cpp's NFD table keeps.</summary>
-internal static class Nfd
-{
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, int> Cache = new();
-
-    public static int FirstCodePoint(int cp)
-    {
-        if (cp < 0xC0) return cp;
-        return Cache.GetOrAdd(cp, static c =>
-        {
-            if (c is >= 0xD800 and <= 0xDFFF) return c;
-            string s = char.ConvertFromUtf32(c);
-            try
-            {
-                string d = s.Normalize(NormalizationForm.FormD);
-                return char.ConvertToUtf32(d, 0);
-            }
-            catch (ArgumentException) { return c; }
-        });
-    }
 }
