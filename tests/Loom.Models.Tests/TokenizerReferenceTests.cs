@@ -91,6 +91,41 @@ public sealed class TokenizerReferenceTests
     }
 
     [SharedFact]
+    public void Llama2TokenizerBinTokenizesLikeLlamaSpmVocab()
+    {
+        using var gguf = GgufFile.Open(SharedData.Path("models/vocab/ggml-vocab-llama-spm.gguf"));
+        var fromGguf = Tokenizer.FromGguf(gguf);
+        var fromBin = Tokenizer.FromLlama2c(SharedData.Path("models/llama2c-tokenizer/tokenizer.bin"), 32000);
+        var rng = new Random(3);
+        var samples = SampleStrings(100, 4).Concat(Enumerable.Range(0, 100).Select(_ => TokenizerPropertyTests.RandomUnicode(rng, 30)));
+        foreach (var s in samples) Assert.Equal(fromGguf.Encode(s), fromBin.Encode(s));
+    }
+
+    /// <summary>Every vocabulary file loads, including those without test vectors, and encodes/decodes text.</summary>
+    [SharedFact]
+    public void EveryVocabularyFileLoads()
+    {
+        foreach (var f in Directory.GetFiles(SharedData.Path("models/vocab"), "*.gguf"))
+        {
+            using var gguf = GgufFile.Open(f);
+            var tok = Tokenizer.FromGguf(gguf);
+            var ids = tok.Encode("Hello world, it's 2025!", addSpecial: false);
+            Assert.NotEmpty(ids);
+            Assert.Contains("world", tok.Decode(ids), StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    [Fact]
+    public void CategoryTableFollowsLlamaCppUnicodeVersion()
+    {
+        // U+1FAE9 was assigned in Unicode 16; llama.cpp's table (and so tokenization) treats it as unassigned.
+        Assert.Equal(Loom.Models.Tokenizers.UnicodeFlags.Undefined, Loom.Models.Tokenizers.UnicodeFlags.Get(0x1FAE9));
+        Assert.Equal(Loom.Models.Tokenizers.UnicodeFlags.Letter, Loom.Models.Tokenizers.UnicodeFlags.Get('é'));
+        Assert.Equal('i', Loom.Models.Tokenizers.UnicodeFlags.ToLower(0x130));
+        Assert.NotEqual(0, Loom.Models.Tokenizers.UnicodeFlags.Get(0x3000) & Loom.Models.Tokenizers.UnicodeFlags.Whitespace);
+    }
+
+    [SharedFact]
     public void EndOfGenerationAndSpecialTokens()
     {
         using var gguf = GgufFile.Open(SharedData.Path("models/stories260K/stories260K.gguf"));
