@@ -139,6 +139,34 @@ public sealed class TokenizerPropertyTests
         }
     }
 
+    [Fact]
+    public void EveryPreTokenizerCompilesAndPreservesText()
+    {
+        var rng = new Random(11);
+        var samples = Enumerable.Range(0, 100).Select(_ => RandomUnicode(rng, 50))
+            .Append("IMGIMGABZ <sentinel:12> Hello   World\n\n  123456 it's 'LL 日本語 ok!!").ToList();
+        foreach (var name in PreTokenizer.KnownNames)
+        {
+            var pre = new PreTokenizer(PreTokenizer.PatternsFor(name) ?? throw new Exception(name));
+            foreach (var s in samples)
+            {
+                var words = pre.Split(s);
+                Assert.DoesNotContain("", words);
+                var bytes = words.SelectMany(w => w.Select(c => ByteLevel.TryCharToByte(c, out var b) ? b : throw new Exception("not byte-level"))).ToArray();
+                Assert.Equal(s, Encoding.UTF8.GetString(bytes));
+            }
+        }
+        Assert.Null(PreTokenizer.PatternsFor("no-such-pre"));
+    }
+
+    [Fact]
+    public void Llama3SplitsAsDocumented()
+    {
+        var pre = new PreTokenizer(PreTokenizer.PatternsFor("llama3")!);
+        var words = pre.Split("Hello world's 12345 !!\n\n  x").Select(w => Encoding.UTF8.GetString(w.Select(c => { ByteLevel.TryCharToByte(c, out var b); return b; }).ToArray()));
+        Assert.Equal(["Hello", " world", "'s", " ", "123", "45", " !!\n\n", " ", " x"], words);
+    }
+
     [SharedFact]
     public void EncodingIsRoughlyLinear()
     {

@@ -75,6 +75,45 @@ public sealed class TokenizerReferenceTests
         }
     }
 
+    /// <summary>A byte-level tokenizer.json written from the GPT-2 GGUF's own vocab and merges must tokenize identically.</summary>
+    [SharedFact]
+    public void ByteLevelHuggingFaceJsonTokenizesLikeGguf()
+    {
+        string path = SharedData.Path("models/vocab/ggml-vocab-gpt-2.gguf");
+        using var gguf = GgufFile.Open(path);
+        var fromGguf = Tokenizer.FromGguf(gguf);
+        var tokens = (string[])gguf.GetArray("tokenizer.ggml.tokens")!.Values;
+        var merges = (string[])gguf.GetArray("tokenizer.ggml.merges")!.Values;
+        var json = new Dictionary<string, object?>
+        {
+            ["added_tokens"] = new[] { new Dictionary<string, object> { ["id"] = 50256, ["content"] = tokens[50256], ["special"] = true } },
+            ["normalizer"] = null,
+            ["pre_tokenizer"] = new Dictionary<string, object> { ["type"] = "ByteLevel", ["add_prefix_space"] = false },
+            ["decoder"] = new Dictionary<string, object> { ["type"] = "ByteLevel" },
+            ["model"] = new Dictionary<string, object>
+            {
+                ["type"] = "BPE",
+                ["vocab"] = tokens.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i),
+                ["merges"] = merges,
+            },
+        };
+        string dir = Directory.CreateTempSubdirectory("loom-hf-").FullName;
+        try
+        {
+            string jsonPath = Path.Combine(dir, "tokenizer.json");
+            File.WriteAllText(jsonPath, JsonSerializer.Serialize(json));
+            var fromHf = Tokenizer.FromHuggingFace(jsonPath);
+            Assert.Equal("gpt-2", fromHf.PreTokenizerName);
+            foreach (var (text, expected) in TokenizerVocabTests.Cases(path))
+            {
+                Assert.Equal(expected, fromHf.Encode(text, addSpecial: false));
+                Assert.Equal(fromGguf.Decode(expected), fromHf.Decode(expected));
+            }
+            Assert.True(fromHf.IsSpecial(50256));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [SharedFact]
     public void Llama2cTokenizerBinTokenizesLikeGguf()
     {

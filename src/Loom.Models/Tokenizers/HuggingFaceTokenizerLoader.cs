@@ -43,7 +43,7 @@ internal static class HuggingFaceTokenizerLoader
         int n = byId.Count == 0 ? 0 : byId.Keys.Max() + 1;
         if (n == 0) throw new ModelFormatException(jsonPath, "empty vocabulary");
 
-        bool byteLevel = root.GetRawText().Contains("\"ByteLevel\"");
+        bool byteLevel = Section(root, "pre_tokenizer").Contains("\"ByteLevel\"") || Section(root, "decoder").Contains("\"ByteLevel\"");
         var tokens = new string[n];
         var attrs = new TokenAttributes[n];
         for (int i = 0; i < n; i++)
@@ -109,6 +109,9 @@ internal static class HuggingFaceTokenizerLoader
             throw new ModelFormatException(path, $"cannot read JSON: {e.Message}", e);
         }
     }
+
+    private static string Section(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Object ? v.GetRawText() : "";
 
     private static bool Bool(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
 

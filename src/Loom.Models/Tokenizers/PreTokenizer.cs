@@ -41,6 +41,16 @@ internal sealed class PreTokenizer
 
     private const string Gpt2Like = Gpt2Splitter.Pattern;
 
+    /// <summary>Every <c>tokenizer.ggml.pre</c> value llama.cpp accepts.</summary>
+    public static readonly string[] KnownNames =
+    [
+        "default", "llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe", "chatglm-bpe", "deepseek-llm", "deepseek-v3",
+        "deepseek-coder", "falcon", "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b", "gpt-2",
+        "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code", "roberta-bpe", "mpt",
+        "olmo", "jais", "qwen2", "deepseek-r1-qwen", "megrez", "stablelm2", "poro-chat", "bloom", "gpt3-finnish", "viking",
+        "tekken", "chameleon",
+    ];
+
     /// <summary>The patterns for a pre-tokenizer name, as llama.cpp maps them; null for a name it does not know.</summary>
     public static string[]? PatternsFor(string pre) => pre switch
     {
