@@ -1,16 +1,5 @@
 namespace Loom.Models.Tokenizers;
 
-/// <summary>The tokenizer kinds llama.cpp implements that Loom supports.</summary>
-public enum TokenizerKind
-{
-    /// <summary>SentencePiece-style BPE by piece score with byte fallback (<c>tokenizer.ggml.model = llama</c>).</summary>
-    Spm,
-    /// <summary>Byte-level BPE by merge rank after a regex pre-tokenizer (<c>gpt2</c>).</summary>
-    Bpe,
-    /// <summary>WordPiece, greedy longest match (<c>bert</c>).</summary>
-    Wpm,
-}
-
 /// <summary>What a loader read from a file, before <see cref="Tokenizer"/> derives caches from it. -1 marks an absent id.</summary>
 internal sealed class VocabSpec
 {
