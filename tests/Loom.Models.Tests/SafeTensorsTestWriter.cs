@@ -37,11 +37,3 @@ public static class SafeTensorsTestWriter
     public static void Write(string path, IEnumerable<StTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
         File.WriteAllBytes(path, Build(tensors, metadata));
 }
-
-/// <summary>A fresh temporary directory, deleted on dispose.</summary>
-public sealed class TempDir : IDisposable
-{
-    public string Path { get; } = Directory.CreateTempSubdirectory("loom-formats-").FullName;
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-    public void Dispose() { try { Directory.Delete(Path, recursive: true); } catch (IOException) { } }
-}

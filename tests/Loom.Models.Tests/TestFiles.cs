@@ -5,13 +5,14 @@ using Loom.Models.Formats.Gguf;
 namespace Loom.Models.Tests;
 
 /// <summary>A temporary directory removed on dispose.</summary>
+/// <summary>A temporary directory removed on dispose.</summary>
 internal sealed class TempDir(bool inMemory = false) : IDisposable
 {
     // Rewriting a file thousands of times costs milliseconds each on ext4 (truncate forces a flush) but
     // microseconds on tmpfs, so the fuzzer asks for /dev/shm where there is one.
     public string Path { get; } = inMemory && Directory.Exists("/dev/shm")
-        ? Directory.CreateDirectory(System.IO.Path.Combine("/dev/shm", "loom-gguf-" + Guid.NewGuid().ToString("N"))).FullName
-        : Directory.CreateTempSubdirectory("loom-gguf-").FullName;
+        ? Directory.CreateDirectory(System.IO.Path.Combine("/dev/shm", "loom-test-" + Guid.NewGuid().ToString("N"))).FullName
+        : Directory.CreateTempSubdirectory("loom-test-").FullName;
     public string File(string name) => System.IO.Path.Combine(Path, name);
     public void Dispose() { try { Directory.Delete(Path, recursive: true); } catch (IOException) { } }
 }
