@@ -85,13 +85,24 @@ public class SamplerProcessorTests
     {
         var l = LogitsOf(0.5, 0.3, 0.15, 0.05);
         Assert.Equal([l[0], NegInf, NegInf, NegInf], Apply(new SamplingParams { TopP = 0.1f }, l));
-        Assert.Equal([l[0], NegInf, NegInf, NegInf], Apply(new SamplingParams { TopP = 0.5f }, l));
+        Assert.Equal([l[0], NegInf, NegInf, NegInf], Apply(new SamplingParams { TopP = 0.45f }, l));
         Assert.Equal([l[0], l[1], NegInf, NegInf], Apply(new SamplingParams { TopP = 0.75f }, l));
         Assert.Equal([l[0], l[1], l[2], NegInf], Apply(new SamplingParams { TopP = 0.85f }, l));
         Assert.Equal(l, Apply(new SamplingParams { TopP = 0.97f }, l));
         // Order in the vocabulary does not matter.
         var shuffled = new[] { l[3], l[1], l[0], l[2] };
         Assert.Equal([NegInf, l[1], l[0], NegInf], Apply(new SamplingParams { TopP = 0.75f }, shuffled));
+    }
+
+    [Fact]
+    public void Top_p_ties_are_ranked_by_lowest_id()
+    {
+        var equal = Enumerable.Repeat(0.5f, 10).ToArray();
+        // Mass before the 5th equal token is 0.4 >= 0.35, so four stay: the four lowest ids.
+        Assert.Equal([.. Enumerable.Repeat(0.5f, 4), .. Enumerable.Repeat(NegInf, 6)], Apply(new SamplingParams { TopP = 0.35f }, equal));
+        float[] l = [0f, 1f, 0f, 1f, 0f, 1f];
+        // Each 1 holds 0.245 of the mass, so 0.45 needs two of them.
+        Assert.Equal([NegInf, 1f, NegInf, 1f, NegInf, NegInf], Apply(new SamplingParams { TopP = 0.45f }, l));
     }
 
     [Fact]

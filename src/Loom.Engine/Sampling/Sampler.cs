@@ -21,6 +21,7 @@ public sealed class Sampler
     private readonly int[] _minTokenMask;    // masked while fewer than MinTokens tokens were generated
     private readonly float[] _prob = [];     // unnormalised probabilities: by token id (dense) or by rank (sorted)
     private readonly ulong[] _keys = [];     // RankKey candidates, best first once sorted
+    private readonly double[] _histogram = []; // top-p bucket masses
     private SamplingRng _rng;
 
     // Result of the last Process call, consumed by Pick.
@@ -59,7 +60,11 @@ public sealed class Sampler
         {
             _prob = new float[vocabSize];
             if (_topK > 0) _keys = new ulong[_topK];
-            else if (p.TopP < 1f) _keys = new ulong[vocabSize];
+            else if (p.TopP < 1f)
+            {
+                _keys = new ulong[vocabSize];
+                _histogram = new double[4096];
+            }
         }
 
         _rng = p.Seed is { } seed
@@ -172,37 +177,72 @@ public sealed class Sampler
     }
 
     // Nucleus: keep candidates best-first while the mass before them is below top_p of the total.
-    private void TopP(ReadOnlySpan<float> logits)
+    private void TopP(Span<float> logits)
     {
         if (_sorted)
         {
             _count = NucleusLength(_prob.AsSpan(0, _count), _p.TopP * _mass, out _mass);
             return;
         }
-        // Sorting 150k candidates per token is slow, so first sort only the tokens above a probability threshold:
-        // they are exactly a best-first prefix, and if their mass reaches top_p the nucleus lies inside it.
-        // The second threshold bounds the excluded mass by (1 - top_p) of the total; the last is the full sort.
         var target = _p.TopP * _mass;
-        ReadOnlySpan<double> thresholds = [1e-4, (1.0 - _p.TopP) * _mass / _vocab, 0.0];
-        foreach (var threshold in thresholds)
+        var (prefix, above) = NucleusBoundary(target);
+
+        // Tokens in the boundary bucket are ranked exactly; the nucleus takes them best first while short of target.
+        var c = 0;
+        for (var i = 0; i < _vocab; i++)
+            if (BitConverter.SingleToUInt32Bits(_prob[i]) >> BoundaryShift == prefix) _keys[c++] = RankKey.Make(logits[i], i);
+        var boundary = _keys.AsSpan(0, c);
+        boundary.Sort();
+        double cum = above;
+        var take = 0;
+        while (take < c && cum < target) cum += _prob[RankKey.Id(boundary[take++])];
+        for (var j = take; j < c; j++) _prob[RankKey.Id(boundary[j])] = 0f;
+
+        double kept = 0;
+        for (var i = 0; i < _vocab; i++)
         {
-            var c = 0;
-            double prefix = 0;
-            for (var i = 0; i < _vocab; i++)
-            {
-                if (_prob[i] < threshold) continue;
-                prefix += _prob[i];
-                _keys[c++] = RankKey.Make(logits[i], i);
-            }
-            if (threshold > 0 && prefix < target) continue;
-            var keys = _keys.AsSpan(0, c);
-            keys.Sort();
-            // _prob switches from by-id to by-rank; rank j's probability is recomputed from its logit.
-            for (var j = 0; j < c; j++) _prob[j] = MathF.Exp(RankKey.Logit(keys[j]) - _max);
-            _sorted = true;
-            _count = NucleusLength(_prob.AsSpan(0, c), target, out _mass);
-            return;
+            var pr = _prob[i];
+            if (pr != 0f && BitConverter.SingleToUInt32Bits(pr) >> BoundaryShift >= prefix) { kept += pr; continue; }
+            _prob[i] = 0f;
+            logits[i] = float.NegativeInfinity;
         }
+        _mass = kept;
+    }
+
+    // Probabilities are positive floats, so their bit patterns sort like their values: a two-level radix select on
+    // the top 24 bits finds the bucket where the best-first cumulative mass reaches the target, in two passes and
+    // without sorting. Returns that bucket (top 24 bits) and the mass of all strictly better buckets.
+    private const int BoundaryShift = 8;
+
+    private (uint Prefix, double Above) NucleusBoundary(double target)
+    {
+        var hist = _histogram.AsSpan();
+        hist.Clear();
+        foreach (var pr in _prob.AsSpan(0, _vocab)) hist[(int)(BitConverter.SingleToUInt32Bits(pr) >> 20)] += pr;
+        double above = 0;
+        var high = FindBucket(hist[..2048], target, ref above);
+
+        hist.Clear();
+        foreach (var pr in _prob.AsSpan(0, _vocab))
+        {
+            var bits = BitConverter.SingleToUInt32Bits(pr);
+            if (bits >> 20 == high) hist[(int)((bits >> BoundaryShift) & 0xFFF)] += pr;
+        }
+        var low = FindBucket(hist, target, ref above);
+        return (((uint)high << 12) | (uint)low, above);
+    }
+
+    // Highest-first walk over bucket masses; stops at the bucket that reaches target (or the lowest, if rounding
+    // keeps the total just short), leaving in 'above' the mass of the buckets before it.
+    private static int FindBucket(ReadOnlySpan<double> hist, double target, ref double above)
+    {
+        var b = hist.Length - 1;
+        for (; b > 0; b--)
+        {
+            if (above + hist[b] >= target) return b;
+            above += hist[b];
+        }
+        return 0;
     }
 
     private static int NucleusLength(ReadOnlySpan<float> probsBestFirst, double target, out double keptMass)
