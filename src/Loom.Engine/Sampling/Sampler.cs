@@ -254,12 +254,12 @@ public sealed class Sampler
         return n;
     }
 
-    // The best candidate always has probability exp(0) = 1 here, so min_p * p_max is just min_p.
+    // p_max is exp(0) up to the exponential's last-bit rounding, so it is read back rather than assumed to be 1.
     private void MinP(Span<float> logits)
     {
-        var threshold = _p.MinP;
         if (_sorted)
         {
+            var threshold = _p.MinP * _prob[0];
             var n = _count;
             while (n > 1 && _prob[n - 1] < threshold) n--;
             double mass = 0;
@@ -268,10 +268,11 @@ public sealed class Sampler
             _mass = mass;
             return;
         }
+        var cut = _p.MinP * Kernels.Max(_prob);
         double kept = 0;
         for (var i = 0; i < _vocab; i++)
         {
-            if (_prob[i] < threshold) { _prob[i] = 0f; logits[i] = float.NegativeInfinity; }
+            if (_prob[i] < cut) { _prob[i] = 0f; logits[i] = float.NegativeInfinity; }
             else kept += _prob[i];
         }
         _mass = kept;
