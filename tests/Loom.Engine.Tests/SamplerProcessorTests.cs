@@ -106,6 +106,16 @@ public class SamplerProcessorTests
     }
 
     [Fact]
+    public void Top_p_stops_when_the_mass_before_a_token_reaches_exactly_top_p()
+    {
+        // Four equal tokens: the third has exactly 0.5 before it, which is not below 0.5, so it goes (vLLM's rule).
+        float[] l = [1f, 1f, 1f, 1f];
+        Assert.Equal([1f, 1f, NegInf, NegInf], Apply(new SamplingParams { TopP = 0.5f }, l));
+        float[] withLoser = [1f, 1f, 1f, 1f, -50f];
+        Assert.Equal([1f, 1f, NegInf, NegInf, NegInf], Apply(new SamplingParams { TopP = 0.5f, TopK = 4 }, withLoser));
+    }
+
+    [Fact]
     public void Top_p_after_top_k_uses_the_renormalised_distribution()
     {
         var l = LogitsOf(0.5, 0.3, 0.15, 0.05);
