@@ -65,6 +65,15 @@ public class SamplerProcessorTests
     }
 
     [Fact]
+    public void Tiny_temperatures_are_raised_to_the_vllm_minimum()
+    {
+        float[] expected = [1f / 0.01f, -2f / 0.01f];
+        Assert.Equal(expected, Apply(new SamplingParams { Temperature = 1e-6f }, [1f, -2f]));
+        var s = new Sampler(new SamplingParams { Temperature = 1e-30f, Seed = 3 }, 3);
+        Assert.Equal(1, s.Sample([30f, 31f, 29f], [], []));
+    }
+
+    [Fact]
     public void Top_k_keeps_the_k_largest_and_breaks_ties_by_lowest_id()
     {
         Assert.Equal([NegInf, 3f, NegInf, 3f, NegInf], Apply(new SamplingParams { TopK = 2 }, [1f, 3f, 2f, 3f, 0f]));
@@ -180,7 +189,7 @@ public class SamplerProcessorTests
         int[] prompt = [5, 6, 7, 100, 2000];
         int[] output = [7, 7, 3000, 42];
 
-        var reference = SamplingReference.Distribution(p, logits, prompt, output);
+        var reference = SamplerReference.Distribution(p, logits, prompt, output);
         var processed = (float[])logits.Clone();
         new Sampler(p with { Seed = 2 }, logits.Length).Apply(processed, prompt, output);
 

@@ -41,13 +41,13 @@ public class SamplerStatisticsTests
     [MemberData(nameof(Cases))]
     public void Draws_follow_the_processed_distribution(SamplingParams p, int expectedKept)
     {
-        var expected = SamplingReference.Distribution(p, Logits);
+        var expected = SamplerReference.Distribution(p, Logits);
         if (expectedKept > 0) Assert.Equal(expectedKept, expected.Count(x => x > 0));
         Assert.True(expected.Count(x => x > 0) >= 2, "case should leave a real choice");
 
         var counts = Histogram(p, Logits);
-        var (chi, df) = SamplingReference.ChiSquare(counts, expected); // also asserts nothing outside the kept set
-        Assert.True(chi < SamplingReference.Critical001(df), $"chi-square {chi:F2} with {df} df exceeds the p=0.001 critical value {SamplingReference.Critical001(df)}");
+        var (chi, df) = SamplingStatistics.ChiSquare(counts, expected); // also asserts nothing outside the kept set
+        Assert.True(chi < SamplingStatistics.Critical001(df), $"chi-square {chi:F2} with {df} df exceeds the p=0.001 critical value {SamplingStatistics.Critical001(df)}");
     }
 
     [Fact]
@@ -56,9 +56,9 @@ public class SamplerStatisticsTests
         var p = new SamplingParams { Seed = 21, RepetitionPenalty = 1.3f, PresencePenalty = 0.4f, FrequencyPenalty = 0.2f, TopK = 8 };
         int[] prompt = [2, 9, 9];
         int[] output = [6, 6, 6, 0];
-        var expected = SamplingReference.Distribution(p, Logits, prompt, output);
-        var (chi, df) = SamplingReference.ChiSquare(Histogram(p, Logits, prompt, output), expected);
-        Assert.True(chi < SamplingReference.Critical001(df), $"chi-square {chi:F2} with {df} df");
+        var expected = SamplerReference.Distribution(p, Logits, prompt, output);
+        var (chi, df) = SamplingStatistics.ChiSquare(Histogram(p, Logits, prompt, output), expected);
+        Assert.True(chi < SamplingStatistics.Critical001(df), $"chi-square {chi:F2} with {df} df");
     }
 
     [Fact]
@@ -66,8 +66,8 @@ public class SamplerStatisticsTests
     {
         // The test has power: draws at T = 0.85 are rejected when compared with the T = 1 distribution.
         var counts = Histogram(new SamplingParams { Seed = 1, Temperature = 0.85f }, Logits);
-        var (chi, df) = SamplingReference.ChiSquare(counts, SamplingReference.Distribution(new SamplingParams(), Logits));
-        Assert.True(chi > SamplingReference.Critical001(df), $"chi-square {chi:F2} should reject");
+        var (chi, df) = SamplingStatistics.ChiSquare(counts, SamplerReference.Distribution(new SamplingParams(), Logits));
+        Assert.True(chi > SamplingStatistics.Critical001(df), $"chi-square {chi:F2} should reject");
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public class SamplerStatisticsTests
         var logits = new float[32_000];
         for (var i = 0; i < logits.Length; i++) logits[i] = (float)(rng.NextDouble() * 4);
         var p = new SamplingParams { Seed = 3, TopK = 20, TopP = 0.5f, Temperature = 1.5f };
-        var expected = SamplingReference.Distribution(p, logits);
+        var expected = SamplerReference.Distribution(p, logits);
         var s = new Sampler(p, logits.Length);
         var work = new float[logits.Length];
         var seen = new HashSet<int>();
@@ -121,7 +121,7 @@ public class SamplerStatisticsTests
         var first = Sequence(new SamplingParams { Seed = 42 }, length: 16);
         var u = new SamplingRng(42);
         var expected = new int[16];
-        var probs = SamplingReference.Distribution(new SamplingParams(), Logits);
+        var probs = SamplerReference.Distribution(new SamplingParams(), Logits);
         for (var i = 0; i < 16; i++)
         {
             var x = u.NextDouble();

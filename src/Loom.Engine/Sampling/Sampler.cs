@@ -9,13 +9,14 @@ namespace Loom.Engine.Sampling;
 /// Per-call work allocates nothing: all scratch is sized at construction, and only what the parameters need
 /// (a greedy sampler without penalties holds no scratch at all). Penalty counts are recomputed from the token spans
 /// each call (see <see cref="Penalties"/>), so the sampler carries no history of its own beyond the RNG state.
-/// Logits must not contain NaN.
+/// Logits must be finite or negative infinity (no NaN, no positive infinity).
 /// </remarks>
 public sealed class Sampler
 {
     private readonly SamplingParams _p;
     private readonly int _vocab;
     private readonly int _topK;              // 0 when disabled or when it keeps the whole vocabulary
+    private readonly float _temperature;     // clamped as vLLM does
     private readonly Penalties? _penalties;
     private readonly int[] _stopIds;         // end the sequence
     private readonly int[] _minTokenMask;    // masked while fewer than MinTokens tokens were generated
@@ -24,7 +25,7 @@ public sealed class Sampler
     private readonly double[] _histogram = []; // top-p bucket masses
     private SamplingRng _rng;
 
-    // Result of the last Process call, consumed by Pick.
+    // Result of the last Apply call, consumed by Pick.
     private bool _sorted;
     private int _count;
     private double _mass;
@@ -45,6 +46,7 @@ public sealed class Sampler
         _p = p;
         _vocab = vocabSize;
         _topK = p.TopK > 0 && p.TopK < vocabSize ? p.TopK : 0;
+        _temperature = p.IsGreedy ? 0f : MathF.Max(p.Temperature, MinTemperature);
 
         var eos = eosTokenIds ?? [];
         foreach (var id in p.StopTokenIds.Concat(eos))
@@ -71,6 +73,12 @@ public sealed class Sampler
             ? new SamplingRng(seed ^ ((ulong)(uint)sequenceIndex * 0xD1B54A32D192ED03UL))
             : SamplingRng.FromRandomSeed();
     }
+
+    /// <summary>
+    /// Smallest temperature used for sampling; lower positive values are raised to it, as vLLM does, because dividing
+    /// by a tiny temperature overflows logits to infinity. Use 0 for greedy decoding.
+    /// </summary>
+    public const float MinTemperature = 0.01f;
 
     /// <summary>The parameters this sampler applies.</summary>
     public SamplingParams Params => _p;
@@ -106,7 +114,7 @@ public sealed class Sampler
         _penalties?.Apply(logits, promptTokens, outputTokens);
         if (_p.IsGreedy) return;
 
-        if (_p.Temperature != 1f) Kernels.Divide(logits, _p.Temperature);
+        if (_temperature != 1f) Kernels.Divide(logits, _temperature);
 
         if (_topK > 0) TopK(logits);
         else DenseProbabilities(logits);
