@@ -1,0 +1,67 @@
+namespace Loom.Engine.Sampling;
+
+/// <summary>
+/// Repetition (vLLM/HF) and presence/frequency (OpenAI) penalties, recomputed from the token spans on every call.
+/// </summary>
+/// <remarks>
+/// Recomputing costs O(prompt + output) per token, negligible beside a forward pass, and keeps the sampler free of
+/// hidden state that could drift from the caller's token lists (e.g. after a rollback). Per-token bookkeeping uses
+/// generation stamps, so nothing is cleared between calls and nothing is allocated.
+/// </remarks>
+internal sealed class Penalties
+{
+    private readonly float _repetition, _presence, _frequency;
+    private readonly int[] _stamp, _count;
+    private int _generation;
+
+    public Penalties(float repetition, float presence, float frequency, int vocabSize)
+    {
+        _repetition = repetition;
+        _presence = presence;
+        _frequency = frequency;
+        _stamp = new int[vocabSize];
+        _count = new int[vocabSize];
+    }
+
+    /// <summary>True when any penalty changes logits.</summary>
+    public static bool AreActive(SamplingParams p) =>
+        p.RepetitionPenalty != 1f || p.PresencePenalty != 0f || p.FrequencyPenalty != 0f;
+
+    public void Apply(Span<float> logits, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output)
+    {
+        if (++_generation == int.MaxValue)
+        {
+            Array.Clear(_stamp);
+            _generation = 1;
+        }
+        var gen = _generation;
+        var vocab = logits.Length;
+
+        foreach (var t in output)
+        {
+            if ((uint)t >= (uint)vocab) throw BadToken(t, vocab, "outputTokens");
+            if (_stamp[t] != gen) { _stamp[t] = gen; _count[t] = 0; }
+            _count[t]++;
+        }
+        // Each distinct output token once: the count is zeroed after use so later duplicates skip.
+        foreach (var t in output)
+        {
+            var c = _count[t];
+            if (c == 0) continue;
+            _count[t] = 0;
+            logits[t] = Repeat(logits[t]) - _frequency * c - _presence;
+        }
+        foreach (var t in prompt)
+        {
+            if ((uint)t >= (uint)vocab) throw BadToken(t, vocab, "promptTokens");
+            if (_stamp[t] == gen) continue;
+            _stamp[t] = gen;
+            logits[t] = Repeat(logits[t]);
+        }
+    }
+
+    private float Repeat(float logit) => logit > 0f ? logit / _repetition : logit * _repetition;
+
+    private static ArgumentOutOfRangeException BadToken(int t, int vocab, string name) =>
+        new(name, t, $"Token id {t} is outside the vocabulary [0, {vocab}).");
+}
