@@ -21,7 +21,7 @@ internal static partial class Filters
             case "items" or "dictitems":
                 return value switch
                 {
-                    OrderedDictionary<string, object?> d => d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList(),
+                    OrderedDictionary<string, object?> d => d.Select(kv => (object?)new PyTuple { kv.Key, kv.Value }).ToList(),
                     Undefined => new List<object?>(),
                     _ => throw new ChatTemplateException($"can only get item pairs from a mapping, not {Values.TypeName(value)}"),
                 };
@@ -111,7 +111,7 @@ internal static partial class Filters
                 bool caseSensitive = Values.IsTruthy(args.Get(0, "case_sensitive", false));
                 bool byValue = Methods.Str(args.Get(1, "by", "key")) == "value";
                 bool reverse = Values.IsTruthy(args.Get(2, "reverse", false));
-                var pairs = d.Select(kv => new List<object?> { kv.Key, kv.Value }).ToList();
+                var pairs = d.Select(kv => new PyTuple { kv.Key, kv.Value }).ToList();
                 var sorted = pairs.OrderBy(p => SortKey(byValue ? p[1] : p[0], caseSensitive), Comparer<object?>.Create(Values.Compare)).ToList();
                 if (reverse) sorted.Reverse();
                 return sorted.Cast<object?>().ToList();

@@ -143,7 +143,8 @@ internal static partial class Filters
         double scale = Math.Pow(10, precision);
         double r = method switch
         {
-            "common" => Math.Round(x * scale, MidpointRounding.AwayFromZero) / scale,
+            // Jinja's "common" is Python's round(): halves go to the even neighbour.
+            "common" => Math.Round(x, Math.Clamp(precision, 0, 15), MidpointRounding.ToEven),
             "floor" => Math.Floor(x * scale) / scale,
             "ceil" => Math.Ceiling(x * scale) / scale,
             _ => throw new ChatTemplateException("round method must be 'common', 'ceil' or 'floor'"),

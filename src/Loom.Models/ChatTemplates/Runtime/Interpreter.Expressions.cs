@@ -12,7 +12,7 @@ internal sealed partial class Interpreter
                 return scope.TryLookup(n.Name, out var v) ? v : new Undefined(n.Name);
             case ListExpr list:
             {
-                var result = new List<object?>(list.Items.Count);
+                var result = list.IsTuple ? new PyTuple() : new List<object?>(list.Items.Count);
                 foreach (var item in list.Items) result.Add(Evaluate(item, scope));
                 return result;
             }

@@ -36,7 +36,7 @@ internal sealed class Macro : Callable
             else value = new Undefined(p.Name);
             scope.Set(p.Name, value);
         }
-        scope.Set("varargs", args.Positional.Skip(_params.Count).ToList());
+        scope.Set("varargs", new PyTuple(args.Positional.Skip(_params.Count)));
         scope.Set("kwargs", extraKeywords);
         return interpreter.RenderMacroBody(_body, scope);
     }

@@ -68,7 +68,7 @@ internal static class Methods
             case "get":
                 return args.Get(0, "key") is string k && d.TryGetValue(k, out var v) ? v : args.Get(1, "default");
             case "items":
-                return d.Select(kv => (object?)new List<object?> { kv.Key, kv.Value }).ToList();
+                return d.Select(kv => (object?)new PyTuple { kv.Key, kv.Value }).ToList();
             case "keys":
                 return d.Keys.Cast<object?>().ToList();
             case "values":

@@ -7,6 +7,8 @@ internal static class Slicing
     {
         switch (target)
         {
+            case PyTuple tuple:
+                return new PyTuple(Pick(tuple, start, stop, step));
             case List<object?> list:
                 return Pick(list, start, stop, step);
             case string s:

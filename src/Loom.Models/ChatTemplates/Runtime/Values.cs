@@ -76,13 +76,15 @@ internal static class Values
             case double d: sb.Append(PyFloat.Repr(d)); break;
             case string s: AppendStringRepr(sb, s); break;
             case List<object?> list:
-                sb.Append('[');
+                bool tuple = list is PyTuple;
+                sb.Append(tuple ? '(' : '[');
                 for (int i = 0; i < list.Count; i++)
                 {
                     if (i > 0) sb.Append(", ");
                     AppendRepr(sb, list[i], depth + 1);
                 }
-                sb.Append(']');
+                if (tuple && list.Count == 1) sb.Append(',');
+                sb.Append(tuple ? ')' : ']');
                 break;
             case OrderedDictionary<string, object?> dict:
                 sb.Append('{');
@@ -143,7 +145,7 @@ internal static class Values
         {
             case string sa: return b is string sb && sa == sb;
             case List<object?> la:
-                if (b is not List<object?> lb || la.Count != lb.Count) return false;
+                if (b is not List<object?> lb || la.Count != lb.Count || (la is PyTuple) != (lb is PyTuple)) return false;
                 for (int i = 0; i < la.Count; i++)
                     if (!PyEquals(la[i], lb[i])) return false;
                 return true;
