@@ -109,7 +109,7 @@ internal sealed class TemplateLexer
         if (!isOutput && TryLexRaw(line, col)) return;
         _tokens.Add(new Token(isOutput ? TokenKind.OutputBegin : TokenKind.StatementBegin, isOutput ? "{{" : "{%", line, col));
         char closer = isOutput ? '}' : '%';
-        int depth = 0;
+        var brackets = new Stack<char>();
         while (true)
         {
             SkipSpaces();
@@ -118,7 +118,7 @@ internal sealed class TemplateLexer
             char rmod = '\0';
             int endAt = -1;
             if ((c == '-' || c == '+') && At(_pos + 1, closer) && At(_pos + 2, '}')) { rmod = c; endAt = _pos + 1; }
-            else if (c == closer && At(_pos + 1, '}') && depth == 0) endAt = _pos;
+            else if (c == closer && At(_pos + 1, '}') && brackets.Count == 0) endAt = _pos;
             if (endAt >= 0)
             {
                 _tokens.Add(new Token(isOutput ? TokenKind.OutputEnd : TokenKind.StatementEnd, isOutput ? "}}" : "%}", _line, _pos - _lineStart + 1));
@@ -126,8 +126,13 @@ internal sealed class TemplateLexer
                 AfterTagEnd(rmod, isBlock: !isOutput);
                 return;
             }
-            if (c == '{' || c == '[' || c == '(') depth++;
-            else if (c == '}' || c == ']' || c == ')') depth = Math.Max(0, depth - 1);
+            if (c is '{' or '[' or '(') brackets.Push(c switch { '{' => '}', '[' => ']', _ => ')' });
+            else if (c is '}' or ']' or ')')
+            {
+                // Like Jinja, a closer that does not match the innermost opener is an error here, not at end of input.
+                if (brackets.Count == 0 || brackets.Peek() != c) throw Error($"unexpected '{c}'");
+                brackets.Pop();
+            }
             LexExpressionToken();
         }
     }
