@@ -135,4 +135,49 @@ public class ChatTemplateErrorTests
         loop.Add(loop);
         Assert.Throws<ChatTemplateException>(() => Render("{{ x }}", new Dictionary<string, object?> { ["x"] = loop }));
     }
+
+    [Fact]
+    public void LongOperatorChainsAreBoundedNotAStackOverflow()
+    {
+        string longSum = "{{ " + string.Join(" + ", Enumerable.Repeat("1", 20000)) + " }}";
+        var ex = Assert.Throws<ChatTemplateException>(() => Render(longSum));
+        Assert.Contains("nested deeper", ex.Message);
+
+        string longFilters = "{{ 'x'" + string.Concat(Enumerable.Repeat(" | upper", 20000)) + " }}";
+        Assert.Throws<ChatTemplateException>(() => Render(longFilters));
+
+        Assert.Equal("300", Render("{{ " + string.Join(" + ", Enumerable.Repeat("1", 300)) + " }}"));
+    }
+
+    [Fact]
+    public void DeeplyNestedValuesAreBoundedWhenCompared()
+    {
+        var ex = Assert.Throws<ChatTemplateException>(() =>
+            Render("{% set ns = namespace(l=[]) %}{% for i in range(5000) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l == ns.l }}"));
+        Assert.Contains("nested too deeply", ex.Message);
+    }
+
+    [Fact]
+    public void SmallThreadStacksGetAnExceptionNotACrash()
+    {
+        // On a 256 KB stack the limits may not be reachable; running out of stack must still be a clean error.
+        string sum = "{{ " + string.Join(" + ", Enumerable.Repeat("1", 990)) + " }}";
+        string macro = "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{% else %}done{% endif %}{% endmacro %}{{ f(99) }}";
+        string nested = "{{ " + new string('(', 190) + "1" + new string(')', 190) + " }}";
+        var outcomes = new List<string>();
+        var thread = new Thread(() =>
+        {
+            foreach (var t in new[] { sum, macro, nested })
+            {
+                try { outcomes.Add(Render(t)); }
+                catch (ChatTemplateException ex) { outcomes.Add(ex.Problem); }
+            }
+        }, 256 * 1024);
+        thread.Start();
+        thread.Join();
+        Assert.Equal(3, outcomes.Count);
+        Assert.True(outcomes[0] == "990" || outcomes[0].Contains("too deep"), outcomes[0]);
+        Assert.True(outcomes[1] == "done" || outcomes[1].Contains("too deep"), outcomes[1]);
+        Assert.True(outcomes[2] == "1" || outcomes[2].Contains("too deep"), outcomes[2]);
+    }
 }

@@ -1,8 +1,30 @@
+using System.Runtime.CompilerServices;
+
 namespace Loom.Models.ChatTemplates;
 
 internal sealed partial class Interpreter
 {
+    private int _evalDepth;
+
     public object? Evaluate(Expr expr, Scope scope)
+    {
+        // Long operator chains (a + a + ... ) parse iteratively but evaluate recursively; bound the recursion.
+        if (++_evalDepth > RenderLimits.MaxEvaluationDepth || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        {
+            _evalDepth--;
+            throw new ChatTemplateException($"expression nested deeper than {RenderLimits.MaxEvaluationDepth} or too deep for the thread's stack");
+        }
+        try
+        {
+            return EvaluateCore(expr, scope);
+        }
+        finally
+        {
+            _evalDepth--;
+        }
+    }
+
+    private object? EvaluateCore(Expr expr, Scope scope)
     {
         switch (expr)
         {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Loom.Models.ChatTemplates;
@@ -52,6 +53,8 @@ internal sealed partial class Interpreter
 
     private Flow Execute(IReadOnlyList<Node> nodes, Scope scope, StringBuilder sb)
     {
+        if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())
+            throw new ChatTemplateException("template nests too deeply for the thread's stack");
         foreach (var node in nodes)
         {
             Flow flow;

@@ -18,7 +18,7 @@ internal static class JsonWriter
 
     private static void Write(StringBuilder sb, object? value, int? indent, bool sortKeys, int level)
     {
-        if (level > 100) throw new ChatTemplateException("value is nested too deeply for tojson");
+        if (level > RenderLimits.MaxValueDepth) throw new ChatTemplateException("value is nested too deeply for tojson");
         if (sb.Length > RenderLimits.MaxLength) throw new ChatTemplateException("tojson output too long");
         switch (value)
         {

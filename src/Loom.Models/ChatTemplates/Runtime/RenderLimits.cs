@@ -14,5 +14,11 @@ internal static class RenderLimits
     public const int MaxCallDepth = 100;
 
     /// <summary>Characters in the output, or in any one string or list built while rendering.</summary>
-    public const int MaxLength = 32 * 1024 * 1024;
+    public const int MaxLength = 16 * 1024 * 1024;
+
+    /// <summary>Nested expression evaluations, macro calls included; keeps well inside a 1 MB thread stack.</summary>
+    public const int MaxEvaluationDepth = 1000;
+
+    /// <summary>Nesting of lists and dicts that equality, ordering, printing and tojson will walk.</summary>
+    public const int MaxValueDepth = 100;
 }

@@ -66,7 +66,7 @@ internal static class Values
 
     private static void AppendRepr(StringBuilder sb, object? v, int depth)
     {
-        if (depth > 100) throw new ChatTemplateException("value is nested too deeply to print");
+        if (depth > RenderLimits.MaxValueDepth) throw new ChatTemplateException("value is nested too deeply to print");
         switch (v)
         {
             case null: sb.Append("None"); break;
@@ -132,8 +132,11 @@ internal static class Values
     }
 
     /// <summary>Python <c>==</c>: numbers compare by value across int/float/bool, containers element-wise.</summary>
-    public static bool PyEquals(object? a, object? b)
+    public static bool PyEquals(object? a, object? b) => PyEquals(a, b, 0);
+
+    private static bool PyEquals(object? a, object? b, int depth)
     {
+        if (depth > RenderLimits.MaxValueDepth) throw new ChatTemplateException("values are nested too deeply to compare");
         if (a is Undefined || b is Undefined) return a is Undefined && b is Undefined;
         if (a is null || b is null) return a is null && b is null;
         if (IsNumber(a) && IsNumber(b))
@@ -147,12 +150,12 @@ internal static class Values
             case List<object?> la:
                 if (b is not List<object?> lb || la.Count != lb.Count || (la is PyTuple) != (lb is PyTuple)) return false;
                 for (int i = 0; i < la.Count; i++)
-                    if (!PyEquals(la[i], lb[i])) return false;
+                    if (!PyEquals(la[i], lb[i], depth + 1)) return false;
                 return true;
             case OrderedDictionary<string, object?> da:
                 if (b is not OrderedDictionary<string, object?> db || da.Count != db.Count) return false;
                 foreach (var (k, v) in da)
-                    if (!db.TryGetValue(k, out var w) || !PyEquals(v, w)) return false;
+                    if (!db.TryGetValue(k, out var w) || !PyEquals(v, w, depth + 1)) return false;
                 return true;
             default: return ReferenceEquals(a, b);
         }
@@ -166,8 +169,11 @@ internal static class Values
     };
 
     /// <summary>Python ordering for <c>&lt;</c> and <c>sort</c>; raises on types Python cannot order.</summary>
-    public static int Compare(object? a, object? b)
+    public static int Compare(object? a, object? b) => Compare(a, b, 0);
+
+    private static int Compare(object? a, object? b, int depth)
     {
+        if (depth > RenderLimits.MaxValueDepth) throw new ChatTemplateException("values are nested too deeply to compare");
         if (IsNumber(a) && IsNumber(b))
         {
             if (a is double || b is double) return ToDouble(a).CompareTo(ToDouble(b));
@@ -179,7 +185,7 @@ internal static class Values
             for (int i = 0; i < Math.Min(la.Count, lb.Count); i++)
             {
                 if (PyEquals(la[i], lb[i])) continue;
-                return Compare(la[i], lb[i]);
+                return Compare(la[i], lb[i], depth + 1);
             }
             return la.Count.CompareTo(lb.Count);
         }
@@ -216,10 +222,18 @@ internal static class Values
         return result;
     }
 
+    private static long CodePointCount(string s)
+    {
+        long n = s.Length;
+        for (int i = 0; i + 1 < s.Length; i++)
+            if (char.IsHighSurrogate(s[i]) && char.IsLowSurrogate(s[i + 1])) { n--; i++; }
+        return n;
+    }
+
     /// <summary>Python <c>len(v)</c>.</summary>
     public static long Length(object? v) => v switch
     {
-        string s => StringElements(s).Count,
+        string s => CodePointCount(s),
         List<object?> l => l.Count,
         OrderedDictionary<string, object?> d => d.Count,
         Undefined => 0,

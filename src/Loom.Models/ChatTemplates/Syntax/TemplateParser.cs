@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Loom.Models.ChatTemplates;
 
 /// <summary>
@@ -54,7 +56,8 @@ internal sealed partial class TemplateParser
 
     private void Enter(Token at)
     {
-        if (++_depth > MaxNesting) throw ErrorAt(at, "template is nested too deeply");
+        if (++_depth > MaxNesting || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
+            throw ErrorAt(at, "template is nested too deeply");
     }
 
     private void Leave() => _depth--;
