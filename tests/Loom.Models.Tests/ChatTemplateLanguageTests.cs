@@ -180,6 +180,9 @@ public class ChatTemplateLanguageTests
     [InlineData("tojson indent",
         "{{ tools[0].function | tojson(indent=4) }}|{{ [] | tojson(indent=2) }}|{{ {'b': 1, 'a': {}} | tojson(indent=2) }}",
         "{\n    \"name\": \"get_weather\",\n    \"description\": \"Get the weather\",\n    \"parameters\": {\n        \"type\": \"object\",\n        \"properties\": {\n            \"city\": {\n                \"type\": \"string\"\n            }\n        },\n        \"required\": [\n            \"city\"\n        ]\n    }\n}|[]|{\n  \"b\": 1,\n  \"a\": {}\n}")]
+    [InlineData("tojson options",
+        "{{ uni | tojson(true) }}|{{ d | tojson(indent=2, sort_keys=true) }}|{{ tools | tojson(separators=(',', ':')) }}|{{ d | tojson(ensure_ascii=false, indent='\t') }}",
+        "\"h\\u00e9llo \\u201cworld\\u201d \\u65e5\\u672c\"|{\n  \"a\": 2,\n  \"b\": 1\n}|[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Get the weather\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}}]|{\n\t\"b\": 1,\n\t\"a\": 2\n}")]
     [InlineData("items keys values",
         "{{ d | items | list }}|{{ d.keys() | list }}|{{ d.values() | list }}|{{ d.get('a') }}|{{ d.get('z', 'none') }}|{{ d.get('z') }}",
         "[('b', 1), ('a', 2)]|['b', 'a']|[1, 2]|2|none|None")]

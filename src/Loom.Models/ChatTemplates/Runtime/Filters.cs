@@ -60,8 +60,12 @@ internal static partial class Filters
                 };
             case "round": return Round(value, args);
             case "tojson":
-                return JsonWriter.Serialize(value, args.Get(0, "indent") is long indent ? (int)indent : null,
-                    Values.IsTruthy(args.Get(3, "sort_keys", false)));
+                // transformers' signature: tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False).
+                return JsonWriter.Serialize(value, new JsonWriter.Options(
+                    EnsureAscii: Values.IsTruthy(args.Get(0, "ensure_ascii", false)),
+                    Indent: args.Get(1, "indent") switch { long n => new string(' ', (int)Math.Clamp(n, 0, 64)), string s => s, _ => null },
+                    Separators: args.Get(2, "separators") is List<object?> { Count: 2 } sep ? (Values.ToStr(sep[0]), Values.ToStr(sep[1])) : null,
+                    SortKeys: Values.IsTruthy(args.Get(3, "sort_keys", false))));
             case "attr": return Interpreter.GetAttribute(value, Methods.Str(args.Get(0, "name")));
             default: return ApplyCollection(interpreter, name, value, args);
         }
