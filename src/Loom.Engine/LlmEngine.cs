@@ -171,7 +171,7 @@ public sealed class LlmEngine : IDisposable
             {
                 var decoder = Model.Tokenizer.CreateDecoder();
                 var stops = r.Params.Stop.Count > 0 ? new StopStringMatcher(r.Params.Stop) : null;
-                var seq = new Sequence(_nextSeqId++, r, i, r.Prompt, new Sampler(r.Params, Model.Config.VocabSize), decoder, stops);
+                var seq = new Sequence(_nextSeqId++, r, i, r.Prompt, new Sampler(r.Params, Model.Config.VocabSize, sequenceIndex: i), decoder, stops);
                 r.Sequences.Add(seq);
                 Scheduler.Add(seq);
             }
@@ -227,7 +227,7 @@ public sealed class LlmEngine : IDisposable
             text = seq.Decoder?.Add(token) ?? "";
             if (seq.Stops is { } m)
             {
-                text = m.Push(text);
+                text = m.Feed(text);
                 if (m.Stopped) { finish = FinishReason.Stop; stopReason = m.MatchedStop; }
             }
         }
@@ -249,7 +249,7 @@ public sealed class LlmEngine : IDisposable
         {
             // Release what the decoder and the stop matcher were holding back.
             string rest = seq.Decoder?.Flush() ?? "";
-            if (seq.Stops is { } m) rest = m.Push(rest) + (m.Stopped ? "" : m.Flush());
+            if (seq.Stops is { } m) rest = m.Feed(rest) + (m.Stopped ? "" : m.Flush());
             text += rest;
         }
         seq.Status = SequenceStatus.Finished;

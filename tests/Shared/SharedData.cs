@@ -33,7 +33,10 @@ public static class SharedData
 /// <summary>A fact that skips with a clear message when ../shared is absent.</summary>
 public sealed class SharedFactAttribute : FactAttribute
 {
-    public SharedFactAttribute() { if (!SharedData.Available) Skip = SharedData.MissingMessage; }
+    public SharedFactAttribute() { if (!SharedData.Available) base.Skip = SharedData.MissingMessage; }
+
+    /// <summary>A reason to skip even when ../shared is present.</summary>
+    public new string? Skip { get => base.Skip; set => base.Skip = value ?? base.Skip; }
 }
 
 /// <summary>A theory that skips with a clear message when ../shared is absent.</summary>
