@@ -197,4 +197,31 @@ public class SamplerProcessorTests
         var expected = Enumerable.Range(0, logits.Length).Where(i => reference[i] > 0).ToArray();
         Assert.Equal(expected, kept);
     }
+
+    [Fact]
+    public void Random_shapes_keep_exactly_the_reference_set()
+    {
+        var rng = new SamplingRng(2024);
+        for (var trial = 0; trial < 40; trial++)
+        {
+            var vocab = 1000 + (int)(rng.NextUInt64() % 20_000);
+            var scale = 0.1 + rng.NextDouble() * 30;
+            var logits = new float[vocab];
+            for (var i = 0; i < vocab; i++) logits[i] = (float)(rng.NextDouble() * scale);
+            var p = new SamplingParams
+            {
+                Seed = 1,
+                TopP = (float)(0.05 + rng.NextDouble() * 0.95),
+                MinP = trial % 3 == 0 ? (float)(rng.NextDouble() * 0.5) : 0f,
+                TopK = trial % 4 == 1 ? 1 + (int)(rng.NextUInt64() % 2000) : 0,
+                Temperature = (float)(0.3 + rng.NextDouble() * 2),
+            };
+            var reference = SamplerReference.Distribution(p, logits);
+            var processed = (float[])logits.Clone();
+            new Sampler(p, vocab).Apply(processed, [], []);
+            for (var i = 0; i < vocab; i++)
+                Assert.True(reference[i] > 0 == !float.IsNegativeInfinity(processed[i]),
+                    $"trial {trial}, token {i}: reference p={reference[i]}, processed logit {processed[i]} ({p})");
+        }
+    }
 }

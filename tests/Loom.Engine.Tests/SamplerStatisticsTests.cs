@@ -91,6 +91,19 @@ public class SamplerStatisticsTests
         Assert.Equal(expected.Count(x => x > 0), seen.Count);
     }
 
+    [Fact]
+    public void Masked_tokens_are_never_drawn()
+    {
+        var neg = float.NegativeInfinity;
+        var topK = new Sampler(new SamplingParams { Seed = 8, TopK = 3 }, 4);
+        var minTokens = new Sampler(new SamplingParams { Seed = 9, MinTokens = 3, StopTokenIds = [1, 2] }, 4, eosTokenIds: [3]);
+        for (var i = 0; i < 2000; i++)
+        {
+            Assert.Equal(0, topK.Sample([1f, neg, neg, neg], [], []));
+            Assert.Equal(0, minTokens.Sample([-5f, 5f, 5f, 5f], [], [0, 0]));
+        }
+    }
+
     private static int[] Sequence(SamplingParams p, int sequenceIndex = 0, int length = 200)
     {
         var s = new Sampler(p, Logits.Length, sequenceIndex: sequenceIndex);

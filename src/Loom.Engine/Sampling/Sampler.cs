@@ -301,7 +301,9 @@ public sealed class Sampler
         {
             for (var j = 0; j < _count; j++)
                 if (u < (cum += _prob[j])) return RankKey.Id(_keys[j]);
-            return RankKey.Id(_keys[_count - 1]);
+            var k = _count - 1;
+            while (k > 0 && _prob[k] == 0f) k--; // never hand out a token of probability 0
+            return RankKey.Id(_keys[k]);
         }
         var last = 0;
         for (var i = 0; i < _vocab; i++)
