@@ -20,7 +20,7 @@ internal static partial class Filters
                 if (args.Get(1, "attribute") is { } attr) items = items.Select(i => Lookup(i, attr)).ToList();
                 return Operators.CheckLength(string.Join(Methods.Str(args.Get(0, "d", "")), items.Select(Values.ToStr)));
             }
-            case "items" or "dictitems":
+            case "items":
                 return value switch
                 {
                     PyDict d => d.Select(kv => (object?)new PyTuple { PyDict.Value(kv.Key), kv.Value }).ToList(),
