@@ -23,6 +23,8 @@ public class ChatTemplateErrorTests
     [InlineData("{{ f(a=1, 2) }}", 1, 11)]                  // positional after keyword
     [InlineData("{% endfor %}", 1, 4)]
     [InlineData("{{ [1, 2 }}", 1, 10)]
+    [InlineData("{% if false %}\n{{ x | nosuchfilter }}{% endif %}", 2, 8)]   // unknown filter: a parse error, as in Jinja
+    [InlineData("{{ x is nosuchtest }}", 1, 9)]
     public void SyntaxErrorsCarryLineAndColumn(string template, int line, int column)
     {
         var ex = Assert.Throws<ChatTemplateException>(() => new ChatTemplate(template));

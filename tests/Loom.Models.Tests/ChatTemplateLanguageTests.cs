@@ -183,6 +183,12 @@ public class ChatTemplateLanguageTests
     [InlineData("tojson options",
         "{{ uni | tojson(true) }}|{{ d | tojson(indent=2, sort_keys=true) }}|{{ tools | tojson(separators=(',', ':')) }}|{{ d | tojson(ensure_ascii=false, indent='\t') }}",
         "\"h\\u00e9llo \\u201cworld\\u201d \\u65e5\\u672c\"|{\n  \"a\": 2,\n  \"b\": 1\n}|[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Get the weather\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}}]|{\n\t\"b\": 1,\n\t\"a\": 2\n}")]
+    [InlineData("non-string keys",
+        "{% set m = {0: 'a', 512: 'b', 1.5: 'c', none: 'n', true: 't'} %}{{ m[0] }}{{ m[512] }}{{ m[1.5] }}{{ m[none] }}{{ m[1] }}|{{ m }}|{{ m | tojson }}|{{ m.get(512) }}{{ 1 in m }}{{ 2 in m }}|{{ m | items | list }}|{{ {1: 'x', 1.0: 'y'} }}|{{ {(1, 2): 'p'}[(1, 2)] }}",
+        "abcnt|{0: 'a', 512: 'b', 1.5: 'c', None: 'n', True: 't'}|{\"0\": \"a\", \"512\": \"b\", \"1.5\": \"c\", \"null\": \"n\", \"true\": \"t\"}|bTrueFalse|[(0, 'a'), (512, 'b'), (1.5, 'c'), (None, 'n'), (True, 't')]|{1: 'y'}|p")]
+    [InlineData("select on none",
+        "{{ none | selectattr('type', 'equalto', 'x') | list }}|{{ zz | map(attribute='a') | list }}|{{ none | select | list | length }}",
+        "[]|[]|0")]
     [InlineData("items keys values",
         "{{ d | items | list }}|{{ d.keys() | list }}|{{ d.values() | list }}|{{ d.get('a') }}|{{ d.get('z', 'none') }}|{{ d.get('z') }}",
         "[('b', 1), ('a', 2)]|['b', 'a']|[1, 2]|2|none|None")]

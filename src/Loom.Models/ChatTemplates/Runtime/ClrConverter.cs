@@ -18,23 +18,23 @@ internal static class ClrConverter
             case decimal m: return (double)m;
             case char c: return c.ToString();
             case ChatMessage m:
-                return new OrderedDictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content };
+                return new PyDict { ["role"] = m.Role, ["content"] = m.Content };
             case IDictionary<string, object?> d:
             {
-                var result = new OrderedDictionary<string, object?>();
+                var result = new PyDict();
                 foreach (var (k, v) in d) result[k] = FromClr(v, depth + 1);
                 return result;
             }
             case IReadOnlyDictionary<string, object?> rd:
             {
-                var result = new OrderedDictionary<string, object?>();
+                var result = new PyDict();
                 foreach (var (k, v) in rd) result[k] = FromClr(v, depth + 1);
                 return result;
             }
             case IDictionary nd:
             {
-                var result = new OrderedDictionary<string, object?>();
-                foreach (DictionaryEntry e in nd) result[e.Key.ToString() ?? ""] = FromClr(e.Value, depth + 1);
+                var result = new PyDict();
+                foreach (DictionaryEntry e in nd) result[PyDict.Key(FromClr(e.Key, depth + 1))] = FromClr(e.Value, depth + 1);
                 return result;
             }
             case IEnumerable e:

@@ -5,6 +5,8 @@ internal static partial class Filters
 {
     private static object? ApplyCollection(Interpreter interpreter, string name, object? value, Arguments args)
     {
+        // Jinja's select/reject/map start with "if value:", so None or undefined give an empty result.
+        if (name is "select" or "reject" or "selectattr" or "rejectattr" or "map" && !Values.IsTruthy(value)) return new List<object?>();
         switch (name)
         {
             case "list": return Values.Iterate(value).ToList();
@@ -18,15 +20,15 @@ internal static partial class Filters
                 if (args.Get(1, "attribute") is { } attr) items = items.Select(i => Lookup(i, attr)).ToList();
                 return Operators.CheckLength(string.Join(Methods.Str(args.Get(0, "d", "")), items.Select(Values.ToStr)));
             }
-            case "items" or "dictitems":
+            case "items":
                 return value switch
                 {
-                    OrderedDictionary<string, object?> d => d.Select(kv => (object?)new PyTuple { kv.Key, kv.Value }).ToList(),
+                    PyDict d => d.Select(kv => (object?)new PyTuple { PyDict.Value(kv.Key), kv.Value }).ToList(),
                     Undefined => new List<object?>(),
                     _ => throw new ChatTemplateException($"can only get item pairs from a mapping, not {Values.TypeName(value)}"),
                 };
-            case "keys": return value is OrderedDictionary<string, object?> dk ? dk.Keys.Cast<object?>().ToList() : Values.Iterate(value).ToList();
-            case "values": return value is OrderedDictionary<string, object?> dv ? dv.Values.ToList() : Values.Iterate(value).ToList();
+            case "keys": return Values.Iterate(value).ToList();
+            case "values": return value is PyDict dv ? dv.Values.ToList() : Values.Iterate(value).ToList();
             case "selectattr" or "rejectattr":
             {
                 var attr = args.Get(0, "attr");
@@ -107,11 +109,11 @@ internal static partial class Filters
             }
             case "dictsort":
             {
-                if (value is not OrderedDictionary<string, object?> d) throw new ChatTemplateException("dictsort expects a mapping");
+                if (value is not PyDict d) throw new ChatTemplateException("dictsort expects a mapping");
                 bool caseSensitive = Values.IsTruthy(args.Get(0, "case_sensitive", false));
                 bool byValue = Methods.Str(args.Get(1, "by", "key")) == "value";
                 bool reverse = Values.IsTruthy(args.Get(2, "reverse", false));
-                var pairs = d.Select(kv => new PyTuple { kv.Key, kv.Value }).ToList();
+                var pairs = d.Select(kv => new PyTuple { PyDict.Value(kv.Key), kv.Value }).ToList();
                 var sorted = pairs.OrderBy(p => SortKey(byValue ? p[1] : p[0], caseSensitive), Comparer<object?>.Create(Values.Compare)).ToList();
                 if (reverse) sorted.Reverse();
                 return sorted.Cast<object?>().ToList();

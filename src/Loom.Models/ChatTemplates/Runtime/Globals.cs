@@ -15,18 +15,18 @@ internal static class Globals
             var ns = new Namespace();
             foreach (var p in a.Positional)
             {
-                if (p is not OrderedDictionary<string, object?> d) throw new ChatTemplateException("namespace() takes keyword arguments or a dict");
-                foreach (var (k, v) in d) ns.Attributes[k] = v;
+                if (p is not PyDict d) throw new ChatTemplateException("namespace() takes keyword arguments or a dict");
+                foreach (var (k, v) in d) ns.Attributes[Values.ToStr(PyDict.Value(k))] = v;
             }
             foreach (var (k, v) in a.Keywords) ns.Attributes[k] = v;
             return ns;
         }));
         scope.Set("dict", new BuiltinFunction("dict", (_, a) =>
         {
-            var d = new OrderedDictionary<string, object?>();
+            var d = new PyDict();
             foreach (var p in a.Positional)
             {
-                if (p is OrderedDictionary<string, object?> m) foreach (var (k, v) in m) d[k] = v;
+                if (p is PyDict m) foreach (var (k, v) in m) d[k] = v;
                 else throw new ChatTemplateException("dict() takes keyword arguments or a dict");
             }
             foreach (var (k, v) in a.Keywords) d[k] = v;

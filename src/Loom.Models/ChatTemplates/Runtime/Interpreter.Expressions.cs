@@ -40,13 +40,9 @@ internal sealed partial class Interpreter
             }
             case DictExpr dict:
             {
-                var result = new OrderedDictionary<string, object?>();
+                var result = new PyDict();
                 foreach (var (k, val) in dict.Entries)
-                {
-                    if (Evaluate(k, scope) is not string key)
-                        throw new ChatTemplateException("only string keys are supported in dict literals");
-                    result[key] = Evaluate(val, scope);
-                }
+                    result[PyDict.Key(Evaluate(k, scope))] = Evaluate(val, scope);
                 return result;
             }
             case AttrExpr a:
@@ -110,7 +106,7 @@ internal sealed partial class Interpreter
     /// <summary><c>obj.name</c>: dict keys, namespace and loop attributes; anything else is undefined.</summary>
     public static object? GetAttribute(object? target, string name) => target switch
     {
-        OrderedDictionary<string, object?> d => d.TryGetValue(name, out var v) ? v : new Undefined(name),
+        PyDict d => d.TryGetValue(name, out var v) ? v : new Undefined(name),
         Namespace ns => ns.Attributes.TryGetValue(name, out var v) ? v : new Undefined(name),
         LoopContext loop => loop.GetAttribute(name),
         _ => new Undefined(name),
@@ -121,8 +117,8 @@ internal sealed partial class Interpreter
     {
         switch (target)
         {
-            case OrderedDictionary<string, object?> d:
-                return key is string k && d.TryGetValue(k, out var v) ? v : new Undefined(Values.ToStr(key));
+            case PyDict d:
+                return PyDict.TryKey(key, out var k) && d.TryGetValue(k, out var v) ? v : new Undefined(Values.ToStr(key));
             case List<object?> list when key is long or bool:
             {
                 long i = key is bool b ? (b ? 1 : 0) : (long)key;

@@ -138,7 +138,7 @@ internal sealed partial class Interpreter
         List<object?> items;
         if (f.Filter is null)
         {
-            items = source as List<object?> is { } l ? new List<object?>(l) : source.ToList();
+            items = source.ToList(); // a copy, so the loop is unaffected by what the body rebinds
         }
         else
         {

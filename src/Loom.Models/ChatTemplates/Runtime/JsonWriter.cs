@@ -8,8 +8,10 @@ namespace Loom.Models.ChatTemplates;
 /// </summary>
 internal static class JsonWriter
 {
+    /// <param name="EnsureAscii">Escape non-ASCII characters as <c>\uXXXX</c>.</param>
     /// <param name="Indent">Per-level indent text; null for a single line.</param>
     /// <param name="Separators">Item and key separators; null for Python's defaults.</param>
+    /// <param name="SortKeys">Write dict keys in sorted order.</param>
     internal sealed record Options(bool EnsureAscii = false, string? Indent = null, (string Item, string Key)? Separators = null, bool SortKeys = false);
 
     public static string Serialize(object? value, Options options)
@@ -38,12 +40,12 @@ internal static class JsonWriter
                 case List<object?> list:
                     WriteContainer('[', ']', list.Count, level, i => Write(list[i], level + 1));
                     break;
-                case OrderedDictionary<string, object?> dict:
+                case PyDict dict:
                     var keys = dict.Keys.ToList();
-                    if (Options.SortKeys) keys.Sort(string.CompareOrdinal);
+                    if (Options.SortKeys) keys.Sort((a, b) => Values.Compare(PyDict.Value(a), PyDict.Value(b)));
                     WriteContainer('{', '}', keys.Count, level, i =>
                     {
-                        WriteString(keys[i]);
+                        WriteString(KeyText(PyDict.Value(keys[i])));
                         Sb.Append(KeySeparator);
                         Write(dict[keys[i]], level + 1);
                     });
@@ -70,6 +72,17 @@ internal static class JsonWriter
             if (Options.Indent is not null) NewLine(level);
             Sb.Append(close);
         }
+
+        /// <summary>json.dumps turns non-string keys into their JSON spelling.</summary>
+        private static string KeyText(object? key) => key switch
+        {
+            string s => s,
+            null => "null",
+            bool b => b ? "true" : "false",
+            double d => PyFloat.Repr(d),
+            long l => l.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            _ => throw new ChatTemplateException($"keys must be str, int, float, bool or None, not {Values.TypeName(key)}"),
+        };
 
         private void NewLine(int level)
         {

@@ -20,7 +20,7 @@ internal sealed class Macro : Callable
     public override object? Invoke(Interpreter interpreter, Arguments args)
     {
         var scope = new Scope(_closure);
-        var extraKeywords = new OrderedDictionary<string, object?>();
+        var extraKeywords = new PyDict();
         foreach (var (k, v) in args.Keywords)
         {
             if (k == "caller") scope.Set("caller", v);

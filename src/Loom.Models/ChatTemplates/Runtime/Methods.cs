@@ -10,7 +10,7 @@ internal static class Methods
         result = target switch
         {
             string s => StringMethod(s, name, args),
-            OrderedDictionary<string, object?> d => DictMethod(d, name, args),
+            PyDict d => DictMethod(d, name, args),
             List<object?> l => ListMethod(l, name, args),
             _ => NotFound,
         };
@@ -61,16 +61,16 @@ internal static class Methods
         }
     }
 
-    private static object? DictMethod(OrderedDictionary<string, object?> d, string name, Arguments args)
+    private static object? DictMethod(PyDict d, string name, Arguments args)
     {
         switch (name)
         {
             case "get":
-                return args.Get(0, "key") is string k && d.TryGetValue(k, out var v) ? v : args.Get(1, "default");
+                return Interpreter.GetItem(d, args.Get(0, "key")) is var v and not Undefined ? v : args.Get(1, "default");
             case "items":
-                return d.Select(kv => (object?)new PyTuple { kv.Key, kv.Value }).ToList();
+                return d.Select(kv => (object?)new PyTuple { PyDict.Value(kv.Key), kv.Value }).ToList();
             case "keys":
-                return d.Keys.Cast<object?>().ToList();
+                return d.Keys.Select(PyDict.Value).ToList();
             case "values":
                 return d.Values.ToList();
             default:

@@ -18,9 +18,9 @@ internal static class Tests
             case "number": return value is long or double;
             case "integer": return value is long;
             case "float": return value is double;
-            case "mapping": return value is OrderedDictionary<string, object?>;
-            case "sequence": return value is string or List<object?> or OrderedDictionary<string, object?>;
-            case "iterable": return value is string or List<object?> or OrderedDictionary<string, object?>;
+            case "mapping": return value is PyDict;
+            case "sequence": return value is string or List<object?> or PyDict;
+            case "iterable": return value is string or List<object?> or PyDict;
             case "callable": return value is Callable;
             case "odd": return AsLong(value) % 2 != 0;
             case "even": return AsLong(value) % 2 == 0;

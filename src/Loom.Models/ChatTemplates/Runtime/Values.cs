@@ -18,7 +18,7 @@ internal static class Values
         double d => d != 0,
         string s => s.Length > 0,
         List<object?> l => l.Count > 0,
-        OrderedDictionary<string, object?> d => d.Count > 0,
+        PyDict d => d.Count > 0,
         _ => true,
     };
 
@@ -41,7 +41,7 @@ internal static class Values
         double => "float",
         string => "str",
         List<object?> => "list",
-        OrderedDictionary<string, object?> => "dict",
+        PyDict => "dict",
         Namespace => "Namespace",
         LoopContext => "LoopContext",
         Callable => "function",
@@ -86,14 +86,14 @@ internal static class Values
                 if (tuple && list.Count == 1) sb.Append(',');
                 sb.Append(tuple ? ')' : ']');
                 break;
-            case OrderedDictionary<string, object?> dict:
+            case PyDict dict:
                 sb.Append('{');
                 bool first = true;
                 foreach (var (k, val) in dict)
                 {
                     if (!first) sb.Append(", ");
                     first = false;
-                    AppendStringRepr(sb, k);
+                    AppendRepr(sb, PyDict.Value(k), depth + 1);
                     sb.Append(": ");
                     AppendRepr(sb, val, depth + 1);
                 }
@@ -152,8 +152,8 @@ internal static class Values
                 for (int i = 0; i < la.Count; i++)
                     if (!PyEquals(la[i], lb[i], depth + 1)) return false;
                 return true;
-            case OrderedDictionary<string, object?> da:
-                if (b is not OrderedDictionary<string, object?> db || da.Count != db.Count) return false;
+            case PyDict da:
+                if (b is not PyDict db || da.Count != db.Count) return false;
                 foreach (var (k, v) in da)
                     if (!db.TryGetValue(k, out var w) || !PyEquals(v, w, depth + 1)) return false;
                 return true;
@@ -196,7 +196,7 @@ internal static class Values
     public static IReadOnlyList<object?> Iterate(object? v) => v switch
     {
         List<object?> l => l,
-        OrderedDictionary<string, object?> d => d.Keys.Cast<object?>().ToList(),
+        PyDict d => d.Keys.Select(PyDict.Value).ToList(),
         string s => StringElements(s),
         Undefined => Array.Empty<object?>(),
         Namespace ns => ns.Attributes.Keys.Cast<object?>().ToList(),
@@ -235,7 +235,7 @@ internal static class Values
     {
         string s => CodePointCount(s),
         List<object?> l => l.Count,
-        OrderedDictionary<string, object?> d => d.Count,
+        PyDict d => d.Count,
         Undefined => 0,
         Namespace ns => ns.Attributes.Count,
         _ => throw new ChatTemplateException($"object of type '{TypeName(v)}' has no len()"),
@@ -247,7 +247,7 @@ internal static class Values
         string s when needle is string n => s.Contains(n, StringComparison.Ordinal),
         string => throw new ChatTemplateException($"'in <string>' requires string as left operand, not {TypeName(needle)}"),
         List<object?> l => l.Any(x => PyEquals(x, needle)),
-        OrderedDictionary<string, object?> d => needle is string k && d.ContainsKey(k),
+        PyDict d => Interpreter.GetItem(d, needle) is not Undefined,
         Undefined => false,
         _ => throw new ChatTemplateException($"argument of type '{TypeName(haystack)}' is not iterable"),
     };

@@ -355,7 +355,10 @@ internal sealed partial class TemplateParser
                     Next();
                     negated = true;
                 }
-                string name = ExpectName();
+                var nameToken = Expect(TokenKind.Name, "a test name");
+                string name = nameToken.Value;
+                // Like Jinja, an unknown test is a template error even if the expression never runs.
+                if (!Tests.Exists(name)) throw ErrorAt(nameToken, $"no test named '{name}'");
                 ArgList args = ArgList.Empty;
                 if (Current.IsOp("("))
                 {
@@ -392,6 +395,7 @@ internal sealed partial class TemplateParser
                 Next();
                 name += "." + Next().Value;
             }
+            if (!Filters.Exists(name)) throw ErrorAt(nameToken, $"no filter named '{name}'");
             ArgList args = ArgList.Empty;
             if (Current.IsOp("("))
             {
