@@ -1,0 +1,58 @@
+using System.CommandLine;
+using Loom.Models.Formats.Gguf;
+
+namespace Loom.Cli.Commands;
+
+/// <summary><c>loom inspect</c>: what a model file holds — architecture, hyperparameters, tensors, tokenizer.</summary>
+internal static class InspectCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<string>("model") { Description = "A .gguf file, a Hugging Face directory or a llama2.c .bin" };
+        var tokenizer = ModelOptions.Tokenizer();
+        var tensors = new Option<bool>("--no-tensors") { Description = "Leave out the tensor list" };
+        var cmd = new Command("inspect", "Show a model's architecture, hyperparameters, tensors and tokenizer") { model, tokenizer, tensors };
+        cmd.SetAction(parse =>
+        {
+            using var m = ModelOptions.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: true);
+            var c = m.Config;
+            var o = Console.Out;
+            o.WriteLine($"model:         {m.Name} ({m.Format}) {m.Path}");
+            o.WriteLine($"architecture:  {c.Architecture}");
+            o.WriteLine($"layers:        {c.NumLayers}");
+            o.WriteLine($"dim:           {c.Dim}   ffn: {c.FfnDim}");
+            o.WriteLine($"heads:         {c.NumHeads} (kv {c.NumKvHeads}, head dim {c.HeadDim})");
+            o.WriteLine($"context:       {c.ContextLength}");
+            o.WriteLine($"vocab:         {c.VocabSize}");
+            o.WriteLine($"rms norm eps:  {c.RmsNormEps:g}");
+            o.WriteLine($"rope:          {c.RopeStyle}, theta {c.RopeTheta:g}, dims {c.RopeDim}, scale {c.RopeFreqScale:g}{(c.RopeFreqFactors is null ? "" : ", frequency factors")}");
+            o.WriteLine($"flags:         tied embeddings {c.TiedEmbeddings}, qkv bias {c.QkvBias}, qk norm {c.QkNorm}");
+            var weights = m.Transformer.Weights.All().ToArray();
+            long bytes = weights.Sum(t => t.ByteSize), elements = weights.Sum(t => t.ElementCount);
+            o.WriteLine($"parameters:    {elements:N0} in {weights.Length} tensors, {bytes / 1048576.0:F1} MiB");
+            var t = m.Tokenizer;
+            o.WriteLine($"tokenizer:     {t.Kind} ({t.PreTokenizerName}), {t.VocabSize} tokens, bos {t.BosId}{(t.AddBos ? " (added)" : "")}, eos {t.EosId}{(t.AddEos ? " (added)" : "")}, end-of-generation [{string.Join(", ", t.EndOfGenerationIds.Order())}]");
+            o.WriteLine($"chat template: {(t.ChatTemplate is null ? "none" : $"{t.ChatTemplate.Length} chars")}");
+            if (m.Metadata.Count > 0)
+            {
+                o.WriteLine("metadata:");
+                foreach (var (k, v) in m.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                    o.WriteLine($"  {k} = {Show(v)}");
+            }
+            if (!parse.GetValue(tensors))
+            {
+                o.WriteLine("tensors:");
+                foreach (var w in weights) o.WriteLine($"  {w.Name,-32} {w.Type,-5} [{string.Join(", ", w.Shape)}]");
+            }
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static string Show(object v) => v switch
+    {
+        string s => s.Length > 80 ? $"\"{s[..77].ReplaceLineEndings(" ")}...\" ({s.Length} chars)" : $"\"{s}\"",
+        GgufArray a => $"[{a.ElementType} × {a.Count}]",
+        _ => v.ToString() ?? "",
+    };
+}

@@ -1,0 +1,103 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Loom.Engine;
+using Loom.Engine.Sampling;
+
+namespace Loom.Cli.Commands;
+
+/// <summary><c>loom run</c>: one prompt through the engine, text streamed as it is generated.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var model = ModelOptions.Model();
+        var tokenizer = ModelOptions.Tokenizer();
+        var threads = ModelOptions.Threads();
+        var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text", Required = true };
+        var n = new Option<int>("--n-predict", "-n") { Description = "Most tokens to generate", DefaultValueFactory = _ => 128 };
+        var temp = new Option<float>("--temp") { Description = "Temperature (0 = greedy)", DefaultValueFactory = _ => 0.8f };
+        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = off)", DefaultValueFactory = _ => 40 };
+        var topP = new Option<float>("--top-p") { Description = "Keep the smallest set with this much probability", DefaultValueFactory = _ => 0.95f };
+        var minP = new Option<float>("--min-p") { Description = "Drop tokens below this fraction of the top probability", DefaultValueFactory = _ => 0.05f };
+        var repeat = new Option<float>("--repeat-penalty") { Description = "Repetition penalty (1 = off)", DefaultValueFactory = _ => 1f };
+        var seed = new Option<ulong?>("--seed", "-s") { Description = "Random seed (same seed, same output)" };
+        var ignoreEos = new Option<bool>("--ignore-eos") { Description = "Keep generating past end-of-generation tokens" };
+        var output = new Option<string>("--output", "-o") { Description = "text: stream the text; json: print one JSON object at the end", DefaultValueFactory = _ => "text" };
+        output.AcceptOnlyFromAmong("text", "json");
+
+        var cmd = new Command("run", "Generate a continuation of a prompt")
+        {
+            model, tokenizer, threads, prompt, n, temp, topK, topP, minP, repeat, seed, ignoreEos, output,
+        };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            bool json = parse.GetValue(output) == "json";
+            var p = new SamplingParams
+            {
+                Temperature = parse.GetValue(temp),
+                TopK = parse.GetValue(topK),
+                TopP = parse.GetValue(topP),
+                MinP = parse.GetValue(minP),
+                RepetitionPenalty = parse.GetValue(repeat),
+                Seed = parse.GetValue(seed),
+                MaxTokens = parse.GetValue(n),
+                IgnoreEos = parse.GetValue(ignoreEos),
+            };
+            p.Validate();
+            using var loaded = ModelOptions.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: json);
+            using var engine = new LlmEngine(loaded, new EngineOptions { Threads = parse.GetValue(threads), MaxNumSeqs = 1 });
+            engine.Start();
+
+            var promptIds = loaded.Tokenizer.Encode(parse.GetValue(prompt)!, addSpecial: true, parseSpecial: true);
+            var sw = Stopwatch.StartNew();
+            var request = engine.AddRequest(promptIds, p);
+            var ids = new List<int>();
+            var text = new StringBuilder();
+            double firstToken = 0;
+            FinishReason? finish = null;
+            var stdout = Console.Out;
+            await foreach (var o in request.Outputs(ct))
+            {
+                if (ids.Count == 0 && o.TokenIds.Count > 0) firstToken = sw.Elapsed.TotalSeconds;
+                ids.AddRange(o.TokenIds);
+                text.Append(o.Text);
+                finish ??= o.FinishReason;
+                if (!json && o.Text.Length > 0) { stdout.Write(o.Text); stdout.Flush(); }
+            }
+            double total = sw.Elapsed.TotalSeconds;
+            double genSeconds = total - firstToken;
+            double promptTps = promptIds.Length / Math.Max(firstToken, 1e-9);
+            double genTps = ids.Count > 1 ? (ids.Count - 1) / Math.Max(genSeconds, 1e-9) : 0;
+            if (json)
+            {
+                var result = new
+                {
+                    model = loaded.Name,
+                    prompt_ids = promptIds,
+                    generated_ids = ids,
+                    text = text.ToString(),
+                    finish_reason = finish?.ToString().ToLowerInvariant(),
+                    timings = new
+                    {
+                        prompt_tokens = promptIds.Length,
+                        prompt_seconds = firstToken,
+                        prompt_tokens_per_second = promptTps,
+                        generated_tokens = ids.Count,
+                        generation_seconds = genSeconds,
+                        generation_tokens_per_second = genTps,
+                    },
+                };
+                stdout.WriteLine(JsonSerializer.Serialize(result));
+            }
+            else
+            {
+                stdout.WriteLine();
+                Console.Error.WriteLine($"prompt: {promptIds.Length} tokens, {promptTps:F1} tok/s | generation: {ids.Count} tokens, {genTps:F1} tok/s | finish: {finish?.ToString().ToLowerInvariant()}");
+            }
+            return 0;
+        });
+        return cmd;
+    }
+}
