@@ -17,24 +17,13 @@ public class ReferenceParityTests(ITestOutputHelper output)
         { "stories260K.json", 2e-3 },
         { "TinyStories-656K.f16.json", 2e-3 },
         { "llama-2-tiny-random.json", 2e-3 },
+        { "tinystories-656k-q8_0.json", 2e-2 },
     };
 
-    /// <summary>
-    /// Q8_0: greedy tokens must match llama.cpp's exactly. Its log-probabilities are checked in
-    /// <see cref="Q8LogprobsWithinTolerance"/>, which is open: on the second reference prompt ours drift by up to
-    /// 0.085 from the first decode step on (the first prompt agrees to 1e-5), and the cause is not yet found.
-    /// </summary>
-    [SharedFact]
-    public Task Q8TokensMatchReference() => Run("tinystories-656k-q8_0.json", 2e-2, checkLogprobs: false);
-
-    [SharedFact(Skip = "open: Q8_0 log-probabilities drift up to 0.085 from llama.cpp on the second reference prompt (tokens identical); see Q8TokensMatchReference")]
-    public Task Q8LogprobsWithinTolerance() => Run("tinystories-656k-q8_0.json", 2e-2, checkLogprobs: true);
 
     [SharedTheory]
     [MemberData(nameof(References))]
-    public Task EngineReproducesReference(string referenceFile, double tolerance) => Run(referenceFile, tolerance, checkLogprobs: true);
-
-    private async Task Run(string referenceFile, double tolerance, bool checkLogprobs)
+    public async Task EngineReproducesReference(string referenceFile, double tolerance)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(SharedData.Path("reference/" + referenceFile)));
         using var model = ModelLoader.Load(SharedData.Path("models/" + doc.RootElement.GetProperty("model").GetString()));
@@ -75,7 +64,7 @@ public class ReferenceParityTests(ITestOutputHelper output)
                 }
             }
             output.WriteLine($"'{prompt}': {compared} tokens identical, max top-5 log-prob error {maxErr:g3}");
-            if (checkLogprobs) Assert.True(maxErr < tolerance, $"'{prompt}': log-prob error {maxErr} over {tolerance}");
+            Assert.True(maxErr < tolerance, $"'{prompt}': log-prob error {maxErr} over {tolerance}");
         }
         Assert.Equal(0, engine.Blocks.UsedBlocks);
     }

@@ -13,6 +13,7 @@ public class ForwardParityTests(ITestOutputHelper output)
     [InlineData("stories260K.json", 2e-3)]
     [InlineData("TinyStories-656K.f16.json", 2e-3)]
     [InlineData("llama-2-tiny-random.json", 2e-3)]
+    [InlineData("tinystories-656k-q8_0.json", 2e-2)]
     public void GreedyMatchesReference(string referenceFile, double tolerance)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(SharedData.Path("reference/" + referenceFile)));
@@ -50,7 +51,6 @@ public class ForwardParityTests(ITestOutputHelper output)
                     double err = Math.Abs(logits[pair[0].GetInt32()] - lse - pair[1].GetDouble());
                     maxErr = Math.Max(maxErr, err);
                 }
-                if (Environment.GetEnvironmentVariable("LOOM_DEBUG") == "1") output.WriteLine($"pos {i}: " + string.Join(" ", refTop.Where(p => p[1].ValueKind != JsonValueKind.Null).Select(p => $"{p[0].GetInt32()}:{logits[p[0].GetInt32()] - lse - p[1].GetDouble():+0.0000;-0.0000}({p[1].GetDouble():0.00})")));
                 if (argmax != expected[i])
                 {
                     Assert.True(gap < 2 * tolerance, $"'{c.GetProperty("prompt").GetString()}' token {i}: got {argmax}, expected {expected[i]} (reference gap {gap})");

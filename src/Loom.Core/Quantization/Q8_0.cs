@@ -76,6 +76,33 @@ public static class Q8_0
         return sumf;
     }
 
+    /// <summary>
+    /// The same dot product summed as llama.cpp's x86 kernels sum it (ggml_vec_dot_q8_0_q8_0 for AVX2 and
+    /// tinyBLAS's Q8_0 path alike): eight float lanes, lane i taking the integer sum of products 4i..4i+3 of
+    /// each block, fused-multiply-added with d_w·d_x, then reduced as hsum_float_8 does.
+    /// </summary>
+    public static float DotX86(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n)
+    {
+        int nb = QuantMath.Blocks(n, BlockSize, BlockBytes, w.Length, nameof(Q8_0));
+        QuantMath.Blocks(n, BlockSize, BlockBytes, x.Length, nameof(Q8_0));
+        Span<float> acc = stackalloc float[8];
+        acc.Clear();
+        for (int i = 0; i < nb; i++)
+        {
+            var a = w.Slice(i * BlockBytes, BlockBytes);
+            var b = x.Slice(i * BlockBytes, BlockBytes);
+            float d = QuantMath.ReadHalf(a, 0) * QuantMath.ReadHalf(b, 0);
+            for (int lane = 0; lane < 8; lane++)
+            {
+                int sum = 0;
+                for (int k = 0; k < 4; k++) sum += (sbyte)a[2 + 4 * lane + k] * (sbyte)b[2 + 4 * lane + k];
+                acc[lane] = MathF.FusedMultiplyAdd(d, sum, acc[lane]);
+            }
+        }
+        float r0 = acc[4] + acc[0], r1 = acc[5] + acc[1], r2 = acc[6] + acc[2], r3 = acc[7] + acc[3];
+        return (r0 + r2) + (r1 + r3);
+    }
+
     internal static float AbsMax(ReadOnlySpan<float> x)
     {
         float amax = 0;

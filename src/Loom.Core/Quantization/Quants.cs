@@ -114,7 +114,7 @@ public static class Quants
             case GgmlType.Q4_1: return Q4_1.Dot(w, x, n);
             case GgmlType.Q5_0: return Q5_0.Dot(w, x, n);
             case GgmlType.Q5_1: return Q5_1.Dot(w, x, n);
-            case GgmlType.Q8_0: return Q8_0.Dot(w, x, n);
+            case GgmlType.Q8_0: return Q8_0.DotX86(w, x, n);
             case GgmlType.Q2_K: return Q2_K.Dot(w, x, n);
             case GgmlType.Q3_K: return Q3_K.Dot(w, x, n);
             case GgmlType.Q4_K: return Q4_K.Dot(w, x, n);
