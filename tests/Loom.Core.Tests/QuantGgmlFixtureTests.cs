@@ -89,9 +89,25 @@ public class QuantGgmlFixtureTests
         {
             var t = QuantFixtures.Type(type);
             var act = QuantFixtures.Bytes($"{QuantFixtures.Name(Quants.VecDotType(t))}.x.rt.generic");
-            float dot = Quants.VecDot(t, QuantFixtures.Bytes($"{type}.w"), act, n);
+            // Quants dispatches Q8_0 to its x86-order kernel; the scalar reference is Q8_0.Dot.
+            float dot = t == GgmlType.Q8_0 ? Q8_0.Dot(QuantFixtures.Bytes($"{type}.w"), act, n) : Quants.VecDot(t, QuantFixtures.Bytes($"{type}.w"), act, n);
             Assert.True(BitConverter.SingleToUInt32Bits(dot) == bits, $"{type} n={n}: ggml {BitConverter.UInt32BitsToSingle(bits):R}, ours {dot:R}");
         }
+    }
+
+    [Fact]
+    public void Q8_0_x86_order_matches_ggml_native_vec_dot_bit_for_bit()
+    {
+        int checkedCount = 0;
+        foreach (var (type, n, bits) in QuantFixtures.Dots("native"))
+        {
+            if (type != "q8_0") continue;
+            var act = QuantFixtures.Bytes("q8_0.x.rt.native");
+            float dot = Q8_0.DotX86(QuantFixtures.Bytes("q8_0.w"), act, n);
+            Assert.True(BitConverter.SingleToUInt32Bits(dot) == bits, $"q8_0 n={n}: ggml {BitConverter.UInt32BitsToSingle(bits):R}, ours {dot:R}");
+            checkedCount++;
+        }
+        Assert.True(checkedCount > 0);
     }
 
     [Fact]
