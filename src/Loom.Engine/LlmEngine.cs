@@ -199,16 +199,18 @@ public sealed class LlmEngine : IDisposable
             foreach (int id in p.StopTokenIds) if ((uint)id < (uint)logits.Length) logits[id] = float.NegativeInfinity;
         }
         TokenLogprob? logprob = null;
+        double logSumExp = 0;
         if (p.Logprobs is int nTop)
         {
             logits.CopyTo(_rawLogits);
-            int n = Loom.Engine.Sampling.Logprobs.TopN(_rawLogits, _topIds.AsSpan(0, nTop), _topLogprobs.AsSpan(0, nTop));
+            logSumExp = Loom.Engine.Sampling.Logprobs.LogSumExp(_rawLogits);
+            int n = Loom.Engine.Sampling.Logprobs.TopN(_rawLogits, logSumExp, _topIds.AsSpan(0, nTop), _topLogprobs.AsSpan(0, nTop));
             var top = new (int, float)[n];
             for (int i = 0; i < n; i++) top[i] = (_topIds[i], _topLogprobs[i]);
             logprob = new TokenLogprob(-1, 0, top);
         }
         int token = seq.Sampler.Sample(logits, seq.PromptTokens, seq.OutputTokens);
-        if (logprob is not null) logprob = logprob with { TokenId = token, Logprob = Loom.Engine.Sampling.Logprobs.LogSoftmaxAt(_rawLogits, token) };
+        if (logprob is not null) logprob = logprob with { TokenId = token, Logprob = Loom.Engine.Sampling.Logprobs.LogSoftmaxAt(_rawLogits, token, logSumExp) };
         seq.Append(token);
         Metrics.GenerationTokens++;
         if (seq.OutputLength == 1) Metrics.RecordFirstToken(seq.Request.ArrivalTime);

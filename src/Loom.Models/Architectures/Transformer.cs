@@ -63,6 +63,11 @@ public sealed unsafe class Transformer : IDisposable
         var gemv = s.Gemv;
         for (int t = 0; t < T; t++) gemv[t] = batch.SeqTokenCount(batch.TokenSeq[t]) == 1;
 
+        // RoPE angles depend only on position: once per token here, shared by Q and K of every layer.
+        int half = c.RopeDim / 2;
+        for (int t = 0; t < T; t++)
+            Rope.Angles(batch.Positions[t], c.RopeDim, c.RopeTheta, c.RopeFreqScale, _ropeFactors, s.RopeCos.AsSpan(t * half, half), s.RopeSin.AsSpan(t * half, half));
+
         // Token embeddings.
         var emb = Weights.TokenEmbedding;
         for (int t = 0; t < T; t++)
@@ -87,8 +92,8 @@ public sealed unsafe class Transformer : IDisposable
             AddBias(q, _bq[l], T); AddBias(k, _bk[l], T); AddBias(v, _bv[l], T);
             if (_qNorm[l] is { } qn) HeadNorm(q, qn, T * c.NumHeads);
             if (_kNorm[l] is { } kn) HeadNorm(k, kn, T * c.NumKvHeads);
-            ApplyRope(batch, q, c.NumHeads);
-            ApplyRope(batch, k, c.NumKvHeads);
+            ApplyRope(T, q, c.NumHeads);
+            ApplyRope(T, k, c.NumKvHeads);
             StoreKv(batch, cache, l, k, v);
             Attention(batch, cache, l, q, s.Att.AsSpan(0, T * qDim));
             MatMul.Compute(w.Wo, s.Att.AsSpan(0, T * qDim), T, xb, s.Quant, gemv);
@@ -151,14 +156,15 @@ public sealed unsafe class Transformer : IDisposable
         }
     }
 
-    private void ApplyRope(ForwardBatch batch, Span<float> y, int heads)
+    /// <summary>Rotates every head of every token by the angles computed at the start of the pass.</summary>
+    private void ApplyRope(int tokens, Span<float> y, int heads)
     {
         var c = Config;
         int hd = c.HeadDim, half = c.RopeDim / 2;
-        Span<float> cos = stackalloc float[half], sin = stackalloc float[half];
-        for (int t = 0; t < batch.TokenCount; t++)
+        for (int t = 0; t < tokens; t++)
         {
-            Rope.Angles(batch.Positions[t], c.RopeDim, c.RopeTheta, c.RopeFreqScale, _ropeFactors, cos, sin);
+            var cos = _s.RopeCos.AsSpan(t * half, half);
+            var sin = _s.RopeSin.AsSpan(t * half, half);
             for (int h = 0; h < heads; h++)
             {
                 var head = y.Slice((t * heads + h) * hd, c.RopeDim);
@@ -299,7 +305,7 @@ public sealed unsafe class Transformer : IDisposable
     /// <summary>Activation buffers, grown to the largest batch seen and then reused.</summary>
     private sealed class Scratch
     {
-        public float[] X = [], Xb = [], Q = [], K = [], V = [], Att = [], Gate = [], Up = [];
+        public float[] X = [], Xb = [], Q = [], K = [], V = [], Att = [], Gate = [], Up = [], RopeCos = [], RopeSin = [];
         public bool[] Gemv = [], OutGemv = [];
         public byte[] Quant = [];
         private int _tokens = -1;
@@ -314,6 +320,7 @@ public sealed unsafe class Transformer : IDisposable
             Att = new float[tokens * qDim];
             Gate = new float[tokens * c.FfnDim]; Up = new float[tokens * c.FfnDim];
             Gemv = new bool[tokens]; OutGemv = new bool[tokens];
+            RopeCos = new float[tokens * (c.RopeDim / 2)]; RopeSin = new float[tokens * (c.RopeDim / 2)];
             long quant = 0;
             foreach (var t in m.Weights.All())
                 if (t.Shape.Length == 2) quant = Math.Max(quant, MatMul.ScratchBytes(t, tokens));
