@@ -107,12 +107,17 @@ public static class Dot
         return a + b;
     }
 
+    /// <summary>16 halves to floats, exactly (Half → float is exact, so this matches any other widening).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Widen(ref Half h)
+    public static Vector512<float> Widen(ref Half h)
     {
-        // Half → float is exact, so any widening gives the same lanes.
-        Span<float> tmp = stackalloc float[16];
-        for (int i = 0; i < 16; i++) tmp[i] = (float)Unsafe.Add(ref h, i);
-        return Vector512.Create<float>(tmp);
+        var bits = Vector512.WidenLower(Vector512.Create(Vector256.LoadUnsafe(ref Unsafe.As<Half, ushort>(ref h)), Vector256<ushort>.Zero));
+        // Exponent and mantissa shifted into a float and scaled by 2^112 re-bias exactly (subnormals included);
+        // inf and NaN get the float's all-ones exponent back.
+        var magnitude = (Vector512.ShiftLeft(bits & Vector512.Create(0x7FFFu), 13).AsSingle() * Vector512.Create(Pow2To112)).AsUInt32();
+        var special = Vector512.Equals(bits & Vector512.Create(0x7C00u), Vector512.Create(0x7C00u)) & Vector512.Create(0x7F800000u);
+        return (magnitude | special | Vector512.ShiftLeft(bits & Vector512.Create(0x8000u), 16)).AsSingle();
     }
+
+    private static readonly float Pow2To112 = BitConverter.UInt32BitsToSingle((127 + 112) << 23);
 }

@@ -1,3 +1,4 @@
+using Loom.Core.Kernels.Quantized;
 using Loom.Core.Quantization;
 using Loom.Core.Tensors;
 using Loom.Core.Threading;
@@ -6,10 +7,18 @@ namespace Loom.Core.Kernels;
 
 /// <summary>
 /// y = x · Wᵀ for a weight matrix of any supported type: every activation row is first converted to the weight
-/// type's <see cref="Quants.VecDotType"/> (as ggml does), then each output is one <see cref="Quants.VecDot"/>.
+/// type's <see cref="Quants.VecDotType"/> (as ggml does), then the products are formed by the type's
+/// <see cref="TileKernels">tile kernel</see> over tiles of weight rows × tokens, so each weight block is read once
+/// per group of tokens. Threads split the rows; every output is computed the same way whatever the split.
+/// Float weights are summed per pair in llama.cpp's order for GEMM or GEMV (see <see cref="Dot"/>).
 /// </summary>
 public static unsafe class MatMul
 {
+    /// <summary>Tokens whose activations stay cache-resident while a thread walks its rows.</summary>
+    private const int TokenBlock = 64;
+
+    private static readonly TileKernel?[] Kernels = new TileKernel?[64];
+
     /// <summary>Bytes of scratch <see cref="Compute"/> needs for <paramref name="tokens"/> rows against <paramref name="w"/>.</summary>
     public static long ScratchBytes(WeightTensor w, int tokens) => tokens * TypeTraits.RowSize(Quants.VecDotType(w.Type), w.Cols);
 
@@ -31,12 +40,65 @@ public static unsafe class MatMul
         fixed (byte* xq = scratch)
         fixed (float* yp = y)
         {
-            var job = new Job(w, (nint)xq, xRow, (nint)yp, tokens, n, k, gemv);
-            RowParallel.For(n, (long)k * tokens, job, static (j, start, end) => j.Run(start, end));
+            if (w.Packed is { } packed)
+            {
+                var job = new PackedJob(packed, xq, xRow, yp, tokens, n);
+                RowParallel.For(n / PackedMatrix.TileRows, (long)k * tokens * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end));
+            }
+            else if (w.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)
+            {
+                var job = new PairJob(w, xq, xRow, yp, tokens, n, k, gemv);
+                RowParallel.For(n, (long)k * tokens, job, static (j, start, end) => j.Run(start, end));
+            }
+            else
+            {
+                var job = new TileJob(KernelFor(w.Type), (byte*)w.Data, (nint)w.RowBytes, xq, xRow, yp, tokens, n, k);
+                int tiles = (n + TileKernels.MaxRows - 1) / TileKernels.MaxRows;
+                RowParallel.For(tiles, (long)k * tokens * TileKernels.MaxRows, job, static (j, start, end) => j.Run(start, end));
+            }
         }
     }
 
-    private sealed class Job(WeightTensor w, nint xq, int xRow, nint y, int tokens, int n, int k, bool[]? gemv)
+    private static TileKernel KernelFor(GgmlType type) => Kernels[(int)type] ??= TileKernels.For(type);
+
+    /// <summary>Tiles [start, end) of <see cref="TileKernels.MaxRows"/> rows, for all tokens, block of tokens by block.</summary>
+    private readonly struct TileJob(TileKernel kernel, byte* w, nint wRowBytes, byte* xq, int xRow, float* y, int tokens, int n, int k)
+    {
+        public void Run(int start, int end)
+        {
+            const int R = TileKernels.MaxRows, T = TileKernels.MaxTokens;
+            for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
+            {
+                int t1 = Math.Min(tokens, t0 + TokenBlock);
+                for (int tile = start; tile < end; tile++)
+                {
+                    int r = tile * R, rows = Math.Min(R, n - r);
+                    for (int t = t0; t < t1; t += T)
+                        kernel(w + r * wRowBytes, wRowBytes, rows, xq + (long)t * xRow, xRow, Math.Min(T, t1 - t), k, y + (long)t * n + r, n);
+                }
+            }
+        }
+    }
+
+    /// <summary>Packed tiles [start, end), for all tokens, block of tokens by block.</summary>
+    private readonly struct PackedJob(PackedMatrix m, byte* xq, int xRow, float* y, int tokens, int n)
+    {
+        public void Run(int start, int end)
+        {
+            const int T = TileKernels.MaxTokens;
+            var kernel = m.Kernel;
+            for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
+            {
+                int t1 = Math.Min(tokens, t0 + TokenBlock);
+                for (int tile = start; tile < end; tile++)
+                    for (int t = t0; t < t1; t += T)
+                        kernel(m.Tile(tile), m.Blocks, xq + (long)t * xRow, xRow, Math.Min(T, t1 - t), y + (long)t * n + tile * PackedMatrix.TileRows, n);
+            }
+        }
+    }
+
+    /// <summary>Float weights: one dot product per (row, token), in the GEMM or GEMV order the token asks for.</summary>
+    private readonly struct PairJob(WeightTensor w, byte* xq, int xRow, float* y, int tokens, int n, int k, bool[]? gemv)
     {
         public void Run(int start, int end)
         {
@@ -47,8 +109,8 @@ public static unsafe class MatMul
                 var wRow = new ReadOnlySpan<byte>((byte*)w.Data + (long)r * rowBytes, rowBytes);
                 for (int t = 0; t < tokens; t++)
                 {
-                    var xr = new ReadOnlySpan<byte>((byte*)xq + (long)t * xRow, xRow);
-                    ((float*)y)[(long)t * n + r] = Quants.VecDot(type, wRow, xr, k, gemm: gemv is null || !gemv[t]);
+                    var xr = new ReadOnlySpan<byte>(xq + (long)t * xRow, xRow);
+                    y[(long)t * n + r] = Quants.VecDot(type, wRow, xr, k, gemm: gemv is null || !gemv[t]);
                 }
             }
         }

@@ -73,4 +73,36 @@ public static class Q4_0
         }
         return sumf;
     }
+
+    /// <summary>
+    /// The same dot product summed as llama.cpp's x86 kernels sum it: eight float lanes, lane i taking the integer
+    /// sum of (q−8)·x over elements 4i..4i+3 of each block, fused-multiply-added with d_w·d_x, then reduced as
+    /// hsum_float_8 does. The reference for <see cref="Kernels.Quantized.Q4_0Tile"/>.
+    /// </summary>
+    public static float DotX86(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n)
+    {
+        int nb = QuantMath.Blocks(n, BlockSize, BlockBytes, w.Length, nameof(Q4_0));
+        QuantMath.Blocks(n, Q8_0.BlockSize, Q8_0.BlockBytes, x.Length, nameof(Q8_0));
+        Span<float> acc = stackalloc float[8];
+        acc.Clear();
+        for (int i = 0; i < nb; i++)
+        {
+            var a = w.Slice(i * BlockBytes, BlockBytes);
+            var b = x.Slice(i * Q8_0.BlockBytes, Q8_0.BlockBytes);
+            float d = QuantMath.ReadHalf(a, 0) * QuantMath.ReadHalf(b, 0);
+            for (int lane = 0; lane < 8; lane++)
+            {
+                int sum = 0;
+                for (int k = 0; k < 4; k++)
+                {
+                    int j = 4 * lane + k;
+                    int q = j < 16 ? a[2 + j] & 0x0F : a[2 + j - 16] >> 4;
+                    sum += (q - 8) * (sbyte)b[2 + j];
+                }
+                acc[lane] = MathF.FusedMultiplyAdd(d, sum, acc[lane]);
+            }
+        }
+        float r0 = acc[4] + acc[0], r1 = acc[5] + acc[1], r2 = acc[6] + acc[2], r3 = acc[7] + acc[3];
+        return (r0 + r2) + (r1 + r3);
+    }
 }

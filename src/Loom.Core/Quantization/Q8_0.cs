@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Loom.Core.Quantization;
 
 /// <summary>
@@ -30,7 +33,34 @@ public static class Q8_0
     }
 
     /// <summary>ggml-cpu's x86 quantize_row_q8_0 (activations): id = 127/amax, round half to even.</summary>
-    public static void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
+    public static unsafe void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        int nb = QuantMath.Blocks(src.Length, BlockSize, BlockBytes, dst.Length, nameof(Q8_0));
+        if (!Avx512F.IsSupported) { QuantizeScalar(src, dst); return; }
+        fixed (float* xs = src)
+        fixed (byte* ds = dst)
+        {
+            var absMask = Vector512.Create(0x7FFFFFFF).AsSingle();
+            for (int i = 0; i < nb; i++)
+            {
+                float* x = xs + i * BlockSize;
+                byte* b = ds + i * BlockBytes;
+                var lo = Vector512.Load(x);
+                var hi = Vector512.Load(x + 16);
+                float amax = HorizontalMax(Vector512.Max(lo & absMask, hi & absMask));
+                *(Half*)b = (Half)(amax / 127f);
+                var id = Vector512.Create(amax != 0 ? 127f / amax : 0f);
+                // RoundToNearestInteger is round-half-to-even, as _mm256_round_ps with _MM_ROUND_NEAREST.
+                var qlo = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(lo * id, 0));
+                var qhi = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(hi * id, 0));
+                Avx512F.ConvertToVector128SByteWithSaturation(qlo).Store((sbyte*)(b + 2));
+                Avx512F.ConvertToVector128SByteWithSaturation(qhi).Store((sbyte*)(b + 18));
+            }
+        }
+    }
+
+    /// <summary>The scalar form of <see cref="Quantize"/>, its reference.</summary>
+    public static void QuantizeScalar(ReadOnlySpan<float> src, Span<byte> dst)
     {
         int nb = QuantMath.Blocks(src.Length, BlockSize, BlockBytes, dst.Length, nameof(Q8_0));
         for (int i = 0; i < nb; i++)
@@ -101,6 +131,14 @@ public static class Q8_0
         }
         float r0 = acc[4] + acc[0], r1 = acc[5] + acc[1], r2 = acc[6] + acc[2], r3 = acc[7] + acc[3];
         return (r0 + r2) + (r1 + r3);
+    }
+
+    private static float HorizontalMax(Vector512<float> v)
+    {
+        var a = Vector256.Max(v.GetLower(), v.GetUpper());
+        var b = Vector128.Max(a.GetLower(), a.GetUpper());
+        b = Vector128.Max(b, Vector128.Shuffle(b, Vector128.Create(2, 3, 0, 1)));
+        return MathF.Max(b[0], b[1]);
     }
 
     internal static float AbsMax(ReadOnlySpan<float> x)

@@ -35,6 +35,12 @@ public sealed unsafe class WeightTensor
     /// <summary>Bytes per row.</summary>
     public long RowBytes { get; }
 
+    /// <summary>
+    /// The same matrix repacked at load into a layout a fast kernel prefers (the mapped file stays untouched),
+    /// or null. Set once, before the tensor is used from several threads.
+    /// </summary>
+    public Kernels.Quantized.PackedMatrix? Packed { get; set; }
+
     /// <summary>The raw bytes of row <paramref name="row"/>.</summary>
     public ReadOnlySpan<byte> Row(int row)
     {

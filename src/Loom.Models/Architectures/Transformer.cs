@@ -1,4 +1,5 @@
 using Loom.Core.Kernels;
+using Loom.Core.Kernels.Quantized;
 using Loom.Core.Quantization;
 using Loom.Core.Tensors;
 using Loom.Core.Threading;
@@ -18,6 +19,7 @@ public sealed unsafe class Transformer : IDisposable
     private readonly float[] _outputNorm;
     private readonly float[] _ropeFactors;
     private readonly PagedAttention _attention;
+    private readonly List<PackedMatrix> _packed = [];
     private Scratch _s = new();
 
     public Transformer(ModelConfig config, ModelWeights weights)
@@ -36,6 +38,9 @@ public sealed unsafe class Transformer : IDisposable
             _qNorm[l] = ToFloatsOrNull(w.QNorm); _kNorm[l] = ToFloatsOrNull(w.KNorm);
         }
         _outputNorm = ToFloats(weights.OutputNorm);
+        foreach (var t in weights.All())
+            if (t != weights.TokenEmbedding && t.Packed is null && PackedMatrix.CanPack(t)) _packed.Add(t.Packed = PackedMatrix.Pack(t));
+        if (weights.Output.Packed is null && PackedMatrix.CanPack(weights.Output)) _packed.Add(weights.Output.Packed = PackedMatrix.Pack(weights.Output));
         _ropeFactors = config.RopeFreqFactors ?? [];
         _attention = new PagedAttention(config);
     }
@@ -182,7 +187,11 @@ public sealed unsafe class Transformer : IDisposable
 
     private static float[]? ToFloatsOrNull(WeightTensor? t) => t is null ? null : ToFloats(t);
 
-    public void Dispose() => Weights.Dispose();
+    public void Dispose()
+    {
+        foreach (var p in _packed) p.Dispose();
+        Weights.Dispose();
+    }
 
     /// <summary>Activation buffers, grown to the largest batch seen and then reused.</summary>
     private sealed class Scratch

@@ -23,6 +23,8 @@ public static unsafe class TileKernels
     /// <summary>The tile kernel for weights of <paramref name="type"/>; <see cref="Reference"/> when there is no SIMD one.</summary>
     public static TileKernel For(GgmlType type) => type switch
     {
+        GgmlType.Q4_0 when Q4_0Tile.IsSupported => Q4_0Tile.Mul,
+        GgmlType.Q8_0 when Q8_0Tile.IsSupported => Q8_0Tile.Mul,
         _ => ReferenceFor(type),
     };
 

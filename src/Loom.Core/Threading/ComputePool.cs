@@ -1,0 +1,168 @@
+namespace Loom.Core.Threading;
+
+/// <summary>
+/// A fixed set of worker threads that run one data-parallel operation at a time, with the calling thread
+/// taking part. Workers spin briefly between operations (a forward pass issues hundreds back to back) and
+/// then sleep; handing out an operation allocates nothing. Work is claimed in chunks from a shared counter,
+/// so a slow or descheduled thread does not hold the others up.
+/// </summary>
+/// <remarks>
+/// One operation runs at a time: a call made while the pool is busy (from another thread, or nested inside a
+/// body) runs inline on its caller instead, which keeps results identical and never deadlocks.
+/// </remarks>
+public sealed class ComputePool : IDisposable
+{
+    private const int SpinIterations = 5_000;
+
+    private readonly object _lock = new();
+    private readonly List<Thread> _workers = [];
+    private WorkItem? _work;
+    private int _generation;
+    private int _participants;
+    private int _opParticipants;
+    private int _pending;
+    private int _busy;
+    private int _sleepers;
+    private bool _disposed;
+
+    /// <summary>Creates a pool that runs operations on <paramref name="threads"/> threads, the caller included.</summary>
+    public ComputePool(int threads) => Threads = threads;
+
+    /// <summary>The process-wide pool kernels use.</summary>
+    public static ComputePool Shared { get; } = new(Environment.ProcessorCount);
+
+    /// <summary>Threads an operation runs on, the calling thread included (at least 1).</summary>
+    public int Threads
+    {
+        get => Volatile.Read(ref _participants) + 1;
+        set
+        {
+            int workers = Math.Max(1, value) - 1;
+            lock (_lock)
+            {
+                while (_workers.Count < workers)
+                {
+                    var t = new Thread(WorkerLoop) { IsBackground = true, Name = $"loom-compute-{_workers.Count + 1}" };
+                    _workers.Add(t);
+                    t.Start(_workers.Count - 1);
+                }
+                Volatile.Write(ref _participants, workers);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Calls <paramref name="body"/>(state, start, end) over disjoint chunks covering [0, <paramref name="count"/>),
+    /// spread over the pool's threads when the work (<paramref name="count"/> × <paramref name="workPerItem"/>) is
+    /// large enough to be worth it. Exceptions from any chunk are rethrown on the caller.
+    /// </summary>
+    public void For<TState>(int count, long workPerItem, TState state, Action<TState, int, int> body)
+    {
+        if (count <= 0) return;
+        int participants = Volatile.Read(ref _participants);
+        if (participants == 0 || count == 1 || count * workPerItem < 16_384 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        {
+            body(state, 0, count);
+            return;
+        }
+        try
+        {
+            var item = WorkItem<TState>.Instance;
+            // A few chunks per thread: fine enough to balance, coarse enough to keep weight panels contiguous.
+            int chunks = Math.Min(count, (participants + 1) * 4);
+            item.Set(state, body, count, chunks);
+            _work = item;
+            _opParticipants = participants;
+            Volatile.Write(ref _pending, participants);
+            Interlocked.Increment(ref _generation);
+            if (Volatile.Read(ref _sleepers) > 0)
+                lock (_lock) Monitor.PulseAll(_lock);
+            item.RunChunks();
+            var spin = new SpinWait();
+            while (Volatile.Read(ref _pending) > 0) spin.SpinOnce(sleep1Threshold: -1);
+            _work = null;
+            item.Clear(out var error);
+            if (error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+        }
+        finally
+        {
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    private void WorkerLoop(object? indexObj)
+    {
+        int index = (int)indexObj!;
+        int seen = Volatile.Read(ref _generation);
+        while (true)
+        {
+            int spins = 0;
+            while (Volatile.Read(ref _generation) == seen && !_disposed)
+            {
+                if (++spins < SpinIterations) { Thread.SpinWait(8); continue; }
+                lock (_lock)
+                {
+                    _sleepers++;
+                    while (Volatile.Read(ref _generation) == seen && !_disposed) Monitor.Wait(_lock);
+                    _sleepers--;
+                }
+            }
+            if (_disposed) return;
+            seen = Volatile.Read(ref _generation);
+            // A worker beyond the current thread count sits the operation out (it was not counted in _pending).
+            if (index >= Volatile.Read(ref _opParticipants)) continue;
+            _work?.RunChunks();
+            Interlocked.Decrement(ref _pending);
+        }
+    }
+
+    /// <summary>Stops the workers.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    private abstract class WorkItem
+    {
+        public abstract void RunChunks();
+    }
+
+    /// <summary>One reusable holder per state type, so publishing an operation allocates nothing.</summary>
+    private sealed class WorkItem<TState> : WorkItem
+    {
+        public static readonly WorkItem<TState> Instance = new();
+        private TState _state = default!;
+        private Action<TState, int, int>? _body;
+        private int _count, _chunks, _next;
+        private Exception? _error;
+
+        public void Set(TState state, Action<TState, int, int> body, int count, int chunks)
+        {
+            _state = state; _body = body; _count = count; _chunks = chunks; _next = -1; _error = null;
+        }
+
+        public void Clear(out Exception? error)
+        {
+            error = _error;
+            _state = default!; _body = null; _error = null;
+        }
+
+        public override void RunChunks()
+        {
+            var body = _body;
+            if (body is null) return;
+            int c;
+            while ((c = Interlocked.Increment(ref _next)) < _chunks)
+            {
+                int start = (int)((long)_count * c / _chunks), end = (int)((long)_count * (c + 1) / _chunks);
+                if (end <= start) continue;
+                try { body(_state, start, end); }
+                catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+            }
+        }
+    }
+}

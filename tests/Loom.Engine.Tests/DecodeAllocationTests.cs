@@ -1,0 +1,55 @@
+using Loom.Core.Tensors;
+using Loom.Engine.Sampling;
+using Loom.Models;
+using Loom.Models.Architectures;
+
+namespace Loom.Engine.Tests;
+
+/// <summary>The per-token loop (forward pass, sampling) allocates no managed memory once warmed up.</summary>
+public class DecodeAllocationTests
+{
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.F16)]
+    public void DecodeLoopAllocatesNothing(GgmlType type)
+    {
+        string dir = Directory.CreateTempSubdirectory("loom-alloc-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "m.gguf");
+            // Large enough that every matmul goes through the thread pool.
+            SyntheticModel.Write(path, SyntheticModelSpec.Tiny with { Dim = 256, FfnDim = 512, NumHeads = 8, NumKvHeads = 2, ContextLength = 512 }, type, seed: 5);
+            using var model = ModelLoader.Load(path);
+            var m = model.Transformer;
+            var c = m.Config;
+            const int blockSize = 16, tokens = 160;
+            using var cache = new KvCache(c.NumLayers, c.NumKvHeads * c.HeadDim, tokens / blockSize + 1, blockSize);
+            var table = Enumerable.Range(0, tokens / blockSize + 1).ToArray();
+            var batch = new ForwardBatch();
+            var logits = new float[c.VocabSize];
+            var sampler = new Sampler(new SamplingParams { Temperature = 0.8f, TopK = 40, TopP = 0.95f, Seed = 1 }, c.VocabSize);
+            var output = new int[tokens];
+            int token = 1;
+
+            void Step(int pos)
+            {
+                batch.Clear();
+                output[pos] = token;
+                batch.Add(output.AsSpan(pos, 1), pos, table);
+                m.Forward(batch, cache, logits);
+                token = sampler.Sample(logits, ReadOnlySpan<int>.Empty, output.AsSpan(0, pos + 1));
+            }
+
+            for (int pos = 0; pos < 16; pos++) Step(pos);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int pos = 16; pos < tokens; pos++) Step(pos);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(allocated == 0, $"{allocated} bytes allocated over {tokens - 16} decode steps");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
