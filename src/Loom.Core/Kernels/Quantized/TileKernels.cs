@@ -23,6 +23,7 @@ public static unsafe class TileKernels
     /// <summary>The tile kernel for weights of <paramref name="type"/>; <see cref="Reference"/> when there is no SIMD one.</summary>
     public static TileKernel For(GgmlType type) => type switch
     {
+        GgmlType.Q4_K when Q4_KTile.IsSupported => Q4_KTile.Mul,
         _ => ReferenceFor(type),
     };
 

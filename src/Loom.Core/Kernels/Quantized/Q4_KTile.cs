@@ -1,0 +1,99 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Loom.Core.Quantization;
+
+namespace Loom.Core.Kernels.Quantized;
+
+/// <summary>
+/// Q4_K × Q8_K tile kernel (AVX2, AVX-VNNI when present). Per super-block and weight row the 128 nibble bytes are
+/// unpacked once into eight 32-byte groups and the 6-bit scales into i16 splats; every token of the tile then costs
+/// one vpmaddubsw + one vpdpwssd per group. Group mins are applied through the activations' bsums, so all integer
+/// sums are exact and the result differs from <see cref="Q4_K.Dot"/> only in float summation order.
+/// </summary>
+public static unsafe class Q4_KTile
+{
+    /// <summary>True when this machine runs the SIMD path.</summary>
+    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>A <see cref="TileKernel"/> for Q4_K weights and Q8_K activations.</summary>
+    public static void Mul(byte* w, nint wRowBytes, int rows, byte* x, nint xRowBytes, int tokens, int n, float* y, nint yStride)
+    {
+        const int QsOffset = 16, XQs = 4, XBsums = 260;
+        int nb = n / Q4_K.BlockSize;
+        var acc = stackalloc Vector256<float>[TileKernels.MaxRows * TileKernels.MaxTokens];
+        for (int k = 0; k < TileKernels.MaxRows * TileKernels.MaxTokens; k++) acc[k] = Vector256<float>.Zero;
+        var nibble = Vector256.Create((byte)0x0F);
+
+        for (int i = 0; i < nb; i++)
+        {
+            byte* xb0 = x + (nint)i * Q8_K.BlockBytes;
+            for (int r = 0; r < rows; r++)
+            {
+                byte* b = w + r * wRowBytes + (nint)i * Q4_K.BlockBytes;
+                float d = (float)*(Half*)b, dmin = (float)*(Half*)(b + 2);
+                UnpackScales(b + 4, out var scales, out var mins);
+
+                var q = Avx.LoadVector256(b + QsOffset);
+                var w0 = Avx2.And(q, nibble);
+                var w1 = Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble);
+                q = Avx.LoadVector256(b + QsOffset + 32);
+                var w2 = Avx2.And(q, nibble);
+                var w3 = Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble);
+                q = Avx.LoadVector256(b + QsOffset + 64);
+                var w4 = Avx2.And(q, nibble);
+                var w5 = Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble);
+                q = Avx.LoadVector256(b + QsOffset + 96);
+                var w6 = Avx2.And(q, nibble);
+                var w7 = Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble);
+
+                var s0 = TileMath.Splat(scales, 0);
+                var s1 = TileMath.Splat(scales, 1);
+                var s2 = TileMath.Splat(scales, 2);
+                var s3 = TileMath.Splat(scales, 3);
+                var s4 = TileMath.Splat(scales, 4);
+                var s5 = TileMath.Splat(scales, 5);
+                var s6 = TileMath.Splat(scales, 6);
+                var s7 = TileMath.Splat(scales, 7);
+
+                var a = acc + r * TileKernels.MaxTokens;
+                byte* xb = xb0;
+                for (int t = 0; t < tokens; t++, xb += xRowBytes)
+                {
+                    byte* xq = xb + XQs;
+                    var even = TileMath.DotAdd(Vector256<int>.Zero, TileMath.MulPairs(w0, xq), s0);
+                    var odd = TileMath.DotAdd(Vector256<int>.Zero, TileMath.MulPairs(w1, xq + 32), s1);
+                    even = TileMath.DotAdd(even, TileMath.MulPairs(w2, xq + 64), s2);
+                    odd = TileMath.DotAdd(odd, TileMath.MulPairs(w3, xq + 96), s3);
+                    even = TileMath.DotAdd(even, TileMath.MulPairs(w4, xq + 128), s4);
+                    odd = TileMath.DotAdd(odd, TileMath.MulPairs(w5, xq + 160), s5);
+                    even = TileMath.DotAdd(even, TileMath.MulPairs(w6, xq + 192), s6);
+                    odd = TileMath.DotAdd(odd, TileMath.MulPairs(w7, xq + 224), s7);
+                    // Lane g: m_g · (bsum_2g + bsum_2g+1), the group's Σ x weighted by its min.
+                    var m = Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)(xb + XBsums)), mins);
+                    float dx = *(float*)xb;
+                    var sum = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Add(even, odd)), Vector256.Create(d * dx), a[t]);
+                    a[t] = Fma.MultiplyAdd(Avx.ConvertToVector256Single(m), Vector256.Create(-dmin * dx), sum);
+                }
+            }
+        }
+        TileMath.Store(acc, rows, tokens, y, yStride);
+    }
+
+    /// <summary>
+    /// Unpacks the 12-byte 6-bit scale/min field (layout in <see cref="KScaleMin"/>): <paramref name="scales"/> holds
+    /// the eight scales as i16 in both 128-bit halves; <paramref name="mins"/> holds min g in i16 lanes 2g and 2g+1,
+    /// ready to meet the sixteen bsums.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void UnpackScales(byte* p, out Vector256<short> scales, out Vector256<short> mins)
+    {
+        uint u0 = *(uint*)p, u1 = *(uint*)(p + 4), u2 = *(uint*)(p + 8);
+        ulong sc = (u0 & 0x3F3F3F3Fu) | (ulong)((u2 & 0x0F0F0F0Fu) | (((u0 >> 6) & 0x03030303u) << 4)) << 32;
+        ulong mn = (u1 & 0x3F3F3F3Fu) | (ulong)(((u2 >> 4) & 0x0F0F0F0Fu) | (((u1 >> 6) & 0x03030303u) << 4)) << 32;
+        var sc16 = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(sc).AsByte());
+        scales = Vector256.Create(sc16, sc16);
+        var mb = Vector128.CreateScalar(mn).AsByte();
+        mins = Avx2.ConvertToVector256Int16(Sse2.UnpackLow(mb, mb));
+    }
+}

@@ -1,0 +1,54 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Loom.Core.Kernels.Quantized;
+
+/// <summary>AVX2 building blocks shared by the quantized tile kernels.</summary>
+internal static unsafe class TileMath
+{
+    /// <summary>acc + Σ pairs a·b (i16 × i16 → i32): one vpdpwssd with AVX-VNNI, vpmaddwd + vpaddd without.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<short> a, Vector256<short> b) =>
+        AvxVnni.IsSupported ? AvxVnni.MultiplyWideningAndAdd(acc, a, b) : Avx2.Add(acc, Avx2.MultiplyAddAdjacent(a, b));
+
+    /// <summary>
+    /// Σ pairs of u8 weights × s8 activations as i16 (vpmaddubsw). Exact while |w| ≤ 127 / 2·|x|max allows it, which
+    /// holds for every 6-bit-or-narrower unsigned weight: 2·63·128 &lt; 32768.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> MulPairs(Vector256<byte> w, byte* x) => Avx2.MultiplyAddAdjacent(w, Avx.LoadVector256((sbyte*)x));
+
+    /// <summary>The 16 i16 lanes all equal to lane <paramref name="k"/> of each 128-bit half of <paramref name="v"/> (k &lt; 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> Splat(Vector256<short> v, int k) =>
+        Avx2.Shuffle(v.AsByte(), Vector256.Create((ushort)(0x0100 + 0x0202 * k)).AsByte()).AsInt16();
+
+    /// <summary>
+    /// Lane <paramref name="lo"/> of the low 128-bit half in the low eight i16 lanes, lane <paramref name="hi"/> of the
+    /// high half in the high eight.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> Splat2(Vector256<short> v, int lo, int hi) =>
+        Avx2.Shuffle(v.AsByte(), Vector256.Create(
+            Vector128.Create((ushort)(0x0100 + 0x0202 * lo)).AsByte(),
+            Vector128.Create((ushort)(0x0100 + 0x0202 * hi)).AsByte())).AsInt16();
+
+    /// <summary>Horizontal sum of the eight float lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector256<float> v)
+    {
+        var s = Sse.Add(v.GetLower(), v.GetUpper());
+        s = Sse.Add(s, Sse.MoveHighToLow(s, s));
+        s = Sse.AddScalar(s, Sse.Shuffle(s, s, 0x55));
+        return s.ToScalar();
+    }
+
+    /// <summary>Writes y[t·yStride + r] = Σ lanes of acc[r·MaxTokens + t].</summary>
+    public static void Store(Vector256<float>* acc, int rows, int tokens, float* y, nint yStride)
+    {
+        for (int t = 0; t < tokens; t++)
+            for (int r = 0; r < rows; r++)
+                y[t * yStride + r] = Sum(acc[r * TileKernels.MaxTokens + t]);
+    }
+}
