@@ -24,6 +24,7 @@ public static unsafe class TileKernels
     public static TileKernel For(GgmlType type) => type switch
     {
         GgmlType.Q4_K when Q4_KTile.IsSupported => Q4_KTile.Mul,
+        GgmlType.Q6_K when Q6_KTile.IsSupported => Q6_KTile.Mul,
         _ => ReferenceFor(type),
     };
 
