@@ -12,7 +12,7 @@ namespace Loom.Core.Tests.Kernels;
 /// </summary>
 public unsafe class TileKernelTests
 {
-    private static readonly GgmlType[] Types = [GgmlType.Q4_K, GgmlType.Q6_K];
+    private static readonly GgmlType[] Types = [GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K];
 
     public static TheoryData<GgmlType, int, bool> Cases()
     {

@@ -25,6 +25,7 @@ public static unsafe class TileKernels
     {
         GgmlType.Q4_K when Q4_KTile.IsSupported => Q4_KTile.Mul,
         GgmlType.Q6_K when Q6_KTile.IsSupported => Q6_KTile.Mul,
+        GgmlType.Q5_K when Q5_KTile.IsSupported => Q5_KTile.Mul,
         _ => ReferenceFor(type),
     };
 
