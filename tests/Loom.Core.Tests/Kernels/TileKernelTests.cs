@@ -12,14 +12,15 @@ namespace Loom.Core.Tests.Kernels;
 /// </summary>
 public unsafe class TileKernelTests
 {
-    private static readonly GgmlType[] Types = [GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K];
+    private static readonly GgmlType[] Types = [GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1];
 
     public static TheoryData<GgmlType, int, bool> Cases()
     {
         var data = new TheoryData<GgmlType, int, bool>();
         foreach (var t in Types)
         {
-            foreach (int n in new[] { 256, 512, 4096, 11008 })
+            int[] lengths = TypeTraits.BlockSize(t) == 32 ? [32, 96, 256, 512, 4096, 11008] : [256, 512, 4096, 11008];
+            foreach (int n in lengths)
             {
                 data.Add(t, n, false);
                 data.Add(t, n, true);

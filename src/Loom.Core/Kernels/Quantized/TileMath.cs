@@ -12,6 +12,36 @@ internal static unsafe class TileMath
     public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<short> a, Vector256<short> b) =>
         AvxVnni.IsSupported ? AvxVnni.MultiplyWideningAndAdd(acc, a, b) : Avx2.Add(acc, Avx2.MultiplyAddAdjacent(a, b));
 
+    /// <summary>acc + Σ quads u8 w × s8 x → i32: one vpdpbusd with AVX-VNNI, vpmaddubsw + vpmaddwd + vpaddd without.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotBytesAdd(Vector256<int> acc, Vector256<byte> w, byte* x)
+    {
+        var xs = Avx.LoadVector256((sbyte*)x);
+        return AvxVnni.IsSupported
+            ? AvxVnni.MultiplyWideningAndAdd(acc, w, xs)
+            : Avx2.Add(acc, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w, xs), Vector256.Create((short)1)));
+    }
+
+    /// <summary>Byte j = 16 where bit j of <paramref name="bits"/> is set, else 0: the fifth bit of Q5_0/Q5_1 quants.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> FifthBits(uint bits)
+    {
+        // Byte j takes byte j/8 of the word, then keeps only bit j%8 of it.
+        var spread = Avx2.Shuffle(Vector256.Create(bits).AsByte(), Vector256.Create(
+            (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        var select = Vector256.Create(0x8040201008040201ul).AsByte();
+        return Avx2.And(Avx2.CompareEqual(Avx2.And(spread, select), select), Vector256.Create((byte)16));
+    }
+
+    /// <summary>The 32 nibbles of 16 bytes, low nibbles first: the element order of Q4_0/Q4_1/Q5_0/Q5_1 blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Nibbles(byte* p)
+    {
+        var q = Sse2.LoadVector128(p);
+        var both = Vector256.Create(q, Sse2.ShiftRightLogical(q.AsUInt16(), 4).AsByte());
+        return Avx2.And(both, Vector256.Create((byte)0x0F));
+    }
+
     /// <summary>
     /// Σ pairs of u8 weights × s8 activations as i16 (vpmaddubsw). Exact while |w| ≤ 127 / 2·|x|max allows it, which
     /// holds for every 6-bit-or-narrower unsigned weight: 2·63·128 &lt; 32768.
