@@ -32,6 +32,7 @@ public static unsafe class Q4_1Tile
             for (int r = 0; r < rows; r++)
             {
                 byte* b = w + r * wRowBytes + (nint)i * Q4_1.BlockBytes;
+                TileMath.Prefetch(b, rows * wRowBytes, Q4_1.BlockBytes);
                 float d = TileMath.Half(b), m = TileMath.Half(b + 2);
                 var q = TileMath.Nibbles(b + 4);
                 int k = r * TileKernels.MaxTokens;

@@ -31,6 +31,7 @@ public static unsafe class Q4_KTile
             for (int r = 0; r < rows; r++)
             {
                 byte* b = w + r * wRowBytes + (nint)i * Q4_K.BlockBytes;
+                TileMath.Prefetch(b, rows * wRowBytes, Q4_K.BlockBytes);
                 float d = TileMath.Half(b), dmin = TileMath.Half(b + 2);
                 UnpackScales(b + 4, out var scales, out var mins);
 

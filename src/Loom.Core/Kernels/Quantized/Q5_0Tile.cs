@@ -28,6 +28,7 @@ public static unsafe class Q5_0Tile
             for (int r = 0; r < rows; r++)
             {
                 byte* b = w + r * wRowBytes + (nint)i * Q5_0.BlockBytes;
+                TileMath.Prefetch(b, rows * wRowBytes, Q5_0.BlockBytes);
                 float d = TileMath.Half(b);
                 var q = Avx2.Or(TileMath.Nibbles(b + 6), TileMath.FifthBits(*(uint*)(b + 2)));
                 var a = acc + r * TileKernels.MaxTokens;

@@ -32,6 +32,7 @@ public static unsafe class Q5_1Tile
             for (int r = 0; r < rows; r++)
             {
                 byte* b = w + r * wRowBytes + (nint)i * Q5_1.BlockBytes;
+                TileMath.Prefetch(b, rows * wRowBytes, Q5_1.BlockBytes);
                 float d = TileMath.Half(b), m = TileMath.Half(b + 2);
                 var q = Avx2.Or(TileMath.Nibbles(b + 8), TileMath.FifthBits(*(uint*)(b + 4)));
                 int k = r * TileKernels.MaxTokens;

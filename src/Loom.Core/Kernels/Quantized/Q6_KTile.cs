@@ -32,6 +32,7 @@ public static unsafe class Q6_KTile
             for (int r = 0; r < rows; r++)
             {
                 byte* b = w + r * wRowBytes + (nint)i * Q6_K.BlockBytes;
+                TileMath.Prefetch(b, rows * wRowBytes, Q6_K.BlockBytes);
                 float d = TileMath.Half(b + DOffset);
 
                 var ql0 = Avx.LoadVector256(b);

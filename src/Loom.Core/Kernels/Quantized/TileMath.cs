@@ -77,6 +77,21 @@ internal static unsafe class TileMath
         return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(mag) | ((h & 0x8000) << 16));
     }
 
+    /// <summary>
+    /// Prefetches the same block <paramref name="ahead"/> bytes further on, normally the next row tile's
+    /// (rows · wRowBytes: drivers walk row tiles in order). A tile walks its rows in step, a few hundred instructions
+    /// per block, so out-of-order execution alone keeps too few cache lines in flight to stream from DRAM.
+    /// Prefetches past the end of the matrix are harmless: they never fault.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Prefetch(byte* block, nint ahead, int blockBytes)
+    {
+        byte* p = block + ahead;
+        Sse.Prefetch0(p);
+        if (blockBytes > 64) Sse.Prefetch0(p + 64);
+        if (blockBytes > 128) Sse.Prefetch0(p + 128);
+    }
+
     /// <summary>Horizontal sum of the eight float lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector256<float> v)
