@@ -89,12 +89,18 @@ public static unsafe class Q4_KTile
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void UnpackScales(byte* p, out Vector256<short> scales, out Vector256<short> mins)
     {
-        uint u0 = *(uint*)p, u1 = *(uint*)(p + 4), u2 = *(uint*)(p + 8);
-        ulong sc = (u0 & 0x3F3F3F3Fu) | (ulong)((u2 & 0x0F0F0F0Fu) | (((u0 >> 6) & 0x03030303u) << 4)) << 32;
-        ulong mn = (u1 & 0x3F3F3F3Fu) | (ulong)(((u2 >> 4) & 0x0F0F0F0Fu) | (((u1 >> 6) & 0x03030303u) << 4)) << 32;
-        var sc16 = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(sc).AsByte());
+        // p[0..11] are the packed fields (p[12..15], the first quants, ride along unused). Gather bytes so that one
+        // pass of masks builds [sc0..3, sc4..7, m0..3, m4..7]: low bits from s[0..3], s[8..11], s[4..7], s[8..11]>>4,
+        // top two bits of sc4..7 and m4..7 from bits 6-7 of s[0..3] and s[4..7].
+        var v = Sse2.LoadVector128(p);
+        var low = Ssse3.Shuffle(v, Vector128.Create((byte)0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+        var top = Ssse3.Shuffle(v, Vector128.Create((byte)0x80, 0x80, 0x80, 0x80, 0, 1, 2, 3, 0x80, 0x80, 0x80, 0x80, 4, 5, 6, 7));
+        var lowShifted = Sse2.ShiftRightLogical(low.AsUInt16(), 4).AsByte();
+        low = Sse41.BlendVariable(low, lowShifted, Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF));
+        low = Sse2.And(low, Vector128.Create((byte)63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15));
+        var t = Sse2.Or(low, Sse2.And(Sse2.ShiftRightLogical(top.AsUInt16(), 2).AsByte(), Vector128.Create((byte)0x30)));
+        var sc16 = Sse41.ConvertToVector128Int16(t);
         scales = Vector256.Create(sc16, sc16);
-        var mb = Vector128.CreateScalar(mn).AsByte();
-        mins = Avx2.ConvertToVector256Int16(Sse2.UnpackLow(mb, mb));
+        mins = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(t, Vector128.Create((byte)8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15)));
     }
 }
