@@ -65,16 +65,18 @@ internal static unsafe class TileMath
             Vector128.Create((ushort)(0x0100 + 0x0202 * hi)).AsByte())).AsInt16();
 
     /// <summary>
-    /// fp16 → fp32 without a call (the Half conversion operator is not an intrinsic): the half's bits moved into a
-    /// float's exponent and mantissa and rescaled by 2^112 is exact for normal and subnormal values alike.
+    /// fp16 → fp32 without a call (the Half conversion operator is not an intrinsic, and a call inside a kernel loop
+    /// makes the JIT spill every vector): the half's bits moved into a float's exponent and mantissa and rescaled by
+    /// 2^112 is exact for normal and subnormal values; Inf and NaN get the all-ones exponent directly.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Half(byte* p)
     {
         uint h = *(ushort*)p;
-        if ((h & 0x7C00) == 0x7C00) return (float)*(Half*)p; // Inf and NaN
-        float mag = BitConverter.UInt32BitsToSingle((h & 0x7FFF) << 13) * 5.192296858534828e33f; // 2^112
-        return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(mag) | ((h & 0x8000) << 16));
+        uint mag = (h & 0x7FFF) << 13;
+        uint bits = BitConverter.SingleToUInt32Bits(BitConverter.UInt32BitsToSingle(mag) * 5.192296858534828e33f); // 2^112
+        if ((h & 0x7C00) == 0x7C00) bits = mag | 0x7F800000;
+        return BitConverter.UInt32BitsToSingle(bits | ((h & 0x8000) << 16));
     }
 
     /// <summary>
