@@ -31,8 +31,18 @@ public static class Q8_K
         }
     }
 
-    /// <summary>quantize_row_q8_K_ref, which is also what x86 inference uses. An all-zero block gets d = 0, zero quants and zero bsums.</summary>
+    /// <summary>
+    /// quantize_row_q8_K_ref, which is also what x86 inference uses: <see cref="Q8_KFast"/> where AVX2 is available
+    /// (bit-exact with <see cref="QuantizeReference"/>), otherwise the reference itself.
+    /// </summary>
     public static void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        if (Q8_KFast.IsSupported) Q8_KFast.Quantize(src, dst);
+        else QuantizeReference(src, dst);
+    }
+
+    /// <summary>quantize_row_q8_K_ref, scalar. An all-zero block gets d = 0, zero quants and zero bsums.</summary>
+    public static void QuantizeReference(ReadOnlySpan<float> src, Span<byte> dst)
     {
         int nb = QuantMath.Blocks(src.Length, BlockSize, BlockBytes, dst.Length, nameof(Q8_K));
         for (int i = 0; i < nb; i++)

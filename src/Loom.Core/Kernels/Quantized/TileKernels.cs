@@ -25,6 +25,12 @@ public static unsafe class TileKernels
     {
         GgmlType.Q4_0 when Q4_0Tile.IsSupported => Q4_0Tile.Mul,
         GgmlType.Q8_0 when Q8_0Tile.IsSupported => Q8_0Tile.Mul,
+        GgmlType.Q4_K when Q4_KTile.IsSupported => Q4_KTile.Mul,
+        GgmlType.Q6_K when Q6_KTile.IsSupported => Q6_KTile.Mul,
+        GgmlType.Q5_K when Q5_KTile.IsSupported => Q5_KTile.Mul,
+        GgmlType.Q4_1 when Q4_1Tile.IsSupported => Q4_1Tile.Mul,
+        GgmlType.Q5_0 when Q5_0Tile.IsSupported => Q5_0Tile.Mul,
+        GgmlType.Q5_1 when Q5_1Tile.IsSupported => Q5_1Tile.Mul,
         _ => ReferenceFor(type),
     };
 
