@@ -64,3 +64,97 @@ public class AttentionTests
         }
     }
 }
+
+/// <summary>The tiled-prompt and split-decode kernels against attention computed in double from the same cache.</summary>
+public class TiledAttentionTests
+{
+    public static TheoryData<int, int, int, int, int, int> Shapes => new()
+    {
+        // headDim, heads, kvHeads, blockSize, seed, threads (drives the split count)
+        { 64, 8, 2, 16, 1, 16 },
+        { 48, 6, 3, 5, 2, 7 },
+        { 8, 8, 4, 16, 3, 3 },
+        { 80, 2, 1, 3, 4, 32 },
+        { 128, 4, 1, 32, 5, 1 },
+    };
+
+    private static readonly (int, int)[] Mix = [(0, 1), (300, 1), (1000, 1), (517, 1), (0, 37), (40, 9), (600, 23), (3, 1)];
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void F16TiledAndSplitMatchDoubleReference(int hd, int heads, int kvHeads, int blockSize, int seed, int threads) =>
+        Check(hd, heads, kvHeads, blockSize, seed, threads, KvCacheType.F16);
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Int8MatchesDoubleReference(int hd, int heads, int kvHeads, int blockSize, int seed, int threads) =>
+        Check(hd, heads, kvHeads, blockSize, seed, threads, KvCacheType.Int8);
+
+    private static void Check(int hd, int heads, int kvHeads, int blockSize, int seed, int threads, KvCacheType type)
+    {
+        using var rig = new AttentionTestRig(hd, heads, kvHeads, blockSize, Mix, seed, type);
+        var att = new PagedAttention(rig.Config) { ExactOnlyOverride = false, SplitMinOverride = 0, TiledMinOverride = 0, ThreadsOverride = threads, ForceOnline = true };
+        rig.Prepare((b, layer, k, v) => att.Store(b, rig.Cache, layer, k, v));
+        var k = rig.Random(rig.Batch.TokenCount * rig.KvDim, 2f);
+        var v = rig.Random(rig.Batch.TokenCount * rig.KvDim, 1f);
+        att.Store(rig.Batch, rig.Cache, 1, k, v);
+        var actual = new float[rig.Batch.TokenCount * heads * hd];
+        att.Compute(rig.Batch, rig.Cache, 1, rig.Q, actual);
+        var expected = DoubleReference.Attention(rig, 1);
+        for (int i = 0; i < actual.Length; i++)
+            Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-5 * Math.Max(1, Math.Abs(expected[i])),
+                $"element {i} (token {i / (heads * hd)}): expected {expected[i]:R}, got {actual[i]:R}");
+    }
+}
+
+/// <summary>Causal softmax attention in double over whatever the cache holds (Q rounded to f16 for an f16 cache).</summary>
+internal static unsafe class DoubleReference
+{
+    public static double[] Attention(AttentionTestRig rig, int layer)
+    {
+        var c = rig.Config;
+        var cache = rig.Cache;
+        var batch = rig.Batch;
+        int hd = c.HeadDim, group = c.NumHeads / c.NumKvHeads;
+        var o = new double[batch.TokenCount * c.NumHeads * hd];
+        for (int t = 0; t < batch.TokenCount; t++)
+        {
+            int n = batch.Positions[t] + 1;
+            int[] table = batch.BlockTable(batch.TokenSeq[t]);
+            for (int h = 0; h < c.NumHeads; h++)
+            {
+                int kvh = h / group;
+                var s = new double[n];
+                for (int j = 0; j < n; j++)
+                {
+                    double dot = 0;
+                    for (int d = 0; d < hd; d++)
+                    {
+                        double q = rig.Q[(t * c.NumHeads + h) * hd + d];
+                        if (cache.Type == KvCacheType.F16) q = (double)(Half)q;
+                        dot += q * Read(cache, layer, table, j, kvh, d, keys: true);
+                    }
+                    s[j] = dot / Math.Sqrt(hd);
+                }
+                double max = s.Max(), sum = 0;
+                for (int j = 0; j < n; j++) sum += s[j] = Math.Exp(s[j] - max);
+                for (int d = 0; d < hd; d++)
+                {
+                    double acc = 0;
+                    for (int j = 0; j < n; j++) acc += s[j] / sum * Read(cache, layer, table, j, kvh, d, keys: false);
+                    o[(t * c.NumHeads + h) * hd + d] = acc;
+                }
+            }
+        }
+        return o;
+    }
+
+    public static double Read(KvCache cache, int layer, int[] table, int pos, int kvh, int d, bool keys)
+    {
+        int slot = table[pos / cache.BlockSize] * cache.BlockSize + pos % cache.BlockSize;
+        int i = kvh * cache.HeadDim + d;
+        if (cache.Type == KvCacheType.F16) return (double)(keys ? cache.K(layer, slot) : cache.V(layer, slot))[i];
+        double scale = (keys ? cache.KScales(layer, slot) : cache.VScales(layer, slot))[kvh];
+        return scale * (keys ? cache.KInt8(layer, slot) : cache.VInt8(layer, slot))[i];
+    }
+}

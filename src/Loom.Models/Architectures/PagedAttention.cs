@@ -23,11 +23,16 @@ internal sealed unsafe class PagedAttention
     public const int Tile = 64;
 
     private readonly float _attnScale;
-    // The call in flight, read by the workers.
+    // The call in flight, read by the workers, and its plan: which tokens take which path.
     private ForwardBatch _batch = null!;
     private KvCache _cache = null!;
-    private int _layer, _parts;
+    private int _layer, _parts, _exactCount, _flashCount, _splitCount;
     private float* _q, _out;
+    private int[] _exact = new int[16];       // token
+    private int[] _flash = new int[32];       // (first token, tokens) per prompt chunk
+    private int[] _split = new int[64];       // (token, splits, partials offset) per decode token
+    private int[] _splitItems = new int[64];  // (split token index, KV head, split) per work item
+    private float[] _partials = [];
 
     public PagedAttention(ModelConfig config)
     {
@@ -49,6 +54,17 @@ internal sealed unsafe class PagedAttention
                 int[] table = batch.BlockTable(batch.TokenSeq[t]);
                 int pos = batch.Positions[t];
                 int slot = table[pos / cache.BlockSize] * cache.BlockSize + pos % cache.BlockSize;
+                if (cache.Type == KvCacheType.Int8)
+                {
+                    int hd = Config.HeadDim;
+                    float* ks = cache.KScales(layer, slot), vs = cache.VScales(layer, slot);
+                    for (int h = 0; h < Config.NumKvHeads; h++)
+                    {
+                        ks[h] = Int8Rows.Quantize(kp + t * kvDim + h * hd, hd, cache.KInt8(layer, slot) + h * hd);
+                        vs[h] = Int8Rows.Quantize(vp + t * kvDim + h * hd, hd, cache.VInt8(layer, slot) + h * hd);
+                    }
+                    continue;
+                }
                 HalfVec.Narrow(kp + t * kvDim, cache.K(layer, slot), kvDim);
                 HalfVec.Narrow(vp + t * kvDim, cache.V(layer, slot), kvDim);
             }
@@ -58,32 +74,184 @@ internal sealed unsafe class PagedAttention
     public void Compute(ForwardBatch batch, KvCache cache, int layer, ReadOnlySpan<float> q, Span<float> output)
     {
         var c = Config;
-        int units = batch.TokenCount * c.NumKvHeads;
-        // Work items are (token, KV head, share of its query heads): whole groups share the widened rows best,
-        // but a single decode token must still give every thread something to do.
-        _parts = Math.Clamp((RowParallel.Threads + units - 1) / units, 1, Group);
-        while (Group % _parts != 0) _parts++;
-        int items = units * _parts;
-        long work = (long)(batch.TokenCount == 0 ? 0 : batch.Positions[batch.TokenCount - 1] + 1) * c.HeadDim * (Group / _parts) * 4;
+        Plan(batch, cache);
+        int kvHeads = c.NumKvHeads;
+        int items = _exactCount * kvHeads * _parts + _flashCount * kvHeads + _splitItemCount;
+        long work = (long)(batch.TokenCount == 0 ? 0 : batch.Positions[batch.TokenCount - 1] + 1) * c.HeadDim * Group * 4;
         fixed (float* qp = q, op = output)
         {
             _batch = batch; _cache = cache; _layer = layer; _q = qp; _out = op;
             RowParallel.For(items, work, this, static (m, start, end) => m.Run(start, end));
+            float* partials = Ptr(_partials);
+            int stride = c.HeadDim + 2;
+            for (int i = 0; i < _splitCount; i++)
+            {
+                int t = _split[3 * i], splits = _split[3 * i + 1], offset = _split[3 * i + 2];
+                for (int h = 0; h < c.NumHeads; h++)
+                    OnlineSoftmax.Combine(partials + offset + h * splits * stride, splits, c.HeadDim, op + (t * c.NumHeads + h) * c.HeadDim);
+            }
             _batch = null!; _cache = null!; _q = _out = null;
         }
+    }
+
+    private int _splitItemCount;
+
+    // Per-instance stand-ins for the AttentionPolicy settings, so tests can steer one instance without
+    // touching the process-wide policy.
+    internal bool? ExactOnlyOverride;
+    /// <summary>Sends every f16 decode token through the online path, even unsplit.</summary>
+    internal bool ForceOnline;
+    internal int? SplitMinOverride, TiledMinOverride, ThreadsOverride;
+
+    /// <summary>
+    /// Sorts the batch's tokens onto the exact, tiled-prompt and split-decode paths (see <see cref="AttentionPolicy"/>)
+    /// and sizes the split partials.
+    /// </summary>
+    private void Plan(ForwardBatch batch, KvCache cache)
+    {
+        var c = Config;
+        int kvHeads = c.NumKvHeads, threads = ThreadsOverride ?? RowParallel.Threads;
+        int splitMin = SplitMinOverride ?? AttentionPolicy.SplitMinPositions, tiledMin = TiledMinOverride ?? AttentionPolicy.TiledMinPositions;
+        bool exactOk = cache.Type == KvCacheType.F16;
+        bool reorder = !exactOk || !(ExactOnlyOverride ?? AttentionPolicy.ExactOnly);
+        _exactCount = _flashCount = _splitCount = _splitItemCount = 0;
+        int lone = 0;
+        for (int s = 0; s < batch.SeqCount; s++) if (batch.SeqTokenCount(s) == 1) lone++;
+        long partials = 0;
+        for (int s = 0; s < batch.SeqCount; s++)
+        {
+            int first = batch.SeqTokenStart(s), count = batch.SeqTokenCount(s);
+            int end = batch.Positions[first + count - 1] + 1;
+            if (count == 1)
+            {
+                int splits = AttentionPolicy.Splits(end, lone * kvHeads, threads);
+                bool split = reorder && (!exactOk || ForceOnline || (splits > 1 && end >= splitMin));
+                if (!split) { Add(ref _exact, ref _exactCount, 1, first, 0, 0); continue; }
+                Add(ref _split, ref _splitCount, 3, first, splits, (int)partials);
+                for (int kvh = 0; kvh < kvHeads; kvh++)
+                    for (int k = 0; k < splits; k++) Add(ref _splitItems, ref _splitItemCount, 3, _splitCount - 1, kvh, k);
+                partials += (long)c.NumHeads * splits * (c.HeadDim + 2);
+            }
+            else if (reorder && (!exactOk || end >= tiledMin))
+                for (int t = 0; t < count; t += AttentionPolicy.TiledQueryTokens)
+                    Add(ref _flash, ref _flashCount, 2, first + t, Math.Min(AttentionPolicy.TiledQueryTokens, count - t), 0);
+            else
+                for (int t = 0; t < count; t++) Add(ref _exact, ref _exactCount, 1, first + t, 0, 0);
+        }
+        AttentionWorkspace.Ensure(ref _partials, partials);
+        // Exact items are (token, KV head, share of its query heads): whole groups share the widened rows best,
+        // but a lone decode token must still give every thread something to do.
+        int units = Math.Max(1, _exactCount * kvHeads);
+        _parts = Math.Clamp((threads + units - 1) / units, 1, Group);
+        while (Group % _parts != 0) _parts++;
+    }
+
+    private static void Add(ref int[] list, ref int count, int width, int a, int b, int c)
+    {
+        if (list.Length < (count + 1) * width) Array.Resize(ref list, list.Length * 2 + width);
+        list[count * width] = a;
+        if (width > 1) list[count * width + 1] = b;
+        if (width > 2) list[count * width + 2] = c;
+        count++;
     }
 
     private void Run(int start, int end)
     {
         var ws = AttentionWorkspace.Current;
         int kvHeads = Config.NumKvHeads, share = Group / _parts;
+        int exactItems = _exactCount * kvHeads * _parts, flashItems = _flashCount * kvHeads;
         for (int item = start; item < end; item++)
         {
-            int part = item % _parts, unit = item / _parts;
-            int t = unit / kvHeads, kvh = unit % kvHeads;
-            int h0 = kvh * Group + part * share;
-            ExactGroup(ws, t, kvh, h0, share);
+            if (item < exactItems)
+            {
+                int part = item % _parts, unit = item / _parts;
+                int t = _exact[unit / kvHeads], kvh = unit % kvHeads;
+                ExactGroup(ws, t, kvh, kvh * Group + part * share, share);
+            }
+            else if (item < exactItems + flashItems)
+            {
+                int f = (item - exactItems) / kvHeads, kvh = (item - exactItems) % kvHeads;
+                TiledPrompt(ws, _flash[2 * f], _flash[2 * f + 1], kvh);
+            }
+            else
+            {
+                int i = item - exactItems - flashItems;
+                int st = _splitItems[3 * i];
+                SplitDecode(ws, _split[3 * st], _split[3 * st + 1], _split[3 * st + 2], _splitItems[3 * i + 1], _splitItems[3 * i + 2]);
+            }
         }
+    }
+
+    /// <summary>Prompt tokens first..first+tokens of one sequence, every query head of KV head kvh, tiled.</summary>
+    private void TiledPrompt(AttentionWorkspace ws, int first, int tokens, int kvh)
+    {
+        var c = Config;
+        int hd = c.HeadDim, g = Group, rows = tokens * g;
+        var batch = _batch;
+        int[] table = batch.BlockTable(batch.TokenSeq[first]);
+        int end = batch.Positions[first + tokens - 1] + 1;
+        float* qf = LoadQueries(ws, first, tokens, kvh);
+        AttentionWorkspace.Ensure(ref ws.Ends, rows);
+        for (int i = 0; i < tokens; i++)
+            for (int h = 0; h < g; h++) ws.Ends[i * g + h] = batch.Positions[first + i] + 1;
+        float* acc = Online(ws, qf, rows, table, kvh, 0, end);
+        float* state = Ptr(ws.State);
+        for (int i = 0; i < tokens; i++)
+            OnlineSoftmax.Finish(state + rows + i * g, acc + i * g * hd, g, hd, _out + ((first + i) * c.NumHeads + kvh * g) * hd);
+    }
+
+    /// <summary>Split <paramref name="split"/> of <paramref name="splits"/> of decode token t's positions, heads of KV head kvh.</summary>
+    private void SplitDecode(AttentionWorkspace ws, int t, int splits, int offset, int kvh, int split)
+    {
+        var c = Config;
+        int hd = c.HeadDim, g = Group, n = _batch.Positions[t] + 1;
+        int a = (int)((long)n * split / splits), b = (int)((long)n * (split + 1) / splits);
+        float* qf = LoadQueries(ws, t, 1, kvh);
+        AttentionWorkspace.Ensure(ref ws.Ends, g);
+        for (int h = 0; h < g; h++) ws.Ends[h] = b;
+        float* acc = Online(ws, qf, g, _batch.BlockTable(_batch.TokenSeq[t]), kvh, a, b);
+        float* state = Ptr(ws.State);
+        int stride = hd + 2;
+        for (int h = 0; h < g; h++)
+        {
+            float* p = Ptr(_partials) + offset + ((kvh * g + h) * splits + split) * stride;
+            p[0] = state[h]; p[1] = state[g + h];
+            Buffer.MemoryCopy(acc + h * hd, p + 2, hd * sizeof(float), hd * sizeof(float));
+        }
+    }
+
+    /// <summary>Q rows of tokens first.. × heads of KV head kvh, f16-rounded for an f16 cache as the reference does.</summary>
+    private float* LoadQueries(AttentionWorkspace ws, int first, int tokens, int kvh)
+    {
+        var c = Config;
+        int hd = c.HeadDim, g = Group;
+        AttentionWorkspace.Ensure(ref ws.Q, tokens * g * hd);
+        float* qf = Ptr(ws.Q);
+        for (int i = 0; i < tokens; i++)
+            Buffer.MemoryCopy(_q + ((first + i) * c.NumHeads + kvh * g) * hd, qf + i * g * hd, g * hd * sizeof(float), g * hd * sizeof(float));
+        if (_cache.Type == KvCacheType.F16) HalfVec.RoundTrip(qf, tokens * g * hd);
+        return qf;
+    }
+
+    /// <summary>Runs the online softmax of <paramref name="rows"/> query rows over positions a..b; returns acc (state in ws.State: m then l).</summary>
+    private float* Online(AttentionWorkspace ws, float* qf, int rows, int[] table, int kvh, int a, int b)
+    {
+        int hd = Config.HeadDim;
+        AttentionWorkspace.Ensure(ref ws.State, 2 * rows);
+        AttentionWorkspace.Ensure(ref ws.Acc, (long)rows * hd);
+        AttentionWorkspace.Ensure(ref ws.Tile, 2 * Tile * hd);
+        AttentionWorkspace.Ensure(ref ws.Scores, Tile);
+        float* m = Ptr(ws.State), l = m + rows, acc = Ptr(ws.Acc), kt = Ptr(ws.Tile), vt = kt + Tile * hd, sc = Ptr(ws.Scores);
+        OnlineSoftmax.Reset(m, l, acc, rows, hd);
+        fixed (int* ends = ws.Ends)
+            for (int j0 = a; j0 < b; j0 += Tile)
+            {
+                int n = Math.Min(Tile, b - j0);
+                WidenRows(_cache, _layer, table, kvh, j0, n, keys: true, kt);
+                WidenRows(_cache, _layer, table, kvh, j0, n, keys: false, vt);
+                OnlineSoftmax.Tile(qf, rows, hd, _attnScale, ends, j0, n, kt, vt, sc, m, l, acc);
+            }
+        return acc;
     }
 
     /// <summary>Query heads h0..h0+count of token t (all reading KV head kvh), in the reference's exact order.</summary>
@@ -203,8 +371,12 @@ internal sealed unsafe class PagedAttention
         for (int r = 0; r < rows; r++)
         {
             int slot = table[block] * bs + off;
-            Half* src = (keys ? cache.K(layer, slot) : cache.V(layer, slot)) + kvh * hd;
-            HalfVec.Widen(src, dst + r * hd, hd);
+            if (cache.Type == KvCacheType.Int8)
+            {
+                sbyte* q = (keys ? cache.KInt8(layer, slot) : cache.VInt8(layer, slot)) + kvh * hd;
+                Int8Rows.Dequantize(q, (keys ? cache.KScales(layer, slot) : cache.VScales(layer, slot))[kvh], dst + r * hd, hd);
+            }
+            else HalfVec.Widen((keys ? cache.K(layer, slot) : cache.V(layer, slot)) + kvh * hd, dst + r * hd, hd);
             if (++off == bs) { off = 0; block++; }
         }
     }

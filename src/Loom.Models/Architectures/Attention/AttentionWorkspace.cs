@@ -18,6 +18,10 @@ internal sealed class AttentionWorkspace
     public float[] Acc = [];
     /// <summary>Double-precision tails of the single-token value sum.</summary>
     public double[] Sum = [];
+    /// <summary>Online softmax: running maxima then denominators, one per query row.</summary>
+    public float[] State = [];
+    /// <summary>Online softmax: each query row's causal end (exclusive).</summary>
+    public int[] Ends = [];
 
     public static AttentionWorkspace Current => t_current ??= new AttentionWorkspace();
 
