@@ -81,7 +81,9 @@ internal sealed unsafe class PagedAttention
         fixed (float* qp = q, op = output)
         {
             _batch = batch; _cache = cache; _layer = layer; _q = qp; _out = op;
-            RowParallel.For(items, work, this, static (m, start, end) => m.Run(start, end));
+            // One thread needs no dispatch (and RowParallel.For allocates its closure even when it runs inline).
+            if (RowParallel.Threads <= 1 || items <= 1) Run(0, items);
+            else RowParallel.For(items, work, this, static (m, start, end) => m.Run(start, end));
             float* partials = Ptr(_partials);
             int stride = c.HeadDim + 2;
             for (int i = 0; i < _splitCount; i++)
