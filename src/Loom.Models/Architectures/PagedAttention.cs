@@ -242,7 +242,7 @@ internal sealed unsafe class PagedAttention
         AttentionWorkspace.Ensure(ref ws.State, 2 * rows);
         AttentionWorkspace.Ensure(ref ws.Acc, (long)rows * hd);
         AttentionWorkspace.Ensure(ref ws.Tile, 2 * Tile * hd);
-        AttentionWorkspace.Ensure(ref ws.Scores, Tile);
+        AttentionWorkspace.Ensure(ref ws.Scores, OnlineSoftmax.ScratchFloats(hd));
         float* m = Ptr(ws.State), l = m + rows, acc = Ptr(ws.Acc), kt = Ptr(ws.Tile), vt = kt + Tile * hd, sc = Ptr(ws.Scores);
         OnlineSoftmax.Reset(m, l, acc, rows, hd);
         fixed (int* ends = ws.Ends)
