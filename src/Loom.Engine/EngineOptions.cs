@@ -20,6 +20,8 @@ public sealed record EngineOptions
     public bool PrefixCaching { get; init; } = true;
     /// <summary>Most requests waiting before <see cref="LlmEngine.AddRequest"/> refuses new ones.</summary>
     public int MaxWaiting { get; init; } = 1024;
+    /// <summary>KV cache element type: f16 (llama.cpp's default, exact attention) or int8 with per-head scales.</summary>
+    public Loom.Models.Architectures.KvCacheType KvCacheDtype { get; init; } = Loom.Models.Architectures.KvCacheType.F16;
     /// <summary>Compute threads (null = all cores).</summary>
     public int? Threads { get; init; }
 
@@ -29,6 +31,7 @@ public sealed record EngineOptions
         if (MaxNumSeqs < 1) throw new ArgumentOutOfRangeException(nameof(MaxNumSeqs));
         if (MaxNumBatchedTokens < 1) throw new ArgumentOutOfRangeException(nameof(MaxNumBatchedTokens));
         if (KvCacheBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(KvCacheBytes));
+        if (!Enum.IsDefined(KvCacheDtype)) throw new ArgumentOutOfRangeException(nameof(KvCacheDtype));
         if (KvCacheFraction is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(KvCacheFraction));
     }
 }

@@ -33,13 +33,12 @@ public sealed class LlmEngine : IDisposable
         Options.Validate();
         if (Options.Threads is int t) Core.Threading.RowParallel.Threads = Math.Max(1, t);
         var c = model.Config;
-        int kvDim = c.NumKvHeads * c.HeadDim;
-        long bytesPerBlock = KvCache.BytesPerToken(c.NumLayers, kvDim) * Options.BlockSize;
+        long bytesPerBlock = KvCache.BytesPerToken(c.NumLayers, c.NumKvHeads, c.HeadDim, Options.KvCacheDtype) * Options.BlockSize;
         long budget = Options.KvCacheBytes ?? (long)(Options.KvCacheFraction * GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
         long maxTokens = Options.MaxKvTokens ?? (long)c.ContextLength * Math.Min(Options.MaxNumSeqs, 8);
         long blocks = Math.Min(budget / bytesPerBlock, (maxTokens + Options.BlockSize - 1) / Options.BlockSize);
         if (blocks < 1) throw new ArgumentException($"KV cache budget of {budget} bytes holds no block of {bytesPerBlock} bytes");
-        var cache = new KvCache(c.NumLayers, kvDim, (int)Math.Min(blocks, int.MaxValue / Options.BlockSize), Options.BlockSize);
+        var cache = new KvCache(c.NumLayers, c.NumKvHeads, c.HeadDim, (int)Math.Min(blocks, int.MaxValue / Options.BlockSize), Options.BlockSize, Options.KvCacheDtype);
         _runner = new ModelRunner(model.Transformer, cache);
         Blocks = new BlockManager(cache.NumBlocks, Options.BlockSize, Options.PrefixCaching);
         Scheduler = new Scheduler(Options, Blocks, c.ContextLength);

@@ -3,55 +3,102 @@ using Loom.Core.Tensors;
 namespace Loom.Models.Architectures;
 
 /// <summary>
-/// The paged KV cache's storage: one preallocated pool of fixed-size blocks per layer for K and for V, in f16
-/// (llama.cpp's default cache type). Which block belongs to which sequence is the engine's business
-/// (block tables); this class only maps (block, offset) to memory.
+/// The paged KV cache's storage: one preallocated pool of fixed-size blocks per layer for K and for V. Which
+/// block belongs to which sequence is the engine's business (block tables); this class only maps
+/// (block, offset) to memory. Rows are f16 (llama.cpp's default cache type) or int8 with one f32 scale per
+/// head vector (<see cref="KvCacheType"/>).
 /// </summary>
 public sealed unsafe class KvCache : IDisposable
 {
     private readonly NativeBuffer[] _k, _v;
+    private readonly NativeBuffer[]? _kScale, _vScale;
 
-    public KvCache(int layers, int kvDim, int numBlocks, int blockSize)
+    /// <summary>An f16 cache of rows of <paramref name="kvDim"/> elements.</summary>
+    public KvCache(int layers, int kvDim, int numBlocks, int blockSize) : this(layers, 1, kvDim, numBlocks, blockSize) { }
+
+    /// <summary>A cache of <paramref name="numKvHeads"/> × <paramref name="headDim"/> rows in <paramref name="type"/>.</summary>
+    public KvCache(int layers, int numKvHeads, int headDim, int numBlocks, int blockSize, KvCacheType type = KvCacheType.F16)
     {
-        if (layers <= 0 || kvDim <= 0 || numBlocks <= 0 || blockSize <= 0) throw new ArgumentOutOfRangeException(nameof(numBlocks), "KV cache dimensions must be positive");
-        Layers = layers; KvDim = kvDim; NumBlocks = numBlocks; BlockSize = blockSize;
-        long perLayer = (long)numBlocks * blockSize * kvDim * sizeof(Half);
+        if (layers <= 0 || numKvHeads <= 0 || headDim <= 0 || numBlocks <= 0 || blockSize <= 0)
+            throw new ArgumentOutOfRangeException(nameof(numBlocks), "KV cache dimensions must be positive");
+        if (!Enum.IsDefined(type)) throw new ArgumentOutOfRangeException(nameof(type));
+        Layers = layers; NumKvHeads = numKvHeads; HeadDim = headDim; KvDim = numKvHeads * headDim;
+        NumBlocks = numBlocks; BlockSize = blockSize; Type = type;
+        long slots = (long)numBlocks * blockSize;
         _k = new NativeBuffer[layers];
         _v = new NativeBuffer[layers];
-        for (int l = 0; l < layers; l++) { _k[l] = new NativeBuffer(perLayer); _v[l] = new NativeBuffer(perLayer); }
+        if (type == KvCacheType.Int8) { _kScale = new NativeBuffer[layers]; _vScale = new NativeBuffer[layers]; }
+        for (int l = 0; l < layers; l++)
+        {
+            _k[l] = new NativeBuffer(slots * KvDim * ElementBytes(type));
+            _v[l] = new NativeBuffer(slots * KvDim * ElementBytes(type));
+            if (_kScale is null) continue;
+            _kScale[l] = new NativeBuffer(slots * numKvHeads * sizeof(float));
+            _vScale![l] = new NativeBuffer(slots * numKvHeads * sizeof(float));
+        }
     }
 
     public int Layers { get; }
     /// <summary>KV heads × head dim: one token's K (or V) in one layer.</summary>
     public int KvDim { get; }
+    public int NumKvHeads { get; }
+    public int HeadDim { get; }
     public int NumBlocks { get; }
     /// <summary>Tokens per block.</summary>
     public int BlockSize { get; }
-    public long TotalBytes => 2L * Layers * NumBlocks * BlockSize * KvDim * sizeof(Half);
+    public KvCacheType Type { get; }
 
-    /// <summary>Bytes of cache one token occupies across all layers.</summary>
-    public static long BytesPerToken(int layers, int kvDim) => 2L * layers * kvDim * sizeof(Half);
+    /// <summary>Bytes of cache one token occupies across all layers (K, V and scales).</summary>
+    public long TokenBytes => BytesPerToken(Layers, NumKvHeads, HeadDim, Type);
+    public long TotalBytes => TokenBytes * NumBlocks * BlockSize;
 
-    /// <summary>K row of the token stored at <paramref name="slot"/> = block * BlockSize + offset.</summary>
+    /// <summary>Bytes of f16 cache one token occupies across all layers.</summary>
+    public static long BytesPerToken(int layers, int kvDim) => BytesPerToken(layers, 1, kvDim, KvCacheType.F16);
+
+    /// <summary>Bytes of cache one token occupies across all layers: K and V rows, plus their scales for int8.</summary>
+    public static long BytesPerToken(int layers, int numKvHeads, int headDim, KvCacheType type) =>
+        2L * layers * numKvHeads * (headDim * ElementBytes(type) + (type == KvCacheType.Int8 ? sizeof(float) : 0));
+
+    private static int ElementBytes(KvCacheType type) => type == KvCacheType.Int8 ? 1 : sizeof(Half);
+
+    /// <summary>f16 K row of the token stored at <paramref name="slot"/> = block * BlockSize + offset (f16 caches only).</summary>
     public Half* K(int layer, int slot) => (Half*)_k[layer].Pointer + (long)slot * KvDim;
 
-    /// <summary>V row of the token stored at <paramref name="slot"/>.</summary>
+    /// <summary>f16 V row of the token stored at <paramref name="slot"/> (f16 caches only).</summary>
     public Half* V(int layer, int slot) => (Half*)_v[layer].Pointer + (long)slot * KvDim;
 
-    /// <summary>Copies every layer's K/V of one block into another (copy-on-write of a shared partial block).</summary>
+    /// <summary>int8 K row of the token at <paramref name="slot"/> (int8 caches only); head h is elements h·HeadDim.. .</summary>
+    public sbyte* KInt8(int layer, int slot) => (sbyte*)_k[layer].Pointer + (long)slot * KvDim;
+
+    /// <summary>int8 V row of the token at <paramref name="slot"/> (int8 caches only).</summary>
+    public sbyte* VInt8(int layer, int slot) => (sbyte*)_v[layer].Pointer + (long)slot * KvDim;
+
+    /// <summary>The <see cref="NumKvHeads"/> K scales of the token at <paramref name="slot"/>: value = scale × int8.</summary>
+    public float* KScales(int layer, int slot) => (float*)_kScale![layer].Pointer + (long)slot * NumKvHeads;
+
+    /// <summary>The <see cref="NumKvHeads"/> V scales of the token at <paramref name="slot"/>.</summary>
+    public float* VScales(int layer, int slot) => (float*)_vScale![layer].Pointer + (long)slot * NumKvHeads;
+
+    /// <summary>Copies every layer's K/V (and scales) of one block into another (copy-on-write of a shared partial block).</summary>
     public void CopyBlock(int src, int dst)
     {
-        long n = (long)BlockSize * KvDim;
+        long rowBytes = (long)BlockSize * KvDim * ElementBytes(Type), scaleBytes = (long)BlockSize * NumKvHeads * sizeof(float);
         for (int l = 0; l < Layers; l++)
         {
-            Buffer.MemoryCopy(K(l, src * BlockSize), K(l, dst * BlockSize), n * sizeof(Half), n * sizeof(Half));
-            Buffer.MemoryCopy(V(l, src * BlockSize), V(l, dst * BlockSize), n * sizeof(Half), n * sizeof(Half));
+            Copy(_k[l], rowBytes, src, dst); Copy(_v[l], rowBytes, src, dst);
+            if (_kScale is null) continue;
+            Copy(_kScale[l], scaleBytes, src, dst); Copy(_vScale![l], scaleBytes, src, dst);
         }
     }
+
+    private static void Copy(NativeBuffer b, long blockBytes, int src, int dst) =>
+        Buffer.MemoryCopy((byte*)b.Pointer + src * blockBytes, (byte*)b.Pointer + dst * blockBytes, blockBytes, blockBytes);
 
     public void Dispose()
     {
         foreach (var b in _k) b.Dispose();
         foreach (var b in _v) b.Dispose();
+        foreach (var b in _kScale ?? []) b.Dispose();
+        foreach (var b in _vScale ?? []) b.Dispose();
     }
 }

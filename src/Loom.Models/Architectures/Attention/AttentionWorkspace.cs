@@ -1,0 +1,32 @@
+namespace Loom.Models.Architectures.Attention;
+
+/// <summary>
+/// One worker thread's attention scratch, grown to the largest request seen and then reused, so attention
+/// allocates nothing once warm. Per thread because the parallel dispatch hands out index ranges, not thread ids.
+/// </summary>
+internal sealed class AttentionWorkspace
+{
+    [ThreadStatic] private static AttentionWorkspace? t_current;
+
+    /// <summary>Rounded Q rows of the heads one work item handles.</summary>
+    public float[] Q = [];
+    /// <summary>Scores, then probabilities, of those heads over the positions (or a split's positions).</summary>
+    public float[] Scores = [];
+    /// <summary>One tile of K or V rows widened to float.</summary>
+    public float[] Tile = [];
+    /// <summary>Per-head lane accumulators of the weighted value sum.</summary>
+    public float[] Acc = [];
+    /// <summary>Double-precision tails of the single-token value sum.</summary>
+    public double[] Sum = [];
+    /// <summary>Online softmax: running maxima then denominators, one per query row.</summary>
+    public float[] State = [];
+    /// <summary>Online softmax: each query row's causal end (exclusive).</summary>
+    public int[] Ends = [];
+
+    public static AttentionWorkspace Current => t_current ??= new AttentionWorkspace();
+
+    public static void Ensure<T>(ref T[] a, long n)
+    {
+        if (a.Length < n) a = GC.AllocateUninitializedArray<T>((int)Math.Max(n, a.Length * 3L / 2), pinned: true);
+    }
+}

@@ -1,0 +1,35 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Loom.Models.Architectures.Attention;
+
+/// <summary>
+/// The int8 KV cache's rows: each head vector is stored as round(x / s) with s = max|x| / 127, so the
+/// largest element is exact and every other is within s/2.
+/// </summary>
+internal static unsafe class Int8Rows
+{
+    /// <summary>Quantizes the <paramref name="n"/> floats at <paramref name="x"/>; returns the scale.</summary>
+    public static float Quantize(float* x, int n, sbyte* q)
+    {
+        float amax = 0;
+        for (int i = 0; i < n; i++) amax = MathF.Max(amax, MathF.Abs(x[i]));
+        float scale = amax / 127f;
+        float inv = amax == 0 ? 0 : 127f / amax;
+        for (int i = 0; i < n; i++) q[i] = (sbyte)Math.Clamp((int)MathF.Round(x[i] * inv), -127, 127);
+        return scale;
+    }
+
+    /// <summary>dst[i] = scale × q[i].</summary>
+    public static void Dequantize(sbyte* q, float scale, float* dst, int n)
+    {
+        int i = 0;
+        if (Avx512F.IsSupported)
+        {
+            var s = Vector512.Create(scale);
+            for (; i + 16 <= n; i += 16)
+                (Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(q + i))) * s).Store(dst + i);
+        }
+        for (; i < n; i++) dst[i] = scale * q[i];
+    }
+}
