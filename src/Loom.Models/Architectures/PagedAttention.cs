@@ -269,7 +269,8 @@ internal sealed unsafe class PagedAttention
         bool lone = batch.SeqTokenCount(seq) == 1;
 
         AttentionWorkspace.Ensure(ref ws.Q, count * hd);
-        AttentionWorkspace.Ensure(ref ws.Scores, (long)count * n);
+        // Sized for the whole context at once, so a growing sequence never reallocates mid-generation.
+        AttentionWorkspace.Ensure(ref ws.Scores, (long)count * Math.Max(n, c.ContextLength));
         AttentionWorkspace.Ensure(ref ws.Tile, Tile * hd);
         AttentionWorkspace.Ensure(ref ws.Acc, (long)count * (lone ? 64 : 16) * hd);
         AttentionWorkspace.Ensure(ref ws.Sum, count * hd);
