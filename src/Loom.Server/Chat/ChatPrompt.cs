@@ -1,0 +1,56 @@
+using Loom.Models.ChatTemplates;
+using Loom.Models.Tokenizers;
+
+namespace Loom.Server;
+
+/// <summary>
+/// Turns a conversation into prompt tokens with the model's own chat template (GGUF <c>tokenizer.chat_template</c>
+/// or <c>chat_template</c> in tokenizer_config.json), as <c>apply_chat_template</c> would, then tokenizes the text
+/// without adding BOS again (templates write <c>bos_token</c> themselves) but with special tokens parsed.
+/// </summary>
+public sealed class ChatPrompt
+{
+    private readonly Tokenizer _tokenizer;
+    private readonly Lazy<ChatTemplate?> _template;
+
+    public ChatPrompt(Tokenizer tokenizer)
+    {
+        _tokenizer = tokenizer;
+        _template = new(() => tokenizer.ChatTemplate is { } source ? new ChatTemplate(source) : null);
+    }
+
+    /// <summary>True when the model has a chat template.</summary>
+    public bool HasTemplate => _tokenizer.ChatTemplate is not null;
+
+    /// <summary>
+    /// Renders <paramref name="messages"/>. Throws <see cref="ArgumentException"/> (param "messages") when the model has
+    /// no template or the template rejects the conversation.
+    /// </summary>
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
+    {
+        ChatTemplate template;
+        try
+        {
+            template = _template.Value ?? throw new ArgumentException(
+                "This model has no chat template (no tokenizer.chat_template in the model), so chat requests cannot be rendered; use /v1/completions.", "messages");
+        }
+        catch (ChatTemplateException e)
+        {
+            throw new ArgumentException($"The model's chat template does not parse: {e.Message}", "messages");
+        }
+        try
+        {
+            return template.Render(messages, addGenerationPrompt, Piece(_tokenizer.BosId), Piece(_tokenizer.EosId));
+        }
+        catch (ChatTemplateException e)
+        {
+            throw new ArgumentException($"The chat template rejected the messages: {e.Message}", "messages");
+        }
+    }
+
+    /// <summary>Renders and tokenizes.</summary>
+    public int[] Encode(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true) =>
+        _tokenizer.Encode(Render(messages, addGenerationPrompt), addSpecial: false, parseSpecial: true);
+
+    private string? Piece(int id) => id >= 0 && id < _tokenizer.VocabSize ? _tokenizer.TokenPiece(id) : null;
+}
