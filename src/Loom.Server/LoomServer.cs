@@ -77,7 +77,7 @@ public sealed class LoomServer : IAsyncDisposable
         app.MapGet("/v1/models/{id}", models.GetAsync);
         app.MapPost("/tokenize", tokenize.TokenizeAsync);
         app.MapPost("/detokenize", tokenize.DetokenizeAsync);
-        app.MapGet("/health", (HttpContext ctx) => ctx.Response.WriteAsJsonAsync(new HealthStatus("ok"), LoomJsonContext.Default.HealthStatus, "application/json", ctx.RequestAborted));
+        app.MapGet("/health", (HttpContext ctx) => ctx.Response.WriteAsJsonAsync(new HealthStatus("ok"), Json.Context.HealthStatus, "application/json", ctx.RequestAborted));
         app.MapGet("/metrics", (HttpContext ctx) =>
         {
             ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";

@@ -15,7 +15,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
 {
     public async Task HandleAsync(HttpContext ctx)
     {
-        var req = await RequestReader.ReadAsync(ctx, LoomJsonContext.Default.ChatCompletionRequest);
+        var req = await RequestReader.ReadAsync(ctx, Json.Context.ChatCompletionRequest);
         SamplingMapper.CheckModel(req.Model, s);
         var messages = Messages(req.Messages);
         int[] prompt = s.Chat.Encode(messages, req.AddGenerationPrompt ?? true);
@@ -38,7 +38,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
             await sse.StartAsync();
             // Every choice opens with the assistant role, as OpenAI's first chunk does.
             for (int i = 0; i < p.N; i++)
-                await sse.WriteAsync(Chunk(id, created, new ChatChunkChoice(i, new ChatDelta("assistant", ""), null, null), null), LoomJsonContext.Default.ChatCompletionChunk);
+                await sse.WriteAsync(Chunk(id, created, new ChatChunkChoice(i, new ChatDelta("assistant", ""), null, null), null), Json.Context.ChatCompletionChunk);
             await foreach (var (_, o) in call.ReadAllAsync(ctx.RequestAborted))
             {
                 usage.Add(0, o);
@@ -46,10 +46,10 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
                 var lp = o.Logprobs is { } l && topLogprobs is int k ? LogprobFormatter.Chat(s.Tokenizer, l, k) : null;
                 var choice = new ChatChunkChoice(o.Index, new ChatDelta(null, o.Text), lp,
                     o.FinishReason is null ? null : SamplingMapper.Finish(o.FinishReason), o.StopReason);
-                await sse.WriteAsync(Chunk(id, created, choice, null), LoomJsonContext.Default.ChatCompletionChunk);
+                await sse.WriteAsync(Chunk(id, created, choice, null), Json.Context.ChatCompletionChunk);
             }
             if (req.StreamOptions?.IncludeUsage == true)
-                await sse.WriteAsync(new ChatCompletionChunk(id, "chat.completion.chunk", created, s.ServedModelName, [], usage.ToUsage()), LoomJsonContext.Default.ChatCompletionChunk);
+                await sse.WriteAsync(new ChatCompletionChunk(id, "chat.completion.chunk", created, s.ServedModelName, [], usage.ToUsage()), Json.Context.ChatCompletionChunk);
             await sse.WriteDoneAsync();
             return;
         }
@@ -67,7 +67,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
             return new ChatChoice(i, new ChatResponseMessage("assistant", c.Text.ToString()), lp, SamplingMapper.Finish(c.FinishReason), c.StopReason);
         }).ToArray();
         await ctx.Response.WriteAsJsonAsync(new ChatCompletionResponse(id, "chat.completion", created, s.ServedModelName, result, usage.ToUsage()),
-            LoomJsonContext.Default.ChatCompletionResponse, "application/json", ctx.RequestAborted);
+            Json.Context.ChatCompletionResponse, "application/json", ctx.RequestAborted);
     }
 
     private ChatCompletionChunk Chunk(string id, long created, ChatChunkChoice choice, Usage? usage) =>

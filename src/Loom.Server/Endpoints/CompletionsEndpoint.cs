@@ -14,7 +14,7 @@ internal sealed class CompletionsEndpoint(ServingContext s)
 {
     public async Task HandleAsync(HttpContext ctx)
     {
-        var req = await RequestReader.ReadAsync(ctx, LoomJsonContext.Default.CompletionRequest);
+        var req = await RequestReader.ReadAsync(ctx, Json.Context.CompletionRequest);
         SamplingMapper.CheckModel(req.Model, s);
         var prompts = RequestReader.Prompts(req.Prompt, text => s.Tokenizer.Encode(text, addSpecial: true, parseSpecial: true));
         bool echo = req.Echo ?? false;
@@ -34,6 +34,7 @@ internal sealed class CompletionsEndpoint(ServingContext s)
             var sse = new SseWriter(ctx);
             await sse.StartAsync();
             var started = new bool[prompts.Length * p.N];
+            var offsets = new int[prompts.Length * p.N];
             await foreach (var (prompt, o) in call.ReadAllAsync(ctx.RequestAborted))
             {
                 usage.Add(prompt, o);
@@ -41,12 +42,13 @@ internal sealed class CompletionsEndpoint(ServingContext s)
                 string text = o.Text;
                 if (!started[index]) { started[index] = true; if (promptTexts is not null) text = promptTexts[prompt] + text; }
                 if (text.Length == 0 && o.FinishReason is null && o.Logprobs is null) continue;
-                var lp = o.Logprobs is { } l ? LogprobFormatter.Completion(s.Tokenizer, l, 0) : null;
+                var lp = o.Logprobs is { } l ? LogprobFormatter.Completion(s.Tokenizer, l, offsets[index]) : null;
+                if (lp is not null) offsets[index] += lp.Tokens.Sum(t => t.Length);
                 var choice = new CompletionChoice(index, text, lp, o.FinishReason is null ? null : SamplingMapper.Finish(o.FinishReason), o.StopReason);
-                await sse.WriteAsync(new CompletionResponse(id, "text_completion", created, s.ServedModelName, [choice], null), LoomJsonContext.Default.CompletionResponse);
+                await sse.WriteAsync(new CompletionResponse(id, "text_completion", created, s.ServedModelName, [choice], null), Json.Context.CompletionResponse);
             }
             if (req.StreamOptions?.IncludeUsage == true)
-                await sse.WriteAsync(new CompletionResponse(id, "text_completion", created, s.ServedModelName, [], usage.ToUsage()), LoomJsonContext.Default.CompletionResponse);
+                await sse.WriteAsync(new CompletionResponse(id, "text_completion", created, s.ServedModelName, [], usage.ToUsage()), Json.Context.CompletionResponse);
             await sse.WriteDoneAsync();
             return;
         }
@@ -65,6 +67,6 @@ internal sealed class CompletionsEndpoint(ServingContext s)
             return new CompletionChoice(i, prefix + c.Text, lp, SamplingMapper.Finish(c.FinishReason), c.StopReason);
         }).ToArray();
         await ctx.Response.WriteAsJsonAsync(new CompletionResponse(id, "text_completion", created, s.ServedModelName, result, usage.ToUsage()),
-            LoomJsonContext.Default.CompletionResponse, "application/json", ctx.RequestAborted);
+            Json.Context.CompletionResponse, "application/json", ctx.RequestAborted);
     }
 }

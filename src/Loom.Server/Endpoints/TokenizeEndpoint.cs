@@ -9,7 +9,7 @@ internal sealed class TokenizeEndpoint(ServingContext s)
 {
     public async Task TokenizeAsync(HttpContext ctx)
     {
-        var req = await RequestReader.ReadAsync(ctx, LoomJsonContext.Default.TokenizeRequest);
+        var req = await RequestReader.ReadAsync(ctx, Json.Context.TokenizeRequest);
         SamplingMapper.CheckModel(req.Model, s);
         int[] tokens;
         if (req.Messages is not null)
@@ -23,18 +23,18 @@ internal sealed class TokenizeEndpoint(ServingContext s)
             tokens = s.Tokenizer.Encode(req.Prompt, addSpecial: req.AddSpecialTokens ?? true, parseSpecial: true);
         }
         await ctx.Response.WriteAsJsonAsync(new TokenizeResponse(tokens.Length, s.ContextLength, tokens),
-            LoomJsonContext.Default.TokenizeResponse, "application/json", ctx.RequestAborted);
+            Json.Context.TokenizeResponse, "application/json", ctx.RequestAborted);
     }
 
     public async Task DetokenizeAsync(HttpContext ctx)
     {
-        var req = await RequestReader.ReadAsync(ctx, LoomJsonContext.Default.DetokenizeRequest);
+        var req = await RequestReader.ReadAsync(ctx, Json.Context.DetokenizeRequest);
         SamplingMapper.CheckModel(req.Model, s);
         if (req.Tokens is null) throw OpenAiException.BadRequest("tokens is required.", "tokens", "missing_required_parameter");
         foreach (int id in req.Tokens)
             if ((uint)id >= (uint)s.Tokenizer.VocabSize)
                 throw OpenAiException.BadRequest($"token id {id} is outside the vocabulary (0..{s.Tokenizer.VocabSize - 1}).", "tokens", "invalid_value");
         await ctx.Response.WriteAsJsonAsync(new DetokenizeResponse(s.Tokenizer.Decode(req.Tokens)),
-            LoomJsonContext.Default.DetokenizeResponse, "application/json", ctx.RequestAborted);
+            Json.Context.DetokenizeResponse, "application/json", ctx.RequestAborted);
     }
 }

@@ -39,7 +39,7 @@ internal static class ErrorHandling
         if (error.RetryAfterSeconds is int s) ctx.Response.Headers.RetryAfter = s.ToString();
         ctx.Response.ContentType = "application/json";
         var body = new ErrorBody(new ErrorDetail(error.Message, error.Type, error.Param, error.Code));
-        await JsonSerializer.SerializeAsync(ctx.Response.Body, body, LoomJsonContext.Default.ErrorBody, ctx.RequestAborted);
+        await JsonSerializer.SerializeAsync(ctx.Response.Body, body, Json.Context.ErrorBody, ctx.RequestAborted);
     }
 
     /// <summary>Maps an exception to the error the client sees.</summary>
@@ -58,7 +58,7 @@ internal static class ErrorHandling
 
     private static string JsonMessage(JsonException j) =>
         j.Path is { Length: > 1 } path && ParamFromPath(path) is { } p
-            ? $"The value of '{p}' has the wrong type or is malformed ({j.Message.Split(" Path:")[0]})"
+            ? $"'{p}' has the wrong type or an invalid value."
             : $"The request body is not valid JSON: {j.Message.Split(" Path:")[0]}";
 
     /// <summary><c>$.messages[2].content</c> names the parameter <c>messages</c>.</summary>
