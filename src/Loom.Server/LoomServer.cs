@@ -45,7 +45,7 @@ public sealed class LoomServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(engine);
         options ??= new LoomServerOptions();
-        var context = new ServingContext(engine, options.ServedModelName ?? engine.Model.Name);
+        var context = new ServingContext(engine, options.ServedModelName ?? engine.Model.Name, options.ChatTemplate);
         engine.Metrics.Observe(engine);
         var exporter = new PrometheusExporter(m => ReferenceEquals(m, engine.Metrics.Meter));
 

@@ -11,6 +11,8 @@ public sealed record LoomServerOptions
     public string? ApiKey { get; init; }
     /// <summary>The name clients send as <c>model</c> and /v1/models lists; null uses the model's own name.</summary>
     public string? ServedModelName { get; init; }
+    /// <summary>Chat template source (Jinja) to use instead of the model's own; null uses the model's.</summary>
+    public string? ChatTemplate { get; init; }
     /// <summary>Largest request body accepted; larger ones get 413.</summary>
     public long MaxRequestBodyBytes { get; init; } = 4 << 20;
     /// <summary>Log each request to the console (the CLI turns this on; tests leave it off).</summary>

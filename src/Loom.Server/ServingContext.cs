@@ -1,5 +1,4 @@
 using Loom.Engine;
-using Loom.Models.ChatTemplates;
 using Loom.Models.Tokenizers;
 
 namespace Loom.Server;
@@ -7,12 +6,12 @@ namespace Loom.Server;
 /// <summary>What every endpoint shares: the engine, the served name and the model's parsed chat template.</summary>
 internal sealed class ServingContext
 {
-    public ServingContext(LlmEngine engine, string servedModelName)
+    public ServingContext(LlmEngine engine, string servedModelName, string? chatTemplate = null)
     {
         Engine = engine;
         ServedModelName = servedModelName;
         Created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        Chat = new ChatPrompt(engine.Model.Tokenizer);
+        Chat = new ChatPrompt(engine.Model.Tokenizer, chatTemplate);
     }
 
     public LlmEngine Engine { get; }

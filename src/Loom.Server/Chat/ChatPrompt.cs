@@ -11,16 +11,20 @@ namespace Loom.Server;
 public sealed class ChatPrompt
 {
     private readonly Tokenizer _tokenizer;
+    private readonly string? _source;
     private readonly Lazy<ChatTemplate?> _template;
 
-    public ChatPrompt(Tokenizer tokenizer)
+    /// <param name="tokenizer">The model's tokenizer, which also carries its chat template.</param>
+    /// <param name="templateOverride">Template source to use instead of the model's (like vLLM's <c>--chat-template</c>).</param>
+    public ChatPrompt(Tokenizer tokenizer, string? templateOverride = null)
     {
         _tokenizer = tokenizer;
-        _template = new(() => tokenizer.ChatTemplate is { } source ? new ChatTemplate(source) : null);
+        _source = templateOverride ?? tokenizer.ChatTemplate;
+        _template = new(() => _source is { } source ? new ChatTemplate(source) : null);
     }
 
-    /// <summary>True when the model has a chat template.</summary>
-    public bool HasTemplate => _tokenizer.ChatTemplate is not null;
+    /// <summary>True when there is a chat template (the model's or the override).</summary>
+    public bool HasTemplate => _source is not null;
 
     /// <summary>
     /// Renders <paramref name="messages"/>. Throws <see cref="ArgumentException"/> (param "messages") when the model has
@@ -32,7 +36,7 @@ public sealed class ChatPrompt
         try
         {
             template = _template.Value ?? throw new ArgumentException(
-                "This model has no chat template (no tokenizer.chat_template in the model), so chat requests cannot be rendered; use /v1/completions.", "messages");
+                "This model has no chat template (no tokenizer.chat_template in the model), so chat requests cannot be rendered; use /v1/completions, or give the server a template (loom serve --chat-template FILE).", "messages");
         }
         catch (ChatTemplateException e)
         {

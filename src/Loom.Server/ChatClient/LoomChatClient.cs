@@ -20,10 +20,11 @@ public sealed class LoomChatClient : IChatClient
 
     /// <param name="engine">The engine to run on.</param>
     /// <param name="modelId">Reported as the model id; defaults to the model's name.</param>
-    public LoomChatClient(LlmEngine engine, string? modelId = null)
+    /// <param name="chatTemplate">Template source to use instead of the model's own.</param>
+    public LoomChatClient(LlmEngine engine, string? modelId = null, string? chatTemplate = null)
     {
         _engine = engine ?? throw new ArgumentNullException(nameof(engine));
-        _prompt = new ChatPrompt(engine.Model.Tokenizer);
+        _prompt = new ChatPrompt(engine.Model.Tokenizer, chatTemplate);
         ModelId = modelId ?? engine.Model.Name;
         _metadata = new ChatClientMetadata("loom", null, ModelId);
         engine.Start();
