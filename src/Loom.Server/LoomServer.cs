@@ -61,9 +61,12 @@ public sealed class LoomServer : IAsyncDisposable
             else if (IPAddress.TryParse(options.Host, out var ip)) k.Listen(ip, options.Port);
             else throw new ArgumentException($"--host must be an IP address or localhost, not '{options.Host}'", "host");
         });
+        // Streams in flight at shutdown are cut after a short grace period rather than awaited to their end.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, LoomJsonContext.Default));
         var app = builder.Build();
 
+        if (options.Logging) app.Use(RequestLog.Create(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("loom.server")));
         app.Use(ErrorHandling.InvokeAsync);
         if (options.ApiKey is { Length: > 0 } key) app.Use(new ApiKeyCheck(key).InvokeAsync);
 
