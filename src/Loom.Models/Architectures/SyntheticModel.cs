@@ -78,6 +78,7 @@ public static class SyntheticModel
         w.Add("tokenizer.ggml.unknown_token_id", (uint)SyntheticModelVocab.UnkId);
         w.Add("tokenizer.ggml.add_bos_token", true);
         w.Add("tokenizer.ggml.add_eos_token", false);
+        if (s.ChatTemplate is not null) w.Add("tokenizer.chat_template", s.ChatTemplate);
         w.Add("general.quantization_version", 2u);
     }
 

@@ -26,6 +26,8 @@ public sealed record SyntheticModelSpec
     public float RopeTheta { get; init; } = 10000f;
     /// <summary>When true there is no <c>output.weight</c>; the output projection reuses <c>token_embd.weight</c>.</summary>
     public bool TiedEmbeddings { get; init; }
+    /// <summary>Written as <c>tokenizer.chat_template</c> when set; null writes none (the default).</summary>
+    public string? ChatTemplate { get; init; }
 
     public int EffectiveHeadDim => HeadDim ?? (NumHeads > 0 ? Dim / NumHeads : 0);
     public bool QkvBias => Architecture == "qwen2";

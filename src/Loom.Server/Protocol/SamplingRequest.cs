@@ -1,0 +1,36 @@
+using System.Text.Json;
+
+namespace Loom.Server.Protocol;
+
+/// <summary>
+/// Parameters shared by <c>/v1/completions</c> and <c>/v1/chat/completions</c>: OpenAI's, plus vLLM's extensions
+/// (top_k, min_p, repetition_penalty, min_tokens, ignore_eos, stop_token_ids). Unknown fields are ignored.
+/// </summary>
+public abstract class SamplingRequest
+{
+    public string? Model { get; set; }
+    public int? MaxTokens { get; set; }
+    public float? Temperature { get; set; }
+    public float? TopP { get; set; }
+    public int? TopK { get; set; }
+    public float? MinP { get; set; }
+    public int? N { get; set; }
+    /// <summary>A string or a list of strings.</summary>
+    public JsonElement Stop { get; set; }
+    public long? Seed { get; set; }
+    public float? PresencePenalty { get; set; }
+    public float? FrequencyPenalty { get; set; }
+    public float? RepetitionPenalty { get; set; }
+    public bool? Stream { get; set; }
+    public StreamOptions? StreamOptions { get; set; }
+    public int? MinTokens { get; set; }
+    public bool? IgnoreEos { get; set; }
+    public List<int>? StopTokenIds { get; set; }
+    public string? User { get; set; }
+}
+
+/// <summary><c>stream_options</c>: <c>include_usage</c> adds a last chunk with the token counts.</summary>
+public sealed class StreamOptions
+{
+    public bool? IncludeUsage { get; set; }
+}
