@@ -105,6 +105,22 @@ public sealed class TokenizerPropertyTests
     }
 
     [SharedFact]
+    public void ContinuationDecoderKeepsTheFirstLeadingSpace()
+    {
+        // A completion's first token follows its prompt: " big" after "Lily saw a" keeps its space, as in llama.cpp.
+        var tok = Load("models/stories260K/stories260K.gguf");
+        var prompt = tok.Encode("Lily saw a", addSpecial: true);
+        var full = tok.Encode("Lily saw a big dog", addSpecial: true);
+        Assert.Equal(prompt, full[..prompt.Length]);
+        var dec = tok.CreateDecoder(continuesText: true);
+        var sb = new System.Text.StringBuilder();
+        foreach (int id in full[prompt.Length..]) sb.Append(dec.Add(id));
+        sb.Append(dec.Flush());
+        Assert.Equal(" big dog", sb.ToString());
+        Assert.Equal("big dog", tok.Decode(full[prompt.Length..]));
+    }
+
+    [SharedFact]
     public void ByteTokensSplitMultiByteCharactersWithoutReplacementChunks()
     {
         var tok = Load("models/stories260K/stories260K.gguf");

@@ -13,12 +13,15 @@ public sealed class IncrementalDecoder
     private readonly bool _skipSpecial;
     private readonly Decoder _utf8 = new UTF8Encoding(false, false).GetDecoder();
     private readonly List<byte> _pending = new();
+    private readonly bool _continuesText;
     private bool _first = true;
 
-    internal IncrementalDecoder(Tokenizer tokenizer, bool skipSpecial)
+    internal IncrementalDecoder(Tokenizer tokenizer, bool skipSpecial, bool continuesText = false)
     {
         _tokenizer = tokenizer;
         _skipSpecial = skipSpecial;
+        _continuesText = continuesText;
+        _first = !continuesText;
     }
 
     /// <summary>Adds one token; returns the text it completes (possibly empty).</summary>
@@ -41,7 +44,7 @@ public sealed class IncrementalDecoder
     public string Flush()
     {
         string s = Emit(_pending.Count, flush: true);
-        _first = true;
+        _first = !_continuesText;
         return s;
     }
 

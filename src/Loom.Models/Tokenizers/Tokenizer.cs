@@ -161,8 +161,12 @@ public sealed class Tokenizer
         return Encoding.UTF8.GetString(span[..n]);
     }
 
-    /// <summary>A streaming decoder whose outputs concatenate to <see cref="Decode"/> of the same ids.</summary>
-    public IncrementalDecoder CreateDecoder(bool skipSpecial = true) => new(this, skipSpecial);
+    /// <summary>
+    /// A streaming decoder whose outputs concatenate to <see cref="Decode"/> of the same ids. With
+    /// <paramref name="continuesText"/> the tokens follow earlier text (a completion after its prompt), so the
+    /// first one keeps its leading space instead of having it stripped as at the start of a text.
+    /// </summary>
+    public IncrementalDecoder CreateDecoder(bool skipSpecial = true, bool continuesText = false) => new(this, skipSpecial, continuesText);
 
     /// <summary>The bytes one token contributes; <paramref name="first"/> applies the leading-space rule.</summary>
     internal ReadOnlySpan<byte> PieceBytes(int id, bool first, bool skipSpecial)
