@@ -66,6 +66,7 @@ public static unsafe class ModelQuantizer
 
         long totalIn = Math.Max(1, plan.Sum(p => p.BytesIn)), doneIn = 0;
         int threads = Math.Max(1, options.Threads ?? Environment.ProcessorCount);
+        var buffers = new Buffers(); // tensors are written one after another, so they share the slice buffers
         for (int i = 0; i < plan.Count; i++)
         {
             var p = plan[i];
@@ -75,7 +76,7 @@ public static unsafe class ModelQuantizer
             {
                 progress?.Report(new QuantizeProgress(index, plan.Count, p.Name, p.To, (double)doneIn / totalIn));
                 if (p.To == p.From) Copy(tensor, stream);
-                else Convert(tensor, p.To, stream, threads);
+                else Convert(tensor, p.To, stream, threads, buffers);
                 doneIn += p.BytesIn;
                 progress?.Report(new QuantizeProgress(index, plan.Count, p.Name, p.To, (double)doneIn / totalIn));
             });
@@ -94,14 +95,14 @@ public static unsafe class ModelQuantizer
     }
 
     /// <summary>Dequantizes a slice of rows to floats, quantizes it to <paramref name="to"/> (rows split over threads) and writes it.</summary>
-    private static void Convert(WeightTensor t, GgmlType to, Stream output, int threads)
+    private static void Convert(WeightTensor t, GgmlType to, Stream output, int threads, Buffers buffers)
     {
         int cols = t.Cols;
         long rows = t.ElementCount / cols;
         long rowsPerSlice = Math.Max(1, SliceElements / cols);
         long inRow = t.RowBytes, outRow = TypeTraits.RowSize(to, cols);
-        var floats = new float[rowsPerSlice * cols];
-        var bytes = new byte[rowsPerSlice * outRow];
+        var floats = buffers.Floats(rowsPerSlice * cols);
+        var bytes = buffers.Bytes(rowsPerSlice * outRow);
         for (long r0 = 0; r0 < rows; r0 += rowsPerSlice)
         {
             int n = (int)Math.Min(rowsPerSlice, rows - r0);
@@ -120,6 +121,14 @@ public static unsafe class ModelQuantizer
             else Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, c => Rows(n * c / workers, n * (c + 1) / workers));
             output.Write(bytes, 0, (int)(n * outRow));
         }
+    }
+
+    private sealed class Buffers
+    {
+        private float[] _floats = [];
+        private byte[] _bytes = [];
+        public float[] Floats(long n) => _floats.Length >= n ? _floats : _floats = new float[n];
+        public byte[] Bytes(long n) => _bytes.Length >= n ? _bytes : _bytes = new byte[n];
     }
 
     private static long ElementCount(long[] shape)
