@@ -50,19 +50,12 @@ public static unsafe class ModelQuantizer
             plan.Add(new QuantizedTensor(t.Name, t.Shape, t.Type, to, t.ByteSize, TypeTraits.RowSize(to, t.Shape[0]) * (ElementCount(t.Shape) / t.Shape[0])));
         }
 
+        // llama.cpp copies every entry but the split ones, then sets these two, which moves them to the end.
         var w = new GgufWriter();
         foreach (var (key, value) in input.Metadata)
-        {
-            if (SplitKeys.Contains(key)) continue;
-            w.Add(key, key switch
-            {
-                "general.file_type" => (uint)options.FileType,
-                "general.quantization_version" => 2u,
-                _ => value,
-            });
-        }
-        if (!input.Has("general.quantization_version")) w.Add("general.quantization_version", 2u);
-        if (!input.Has("general.file_type")) w.Add("general.file_type", (uint)options.FileType);
+            if (!SplitKeys.Contains(key) && key is not ("general.quantization_version" or "general.file_type")) w.Add(key, value);
+        w.Add("general.quantization_version", 2u);
+        w.Add("general.file_type", (uint)options.FileType);
 
         long totalIn = Math.Max(1, plan.Sum(p => p.BytesIn)), doneIn = 0;
         int threads = Math.Max(1, options.Threads ?? Environment.ProcessorCount);
