@@ -57,7 +57,7 @@ internal static class QuantizeCommand
             var progress = new DirectProgress<QuantizeProgress>(p =>
             {
                 task.Value = p.Fraction;
-                task.Description = $"[{p.Index + 1}/{p.Count}] {Markup.Escape(p.Tensor)} -> {p.To}";
+                task.Description = Markup.Escape($"[{p.Index + 1}/{p.Count}] {p.Tensor} -> {p.To}");
             });
             result = ModelQuantizer.Quantize(inPath, outPath, options, progress);
             task.Value = 1.0;
