@@ -6,13 +6,16 @@ var root = new RootCommand("Loom: LLM inference and serving in .NET. Runs GGUF, 
     RunCommand.Create(),
     InspectCommand.Create(),
     ServeCommand.Create(),
+    CreateModelCommand.Create(),
+    QuantizeCommand.Create(),
+    BenchCommand.Create(),
 };
 var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
 try
 {
     return await root.Parse(args).InvokeAsync(config);
 }
-catch (Exception e) when (e is Loom.Models.ModelFormatException or ArgumentException or IOException or InvalidOperationException or UnauthorizedAccessException)
+catch (Exception e) when (e is Loom.Models.ModelFormatException or ArgumentException or IOException or InvalidOperationException or UnauthorizedAccessException or NotSupportedException)
 {
     Console.Error.WriteLine($"loom: {e.Message}");
     return 1;

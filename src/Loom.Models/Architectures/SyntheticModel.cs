@@ -3,6 +3,7 @@ using System.Text;
 using Loom.Core.Quantization;
 using Loom.Core.Tensors;
 using Loom.Models.Formats.Gguf;
+using Loom.Models.Quantize;
 
 namespace Loom.Models.Architectures;
 
@@ -30,8 +31,27 @@ public static class SyntheticModel
         spec.Validate(matrixType);
         Quants.Quantize(matrixType, new float[TypeTraits.BlockSize(matrixType)], new byte[TypeTraits.TypeSize(matrixType)]);
         var w = new GgufWriter();
-        AddMetadata(w, spec, matrixType);
-        AddTensors(w, spec, matrixType, seed);
+        AddMetadata(w, spec, FileType(matrixType));
+        AddTensors(w, spec, (_, _) => matrixType, seed);
+        w.Write(path);
+    }
+
+    /// <summary>
+    /// Writes the model as llama-quantize would write it from an F32 original with <paramref name="fileType"/>: each
+    /// weight gets the type <see cref="TensorTypeRules"/> chooses (so Q4_K_M gives attn_v and ffn_down Q6_K in some
+    /// layers, and the classifier Q6_K), or the mix's default type everywhere when <paramref name="pure"/>. Norms and
+    /// biases are F32. The weights are the same values <see cref="Write(string, SyntheticModelSpec, GgmlType, int)"/>
+    /// writes for the same seed, before quantization.
+    /// </summary>
+    public static void Write(string path, SyntheticModelSpec spec, LlamaFileType fileType, int seed = 0, bool pure = false)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        spec.Validate(GgmlType.F32);
+        var info = new QuantizationModelInfo(spec.Architecture, spec.NumLayers, spec.NumHeads, spec.NumKvHeads, 0, !spec.TiedEmbeddings, spec.NumLayers);
+        var rules = new TensorTypeRules(fileType, info, pure);
+        var w = new GgufWriter();
+        AddMetadata(w, spec, (int)fileType);
+        AddTensors(w, spec, (name, shape) => rules.Choose(name, shape, GgmlType.F32), seed);
         w.Write(path);
     }
 
@@ -44,7 +64,7 @@ public static class SyntheticModel
         _ => -1,
     };
 
-    private static void AddMetadata(GgufWriter w, SyntheticModelSpec s, GgmlType matrixType)
+    private static void AddMetadata(GgufWriter w, SyntheticModelSpec s, int fileType)
     {
         string a = s.Architecture;
         int headDim = s.EffectiveHeadDim;
@@ -63,7 +83,7 @@ public static class SyntheticModel
             w.Add($"{a}.attention.key_length", (uint)headDim);
             w.Add($"{a}.attention.value_length", (uint)headDim);
         }
-        w.Add("general.file_type", (uint)FileType(matrixType));
+        w.Add("general.file_type", (uint)fileType);
         w.Add($"{a}.vocab_size", (uint)s.VocabSize);
         w.Add($"{a}.rope.dimension_count", (uint)headDim);
 
@@ -82,11 +102,11 @@ public static class SyntheticModel
         w.Add("general.quantization_version", 2u);
     }
 
-    private static void AddTensors(GgufWriter w, SyntheticModelSpec s, GgmlType mt, int seed)
+    private static void AddTensors(GgufWriter w, SyntheticModelSpec s, Func<string, long[], GgmlType> matrixType, int seed)
     {
         long dim = s.Dim, ffn = s.FfnDim, hd = s.EffectiveHeadDim, q = s.NumHeads * hd, kv = s.NumKvHeads * hd;
         var scratch = new Scratch(); // tensors are written one after another, so they share one pair of buffers
-        void Matrix(string name, long cols, long rows) => Add(w, scratch, name, mt, [cols, rows], seed, Init.Matrix);
+        void Matrix(string name, long cols, long rows) => Add(w, scratch, name, matrixType(name, [cols, rows]), [cols, rows], seed, Init.Matrix);
         void Norm(string name, long n) => Add(w, scratch, name, GgmlType.F32, [n], seed, Init.Norm);
         void Bias(string name, long n) => Add(w, scratch, name, GgmlType.F32, [n], seed, Init.Bias);
 
@@ -150,7 +170,7 @@ public static class SyntheticModel
             for (int i = 0; i < f.Length; i++) f[i] = offset + scale * rng.NextNormal();
             var dst = bytes.AsSpan(0, (int)(n * TypeTraits.RowSize(type, cols)));
             if (type == GgmlType.F32) MemoryMarshal.AsBytes(f).CopyTo(dst);
-            else Quants.Quantize(type, f, dst);
+            else WeightQuantizer.Quantize(type, f, dst);
             output.Write(dst);
         }
     }

@@ -1,0 +1,116 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Loom.Engine.Bench;
+using Loom.Models;
+using Loom.Models.Quantize;
+
+namespace Loom.Cli.Commands;
+
+/// <summary><c>loom bench</c>: prompt-processing and text-generation speed, as llama-bench measures them.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = ModelOptions.Model();
+        var tokenizer = ModelOptions.Tokenizer();
+        var prompt = new Option<int>("--n-prompt", "-p") { Description = "Prompt tokens of the pp test (0 = skip)", DefaultValueFactory = _ => 512 };
+        var gen = new Option<int>("--n-gen", "-n") { Description = "Generated tokens of the tg test (0 = skip)", DefaultValueFactory = _ => 128 };
+        var threads = new Option<string>("--threads", "-t") { Description = "Comma-separated thread counts, e.g. 1,2,4 (default: all cores)" };
+        var reps = new Option<int>("--repetitions", "-r") { Description = "Timed repetitions of each test", DefaultValueFactory = _ => 5 };
+        var probe = new Option<int>("--probe-mib") { Description = "Buffer of the memory-bandwidth probe in MiB (0 = skip the probe)", DefaultValueFactory = _ => 1024 };
+        var output = new Option<string>("--output", "-o") { Description = "table: a markdown table as llama-bench prints; json: one array of objects", DefaultValueFactory = _ => "table" };
+        output.AcceptOnlyFromAmong("table", "json");
+
+        var cmd = new Command("bench", "Measure prompt processing (pp) and text generation (tg) speed, like llama-bench")
+        {
+            model, tokenizer, prompt, gen, threads, reps, probe, output,
+        };
+        cmd.SetAction(parse =>
+        {
+            var options = new BenchOptions
+            {
+                PromptTokens = parse.GetValue(prompt),
+                GenTokens = parse.GetValue(gen),
+                Threads = ParseThreads(parse.GetValue(threads)),
+                Repetitions = parse.GetValue(reps),
+                ProbeBytes = (long)parse.GetValue(probe) << 20,
+            };
+            bool json = parse.GetValue(output) == "json";
+            using var loaded = ModelOptions.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: json);
+            options.Validate(loaded.Config.ContextLength);
+            var info = ModelInfo.Of(loaded);
+            var runner = new BenchRunner(loaded.Transformer);
+            var o = Console.Out;
+            if (json)
+            {
+                var results = runner.Run(options);
+                o.WriteLine(JsonSerializer.Serialize(results.Select(r => Json(info, options, r))));
+                return 0;
+            }
+            o.WriteLine("| model | size | params | type | threads | test | t/s | GB/s | % of probe |");
+            o.WriteLine("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+            runner.Run(options, r =>
+            {
+                string gbps = r.GBps is { } g ? g.ToString("F2", CultureInfo.InvariantCulture) : "";
+                string pct = r.PercentOfProbe is { } p ? string.Create(CultureInfo.InvariantCulture, $"{p:F1}% of {r.ProbeGBps:F2}") : "";
+                o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {info.Name} | {Size(info.Bytes)} | {Params(info.Params)} | {info.Type} | {r.Threads} | {r.Test} | {r.Mean:F2} ± {r.StdDev:F2} | {gbps} | {pct} |"));
+                o.Flush();
+            });
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static int[] ParseThreads(string? s)
+    {
+        if (string.IsNullOrWhiteSpace(s)) return [Environment.ProcessorCount];
+        return s.Split(',', StringSplitOptions.TrimEntries).Select(x =>
+            int.TryParse(x, NumberStyles.None, CultureInfo.InvariantCulture, out int t) && t > 0 ? t
+                : throw new ArgumentException($"--threads: '{x}' is not a positive integer")).ToArray();
+    }
+
+    private static object Json(ModelInfo m, BenchOptions o, BenchResult r) => new
+    {
+        model_filename = m.Path,
+        model_name = m.Name,
+        model_type = m.Type,
+        model_size = m.Bytes,
+        model_n_params = m.Params,
+        n_threads = r.Threads,
+        test = r.Test,
+        n_prompt = r.Test.StartsWith("pp", StringComparison.Ordinal) ? r.Tokens : 0,
+        n_gen = r.Test.StartsWith("tg", StringComparison.Ordinal) ? r.Tokens : 0,
+        repetitions = o.Repetitions,
+        avg_ts = r.Mean,
+        stddev_ts = r.StdDev,
+        samples_ts = r.Samples,
+        bytes_per_token = r.BytesPerToken,
+        tg_gbps = r.GBps,
+        probe_gbps = r.ProbeGBps,
+        percent_of_probe = r.PercentOfProbe,
+    };
+
+    private static string Size(long bytes) => bytes >= 1L << 30
+        ? string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):F2} GiB")
+        : string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):F2} MiB");
+
+    private static string Params(long n) => n >= 1_000_000_000 ? string.Create(CultureInfo.InvariantCulture, $"{n / 1e9:F2} B")
+        : n >= 1_000_000 ? string.Create(CultureInfo.InvariantCulture, $"{n / 1e6:F2} M")
+        : string.Create(CultureInfo.InvariantCulture, $"{n / 1e3:F2} K");
+
+    /// <summary>The model columns of the table: name, bytes and parameters of its tensors, and its quantization.</summary>
+    private sealed record ModelInfo(string Path, string Name, long Bytes, long Params, string Type)
+    {
+        public static ModelInfo Of(LoadedModel m)
+        {
+            var weights = m.Transformer.Weights.All().ToArray();
+            string type = m.Metadata.TryGetValue("general.file_type", out var v) && v is IConvertible cv
+                && LlamaFileTypes.FromValue(cv.ToInt64(CultureInfo.InvariantCulture)) is { } ft
+                ? ft.ToString()
+                : weights.Where(t => t.Shape.Length >= 2).GroupBy(t => t.Type).OrderByDescending(g => g.Sum(t => t.ByteSize)).First().Key.ToString();
+            return new ModelInfo(m.Path, m.Name, weights.Sum(t => t.ByteSize), weights.Sum(t => t.ElementCount), type);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using System.CommandLine;
+using Loom.Models.Architectures;
+using Loom.Models.Quantize;
+
+namespace Loom.Cli.Commands;
+
+/// <summary><c>loom create-model</c>: a random-weight model with the shapes of a real checkpoint, for speed and memory measurements.</summary>
+internal static class CreateModelCommand
+{
+    private static readonly SyntheticModelSpec[] Shapes =
+    [
+        SyntheticModelSpec.TinyLlama1_1B, SyntheticModelSpec.Llama3_2_1B, SyntheticModelSpec.Qwen2_5_0_5B,
+        SyntheticModelSpec.Stories110M, SyntheticModelSpec.Tiny with { Name = "tiny" },
+    ];
+
+    public static Command Create()
+    {
+        var output = new Argument<string>("output") { Description = "The .gguf file to write" };
+        var shape = new Option<string>("--shape") { Description = $"Model shape: {string.Join(", ", Shapes.Select(s => s.Name))}", Required = true };
+        var type = new Option<string>("--type") { Description = $"Quantization, as llama-quantize names it: {LlamaFileTypes.Names}", DefaultValueFactory = _ => "Q4_0" };
+        var seed = new Option<int>("--seed") { Description = "Seed of the random weights (same seed, same file)", DefaultValueFactory = _ => 0 };
+        var pure = new Option<bool>("--pure") { Description = "Give every weight the type's default tensor type, without llama-quantize's per-tensor mix" };
+        var cmd = new Command("create-model", "Write a random-weight GGUF with the shapes of a real model (for benchmarks; llama.cpp loads it too)")
+        {
+            output, shape, type, seed, pure,
+        };
+        cmd.SetAction(parse =>
+        {
+            string name = parse.GetValue(shape)!;
+            var spec = Shapes.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase))
+                ?? throw new ArgumentException($"unknown shape '{name}' (expected one of {string.Join(", ", Shapes.Select(s => s.Name))})");
+            var fileType = LlamaFileTypes.Parse(parse.GetValue(type)!);
+            string path = parse.GetValue(output)!;
+            SyntheticModel.Write(path, spec, fileType, parse.GetValue(seed), parse.GetValue(pure));
+            Console.Error.WriteLine($"wrote {path}: {spec.Name} {fileType}, {new FileInfo(path).Length / 1048576.0:F1} MiB");
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using Loom.Core.Threading;
+using Loom.Models.Architectures;
+
+namespace Loom.Engine.Bench;
+
+/// <summary>
+/// llama-bench's two measurements on a <see cref="Transformer"/>: prompt processing (one forward pass over a prompt of
+/// random token ids, from an empty cache) and text generation (one-token forward passes from position 0), each
+/// repeated after a warm-up at every thread count. Generation is also compared with the memory bandwidth the machine
+/// reaches (<see cref="BandwidthProbe"/>), since reading the weights once per token is what bounds it.
+/// </summary>
+public sealed class BenchRunner(Transformer model)
+{
+    private const int BlockSize = 16;
+
+    public Transformer Model { get; } = model;
+
+    /// <summary>Weight bytes read per generated token: every tensor, except that untied embeddings give one row.</summary>
+    public long WeightBytesPerToken
+    {
+        get
+        {
+            var w = Model.Weights;
+            long all = w.All().Sum(t => t.ByteSize);
+            return ReferenceEquals(w.TokenEmbedding, w.Output) ? all : all - w.TokenEmbedding.ByteSize + w.TokenEmbedding.RowBytes;
+        }
+    }
+
+    /// <summary>KV-cache bytes a token at <paramref name="position"/> reads: K and V (f16) of every layer for positions 0..position.</summary>
+    public long KvBytesRead(int position) => (position + 1L) * KvCache.BytesPerToken(Model.Config.NumLayers, Model.KvDim);
+
+    /// <summary>Runs every test at every thread count, reporting each result as it is done; restores <see cref="RowParallel.Threads"/>.</summary>
+    public IReadOnlyList<BenchResult> Run(BenchOptions options, Action<BenchResult>? onResult = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var c = Model.Config;
+        options.Validate(c.ContextLength);
+        int tokens = Math.Max(options.PromptTokens, options.GenTokens);
+        int blocks = (tokens + BlockSize - 1) / BlockSize;
+        using var cache = new KvCache(c.NumLayers, Model.KvDim, blocks, BlockSize);
+        var table = Enumerable.Range(0, blocks).ToArray();
+        var logits = new float[c.VocabSize];
+        var batch = new ForwardBatch();
+        var rng = new Random(options.Seed);
+        int[] RandomTokens(int n) => Enumerable.Range(0, n).Select(_ => rng.Next(c.VocabSize)).ToArray();
+
+        using var probe = options.ProbeBytes > 0 && options.GenTokens > 0 ? new BandwidthProbe(options.ProbeBytes) : null;
+        var results = new List<BenchResult>();
+        int savedThreads = RowParallel.Threads;
+        try
+        {
+            foreach (int threads in options.Threads)
+            {
+                RowParallel.Threads = threads;
+                if (options.PromptTokens > 0)
+                {
+                    int p = options.PromptTokens;
+                    Prompt(RandomTokens(p)); // warm-up
+                    var samples = new double[options.Repetitions];
+                    for (int r = 0; r < samples.Length; r++)
+                    {
+                        var ids = RandomTokens(p);
+                        var sw = Stopwatch.StartNew();
+                        Prompt(ids);
+                        samples[r] = p / sw.Elapsed.TotalSeconds;
+                    }
+                    Report(new BenchResult { Test = $"pp{p}", Threads = threads, Tokens = p, Samples = samples });
+                }
+                if (options.GenTokens > 0)
+                {
+                    int n = options.GenTokens;
+                    Generate(RandomTokens(1)); // warm-up
+                    var samples = new double[options.Repetitions];
+                    for (int r = 0; r < samples.Length; r++)
+                    {
+                        var ids = RandomTokens(n);
+                        var sw = Stopwatch.StartNew();
+                        Generate(ids);
+                        samples[r] = n / sw.Elapsed.TotalSeconds;
+                    }
+                    double kv = Enumerable.Range(0, n).Average(i => (double)KvBytesRead(i));
+                    Report(new BenchResult
+                    {
+                        Test = $"tg{n}", Threads = threads, Tokens = n, Samples = samples,
+                        BytesPerToken = WeightBytesPerToken + kv,
+                        ProbeGBps = probe?.MeasureGBps(threads),
+                    });
+                }
+            }
+        }
+        finally
+        {
+            RowParallel.Threads = savedThreads;
+        }
+        return results;
+
+        void Report(BenchResult r)
+        {
+            results.Add(r);
+            onResult?.Invoke(r);
+        }
+
+        // A fresh sequence each time: positions from 0, so earlier runs' cache entries are simply overwritten.
+        void Prompt(int[] ids)
+        {
+            batch.Clear();
+            batch.Add(ids, 0, table, LogitRequest.Last);
+            Model.Forward(batch, cache, logits);
+        }
+
+        void Generate(int[] ids)
+        {
+            for (int i = 0; i < ids.Length; i++)
+            {
+                batch.Clear();
+                batch.Add(ids.AsSpan(i, 1), i, table, LogitRequest.Last);
+                Model.Forward(batch, cache, logits);
+            }
+        }
+    }
+}

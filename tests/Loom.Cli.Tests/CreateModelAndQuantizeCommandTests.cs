@@ -1,0 +1,67 @@
+using Loom.Core.Tensors;
+using Loom.Models;
+using Loom.Models.Formats.Gguf;
+
+namespace Loom.Cli.Tests;
+
+public class CreateModelAndQuantizeCommandTests
+{
+    [Fact]
+    public void CreateModelWritesALoadableModelOfTheShapeAndType()
+    {
+        using var dir = new TempDir();
+        var (code, _, err) = CliRunner.Run("create-model", "--shape", "tiny", "--type", "Q8_0", "--seed", "3", dir.File("t.gguf"));
+        Assert.True(code == 0, err);
+        Assert.Contains("tiny Q8_0", err);
+        using (var f = GgufFile.Open(dir.File("t.gguf")))
+        {
+            Assert.Equal(7u, f.Metadata["general.file_type"]);
+            Assert.Equal(GgmlType.Q8_0, f.FindTensor("blk.0.attn_q.weight")!.Type);
+            Assert.Equal(GgmlType.Q8_0, f.FindTensor("output.weight")!.Type);
+            Assert.Equal(64u, f.Metadata["llama.embedding_length"]);
+        }
+        using var m = ModelLoader.Load(dir.File("t.gguf"));
+        Assert.Equal(2, m.Config.NumLayers);
+        // The same seed gives the same file.
+        CliRunner.Run("create-model", "--shape", "tiny", "--type", "Q8_0", "--seed", "3", dir.File("u.gguf"));
+        Assert.Equal(File.ReadAllBytes(dir.File("t.gguf")), File.ReadAllBytes(dir.File("u.gguf")));
+    }
+
+    [Fact]
+    public void QuantizeConvertsAGeneratedF32Model()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, CliRunner.Run("create-model", "--shape", "tiny", "--type", "F32", dir.File("f32.gguf")).Code);
+        var (code, _, err) = CliRunner.Run("quantize", dir.File("f32.gguf"), dir.File("q.gguf"), "q4_0", "-t", "1");
+        Assert.True(code == 0, err);
+        Assert.Contains("Q4_0", err);
+        using var f = GgufFile.Open(dir.File("q.gguf"));
+        Assert.Equal(2u, f.Metadata["general.file_type"]);
+        Assert.Equal(GgmlType.Q4_0, f.FindTensor("blk.1.ffn_down.weight")!.Type);
+        // The classifier would get Q6_K, but rows of 64 fit no K-quant block: llama.cpp falls back to Q8_0.
+        Assert.Equal(GgmlType.Q8_0, f.FindTensor("output.weight")!.Type);
+        Assert.Equal(GgmlType.F32, f.FindTensor("blk.0.attn_norm.weight")!.Type);
+    }
+
+    [Theory]
+    [InlineData("create-model", "--shape", "gpt-5", "--type", "Q4_0", "OUT")]
+    [InlineData("create-model", "--shape", "tiny", "--type", "Q9_9", "OUT")]
+    [InlineData("create-model", "--shape", "tiny", "--type", "Q4_K_M", "--pure", "OUT")] // rows of 64 fit no K-quant block
+    [InlineData("create-model", "--shape", "tiny", "--type", "Q2_K", "OUT")] // llama.cpp would fall back to IQ4_NL
+    [InlineData("quantize", "MISSING", "OUT", "Q4_0")]
+    [InlineData("quantize", "JUNK", "OUT", "Q4_0")]
+    [InlineData("quantize", "JUNK", "OUT", "Q4_Z")]
+    public void BadArgumentsGiveOneLineErrors(params string[] args)
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("junk.gguf"), "not a model");
+        args = args.Select(a => a switch { "OUT" => dir.File("o.gguf"), "MISSING" => dir.File("missing.gguf"), "JUNK" => dir.File("junk.gguf"), _ => a }).ToArray();
+        var (code, stdout, err) = CliRunner.Run(args);
+        Assert.Equal(1, code);
+        Assert.Equal("", stdout);
+        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("loom: ", lines[0]);
+        Assert.False(File.Exists(dir.File("o.gguf")));
+    }
+}
