@@ -17,10 +17,13 @@ public sealed class ComputePool : IDisposable
     private readonly object _lock = new();
     private readonly List<Thread> _workers = [];
     private WorkItem? _work;
+    // High 32 bits: the operation's number; low 32 bits: the next chunk to claim. A worker that wakes late for an
+    // operation that has already moved on fails its claim instead of running a chunk of the next one.
+    private long _ticket;
     private int _generation;
+    private int _chunks;
+    private int _done;
     private int _participants;
-    private int _opParticipants;
-    private int _pending;
     private int _busy;
     private int _sleepers;
     private bool _disposed;
@@ -70,23 +73,39 @@ public sealed class ComputePool : IDisposable
             var item = WorkItem<TState>.Instance;
             // A few chunks per thread: fine enough to balance, coarse enough to keep weight panels contiguous.
             int chunks = Math.Min(count, (participants + 1) * 4);
-            item.Set(state, body, count, chunks);
+            item.Set(state, body, count);
             _work = item;
-            _opParticipants = participants;
-            Volatile.Write(ref _pending, participants);
-            Interlocked.Increment(ref _generation);
+            _chunks = chunks;
+            _done = 0;
+            int op = _generation + 1;
+            Interlocked.Exchange(ref _ticket, (long)op << 32);
+            Volatile.Write(ref _generation, op);
             if (Volatile.Read(ref _sleepers) > 0)
                 lock (_lock) Monitor.PulseAll(_lock);
-            item.RunChunks();
+            RunChunks(op);
+            // Only chunks a worker claimed and is still running remain; a worker that never woke holds nothing up.
             var spin = new SpinWait();
-            while (Volatile.Read(ref _pending) > 0) spin.SpinOnce(sleep1Threshold: -1);
-            _work = null;
+            while (Volatile.Read(ref _done) < chunks) spin.SpinOnce(sleep1Threshold: -1);
             item.Clear(out var error);
             if (error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
         }
         finally
         {
             Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    /// <summary>Claims and runs chunks of operation <paramref name="op"/> until none are left.</summary>
+    private void RunChunks(int op)
+    {
+        while (true)
+        {
+            long ticket = Volatile.Read(ref _ticket);
+            int chunk = (int)ticket;
+            if ((int)(ticket >> 32) != op || chunk >= Volatile.Read(ref _chunks)) return;
+            if (Interlocked.CompareExchange(ref _ticket, ticket + 1, ticket) != ticket) continue;
+            _work!.Run(chunk, Volatile.Read(ref _chunks));
+            Interlocked.Increment(ref _done);
         }
     }
 
@@ -109,10 +128,8 @@ public sealed class ComputePool : IDisposable
             }
             if (_disposed) return;
             seen = Volatile.Read(ref _generation);
-            // A worker beyond the current thread count sits the operation out (it was not counted in _pending).
-            if (index >= Volatile.Read(ref _opParticipants)) continue;
-            _work?.RunChunks();
-            Interlocked.Decrement(ref _pending);
+            // A worker beyond the current thread count sits the operation out.
+            if (index < Volatile.Read(ref _participants)) RunChunks(seen);
         }
     }
 
@@ -128,7 +145,7 @@ public sealed class ComputePool : IDisposable
 
     private abstract class WorkItem
     {
-        public abstract void RunChunks();
+        public abstract void Run(int chunk, int chunks);
     }
 
     /// <summary>One reusable holder per state type, so publishing an operation allocates nothing.</summary>
@@ -137,12 +154,12 @@ public sealed class ComputePool : IDisposable
         public static readonly WorkItem<TState> Instance = new();
         private TState _state = default!;
         private Action<TState, int, int>? _body;
-        private int _count, _chunks, _next;
+        private int _count;
         private Exception? _error;
 
-        public void Set(TState state, Action<TState, int, int> body, int count, int chunks)
+        public void Set(TState state, Action<TState, int, int> body, int count)
         {
-            _state = state; _body = body; _count = count; _chunks = chunks; _next = -1; _error = null;
+            _state = state; _body = body; _count = count; _error = null;
         }
 
         public void Clear(out Exception? error)
@@ -151,18 +168,12 @@ public sealed class ComputePool : IDisposable
             _state = default!; _body = null; _error = null;
         }
 
-        public override void RunChunks()
+        public override void Run(int chunk, int chunks)
         {
-            var body = _body;
-            if (body is null) return;
-            int c;
-            while ((c = Interlocked.Increment(ref _next)) < _chunks)
-            {
-                int start = (int)((long)_count * c / _chunks), end = (int)((long)_count * (c + 1) / _chunks);
-                if (end <= start) continue;
-                try { body(_state, start, end); }
-                catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
-            }
+            int start = (int)((long)_count * chunk / chunks), end = (int)((long)_count * (chunk + 1) / chunks);
+            if (end <= start) return;
+            try { _body!(_state, start, end); }
+            catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
         }
     }
 }
