@@ -310,7 +310,8 @@ public sealed class LlmEngine : IDisposable
         }
         var r = seq.Request;
         r.Emit(Output(seq, token is int t ? [t] : [], text, logprob is null ? null : [logprob], reason, stopReason));
-        if (r.Sequences.All(s => s.Status == SequenceStatus.Finished))
+        // The last of the request's sequences to finish completes it (finishing one may finish its pending forks first).
+        if (!r.IsFinished && r.Sequences.All(s => s.Status == SequenceStatus.Finished))
         {
             r.IsFinished = true;
             _requests.Remove(r.Id);
