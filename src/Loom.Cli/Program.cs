@@ -5,6 +5,7 @@ var root = new RootCommand("Loom: LLM inference and serving in .NET. Runs GGUF, 
 {
     RunCommand.Create(),
     InspectCommand.Create(),
+    new Command("bench", "Benchmarks") { BenchThroughputCommand.Create() },
 };
 var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
 try
