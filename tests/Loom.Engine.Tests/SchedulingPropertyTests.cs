@@ -29,7 +29,7 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
     }
 
     private static Gen<Scenario> Scenarios =>
-        from kv in Gen.Choose(MaxPrompt + MaxOutput + BlockSize, 120)
+        from kv in Gen.Choose(MaxPrompt + MaxOutput + BlockSize, 96)
         from maxSeqs in Gen.Choose(1, 6)
         from budget in Gen.Choose(maxSeqs, 48)
         from chunked in Gen.Elements(true, false)
@@ -58,7 +58,7 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         using var model = TinyModels.Load();
         var rng = new Random(42);
         _bases ??= Enumerable.Range(0, 3).Select(_ => TinyModels.RandomTokens(rng, MaxPrompt, model.Config.VocabSize)).ToArray();
-        var config = Config.QuickThrowOnFailure.WithMaxTest(60).WithEndSize(30);
+        var config = Config.QuickThrowOnFailure.WithMaxTest(40).WithEndSize(30);
         Check.One(config, Prop.ForAll(Arb.From(Scenarios), (Scenario s) => Run(model, s)));
         output.WriteLine($"preemptions {_preemptions}, forked requests {_forks}, prefix hits {_hits}");
         Assert.True(_preemptions > 0, "no scenario preempted anything: memory is not tight enough");
