@@ -301,6 +301,8 @@ public sealed class LlmEngine : IDisposable
         seq.Status = SequenceStatus.Finished;
         seq.FinishReason = reason;
         Scheduler.Remove(seq);
+        var r = seq.Request;
+        r.Emit(Output(seq, token is int t ? [t] : [], text, logprob is null ? null : [logprob], reason, stopReason));
         if (seq.PendingForks is { } pending)
         {
             // Ended before its prompt was computed: the choices that were to share it end the same way.
@@ -308,8 +310,6 @@ public sealed class LlmEngine : IDisposable
             foreach (var child in pending)
                 if (child.Status != SequenceStatus.Finished) Finish(child, reason, stopReason, "");
         }
-        var r = seq.Request;
-        r.Emit(Output(seq, token is int t ? [t] : [], text, logprob is null ? null : [logprob], reason, stopReason));
         // The last of the request's sequences to finish completes it (finishing one may finish its pending forks first).
         if (!r.IsFinished && r.Sequences.All(s => s.Status == SequenceStatus.Finished))
         {

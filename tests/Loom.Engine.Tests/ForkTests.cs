@@ -63,8 +63,11 @@ public class ForkTests
         var request = engine.AddRequest([5, 6, 7], new SamplingParams { Temperature = 1, MaxTokens = 8, N = 3 });
         engine.Abort(request.Id);
         engine.Step();
-        var result = GenerationResult.CollectAsync(request).GetAwaiter().GetResult();
-        Assert.All(result.Choices, c => Assert.Equal(FinishReason.Abort, c.FinishReason));
+        var outputs = new List<RequestOutput>();
+        var reader = request.Outputs().GetAsyncEnumerator();
+        while (reader.MoveNextAsync().AsTask().GetAwaiter().GetResult()) outputs.Add(reader.Current);
+        // Every choice says how it ended, before the stream completes.
+        Assert.Equal([0, 1, 2], outputs.Where(o => o.FinishReason == FinishReason.Abort).Select(o => o.Index).Order());
         Assert.Equal(0, engine.PendingRequests);
     }
 }
