@@ -4,7 +4,8 @@ namespace Loom.Engine;
 /// Owns the KV cache's blocks: who holds which (reference counts), and the prefix cache. A full block is named
 /// by a hash chained over its tokens and its predecessor's hash, so equal prefixes map to equal blocks. Blocks
 /// nobody references stay cached (reusable by a later prompt with the same prefix) until space is needed; then
-/// the least recently released is evicted first.
+/// the least recently released is evicted first. Sequences forked from one prompt (n &gt; 1) share all its blocks,
+/// the last partial one included; the first write into a shared partial block copies it (copy-on-write).
 /// </summary>
 public sealed class BlockManager
 {
@@ -16,8 +17,16 @@ public sealed class BlockManager
     private readonly LinkedList<int> _available = new();
     private readonly LinkedListNode<int>?[] _availableNode;
 
-    public BlockManager(int numBlocks, int blockSize, bool prefixCaching = true)
+    private readonly Action<int, int>? _copyBlock;
+
+    /// <param name="numBlocks">Blocks in the pool.</param>
+    /// <param name="blockSize">Tokens per block.</param>
+    /// <param name="prefixCaching">Keep full blocks reusable by later prompts with the same prefix.</param>
+    /// <param name="copyBlock">Copies a block's K/V (source, destination) when a shared partial block is written;
+    /// needed only when sequences are <see cref="Fork"/>ed.</param>
+    public BlockManager(int numBlocks, int blockSize, bool prefixCaching = true, Action<int, int>? copyBlock = null)
     {
+        _copyBlock = copyBlock;
         if (numBlocks <= 0 || blockSize <= 0) throw new ArgumentOutOfRangeException(nameof(numBlocks));
         NumBlocks = numBlocks;
         BlockSize = blockSize;
@@ -76,17 +85,62 @@ public sealed class BlockManager
         return matched * BlockSize;
     }
 
-    /// <summary>True when the sequence's table can grow to cover <paramref name="tokens"/> tokens.</summary>
-    public bool CanGrow(Sequence seq, int tokens) => BlocksFor(tokens) - seq.BlockCount <= AvailableBlocks;
+    /// <summary>Blocks a write of the sequence's tokens up to <paramref name="tokens"/> takes: new ones, plus a copy of a shared partial block.</summary>
+    public int BlocksNeeded(Sequence seq, int tokens) => Math.Max(0, BlocksFor(tokens) - seq.BlockCount) + (SharedPartialBlock(seq) >= 0 ? 1 : 0);
 
-    /// <summary>Grows the sequence's block table to cover <paramref name="tokens"/> tokens; false (and nothing changed) when out of blocks.</summary>
+    /// <summary>True when the sequence's table can grow to cover <paramref name="tokens"/> tokens.</summary>
+    public bool CanGrow(Sequence seq, int tokens) => BlocksNeeded(seq, tokens) <= AvailableBlocks;
+
+    /// <summary>
+    /// Makes the sequence's table ready for writing its tokens from <see cref="Sequence.ComputedTokens"/> up to
+    /// <paramref name="tokens"/>: copies the block being written if another sequence shares it, and adds blocks to
+    /// cover the rest. False (and nothing changed) when out of blocks.
+    /// </summary>
     public bool Grow(Sequence seq, int tokens)
     {
+        if (BlocksNeeded(seq, tokens) > AvailableBlocks) return false;
+        int shared = SharedPartialBlock(seq);
+        if (shared >= 0)
+        {
+            if (_copyBlock is null) throw new InvalidOperationException("a shared block is written but the block manager cannot copy blocks");
+            int old = seq.Blocks[shared], copy = TakeFresh();
+            _copyBlock(old, copy);
+            Release(old);
+            seq.ReplaceBlock(shared, copy);
+        }
         int need = BlocksFor(tokens) - seq.BlockCount;
-        if (need > AvailableBlocks) return false;
         for (int i = 0; i < need; i++) seq.AddBlock(TakeFresh());
         return true;
     }
+
+    /// <summary>
+    /// Gives <paramref name="child"/> (which holds no blocks) the block table of <paramref name="parent"/>, sharing every
+    /// block; the child's first write into a shared partial block copies it. The child's computed tokens are the parent's.
+    /// </summary>
+    public void Fork(Sequence parent, Sequence child)
+    {
+        if (child.BlockCount != 0) throw new InvalidOperationException("a forked sequence must start without blocks");
+        foreach (int b in parent.Blocks)
+        {
+            Acquire(b);
+            child.AddBlock(b);
+        }
+        child.ChainHash = parent.ChainHash;
+        child.HashedBlocks = parent.HashedBlocks;
+        child.ComputedTokens = parent.ComputedTokens;
+    }
+
+    /// <summary>Index in the table of the partially written block the next write goes to, when another sequence also holds it; else -1.</summary>
+    private int SharedPartialBlock(Sequence seq)
+    {
+        int pos = seq.ComputedTokens;
+        if (pos % BlockSize == 0) return -1;
+        int i = pos / BlockSize;
+        return i < seq.BlockCount && _refCount[seq.Blocks[i]] > 1 ? i : -1;
+    }
+
+    /// <summary>References held on a block (0 = free or cached).</summary>
+    public int RefCount(int block) => _refCount[block];
 
     /// <summary>
     /// Registers the sequence's blocks that became full with computed tokens, so later prompts can reuse them.

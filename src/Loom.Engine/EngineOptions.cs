@@ -7,7 +7,7 @@ public sealed record EngineOptions
     public int BlockSize { get; init; } = 16;
     /// <summary>KV cache budget in bytes; null = <see cref="KvCacheFraction"/> of available memory.</summary>
     public long? KvCacheBytes { get; init; }
-    /// <summary>Share of available memory for the KV cache when no byte budget is given.</summary>
+    /// <summary>Share of the memory available at start (Linux MemAvailable) for the KV cache when no byte budget is given.</summary>
     public double KvCacheFraction { get; init; } = 0.25;
     /// <summary>Never allocate more KV than this many tokens' worth (defaults to the model context × max sequences).</summary>
     public int? MaxKvTokens { get; init; }
@@ -30,6 +30,9 @@ public sealed record EngineOptions
         if (BlockSize is < 1 or > 1024) throw new ArgumentOutOfRangeException(nameof(BlockSize), "block size must be 1..1024");
         if (MaxNumSeqs < 1) throw new ArgumentOutOfRangeException(nameof(MaxNumSeqs));
         if (MaxNumBatchedTokens < 1) throw new ArgumentOutOfRangeException(nameof(MaxNumBatchedTokens));
+        // Every running sequence's decode token must fit one step, or the newest would starve.
+        if (MaxNumBatchedTokens < MaxNumSeqs)
+            throw new ArgumentOutOfRangeException(nameof(MaxNumBatchedTokens), $"max-num-batched-tokens ({MaxNumBatchedTokens}) must be at least max-num-seqs ({MaxNumSeqs})");
         if (KvCacheBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(KvCacheBytes));
         if (!Enum.IsDefined(KvCacheDtype)) throw new ArgumentOutOfRangeException(nameof(KvCacheDtype));
         if (KvCacheFraction is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(KvCacheFraction));

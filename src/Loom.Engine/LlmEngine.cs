@@ -19,7 +19,7 @@ public sealed class LlmEngine : IDisposable
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly ModelRunner _runner;
-    private readonly float[] _rawLogits;
+    private readonly float[] _rawLogits, _forkLogits;
     private readonly int[] _topIds = new int[32];
     private readonly float[] _topLogprobs = new float[32];
     private Thread? _loop;
@@ -34,15 +34,16 @@ public sealed class LlmEngine : IDisposable
         if (Options.Threads is int t) Core.Threading.RowParallel.Threads = Math.Max(1, t);
         var c = model.Config;
         long bytesPerBlock = KvCache.BytesPerToken(c.NumLayers, c.NumKvHeads, c.HeadDim, Options.KvCacheDtype) * Options.BlockSize;
-        long budget = Options.KvCacheBytes ?? (long)(Options.KvCacheFraction * GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
+        long budget = Options.KvCacheBytes ?? (long)(Options.KvCacheFraction * KvCacheBudget.AvailableMemoryBytes());
         long maxTokens = Options.MaxKvTokens ?? (long)c.ContextLength * Math.Min(Options.MaxNumSeqs, 8);
         long blocks = Math.Min(budget / bytesPerBlock, (maxTokens + Options.BlockSize - 1) / Options.BlockSize);
         if (blocks < 1) throw new ArgumentException($"KV cache budget of {budget} bytes holds no block of {bytesPerBlock} bytes");
         var cache = new KvCache(c.NumLayers, c.NumKvHeads, c.HeadDim, (int)Math.Min(blocks, int.MaxValue / Options.BlockSize), Options.BlockSize, Options.KvCacheDtype);
         _runner = new ModelRunner(model.Transformer, cache);
-        Blocks = new BlockManager(cache.NumBlocks, Options.BlockSize, Options.PrefixCaching);
+        Blocks = new BlockManager(cache.NumBlocks, Options.BlockSize, Options.PrefixCaching, cache.CopyBlock);
         Scheduler = new Scheduler(Options, Blocks, c.ContextLength);
         _rawLogits = new float[c.VocabSize];
+        _forkLogits = new float[c.VocabSize];
     }
 
     public LoadedModel Model { get; }
@@ -51,6 +52,8 @@ public sealed class LlmEngine : IDisposable
     public Scheduler Scheduler { get; }
     public EngineMetrics Metrics { get; } = new();
     public KvCache Cache => _runner.Cache;
+    /// <summary>Tokens run through the model since start: prompt chunks (cached prefixes excluded), recomputations and decodes.</summary>
+    public long TokensComputed => _runner.TokensComputed;
     /// <summary>Requests accepted but not yet finished.</summary>
     public int PendingRequests => Volatile.Read(ref _pending);
 
@@ -71,6 +74,10 @@ public sealed class LlmEngine : IDisposable
             if ((uint)id >= (uint)vocab) throw new ArgumentException($"token id {id} is outside the vocabulary (0..{vocab - 1})", nameof(prompt));
         if (prompt.Length >= Model.Config.ContextLength)
             throw new ArgumentException($"the prompt has {prompt.Length} tokens; the context holds {Model.Config.ContextLength}", nameof(prompt));
+        if (prompt.Length >= (long)Blocks.NumBlocks * Blocks.BlockSize)
+            throw new ArgumentException($"the prompt has {prompt.Length} tokens; the KV cache holds {(long)Blocks.NumBlocks * Blocks.BlockSize}", nameof(prompt));
+        if (p.N > Options.MaxNumSeqs)
+            throw new ArgumentException($"n = {p.N} is more than the engine runs at once ({Options.MaxNumSeqs})", nameof(p));
         if (Interlocked.Increment(ref _pending) > Options.MaxWaiting + Options.MaxNumSeqs)
         {
             Interlocked.Decrement(ref _pending);
@@ -98,6 +105,8 @@ public sealed class LlmEngine : IDisposable
         Admit();
         ProcessAborts();
         var chunks = Scheduler.Schedule();
+        if (Scheduler.Overflowed.Count > 0)
+            foreach (var seq in Scheduler.Overflowed.ToArray()) Finish(seq, FinishReason.Length, null, "");
         if (chunks.Count == 0) return HasWork;
         var started = DateTime.UtcNow;
         try
@@ -116,7 +125,10 @@ public sealed class LlmEngine : IDisposable
             seq.ComputedTokens += chunk.Count;
             Blocks.CommitFullBlocks(seq);
             if (seq.OutputLength == 0) Metrics.PromptTokens += chunk.Count;
-            if (chunk.Samples) SampleAndEmit(seq, _runner.Logits(sampleIndex++));
+            if (!chunk.Samples) continue;
+            var logits = _runner.Logits(sampleIndex++);
+            if (seq.PendingForks is { } forks) StartForks(seq, forks, logits);
+            SampleAndEmit(seq, logits);
         }
         Metrics.Steps++;
         Metrics.StepSeconds += (DateTime.UtcNow - started).TotalSeconds;
@@ -161,20 +173,52 @@ public sealed class LlmEngine : IDisposable
         return results;
     }
 
+    /// <summary>Runs prompts to completion on the calling thread (or waits for the background loop) and returns their results in order.</summary>
+    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<int[]> prompts, SamplingParams p, CancellationToken ct = default) =>
+        GenerateAsync(prompts, p, ct).GetAwaiter().GetResult();
+
+    /// <summary>Tokenizes each prompt (adding BOS as the model wants) and runs them to completion.</summary>
+    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<string> prompts, SamplingParams p, CancellationToken ct = default) =>
+        Generate(prompts.Select(t => Model.Tokenizer.Encode(t, addSpecial: true, parseSpecial: true)).ToArray(), p, ct);
+
     private void Admit()
     {
         while (_incoming.TryDequeue(out var r))
         {
             _requests[r.Id] = r;
+            Sequence? first = null;
             for (int i = 0; i < r.Params.N; i++)
             {
-                var decoder = Model.Tokenizer.CreateDecoder();
+                var decoder = Model.Tokenizer.CreateDecoder(continuesText: true);
                 var stops = r.Params.Stop.Count > 0 ? new StopStringMatcher(r.Params.Stop) : null;
                 var seq = new Sequence(_nextSeqId++, r, i, r.Prompt, new Sampler(r.Params, Model.Config.VocabSize, sequenceIndex: i), decoder, stops);
                 r.Sequences.Add(seq);
-                Scheduler.Add(seq);
+                // The other choices wait for the first one's prefill and then share its blocks.
+                if (first is null) { first = seq; Scheduler.Add(seq); }
+                else (first.PendingForks ??= []).Add(seq);
             }
         }
+    }
+
+    /// <summary>
+    /// The parent's prompt is in the cache: its sibling choices take the same blocks (copy-on-write on the
+    /// last partial one) and sample their first tokens from the same logits.
+    /// </summary>
+    private void StartForks(Sequence parent, List<Sequence> forks, Span<float> logits)
+    {
+        parent.PendingForks = null;
+        logits.CopyTo(_forkLogits);
+        foreach (var child in forks)
+        {
+            if (child.Status == SequenceStatus.Finished) continue;
+            Blocks.Fork(parent, child);
+            child.CachedPromptTokens = parent.CachedPromptTokens;
+            Scheduler.AddRunning(child);
+            // Sampling masks and scales its logits in place; every child starts from the parent's.
+            _forkLogits.CopyTo(logits);
+            SampleAndEmit(child, logits);
+        }
+        _forkLogits.CopyTo(logits);
     }
 
     private void ProcessAborts()
@@ -258,7 +302,15 @@ public sealed class LlmEngine : IDisposable
         Scheduler.Remove(seq);
         var r = seq.Request;
         r.Emit(Output(seq, token is int t ? [t] : [], text, logprob is null ? null : [logprob], reason, stopReason));
-        if (r.Sequences.All(s => s.Status == SequenceStatus.Finished))
+        if (seq.PendingForks is { } pending)
+        {
+            // Ended before its prompt was computed: the choices that were to share it end the same way.
+            seq.PendingForks = null;
+            foreach (var child in pending)
+                if (child.Status != SequenceStatus.Finished) Finish(child, reason, stopReason, "");
+        }
+        // The last of the request's sequences to finish completes it (finishing one may finish its pending forks first).
+        if (!r.IsFinished && r.Sequences.All(s => s.Status == SequenceStatus.Finished))
         {
             r.IsFinished = true;
             _requests.Remove(r.Id);

@@ -9,15 +9,18 @@ public readonly record struct ScheduledChunk(Sequence Seq, int Start, int Count)
 
 /// <summary>
 /// Iteration-level scheduling (Orca), with chunked prefill (Sarathi): every step first gives each running
-/// sequence what it needs (one decode token, or its next prefill chunk), then admits waiting requests' prompt
-/// chunks while the token budget, the sequence limit and the free KV blocks allow. When blocks run out, the
-/// newest running sequence is preempted: its blocks are freed and it is recomputed later.
+/// sequence that is decoding its one token, then running prefills their next chunk, then admits waiting
+/// requests' prompt chunks while the token budget, the sequence limit and the free KV blocks allow. When blocks
+/// run out, the newest running sequence is preempted: its blocks are freed and it is recomputed later.
+/// Waiting sequences run by priority (lower first), then arrival (FCFS).
 /// </summary>
 public sealed class Scheduler(EngineOptions options, BlockManager blocks, int contextLength)
 {
     private readonly List<Sequence> _waiting = [];
     private readonly List<Sequence> _running = [];
     private readonly List<ScheduledChunk> _chunks = [];
+    private readonly List<Sequence> _overflow = [];
+    private int _budget;
 
     public int WaitingCount => _waiting.Count;
     public int RunningCount => _running.Count;
@@ -25,12 +28,25 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
     public IReadOnlyList<Sequence> Running => _running;
     public IReadOnlyList<Sequence> Waiting => _waiting;
 
+    /// <summary>
+    /// Sequences the last <see cref="Schedule"/> gave up on because the whole KV cache cannot hold their next token
+    /// even with nothing else running; the engine finishes them (length). Removed from the running set, blocks kept.
+    /// </summary>
+    public IReadOnlyList<Sequence> Overflowed => _overflow;
+
     /// <summary>Queues a sequence: by priority (lower first), then arrival.</summary>
     public void Add(Sequence seq)
     {
         int i = _waiting.Count;
         while (i > 0 && _waiting[i - 1].Request.Priority > seq.Request.Priority) i--;
         _waiting.Insert(i, seq);
+    }
+
+    /// <summary>Adds a sequence forked from a running one (it already holds its blocks) to the running set.</summary>
+    public void AddRunning(Sequence seq)
+    {
+        seq.Status = SequenceStatus.Running;
+        _running.Add(seq);
     }
 
     /// <summary>Removes a finished or aborted sequence and frees its blocks.</summary>
@@ -44,29 +60,34 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
     public IReadOnlyList<ScheduledChunk> Schedule()
     {
         _chunks.Clear();
-        int budget = options.MaxNumBatchedTokens;
+        _overflow.Clear();
+        _budget = options.MaxNumBatchedTokens;
 
-        // Running sequences first, oldest first; preempt from the newest end when blocks run out.
-        for (int i = 0; i < _running.Count && budget > 0; i++)
+        // Decodes first, oldest first, so generation never stalls behind prompts.
+        for (int i = 0; i < _running.Count && _budget > 0; i++)
         {
             var seq = _running[i];
-            int want = Math.Min(seq.Length - seq.ComputedTokens, budget);
-            if (want <= 0) continue;
-            while (!blocks.Grow(seq, seq.ComputedTokens + want))
-            {
-                var victim = _running[^1];
-                Preempt(victim);
-                if (victim == seq) { want = 0; break; }
-            }
-            if (want == 0) break;
-            _chunks.Add(new ScheduledChunk(seq, seq.ComputedTokens, want));
-            budget -= want;
+            // Preemption takes the newest first, so a sequence that loses its place has nothing newer behind it.
+            if (seq.Length - seq.ComputedTokens == 1 && !Reserve(seq, 1)) break;
+        }
+
+        // Then running prefills' next chunks.
+        for (int i = 0; i < _running.Count && _budget > 0; i++)
+        {
+            var seq = _running[i];
+            int remaining = seq.Length - seq.ComputedTokens;
+            if (remaining <= 1) continue;
+            if (!options.ChunkedPrefill && remaining > _budget && _chunks.Count > 0) continue;
+            int want = options.ChunkedPrefill ? Math.Min(remaining, _budget) : remaining;
+            if (!Reserve(seq, want)) break;
         }
 
         // Then waiting sequences, in order, while they fit.
-        while (_waiting.Count > 0 && budget > 0 && _running.Count < options.MaxNumSeqs)
+        while (_waiting.Count > 0 && _budget > 0)
         {
             var seq = _waiting[0];
+            int forks = seq.PendingForks?.Count ?? 0;
+            if (_running.Count > 0 && _running.Count + 1 + forks > options.MaxNumSeqs) break;
             if (seq.ComputedTokens == 0 && seq.BlockCount == 0)
             {
                 int reused = blocks.MatchPrefix(seq);
@@ -74,20 +95,23 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
                 if (seq.CachedPromptTokens == 0) seq.CachedPromptTokens = Math.Min(reused, seq.PromptLength);
             }
             int remaining = seq.Length - seq.ComputedTokens;
-            if (!options.ChunkedPrefill && remaining > budget)
-            {
-                // Without chunking a prompt runs whole; one larger than the whole budget runs alone.
-                if (_chunks.Count > 0) break;
-            }
-            int want = options.ChunkedPrefill ? Math.Min(remaining, budget) : remaining;
+            // Without chunking a prompt runs whole; one larger than the whole budget runs alone.
+            if (!options.ChunkedPrefill && remaining > _budget && _chunks.Count > 0) { Unmatch(seq); break; }
+            int want = options.ChunkedPrefill ? Math.Min(remaining, _budget) : remaining;
             if (!blocks.Grow(seq, seq.ComputedTokens + want))
             {
-                // Out of blocks: try a smaller chunk that fits, else wait for running sequences to finish.
+                // Out of blocks: a chunked prefill takes the part that fits, else the sequence waits for blocks.
                 int fit = (seq.BlockCount + blocks.AvailableBlocks) * blocks.BlockSize - seq.ComputedTokens;
                 if (!options.ChunkedPrefill || fit <= 0 || !blocks.Grow(seq, seq.ComputedTokens + fit))
                 {
-                    if (_running.Count == 0 && _chunks.Count == 0 && blocks.UsedBlocks == seq.BlockCount)
-                        throw new InvalidOperationException($"the KV cache ({blocks.NumBlocks} blocks of {blocks.BlockSize}) cannot hold one sequence of {seq.Length} tokens");
+                    Unmatch(seq);
+                    if (_running.Count == 0 && _chunks.Count == 0 && blocks.UsedBlocks == 0)
+                    {
+                        // Nothing else holds blocks, yet it does not fit: it never will.
+                        _waiting.RemoveAt(0);
+                        _overflow.Add(seq);
+                        continue;
+                    }
                     break;
                 }
                 want = fit;
@@ -96,16 +120,54 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
             seq.Status = SequenceStatus.Running;
             _running.Add(seq);
             _chunks.Add(new ScheduledChunk(seq, seq.ComputedTokens, want));
-            budget -= want;
+            _budget -= want;
         }
         return _chunks;
+    }
+
+    /// <summary>
+    /// Secures blocks for <paramref name="want"/> more tokens of a running sequence and schedules them, preempting
+    /// the newest running sequences while blocks are short. False when the sequence itself was preempted (or overflowed).
+    /// </summary>
+    private bool Reserve(Sequence seq, int want)
+    {
+        while (!blocks.Grow(seq, seq.ComputedTokens + want))
+        {
+            if (_running.Count == 1)
+            {
+                // Alone and still out of blocks: the cache can never hold this sequence's next tokens.
+                _running.Remove(seq);
+                RemoveChunks(seq);
+                _overflow.Add(seq);
+                return false;
+            }
+            var victim = _running[^1];
+            Preempt(victim);
+            if (victim == seq) return false;
+        }
+        _chunks.Add(new ScheduledChunk(seq, seq.ComputedTokens, want));
+        _budget -= want;
+        return true;
+    }
+
+    /// <summary>Gives back the prefix blocks a waiting sequence matched but could not use this step, so it holds nothing while it waits.</summary>
+    private void Unmatch(Sequence seq)
+    {
+        if (seq.BlockCount == 0) return;
+        blocks.Free(seq);
+        seq.ComputedTokens = 0;
+    }
+
+    private void RemoveChunks(Sequence seq)
+    {
+        for (int i = _chunks.Count - 1; i >= 0; i--)
+            if (_chunks[i].Seq == seq) { _budget += _chunks[i].Count; _chunks.RemoveAt(i); }
     }
 
     private void Preempt(Sequence seq)
     {
         _running.Remove(seq);
-        for (int i = _chunks.Count - 1; i >= 0; i--)
-            if (_chunks[i].Seq == seq) _chunks.RemoveAt(i);
+        RemoveChunks(seq);
         blocks.Free(seq);
         seq.ComputedTokens = 0;
         seq.Status = SequenceStatus.Waiting;

@@ -69,6 +69,11 @@ public sealed class Sequence
         _blocks[BlockCount++] = block;
     }
 
+    internal void ReplaceBlock(int index, int block) => _blocks[index] = block;
+
+    /// <summary>The request's other sequences, waiting to share this one's prompt blocks once its prefill is done (n &gt; 1).</summary>
+    internal List<Sequence>? PendingForks { get; set; }
+
     internal void ClearBlocks()
     {
         BlockCount = 0;

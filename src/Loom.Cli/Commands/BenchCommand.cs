@@ -26,6 +26,7 @@ internal static class BenchCommand
         {
             model, tokenizer, prompt, gen, threads, reps, probe, output,
         };
+        cmd.Subcommands.Add(BenchThroughputCommand.Create());
         cmd.SetAction(parse =>
         {
             var options = new BenchOptions

@@ -26,13 +26,13 @@ internal static class RunCommand
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "Keep generating past end-of-generation tokens" };
         var output = new Option<string>("--output", "-o") { Description = "text: stream the text; json: print one JSON object at the end", DefaultValueFactory = _ => "text" };
         output.AcceptOnlyFromAmong("text", "json");
-        var kvDtype = new Option<string>("--kv-cache-dtype") { Description = "KV cache element type: f16 (exact, as llama.cpp) or int8 (half the memory)", DefaultValueFactory = _ => "f16" };
-        kvDtype.AcceptOnlyFromAmong("f16", "int8");
+        var engineOptions = new EngineCliOptions();
 
         var cmd = new Command("run", "Generate a continuation of a prompt")
         {
-            model, tokenizer, threads, prompt, n, temp, topK, topP, minP, repeat, seed, ignoreEos, output, kvDtype,
+            model, tokenizer, threads, prompt, n, temp, topK, topP, minP, repeat, seed, ignoreEos, output,
         };
+        engineOptions.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
         {
             bool json = parse.GetValue(output) == "json";
@@ -48,8 +48,9 @@ internal static class RunCommand
                 IgnoreEos = parse.GetValue(ignoreEos),
             };
             p.Validate();
+            var options = engineOptions.Apply(parse, new EngineOptions { Threads = parse.GetValue(threads), MaxNumSeqs = 1 });
             using var loaded = ModelOptions.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: json);
-            using var engine = new LlmEngine(loaded, new EngineOptions { Threads = parse.GetValue(threads), MaxNumSeqs = 1, KvCacheDtype = parse.GetValue(kvDtype) == "int8" ? Models.Architectures.KvCacheType.Int8 : Models.Architectures.KvCacheType.F16 });
+            using var engine = new LlmEngine(loaded, options);
             engine.Start();
 
             var promptIds = loaded.Tokenizer.Encode(parse.GetValue(prompt)!, addSpecial: true, parseSpecial: true);

@@ -16,14 +16,15 @@ internal static class ServeCommand
         var port = new Option<int>("--port") { Description = "TCP port (0 picks a free one)", DefaultValueFactory = _ => 8080 };
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on /v1/*, /tokenize and /detokenize (default: LOOM_API_KEY, else none)" };
         var maxWaiting = new Option<int>("--max-waiting") { Description = "Requests that may wait for a slot before new ones get 429", DefaultValueFactory = _ => 1024 };
-        var maxSeqs = new Option<int>("--max-num-seqs") { Description = "Most sequences generating at once", DefaultValueFactory = _ => 64 };
+        var engineOptions = new EngineCliOptions();
         var servedName = new Option<string?>("--served-model-name") { Description = "Model name clients send and /v1/models lists (default: the model's name)" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "Jinja chat template file to use instead of the model's own" };
 
         var cmd = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API")
         {
-            model, tokenizer, threads, host, port, apiKey, maxWaiting, maxSeqs, servedName, chatTemplate,
+            model, tokenizer, threads, host, port, apiKey, maxWaiting, servedName, chatTemplate,
         };
+        engineOptions.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
         {
             int portValue = parse.GetValue(port);
@@ -34,13 +35,9 @@ internal static class ServeCommand
             // A template with a syntax error stops the server here, not at its first chat request.
             try { if (template is not null) _ = new Loom.Models.ChatTemplates.ChatTemplate(template); }
             catch (Loom.Models.ChatTemplates.ChatTemplateException e) { throw new ArgumentException($"--chat-template {parse.GetValue(chatTemplate)}: {e.Message}"); }
+            var engineSettings = engineOptions.Apply(parse, new EngineOptions { Threads = parse.GetValue(threads), MaxWaiting = waiting });
             using var loaded = ModelOptions.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: false);
-            using var engine = new LlmEngine(loaded, new EngineOptions
-            {
-                Threads = parse.GetValue(threads),
-                MaxWaiting = waiting,
-                MaxNumSeqs = parse.GetValue(maxSeqs),
-            });
+            using var engine = new LlmEngine(loaded, engineSettings);
             var options = new LoomServerOptions
             {
                 Host = parse.GetValue(host)!,

@@ -1,0 +1,159 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Loom.Engine;
+using Loom.Engine.Sampling;
+using Loom.Models;
+
+namespace Loom.Cli.Commands;
+
+/// <summary>
+/// <c>loom bench throughput</c>: offline serving throughput, as vLLM's <c>benchmark_throughput</c> measures it.
+/// N requests of random prompts (optionally sharing a prefix) each generate exactly O tokens (EOS ignored), at most C
+/// in flight; the whole run counts, prefill included.
+/// </summary>
+internal static class BenchThroughputCommand
+{
+    public static Command Create()
+    {
+        var model = ModelOptions.Model();
+        var tokenizer = ModelOptions.Tokenizer();
+        var threads = ModelOptions.Threads();
+        var numPrompts = new Option<int>("--num-prompts") { Description = "Requests to run", DefaultValueFactory = _ => 32 };
+        var inputLen = new Option<int>("--input-len") { Description = "Prompt tokens per request", DefaultValueFactory = _ => 128 };
+        var outputLen = new Option<int>("--output-len") { Description = "Tokens generated per request", DefaultValueFactory = _ => 128 };
+        var prefixLen = new Option<int>("--prefix-len") { Description = "Leading prompt tokens every request shares (prefix-cache benchmark)", DefaultValueFactory = _ => 0 };
+        var concurrency = new Option<int?>("--concurrency") { Description = "Most requests in flight (default: all at once)" };
+        var seed = new Option<int>("--seed") { Description = "Seed of the random prompts", DefaultValueFactory = _ => 0 };
+        var output = new Option<string>("--output", "-o") { Description = "text or json", DefaultValueFactory = _ => "text" };
+        output.AcceptOnlyFromAmong("text", "json");
+        var engineOptions = new EngineCliOptions();
+
+        var cmd = new Command("throughput", "Measure batched generation throughput: requests/s and output tokens/s")
+        {
+            model, tokenizer, threads, numPrompts, inputLen, outputLen, prefixLen, concurrency, seed, output,
+        };
+        engineOptions.AddTo(cmd);
+        cmd.SetAction(async (parse, ct) =>
+        {
+            bool json = parse.GetValue(output) == "json";
+            int n = parse.GetValue(numPrompts), inLen = parse.GetValue(inputLen), outLen = parse.GetValue(outputLen), prefix = parse.GetValue(prefixLen);
+            int conc = parse.GetValue(concurrency) ?? n;
+            if (n < 1) throw new ArgumentException("--num-prompts must be at least 1");
+            if (inLen < 1 || outLen < 1) throw new ArgumentException("--input-len and --output-len must be at least 1");
+            if (prefix < 0 || prefix > inLen) throw new ArgumentException($"--prefix-len must be between 0 and --input-len ({inLen})");
+            if (conc < 1) throw new ArgumentException("--concurrency must be at least 1");
+            conc = Math.Min(conc, n);
+
+            // Enough sequences and KV for every request in flight, unless the command line says otherwise.
+            var defaults = new EngineOptions
+            {
+                Threads = parse.GetValue(threads),
+                MaxNumSeqs = Math.Max(conc, 1),
+                MaxKvTokens = conc * (inLen + outLen + 16),
+            };
+            var options = engineOptions.Apply(parse, defaults);
+            using var loaded = ModelOptions.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: json);
+            if (inLen + outLen > loaded.Config.ContextLength)
+                throw new ArgumentException($"--input-len + --output-len ({inLen + outLen}) exceeds the model's context ({loaded.Config.ContextLength})");
+            var prompts = MakePrompts(loaded, n, inLen, prefix, parse.GetValue(seed));
+            var p = new SamplingParams { Temperature = 0f, MaxTokens = outLen, IgnoreEos = true };
+            using var engine = new LlmEngine(loaded, options);
+            engine.Start();
+
+            // Warm-up (JIT, thread pool, scratch buffers), not timed; its prompt shares nothing with the benchmark's.
+            await engine.GenerateAsync([prompts[0][..Math.Min(8, inLen)].Select(t => t == 3 ? 4 : 3).ToArray()], p with { MaxTokens = 4 }, ct);
+            long promptBefore = engine.Metrics.PromptTokens, stepsBefore = engine.Metrics.Steps, preemptBefore = engine.Scheduler.Preemptions;
+
+            var gate = new SemaphoreSlim(conc);
+            long generated = 0, cached = 0;
+            var ttft = new double[n];
+            var sw = Stopwatch.StartNew();
+            var tasks = prompts.Select(async (prompt, i) =>
+            {
+                await gate.WaitAsync(ct);
+                try
+                {
+                    double start = sw.Elapsed.TotalSeconds;
+                    var request = engine.AddRequest(prompt, p);
+                    int count = 0;
+                    await foreach (var o in request.Outputs(ct))
+                    {
+                        if (count == 0 && o.TokenIds.Count > 0) ttft[i] = sw.Elapsed.TotalSeconds - start;
+                        count += o.TokenIds.Count;
+                        if (o.FinishReason is not null) Interlocked.Add(ref cached, o.CachedPromptTokens);
+                    }
+                    Interlocked.Add(ref generated, count);
+                }
+                finally { gate.Release(); }
+            }).ToArray();
+            await Task.WhenAll(tasks);
+            double seconds = sw.Elapsed.TotalSeconds;
+
+            double rps = n / seconds, outTps = generated / seconds, totalTps = ((long)n * inLen + generated) / seconds;
+            if (json)
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(new
+                {
+                    model = loaded.Name,
+                    num_prompts = n,
+                    input_len = inLen,
+                    output_len = outLen,
+                    prefix_len = prefix,
+                    concurrency = conc,
+                    threads = Core.Threading.RowParallel.Threads,
+                    elapsed_seconds = seconds,
+                    requests_per_second = rps,
+                    output_tokens_per_second = outTps,
+                    total_tokens_per_second = totalTps,
+                    generated_tokens = generated,
+                    prompt_tokens_computed = engine.Metrics.PromptTokens - promptBefore,
+                    cached_prompt_tokens = cached,
+                    mean_ttft_seconds = ttft.Average(),
+                    steps = engine.Metrics.Steps - stepsBefore,
+                    preemptions = engine.Scheduler.Preemptions - preemptBefore,
+                    kv_cache_blocks = engine.Blocks.NumBlocks,
+                    kv_block_size = engine.Blocks.BlockSize,
+                }));
+            }
+            else
+            {
+                Console.Out.WriteLine($"{loaded.Name}: {n} requests, {inLen} prompt + {outLen} output tokens each, {conc} at once, {Core.Threading.RowParallel.Threads} threads");
+                Console.Out.WriteLine($"Throughput: {rps:F2} requests/s, {totalTps:F1} total tok/s, {outTps:F1} output tok/s ({seconds:F2} s)");
+                Console.Out.WriteLine($"  prompt tokens computed {engine.Metrics.PromptTokens - promptBefore} (cached {cached}), mean TTFT {ttft.Average() * 1000:F0} ms, {engine.Metrics.Steps - stepsBefore} steps, {engine.Scheduler.Preemptions - preemptBefore} preemptions");
+            }
+            return 0;
+        });
+        return cmd;
+    }
+
+    /// <summary>
+    /// Random prompts of <paramref name="length"/> tokens: BOS where the model wants it, then the shared prefix, then
+    /// tokens unique to each prompt. Ids avoid the low control range and end-of-generation tokens.
+    /// </summary>
+    internal static int[][] MakePrompts(LoadedModel model, int count, int length, int prefixLength, int seed)
+    {
+        var tok = model.Tokenizer;
+        int vocab = model.Config.VocabSize, lo = Math.Min(1000, vocab / 2);
+        var rng = new Random(seed);
+        int Next()
+        {
+            while (true)
+            {
+                int t = rng.Next(lo, vocab);
+                if (!tok.IsEndOfGeneration(t) && t != tok.BosId) return t;
+            }
+        }
+        int start = tok.AddBos ? 1 : 0;
+        var shared = Enumerable.Range(0, Math.Max(0, prefixLength - start)).Select(_ => Next()).ToArray();
+        var prompts = new int[count][];
+        for (int i = 0; i < count; i++)
+        {
+            var p = new int[length];
+            if (start == 1) p[0] = tok.BosId;
+            for (int j = start; j < length; j++) p[j] = j - start < shared.Length ? shared[j - start] : Next();
+            prompts[i] = p;
+        }
+        return prompts;
+    }
+}

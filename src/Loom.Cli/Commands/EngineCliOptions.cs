@@ -1,0 +1,65 @@
+using System.CommandLine;
+using Loom.Engine;
+
+namespace Loom.Cli.Commands;
+
+/// <summary>
+/// Engine sizing and policy options shared by <c>loom run</c>, <c>loom bench throughput</c> and <c>loom serve</c>:
+/// KV cache memory, sequence and token limits per step, prefix caching and chunked prefill.
+/// </summary>
+internal sealed class EngineCliOptions
+{
+    public Option<KvCacheBudget?> KvCacheMemory { get; } = new("--kv-cache-memory")
+    {
+        Description = "KV cache size: bytes (2GiB, 512MiB, 1.5GB) or a fraction of available memory (0.3). Default 0.25",
+        CustomParser = result =>
+        {
+            try { return KvCacheBudget.Parse(result.Tokens.Count > 0 ? result.Tokens[0].Value : ""); }
+            catch (ArgumentException e) { result.AddError(e.Message); return null; }
+        },
+    };
+
+    public Option<string> KvCacheDtype { get; } = CreateKvCacheDtype();
+
+    private static Option<string> CreateKvCacheDtype()
+    {
+        var o = new Option<string>("--kv-cache-dtype") { Description = "KV cache element type: f16 (exact, as llama.cpp) or int8 (about half the memory)", DefaultValueFactory = _ => "f16" };
+        o.AcceptOnlyFromAmong("f16", "int8");
+        return o;
+    }
+
+    public Option<int?> MaxNumSeqs { get; } = new("--max-num-seqs") { Description = "Most sequences running at once (default 64)" };
+
+    public Option<int?> MaxNumBatchedTokens { get; } = new("--max-num-batched-tokens") { Description = "Most tokens in one forward pass, decodes plus prompt chunks (default 512)" };
+
+    public Option<bool> NoPrefixCaching { get; } = new("--no-prefix-caching") { Description = "Do not reuse the KV blocks of earlier prompts with the same prefix" };
+
+    public Option<bool> NoChunkedPrefill { get; } = new("--no-chunked-prefill") { Description = "Prefill each prompt in one piece instead of in chunks that share steps with decodes" };
+
+    public IEnumerable<Option> All => [KvCacheMemory, KvCacheDtype, MaxNumSeqs, MaxNumBatchedTokens, NoPrefixCaching, NoChunkedPrefill];
+
+    /// <summary>Adds the options to a command.</summary>
+    public void AddTo(Command command)
+    {
+        foreach (var o in All) command.Options.Add(o);
+    }
+
+    /// <summary>
+    /// The engine options the command line asks for, starting from <paramref name="defaults"/> (command-specific
+    /// defaults such as one sequence for <c>run</c>). Throws <see cref="ArgumentException"/> when they do not validate.
+    /// </summary>
+    public EngineOptions Apply(ParseResult parse, EngineOptions defaults)
+    {
+        var o = defaults;
+        if (parse.GetValue(KvCacheMemory) is { } budget) o = budget.ApplyTo(o);
+        if (parse.GetValue(KvCacheDtype) == "int8") o = o with { KvCacheDtype = Models.Architectures.KvCacheType.Int8 };
+        if (parse.GetValue(MaxNumSeqs) is int seqs) o = o with { MaxNumSeqs = seqs };
+        if (parse.GetValue(MaxNumBatchedTokens) is int tokens) o = o with { MaxNumBatchedTokens = tokens };
+        else if (o.MaxNumBatchedTokens < o.MaxNumSeqs) o = o with { MaxNumBatchedTokens = o.MaxNumSeqs };
+        if (parse.GetValue(NoPrefixCaching)) o = o with { PrefixCaching = false };
+        if (parse.GetValue(NoChunkedPrefill)) o = o with { ChunkedPrefill = false };
+        try { o.Validate(); }
+        catch (ArgumentOutOfRangeException e) { throw new ArgumentException(e.Message.Split(" (Parameter")[0]); }
+        return o;
+    }
+}

@@ -1,0 +1,144 @@
+using FsCheck;
+using FsCheck.Fluent;
+using Loom.Engine.Sampling;
+using Loom.Models;
+using Xunit.Abstractions;
+
+namespace Loom.Engine.Tests;
+
+/// <summary>
+/// Random interleavings of adds (shared prefixes, n &gt; 1, priorities), steps and aborts on an engine with a tight
+/// KV cache: every request not aborted finishes with the tokens it gets alone, an aborted one stops on a prefix of
+/// them, and afterwards every block is free or cached with the counters agreeing.
+/// </summary>
+public class SchedulingPropertyTests(ITestOutputHelper output)
+{
+    private const int BlockSize = 4, MaxPrompt = 40, MaxOutput = 12;
+    private const ulong Seed = 7, SeedMix = 0xD1B54A32D192ED03UL; // Sampler's seed derivation for choice i
+    private static readonly int[] Lengths = [1, 3, 4, 5, 8, 13, 16, 17, 24, 33, MaxPrompt];
+
+    public abstract record Op;
+    public sealed record Add(int Base, int Length, int MaxTokens, int N, bool Sampled, int Priority) : Op;
+    public sealed record Steps(int Count) : Op;
+    public sealed record Abort(int Which) : Op;
+
+    public sealed record Scenario(int KvTokens, int MaxSeqs, int Budget, bool Chunked, bool PrefixCaching, Op[] Ops)
+    {
+        public override string ToString() =>
+            $"kv {KvTokens} tokens, max seqs {MaxSeqs}, budget {Budget}, chunked {Chunked}, prefix {PrefixCaching}: {string.Join("; ", Ops.Select(o => o.ToString()))}";
+    }
+
+    private static Gen<Scenario> Scenarios =>
+        from kv in Gen.Choose(MaxPrompt + MaxOutput + BlockSize, 96)
+        from maxSeqs in Gen.Choose(1, 6)
+        from budget in Gen.Choose(maxSeqs, 48)
+        from chunked in Gen.Elements(true, false)
+        from prefix in Gen.Elements(true, false)
+        from ops in Gen.ArrayOf(Ops(maxSeqs))
+        select new Scenario(kv, maxSeqs, budget, chunked, prefix, ops);
+
+    private static Gen<Op> Ops(int maxSeqs) => Gen.Frequency(
+        (4, from b in Gen.Choose(0, 2)
+            from len in Gen.Elements(Lengths)
+            from max in Gen.Choose(1, MaxOutput)
+            from n in Gen.Choose(1, Math.Min(3, maxSeqs))
+            from sampled in Gen.Elements(true, false)
+            from prio in Gen.Choose(0, 2)
+            select (Op)new Add(b, len, max, n, sampled, prio)),
+        (3, Gen.Choose(1, 6).Select(c => (Op)new Steps(c))),
+        (1, Gen.Choose(0, 30).Select(w => (Op)new Abort(w))));
+
+    private static readonly Dictionary<(int, int, int), int[]> Expected = [];
+    private static int[][]? _bases;
+    private static long _preemptions, _forks, _hits;
+
+    [Fact]
+    public void RandomInterleavingsFinishWithTheTokensTheyGetAlone()
+    {
+        using var model = TinyModels.Load();
+        var rng = new Random(42);
+        _bases ??= Enumerable.Range(0, 3).Select(_ => TinyModels.RandomTokens(rng, MaxPrompt, model.Config.VocabSize)).ToArray();
+        var config = Config.QuickThrowOnFailure.WithMaxTest(40).WithEndSize(30);
+        Check.One(config, Prop.ForAll(Arb.From(Scenarios), (Scenario s) => Run(model, s)));
+        output.WriteLine($"preemptions {_preemptions}, forked requests {_forks}, prefix hits {_hits}");
+        Assert.True(_preemptions > 0, "no scenario preempted anything: memory is not tight enough");
+        Assert.True(_forks > 0 && _hits > 0);
+    }
+
+    private static void Run(LoadedModel model, Scenario s)
+    {
+        var options = new EngineOptions
+        {
+            BlockSize = BlockSize, KvCacheBytes = 64 << 20, MaxKvTokens = s.KvTokens, MaxNumSeqs = s.MaxSeqs,
+            MaxNumBatchedTokens = s.Budget, ChunkedPrefill = s.Chunked, PrefixCaching = s.PrefixCaching,
+        };
+        using var engine = new LlmEngine(model, options);
+        var added = new List<(Request Request, Add Op)>();
+        var aborted = new HashSet<string>();
+        foreach (var op in s.Ops)
+        {
+            switch (op)
+            {
+                case Add a:
+                    var p = new SamplingParams { Temperature = a.Sampled ? 0.9f : 0f, Seed = Seed, MaxTokens = a.MaxTokens, IgnoreEos = true, N = a.N };
+                    added.Add((engine.AddRequest(_bases![a.Base][..a.Length], p, priority: a.Priority), a));
+                    break;
+                case Steps st:
+                    for (int i = 0; i < st.Count; i++) engine.Step();
+                    break;
+                case Abort ab when added.Count > 0:
+                    var r = added[ab.Which % added.Count].Request;
+                    engine.Abort(r.Id);
+                    aborted.Add(r.Id);
+                    break;
+            }
+        }
+        for (int i = 0; engine.HasWork; i++)
+        {
+            if (i > 10_000) throw new Exception($"no progress: {engine.Scheduler.WaitingCount} waiting, {engine.Scheduler.RunningCount} running");
+            engine.Step();
+        }
+
+        foreach (var (request, a) in added)
+        {
+            if (!request.IsFinished) throw new Exception($"{request.Id} never finished");
+            var result = GenerationResult.CollectAsync(request).GetAwaiter().GetResult();
+            for (int i = 0; i < a.N; i++)
+            {
+                var want = ExpectedTokens(model, a, i);
+                var got = result.Choices[i];
+                bool ok = aborted.Contains(request.Id) && got.FinishReason == FinishReason.Abort
+                    ? got.TokenIds.Length <= want.Length && got.TokenIds.AsSpan().SequenceEqual(want.AsSpan(0, got.TokenIds.Length))
+                    : got.FinishReason == FinishReason.Length && got.TokenIds.AsSpan().SequenceEqual(want);
+                if (!ok)
+                    throw new Exception($"{request.Id} choice {i} ({a}): got [{string.Join(",", got.TokenIds)}] ({got.FinishReason}), alone [{string.Join(",", want)}]");
+            }
+        }
+
+        var bm = engine.Blocks;
+        bm.CheckConsistency();
+        if (bm.UsedBlocks != 0 || bm.FreeBlocks + bm.CachedBlocks != bm.NumBlocks || (!s.PrefixCaching && bm.CachedBlocks != 0))
+            throw new Exception($"blocks after the run: {bm.UsedBlocks} used, {bm.CachedBlocks} cached, {bm.FreeBlocks} free of {bm.NumBlocks}");
+        if (engine.PendingRequests != 0 || engine.Scheduler.RunningCount != 0 || engine.Scheduler.WaitingCount != 0)
+            throw new Exception("requests left behind");
+        _preemptions += engine.Scheduler.Preemptions;
+        _forks += added.Count(x => x.Op.N > 1);
+        _hits += bm.PrefixHits;
+    }
+
+    /// <summary>The choice's tokens when its request runs alone: greedy, or sampled with the choice's derived seed.</summary>
+    private static int[] ExpectedTokens(LoadedModel model, Add a, int choice)
+    {
+        // Without EOS, a shorter run is a prefix of a longer one: run each prompt once to the longest output.
+        var key = (a.Base, a.Length, a.Sampled ? choice + 1 : 0);
+        if (!Expected.TryGetValue(key, out var tokens))
+        {
+            var p = new SamplingParams
+            {
+                Temperature = a.Sampled ? 0.9f : 0f, Seed = Seed ^ ((ulong)choice * SeedMix), MaxTokens = MaxOutput, IgnoreEos = true,
+            };
+            Expected[key] = tokens = TinyModels.RunAlone(model, _bases![a.Base][..a.Length], p).Choices[0].TokenIds;
+        }
+        return tokens[..a.MaxTokens];
+    }
+}
