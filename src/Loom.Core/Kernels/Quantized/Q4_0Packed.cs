@@ -57,7 +57,7 @@ public static unsafe class Q4_0Packed
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int i = 0; i < blocks; i++, w += TileBlockBytes, x += Q8_0.BlockBytes)
         {
-            (Simd.Halves4(w) * Simd.Half(x)).Store(s);
+            (TileMath.Halves4(w) * TileMath.Half(x)).Store(s);
             var p01 = Vector256.Load(w + 8);
             var p23 = Vector256.Load(w + 40);
             var xv = Vector256.Load((sbyte*)(x + 2));
@@ -67,8 +67,8 @@ public static unsafe class Q4_0Packed
             a2 = Block(p23 & mask, xv, o, s + 2, a2);
             a3 = Block(Vector256.ShiftRightLogical(p23.AsUInt16(), 4).AsByte() & mask, xv, o, s + 3, a3);
         }
-        y[0] = Simd.HorizontalSum(a0); y[1] = Simd.HorizontalSum(a1);
-        y[2] = Simd.HorizontalSum(a2); y[3] = Simd.HorizontalSum(a3);
+        y[0] = TileMath.Sum(a0); y[1] = TileMath.Sum(a1);
+        y[2] = TileMath.Sum(a2); y[3] = TileMath.Sum(a3);
     }
 
     private static void Tokens4(byte* w, int blocks, byte* x, nint xs, float* y, nint ys)
@@ -81,11 +81,11 @@ public static unsafe class Q4_0Packed
         Vector256<float> a30 = default, a31 = default, a32 = default, a33 = default;
         for (int i = 0; i < blocks; i++, w += TileBlockBytes, x += Q8_0.BlockBytes)
         {
-            var dw = Simd.Halves4(w);
-            (dw * Simd.Half(x)).Store(s);
-            (dw * Simd.Half(x + xs)).Store(s + 4);
-            (dw * Simd.Half(x + 2 * xs)).Store(s + 8);
-            (dw * Simd.Half(x + 3 * xs)).Store(s + 12);
+            var dw = TileMath.Halves4(w);
+            (dw * TileMath.Half(x)).Store(s);
+            (dw * TileMath.Half(x + xs)).Store(s + 4);
+            (dw * TileMath.Half(x + 2 * xs)).Store(s + 8);
+            (dw * TileMath.Half(x + 3 * xs)).Store(s + 12);
             var p01 = Vector256.Load(w + 8);
             var p23 = Vector256.Load(w + 40);
             var q0 = p01 & mask; var q1 = Vector256.ShiftRightLogical(p01.AsUInt16(), 4).AsByte() & mask;
@@ -99,9 +99,9 @@ public static unsafe class Q4_0Packed
             xv = Vector256.Load((sbyte*)(x + 3 * xs + 2)); o = Offset(xv);
             a30 = Block(q0, xv, o, s + 12, a30); a31 = Block(q1, xv, o, s + 13, a31); a32 = Block(q2, xv, o, s + 14, a32); a33 = Block(q3, xv, o, s + 15, a33);
         }
-        Simd.Store4(y, a00, a01, a02, a03); y += ys;
-        Simd.Store4(y, a10, a11, a12, a13); y += ys;
-        Simd.Store4(y, a20, a21, a22, a23); y += ys;
-        Simd.Store4(y, a30, a31, a32, a33);
+        TileMath.Store4(y, a00, a01, a02, a03); y += ys;
+        TileMath.Store4(y, a10, a11, a12, a13); y += ys;
+        TileMath.Store4(y, a20, a21, a22, a23); y += ys;
+        TileMath.Store4(y, a30, a31, a32, a33);
     }
 }

@@ -51,7 +51,7 @@ public static unsafe class Q8_0Packed
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int i = 0; i < blocks; i++, w += TileBlockBytes, x += Q8_0.BlockBytes)
         {
-            (Simd.Halves4(w) * Simd.Half(x)).Store(s);
+            (TileMath.Halves4(w) * TileMath.Half(x)).Store(s);
             var xv = Vector256.Load((sbyte*)(x + 2));
             var o = Offset(xv);
             a0 = Block(w + 8, xv, o, s, a0);
@@ -59,7 +59,7 @@ public static unsafe class Q8_0Packed
             a2 = Block(w + 72, xv, o, s + 2, a2);
             a3 = Block(w + 104, xv, o, s + 3, a3);
         }
-        Simd.Store4(y, a0, a1, a2, a3);
+        TileMath.Store4(y, a0, a1, a2, a3);
     }
 
     private static void Tokens4(byte* w, int blocks, byte* x, nint xs, float* y, nint ys)
@@ -71,11 +71,11 @@ public static unsafe class Q8_0Packed
         Vector256<float> a30 = default, a31 = default, a32 = default, a33 = default;
         for (int i = 0; i < blocks; i++, w += TileBlockBytes, x += Q8_0.BlockBytes)
         {
-            var dw = Simd.Halves4(w);
-            (dw * Simd.Half(x)).Store(s);
-            (dw * Simd.Half(x + xs)).Store(s + 4);
-            (dw * Simd.Half(x + 2 * xs)).Store(s + 8);
-            (dw * Simd.Half(x + 3 * xs)).Store(s + 12);
+            var dw = TileMath.Halves4(w);
+            (dw * TileMath.Half(x)).Store(s);
+            (dw * TileMath.Half(x + xs)).Store(s + 4);
+            (dw * TileMath.Half(x + 2 * xs)).Store(s + 8);
+            (dw * TileMath.Half(x + 3 * xs)).Store(s + 12);
             var xv = Vector256.Load((sbyte*)(x + 2)); var o = Offset(xv);
             a00 = Block(w + 8, xv, o, s, a00); a01 = Block(w + 40, xv, o, s + 1, a01); a02 = Block(w + 72, xv, o, s + 2, a02); a03 = Block(w + 104, xv, o, s + 3, a03);
             xv = Vector256.Load((sbyte*)(x + xs + 2)); o = Offset(xv);
@@ -85,9 +85,9 @@ public static unsafe class Q8_0Packed
             xv = Vector256.Load((sbyte*)(x + 3 * xs + 2)); o = Offset(xv);
             a30 = Block(w + 8, xv, o, s + 12, a30); a31 = Block(w + 40, xv, o, s + 13, a31); a32 = Block(w + 72, xv, o, s + 14, a32); a33 = Block(w + 104, xv, o, s + 15, a33);
         }
-        Simd.Store4(y, a00, a01, a02, a03); y += ys;
-        Simd.Store4(y, a10, a11, a12, a13); y += ys;
-        Simd.Store4(y, a20, a21, a22, a23); y += ys;
-        Simd.Store4(y, a30, a31, a32, a33);
+        TileMath.Store4(y, a00, a01, a02, a03); y += ys;
+        TileMath.Store4(y, a10, a11, a12, a13); y += ys;
+        TileMath.Store4(y, a20, a21, a22, a23); y += ys;
+        TileMath.Store4(y, a30, a31, a32, a33);
     }
 }

@@ -45,9 +45,9 @@ public static unsafe class Q8_0Tile
         for (int i = 0; i < nb; i++, w += Q8_0.BlockBytes, x += Q8_0.BlockBytes)
         {
             var q = Vector256.Load((sbyte*)(w + 2));
-            acc = Block(Avx2.Abs(q), q, x, Simd.Half(w) * Simd.Half(x), acc);
+            acc = Block(Avx2.Abs(q), q, x, TileMath.Half(w) * TileMath.Half(x), acc);
         }
-        return Simd.HorizontalSum(acc);
+        return TileMath.Sum(acc);
     }
 
     private static void Rows4Token1(byte* w, nint ws, byte* x, int nb, float* y)
@@ -55,18 +55,18 @@ public static unsafe class Q8_0Tile
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int i = 0; i < nb; i++, w += Q8_0.BlockBytes, x += Q8_0.BlockBytes)
         {
-            float dx = Simd.Half(x);
+            float dx = TileMath.Half(x);
             var q0 = Vector256.Load((sbyte*)(w + 2));
             var q1 = Vector256.Load((sbyte*)(w + ws + 2));
             var q2 = Vector256.Load((sbyte*)(w + 2 * ws + 2));
             var q3 = Vector256.Load((sbyte*)(w + 3 * ws + 2));
-            a0 = Block(Avx2.Abs(q0), q0, x, Simd.Half(w) * dx, a0);
-            a1 = Block(Avx2.Abs(q1), q1, x, Simd.Half(w + ws) * dx, a1);
-            a2 = Block(Avx2.Abs(q2), q2, x, Simd.Half(w + 2 * ws) * dx, a2);
-            a3 = Block(Avx2.Abs(q3), q3, x, Simd.Half(w + 3 * ws) * dx, a3);
+            a0 = Block(Avx2.Abs(q0), q0, x, TileMath.Half(w) * dx, a0);
+            a1 = Block(Avx2.Abs(q1), q1, x, TileMath.Half(w + ws) * dx, a1);
+            a2 = Block(Avx2.Abs(q2), q2, x, TileMath.Half(w + 2 * ws) * dx, a2);
+            a3 = Block(Avx2.Abs(q3), q3, x, TileMath.Half(w + 3 * ws) * dx, a3);
         }
-        y[0] = Simd.HorizontalSum(a0); y[1] = Simd.HorizontalSum(a1);
-        y[2] = Simd.HorizontalSum(a2); y[3] = Simd.HorizontalSum(a3);
+        y[0] = TileMath.Sum(a0); y[1] = TileMath.Sum(a1);
+        y[2] = TileMath.Sum(a2); y[3] = TileMath.Sum(a3);
     }
 
     private static void Rows4Tokens4(byte* w, nint ws, byte* x, nint xs, int nb, float* y, nint ys)
@@ -77,31 +77,31 @@ public static unsafe class Q8_0Tile
         Vector256<float> a30 = default, a31 = default, a32 = default, a33 = default;
         for (int i = 0; i < nb; i++, w += Q8_0.BlockBytes, x += Q8_0.BlockBytes)
         {
-            float d0 = Simd.Half(w), d1 = Simd.Half(w + ws), d2 = Simd.Half(w + 2 * ws), d3 = Simd.Half(w + 3 * ws);
+            float d0 = TileMath.Half(w), d1 = TileMath.Half(w + ws), d2 = TileMath.Half(w + 2 * ws), d3 = TileMath.Half(w + 3 * ws);
             var q0 = Vector256.Load((sbyte*)(w + 2));
             var q1 = Vector256.Load((sbyte*)(w + ws + 2));
             var q2 = Vector256.Load((sbyte*)(w + 2 * ws + 2));
             var q3 = Vector256.Load((sbyte*)(w + 3 * ws + 2));
             var u0 = Avx2.Abs(q0); var u1 = Avx2.Abs(q1); var u2 = Avx2.Abs(q2); var u3 = Avx2.Abs(q3);
-            byte* x0 = x; float e = Simd.Half(x0);
+            byte* x0 = x; float e = TileMath.Half(x0);
             a00 = Block(u0, q0, x0, d0 * e, a00); a01 = Block(u1, q1, x0, d1 * e, a01);
             a02 = Block(u2, q2, x0, d2 * e, a02); a03 = Block(u3, q3, x0, d3 * e, a03);
-            x0 = x + xs; e = Simd.Half(x0);
+            x0 = x + xs; e = TileMath.Half(x0);
             a10 = Block(u0, q0, x0, d0 * e, a10); a11 = Block(u1, q1, x0, d1 * e, a11);
             a12 = Block(u2, q2, x0, d2 * e, a12); a13 = Block(u3, q3, x0, d3 * e, a13);
-            x0 = x + 2 * xs; e = Simd.Half(x0);
+            x0 = x + 2 * xs; e = TileMath.Half(x0);
             a20 = Block(u0, q0, x0, d0 * e, a20); a21 = Block(u1, q1, x0, d1 * e, a21);
             a22 = Block(u2, q2, x0, d2 * e, a22); a23 = Block(u3, q3, x0, d3 * e, a23);
-            x0 = x + 3 * xs; e = Simd.Half(x0);
+            x0 = x + 3 * xs; e = TileMath.Half(x0);
             a30 = Block(u0, q0, x0, d0 * e, a30); a31 = Block(u1, q1, x0, d1 * e, a31);
             a32 = Block(u2, q2, x0, d2 * e, a32); a33 = Block(u3, q3, x0, d3 * e, a33);
         }
-        y[0] = Simd.HorizontalSum(a00); y[1] = Simd.HorizontalSum(a01); y[2] = Simd.HorizontalSum(a02); y[3] = Simd.HorizontalSum(a03);
+        y[0] = TileMath.Sum(a00); y[1] = TileMath.Sum(a01); y[2] = TileMath.Sum(a02); y[3] = TileMath.Sum(a03);
         y += ys;
-        y[0] = Simd.HorizontalSum(a10); y[1] = Simd.HorizontalSum(a11); y[2] = Simd.HorizontalSum(a12); y[3] = Simd.HorizontalSum(a13);
+        y[0] = TileMath.Sum(a10); y[1] = TileMath.Sum(a11); y[2] = TileMath.Sum(a12); y[3] = TileMath.Sum(a13);
         y += ys;
-        y[0] = Simd.HorizontalSum(a20); y[1] = Simd.HorizontalSum(a21); y[2] = Simd.HorizontalSum(a22); y[3] = Simd.HorizontalSum(a23);
+        y[0] = TileMath.Sum(a20); y[1] = TileMath.Sum(a21); y[2] = TileMath.Sum(a22); y[3] = TileMath.Sum(a23);
         y += ys;
-        y[0] = Simd.HorizontalSum(a30); y[1] = Simd.HorizontalSum(a31); y[2] = Simd.HorizontalSum(a32); y[3] = Simd.HorizontalSum(a33);
+        y[0] = TileMath.Sum(a30); y[1] = TileMath.Sum(a31); y[2] = TileMath.Sum(a32); y[3] = TileMath.Sum(a33);
     }
 }
