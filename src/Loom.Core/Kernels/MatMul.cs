@@ -20,7 +20,8 @@ public static unsafe class MatMul
     private static readonly TileKernel?[] Kernels = new TileKernel?[64];
 
     /// <summary>Bytes of scratch <see cref="Compute"/> needs for <paramref name="tokens"/> rows against <paramref name="w"/>.</summary>
-    public static long ScratchBytes(WeightTensor w, int tokens) => tokens * TypeTraits.RowSize(Quants.VecDotType(w.Type), w.Cols);
+    public static long ScratchBytes(WeightTensor w, int tokens) =>
+        tokens * Math.Max(TypeTraits.RowSize(Quants.VecDotType(w.Type), w.Cols), w.Cols % 32 == 0 ? PackedActivations.RowBytes(w.Cols) : 0);
 
     /// <summary>
     /// <paramref name="x"/> is [tokens, w.Cols] row-major, <paramref name="y"/> is [tokens, w.Rows].
@@ -32,10 +33,16 @@ public static unsafe class MatMul
         int k = w.Cols, n = w.Rows;
         if (x.Length < tokens * k || y.Length < tokens * n) throw new ArgumentException("matmul operand too small");
         var dotType = Quants.VecDotType(w.Type);
-        int xRow = (int)TypeTraits.RowSize(dotType, k);
+        bool packedX = w.Packed is { UsesPackedActivations: true };
+        int xRow = (int)(packedX ? PackedActivations.RowBytes(k) : TypeTraits.RowSize(dotType, k));
         if (scratch.Length < tokens * xRow) throw new ArgumentException("matmul scratch too small");
-        for (int t = 0; t < tokens; t++)
-            Quants.Quantize(dotType, x.Slice(t * k, k), scratch.Slice(t * xRow, xRow));
+
+        fixed (float* xp = x)
+        fixed (byte* xq = scratch)
+        {
+            var quantize = new QuantizeJob(xp, k, xq, xRow, dotType, packedX);
+            RowParallel.For(tokens, k * 4L, quantize, static (j, start, end) => j.Run(start, end));
+        }
 
         fixed (byte* xq = scratch)
         fixed (float* yp = y)
@@ -60,6 +67,21 @@ public static unsafe class MatMul
     }
 
     private static TileKernel KernelFor(GgmlType type) => Kernels[(int)type] ??= TileKernels.For(type);
+
+    /// <summary>Activation rows [start, end) to the weight's dot type, or to the packed kernels' format.</summary>
+    private readonly struct QuantizeJob(float* x, int k, byte* xq, int xRow, GgmlType dotType, bool packed)
+    {
+        public void Run(int start, int end)
+        {
+            for (int t = start; t < end; t++)
+            {
+                var src = new ReadOnlySpan<float>(x + (long)t * k, k);
+                var dst = new Span<byte>(xq + (long)t * xRow, xRow);
+                if (packed) PackedActivations.Quantize(src, dst);
+                else Quants.Quantize(dotType, src, dst);
+            }
+        }
+    }
 
     /// <summary>Tiles [start, end) of <see cref="TileKernels.MaxRows"/> rows, for all tokens, block of tokens by block.</summary>
     private readonly struct TileJob(TileKernel kernel, byte* w, nint wRowBytes, byte* xq, int xRow, float* y, int tokens, int n, int k)
@@ -90,7 +112,19 @@ public static unsafe class MatMul
             for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
             {
                 int t1 = Math.Min(tokens, t0 + TokenBlock);
-                for (int tile = start; tile < end; tile++)
+                int tile = start;
+                // Pairs of tiles over whole groups of tokens where a pair kernel exists; the rest one tile at a time.
+                if (m.PairKernel is { } pair && t1 - t0 >= PackedMatrix.PairTokens)
+                    for (; tile + 2 <= end; tile += 2)
+                    {
+                        int t = t0;
+                        for (; t + PackedMatrix.PairTokens <= t1; t += PackedMatrix.PairTokens)
+                            pair(m.Tile(tile), (nint)m.TileBytes, m.Blocks, xq + (long)t * xRow, xRow, y + (long)t * n + tile * PackedMatrix.TileRows, n);
+                        if (t < t1)
+                            for (int u = tile; u < tile + 2; u++)
+                                kernel(m.Tile(u), m.Blocks, xq + (long)t * xRow, xRow, t1 - t, y + (long)t * n + u * PackedMatrix.TileRows, n);
+                    }
+                for (; tile < end; tile++)
                     for (int t = t0; t < t1; t += T)
                         kernel(m.Tile(tile), m.Blocks, xq + (long)t * xRow, xRow, Math.Min(T, t1 - t), y + (long)t * n + tile * PackedMatrix.TileRows, n);
             }

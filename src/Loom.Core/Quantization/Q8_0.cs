@@ -133,7 +133,7 @@ public static class Q8_0
         return (r0 + r2) + (r1 + r3);
     }
 
-    private static float HorizontalMax(Vector512<float> v)
+    internal static float HorizontalMax(Vector512<float> v)
     {
         var a = Vector256.Max(v.GetLower(), v.GetUpper());
         var b = Vector128.Max(a.GetLower(), a.GetUpper());

@@ -5,21 +5,23 @@ using Loom.Core.Tensors;
 
 namespace Loom.Core.Tests.Kernels;
 
-/// <summary>Repacked Q4_0/Q8_0 matrices through MatMul equal the x86-order scalar references bit for bit.</summary>
+/// <summary>Repacked Q4_0/Q8_0 matrices through MatMul equal the packed order's scalar references bit for bit.</summary>
 public unsafe class PackedMatrixTests
 {
     [Theory]
-    [InlineData(GgmlType.Q4_0, 32, 4, 1)]
+    [InlineData(GgmlType.Q4_0, 32, 8, 1)]
     [InlineData(GgmlType.Q4_0, 2048, 64, 1)]
     [InlineData(GgmlType.Q4_0, 2048, 64, 7)]
-    [InlineData(GgmlType.Q4_0, 96, 12, 70)]
-    [InlineData(GgmlType.Q8_0, 32, 4, 1)]
+    [InlineData(GgmlType.Q4_0, 96, 24, 70)]
+    [InlineData(GgmlType.Q4_0, 5632, 16, 5)]
+    [InlineData(GgmlType.Q8_0, 32, 8, 1)]
     [InlineData(GgmlType.Q8_0, 2048, 64, 1)]
     [InlineData(GgmlType.Q8_0, 2048, 64, 7)]
-    [InlineData(GgmlType.Q8_0, 96, 12, 70)]
+    [InlineData(GgmlType.Q8_0, 96, 24, 70)]
+    [InlineData(GgmlType.Q8_0, 5632, 16, 5)]
     public void PackedMatMulMatchesReference(GgmlType type, int cols, int rows, int tokens)
     {
-        if (!PackedMatrix.CanPack(new WeightTensor("probe", type, [32, 4], 0, 0))) return;
+        if (!PackedMatrix.CanPack(new WeightTensor("probe", type, [32, 8], 0, 0))) return;
         var rng = new Random(cols + rows + tokens);
         long rowBytes = TypeTraits.RowSize(type, cols);
         using var buffer = new NativeBuffer(rows * rowBytes);
@@ -45,9 +47,45 @@ public unsafe class PackedMatrixTests
             for (int r = 0; r < rows; r++)
             {
                 var wr = w.Row(r);
-                float expected = type == GgmlType.Q4_0 ? Q4_0.DotX86(wr, xq, cols) : Q8_0.DotX86(wr, xq, cols);
+                float expected = type == GgmlType.Q4_0 ? Q4_0Packed.ReferenceDot(wr, xq, cols) : Q8_0Packed.ReferenceDot(wr, xq, cols);
                 Assert.Equal(expected, y[t * rows + r]);
             }
+        }
+    }
+
+    [Fact]
+    public void RowsNotAMultipleOfTheTileAreNotPacked() =>
+        Assert.False(PackedMatrix.CanPack(new WeightTensor("w", GgmlType.Q4_0, [64, 12], 0, 0)));
+
+    [Theory]
+    [InlineData(32, 1)]
+    [InlineData(2048, 2)]
+    [InlineData(96, 3)]
+    public void PackedActivationsEqualTheScalarQuantizer(int k, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new float[k];
+        for (int i = 0; i < k; i++) x[i] = (float)((rng.NextDouble() * 2 - 1) * Math.Pow(10, rng.Next(-3, 3)));
+        if (k > 64) { x.AsSpan(32, 32).Clear(); x[70] = 127.5f; x[71] = -0.5f; }
+        var fast = new byte[PackedActivations.RowBytes(k)];
+        var reference = new byte[fast.Length];
+        PackedActivations.Quantize(x, fast);
+        PackedActivations.QuantizeReference(x, reference);
+        Assert.Equal(reference, fast);
+
+        // Same quants and scale as the Q8_0 activation quantizer, plus the quants' sum.
+        var q8 = new byte[TypeTraits.RowSize(GgmlType.Q8_0, k)];
+        Q8_0.Quantize(x, q8);
+        for (int b = 0; b < k / 32; b++)
+        {
+            int sum = 0;
+            for (int j = 0; j < 32; j++)
+            {
+                Assert.Equal(q8[b * 34 + 2 + j], fast[b * 40 + j]);
+                sum += (sbyte)q8[b * 34 + 2 + j];
+            }
+            Assert.Equal((float)BitConverter.ToHalf(q8, b * 34), BitConverter.ToSingle(fast, b * 40 + 32));
+            Assert.Equal(sum, BitConverter.ToInt32(fast, b * 40 + 36));
         }
     }
 }

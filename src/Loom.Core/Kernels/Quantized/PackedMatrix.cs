@@ -1,28 +1,40 @@
+using System.Runtime.Intrinsics.X86;
+using Loom.Core.Quantization;
 using Loom.Core.Tensors;
 
 namespace Loom.Core.Kernels.Quantized;
 
 /// <summary>
-/// Multiplies one tile of <see cref="PackedMatrix.TileRows"/> packed weight rows with up to
-/// <see cref="TileKernels.MaxTokens"/> activation rows: y[t·yStride + r] = dot(row r, x row t).
+/// Multiplies one tile of <see cref="PackedMatrix.TileRows"/> packed weight rows with activation rows in the
+/// <see cref="PackedActivations"/> format: y[t·yStride + r] = dot(row r, x row t).
 /// </summary>
 public unsafe delegate void PackedTileKernel(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride);
 
 /// <summary>
-/// A weight matrix repacked into tiles of <see cref="TileRows"/> rows whose blocks are interleaved, so a kernel
-/// reads one contiguous stream, converts the tile's four block scales in one vector operation and unpacks several
-/// rows' quants with a few wide instructions. Same size as the original; the file mapping is left untouched.
+/// Multiplies two adjacent tiles (the second <paramref name="tileBytes"/> after the first: 2·<see cref="PackedMatrix.TileRows"/>
+/// rows) with exactly <see cref="PackedMatrix.PairTokens"/> activation rows, so each activation broadcast feeds both.
+/// </summary>
+public unsafe delegate void PackedPairKernel(byte* tile, nint tileBytes, int blocks, byte* x, nint xRowBytes, float* y, nint yStride);
+
+/// <summary>
+/// A weight matrix repacked into tiles of <see cref="TileRows"/> rows whose blocks are interleaved so that each
+/// 32-bit lane of a vector holds one row's quants: integer dot products then leave one row per lane, with no
+/// horizontal sums and the scale arithmetic shared by the tile's rows (see <see cref="Q4_0Packed"/>). A kernel
+/// reads one contiguous stream. Same size as the original; the file mapping is left untouched.
 /// </summary>
 public sealed unsafe class PackedMatrix : IDisposable
 {
     /// <summary>Rows per tile.</summary>
-    public const int TileRows = 4;
+    public const int TileRows = 8;
+
+    /// <summary>Tokens per <see cref="PairKernel"/> call.</summary>
+    public const int PairTokens = 4;
 
     private readonly NativeBuffer _buffer;
 
-    private PackedMatrix(GgmlType type, int rows, int cols, int tileBlockBytes, PackedTileKernel kernel)
+    private PackedMatrix(GgmlType type, int rows, int cols, int tileBlockBytes, PackedTileKernel kernel, PackedPairKernel? pairKernel)
     {
-        Type = type; Rows = rows; Cols = cols; Kernel = kernel;
+        Type = type; Rows = rows; Cols = cols; Kernel = kernel; PairKernel = pairKernel;
         Blocks = cols / TypeTraits.BlockSize(type);
         TileBytes = (long)Blocks * tileBlockBytes;
         _buffer = new NativeBuffer(TileBytes * (rows / TileRows));
@@ -36,8 +48,16 @@ public sealed unsafe class PackedMatrix : IDisposable
     /// <summary>Bytes of one tile of <see cref="TileRows"/> rows.</summary>
     public long TileBytes { get; }
     public PackedTileKernel Kernel { get; }
+    /// <summary>
+    /// Whether the kernels take activations in the <see cref="PackedActivations"/> format (Q4_0, Q8_0) rather than
+    /// the weight type's own <see cref="Quants.VecDotType"/> (K-quants take Q8_K, which already carries what they need).
+    /// </summary>
+    public bool UsesPackedActivations => Type is GgmlType.Q4_0 or GgmlType.Q8_0;
 
-    /// <summary>Start of tile <paramref name="tile"/> (rows 4·tile .. 4·tile+3).</summary>
+    /// <summary>The two-tile kernel for groups of <see cref="PairTokens"/> tokens, where the machine has one (AVX-512).</summary>
+    public PackedPairKernel? PairKernel { get; }
+
+    /// <summary>Start of tile <paramref name="tile"/> (rows 8·tile .. 8·tile+7).</summary>
     public byte* Tile(int tile) => (byte*)_buffer.Pointer + tile * TileBytes;
 
     /// <summary>Whether <paramref name="w"/> has a packed layout on this machine.</summary>
@@ -55,8 +75,10 @@ public sealed unsafe class PackedMatrix : IDisposable
         if (!CanPack(w)) throw new NotSupportedException($"{w} has no packed layout here");
         var m = w.Type switch
         {
-            GgmlType.Q4_0 => new PackedMatrix(w.Type, w.Rows, w.Cols, Q4_0Packed.TileBlockBytes, Q4_0Packed.Mul),
-            _ => new PackedMatrix(w.Type, w.Rows, w.Cols, Q8_0Packed.TileBlockBytes, Q8_0Packed.Mul),
+            GgmlType.Q4_0 => new PackedMatrix(w.Type, w.Rows, w.Cols, Q4_0Packed.TileBlockBytes, Q4_0Packed.Mul,
+                Avx512F.IsSupported ? Q4_0Packed.Tiles2Tokens4 : null),
+            _ => new PackedMatrix(w.Type, w.Rows, w.Cols, Q8_0Packed.TileBlockBytes, Q8_0Packed.Mul,
+                Avx512F.IsSupported ? Q8_0Packed.Tiles2Tokens4 : null),
         };
         Threading.RowParallel.For(w.Rows / TileRows, w.RowBytes * TileRows, (m, w), static (s, start, end) =>
         {

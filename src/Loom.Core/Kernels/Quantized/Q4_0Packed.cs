@@ -6,33 +6,61 @@ using Loom.Core.Quantization;
 namespace Loom.Core.Kernels.Quantized;
 
 /// <summary>
-/// Q4_0 in tiles of four rows × one block (72 bytes): the four f16 scales, then 32 bytes holding rows 0 and 1
-/// (byte j: row 0's element j in the low nibble, row 1's in the high nibble), then 32 bytes for rows 2 and 3.
-/// One load, mask and shift yield two rows' 32 quants in element order. The arithmetic is
-/// <see cref="Q4_0Tile"/>'s, so results equal <see cref="Q4_0.DotX86"/> bit for bit.
+/// Q4_0 in tiles of eight rows × one block (144 bytes, the same as eight blocks): the eight f16 scales, then four
+/// 32-byte chunks. In chunk c, bytes 4r..4r+3 belong to row r: their low nibbles are the row's elements 8c..8c+3,
+/// their high nibbles elements 8c+4..8c+7. A mask or a shift turns a chunk into eight rows × four quants, one row
+/// per 32-bit lane, which vpdpbusd multiplies with four broadcast activation bytes: every lane sums one row, so a
+/// block ends in one vector of eight row sums that needs no horizontal reduction, and the scale work (convert,
+/// multiply, accumulate) is done once per eight rows instead of once per row.
 /// </summary>
+/// <remarks>
+/// Quants stay unsigned (0..15); the −8 offset enters exactly as the integer sum's starting value −8·Σx, from the
+/// <see cref="PackedActivations"/> block. Per row and token, acc = fma((float)isum, d_w·d_x, acc) block by block:
+/// <see cref="ReferenceDot"/> is that order in scalar code, and the kernel equals it bit for bit.
+/// </remarks>
 public static unsafe class Q4_0Packed
 {
-    public const int TileBlockBytes = 8 + 64;
+    public const int TileBlockBytes = 16 + 128;
 
     public static bool IsSupported => AvxVnni.IsSupported;
 
-    /// <summary>Packs four rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> blocks each.</summary>
+    /// <summary>How far ahead a lone token's pass prefetches its stream: about a DRAM latency's worth of bytes.</summary>
+    private const int StreamAhead = 2048;
+
+    /// <summary>Packs eight rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> blocks each.</summary>
     public static void Pack(byte* rows, nint rowBytes, int blocks, byte* dst)
     {
         for (int b = 0; b < blocks; b++, dst += TileBlockBytes)
-        {
-            for (int r = 0; r < 4; r++) ((ushort*)dst)[r] = *(ushort*)(rows + r * rowBytes + b * Q4_0.BlockBytes);
-            for (int pair = 0; pair < 2; pair++)
+            for (int r = 0; r < 8; r++)
             {
-                byte* lo = rows + 2 * pair * rowBytes + b * Q4_0.BlockBytes + 2, hi = lo + rowBytes;
-                for (int j = 0; j < 32; j++)
-                    dst[8 + 32 * pair + j] = (byte)(Nibble(lo, j) | (Nibble(hi, j) << 4));
+                byte* src = rows + r * rowBytes + b * Q4_0.BlockBytes;
+                ((ushort*)dst)[r] = *(ushort*)src;
+                for (int c = 0; c < 4; c++)
+                    for (int j = 0; j < 4; j++)
+                        dst[16 + 32 * c + 4 * r + j] = (byte)(Element(src + 2, 8 * c + j) | Element(src + 2, 8 * c + 4 + j) << 4);
             }
-        }
     }
 
-    private static int Nibble(byte* qs, int j) => j < 16 ? qs[j] & 0x0F : qs[j - 16] >> 4;
+    private static int Element(byte* qs, int e) => e < 16 ? qs[e] & 0x0F : qs[e - 16] >> 4;
+
+    /// <summary>
+    /// One row against one Q8_0 activation row, summed in the packed kernels' order: per block the exact integer
+    /// Σ(q−8)·x, then acc = fma(isum, d_w·d_x, acc).
+    /// </summary>
+    public static float ReferenceDot(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n)
+    {
+        float acc = 0;
+        for (int b = 0; b < n / Q4_0.BlockSize; b++)
+        {
+            var wb = w.Slice(b * Q4_0.BlockBytes, Q4_0.BlockBytes);
+            var xb = x.Slice(b * Q8_0.BlockBytes, Q8_0.BlockBytes);
+            int isum = 0;
+            for (int j = 0; j < 16; j++)
+                isum += ((wb[2 + j] & 0x0F) - 8) * (sbyte)xb[2 + j] + ((wb[2 + j] >> 4) - 8) * (sbyte)xb[18 + j];
+            acc = MathF.FusedMultiplyAdd(isum, QuantMath.ReadHalf(wb, 0) * QuantMath.ReadHalf(xb, 0), acc);
+        }
+        return acc;
+    }
 
     /// <inheritdoc cref="PackedTileKernel"/>
     public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride)
@@ -42,66 +70,123 @@ public static unsafe class Q4_0Packed
         for (; t < tokens; t++) Token1(tile, blocks, x + t * xRowBytes, y + t * yStride);
     }
 
+    /// <summary>The integer block sum's start: −8·Σx.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Offset(Vector256<sbyte> x) =>
-        Vector256<int>.Zero - AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Vector256.Create((byte)8), x);
+    private static Vector256<int> Start(byte* x) => Vector256.Create(-8 * *(int*)(x + 36));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Block(Vector256<byte> q, Vector256<sbyte> x, Vector256<int> offset, float* scale, Vector256<float> acc) =>
-        Fma.MultiplyAdd(Vector256.Create(*scale), Avx.ConvertToVector256Single(AvxVnni.MultiplyWideningAndAdd(offset, q, x)), acc);
+    private static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> q, byte* x) =>
+        AvxVnni.MultiplyWideningAndAdd(acc, q, Vector256.Create(*(int*)x).AsSByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Scale(Vector256<float> acc, Vector256<int> isum, Vector256<float> dw, byte* x) =>
+        Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), dw * Vector256.Create(*(float*)(x + 32)), acc);
 
     private static void Token1(byte* w, int blocks, byte* x, float* y)
     {
-        float* s = stackalloc float[4];
         var mask = Vector256.Create((byte)0x0F);
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int i = 0; i < blocks; i++, w += TileBlockBytes, x += Q8_0.BlockBytes)
+        var acc = Vector256<float>.Zero;
+        for (int b = 0; b < blocks; b++, w += TileBlockBytes, x += PackedActivations.BlockBytes)
         {
-            (TileMath.Halves4(w) * TileMath.Half(x)).Store(s);
-            var p01 = Vector256.Load(w + 8);
-            var p23 = Vector256.Load(w + 40);
-            var xv = Vector256.Load((sbyte*)(x + 2));
-            var o = Offset(xv);
-            a0 = Block(p01 & mask, xv, o, s, a0);
-            a1 = Block(Vector256.ShiftRightLogical(p01.AsUInt16(), 4).AsByte() & mask, xv, o, s + 1, a1);
-            a2 = Block(p23 & mask, xv, o, s + 2, a2);
-            a3 = Block(Vector256.ShiftRightLogical(p23.AsUInt16(), 4).AsByte() & mask, xv, o, s + 3, a3);
+            var i0 = Start(x);
+            var i1 = Vector256<int>.Zero;
+            for (int c = 0; c < 4; c++)
+            {
+                var v = Vector256.Load(w + 16 + 32 * c);
+                i0 = Dot(i0, v & mask, x + 8 * c);
+                i1 = Dot(i1, Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, x + 8 * c + 4);
+            }
+            acc = Scale(acc, i0 + i1, TileMath.Halves8(w), x);
         }
-        y[0] = TileMath.Sum(a0); y[1] = TileMath.Sum(a1);
-        y[2] = TileMath.Sum(a2); y[3] = TileMath.Sum(a3);
+        acc.Store(y);
+    }
+
+    /// <summary>Two adjacent tiles (16 rows, <paramref name="tileBytes"/> apart) × four tokens: each broadcast serves both tiles.</summary>
+    public static void Tiles2Tokens4(byte* w, nint tileBytes, int blocks, byte* x, nint xs, float* y, nint ys)
+    {
+        var mask = Vector256.Create((byte)0x0F);
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        byte* x1 = x + xs, x2 = x + 2 * xs, x3 = x + 3 * xs;
+        for (int b = 0; b < blocks; b++, w += TileBlockBytes)
+        {
+            nint o = b * PackedActivations.BlockBytes;
+            byte* p0 = x + o, p1 = x1 + o, p2 = x2 + o, p3 = x3 + o;
+            var i0 = Start(p0); var i1 = Start(p1); var i2 = Start(p2); var i3 = Start(p3);
+            var j0 = i0; var j1 = i1; var j2 = i2; var j3 = i3;
+            Vector256<byte> la, lb; Vector256<sbyte> s;
+            var va0 = Vector256.Load(w + 16); var vb0 = Vector256.Load(w + tileBytes + 16);
+            la = va0 & mask; lb = vb0 & mask;
+            s = Vector256.Create(*(int*)(p0 + 0)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, la, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, lb, s);
+            s = Vector256.Create(*(int*)(p1 + 0)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
+            s = Vector256.Create(*(int*)(p2 + 0)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, la, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, lb, s);
+            s = Vector256.Create(*(int*)(p3 + 0)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, la, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, lb, s);
+            la = Vector256.ShiftRightLogical(va0.AsUInt16(), 4).AsByte() & mask; lb = Vector256.ShiftRightLogical(vb0.AsUInt16(), 4).AsByte() & mask;
+            s = Vector256.Create(*(int*)(p0 + 4)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, la, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, lb, s);
+            s = Vector256.Create(*(int*)(p1 + 4)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
+            s = Vector256.Create(*(int*)(p2 + 4)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, la, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, lb, s);
+            s = Vector256.Create(*(int*)(p3 + 4)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, la, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, lb, s);
+            var va1 = Vector256.Load(w + 48); var vb1 = Vector256.Load(w + tileBytes + 48);
+            la = va1 & mask; lb = vb1 & mask;
+            s = Vector256.Create(*(int*)(p0 + 8)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, la, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, lb, s);
+            s = Vector256.Create(*(int*)(p1 + 8)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
+            s = Vector256.Create(*(int*)(p2 + 8)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, la, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, lb, s);
+            s = Vector256.Create(*(int*)(p3 + 8)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, la, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, lb, s);
+            la = Vector256.ShiftRightLogical(va1.AsUInt16(), 4).AsByte() & mask; lb = Vector256.ShiftRightLogical(vb1.AsUInt16(), 4).AsByte() & mask;
+            s = Vector256.Create(*(int*)(p0 + 12)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, la, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, lb, s);
+            s = Vector256.Create(*(int*)(p1 + 12)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
+            s = Vector256.Create(*(int*)(p2 + 12)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, la, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, lb, s);
+            s = Vector256.Create(*(int*)(p3 + 12)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, la, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, lb, s);
+            var va2 = Vector256.Load(w + 80); var vb2 = Vector256.Load(w + tileBytes + 80);
+            la = va2 & mask; lb = vb2 & mask;
+            s = Vector256.Create(*(int*)(p0 + 16)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, la, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, lb, s);
+            s = Vector256.Create(*(int*)(p1 + 16)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
+            s = Vector256.Create(*(int*)(p2 + 16)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, la, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, lb, s);
+            s = Vector256.Create(*(int*)(p3 + 16)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, la, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, lb, s);
+            la = Vector256.ShiftRightLogical(va2.AsUInt16(), 4).AsByte() & mask; lb = Vector256.ShiftRightLogical(vb2.AsUInt16(), 4).AsByte() & mask;
+            s = Vector256.Create(*(int*)(p0 + 20)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, la, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, lb, s);
+            s = Vector256.Create(*(int*)(p1 + 20)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
+            s = Vector256.Create(*(int*)(p2 + 20)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, la, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, lb, s);
+            s = Vector256.Create(*(int*)(p3 + 20)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, la, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, lb, s);
+            var va3 = Vector256.Load(w + 112); var vb3 = Vector256.Load(w + tileBytes + 112);
+            la = va3 & mask; lb = vb3 & mask;
+            s = Vector256.Create(*(int*)(p0 + 24)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, la, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, lb, s);
+            s = Vector256.Create(*(int*)(p1 + 24)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
+            s = Vector256.Create(*(int*)(p2 + 24)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, la, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, lb, s);
+            s = Vector256.Create(*(int*)(p3 + 24)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, la, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, lb, s);
+            la = Vector256.ShiftRightLogical(va3.AsUInt16(), 4).AsByte() & mask; lb = Vector256.ShiftRightLogical(vb3.AsUInt16(), 4).AsByte() & mask;
+            s = Vector256.Create(*(int*)(p0 + 28)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, la, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, lb, s);
+            s = Vector256.Create(*(int*)(p1 + 28)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
+            s = Vector256.Create(*(int*)(p2 + 28)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, la, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, lb, s);
+            s = Vector256.Create(*(int*)(p3 + 28)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, la, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, lb, s);
+            var dw = Vector512.Create(TileMath.Halves8(w), TileMath.Halves8(w + tileBytes));
+            a0 = TileMath.Scale16(a0, i0, j0, dw, p0); a1 = TileMath.Scale16(a1, i1, j1, dw, p1);
+            a2 = TileMath.Scale16(a2, i2, j2, dw, p2); a3 = TileMath.Scale16(a3, i3, j3, dw, p3);
+        }
+        a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
     }
 
     private static void Tokens4(byte* w, int blocks, byte* x, nint xs, float* y, nint ys)
     {
-        float* s = stackalloc float[16];
         var mask = Vector256.Create((byte)0x0F);
-        Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
-        Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
-        Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default;
-        Vector256<float> a30 = default, a31 = default, a32 = default, a33 = default;
-        for (int i = 0; i < blocks; i++, w += TileBlockBytes, x += Q8_0.BlockBytes)
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        byte* x1 = x + xs, x2 = x + 2 * xs, x3 = x + 3 * xs;
+        for (int b = 0; b < blocks; b++, w += TileBlockBytes)
         {
-            var dw = TileMath.Halves4(w);
-            (dw * TileMath.Half(x)).Store(s);
-            (dw * TileMath.Half(x + xs)).Store(s + 4);
-            (dw * TileMath.Half(x + 2 * xs)).Store(s + 8);
-            (dw * TileMath.Half(x + 3 * xs)).Store(s + 12);
-            var p01 = Vector256.Load(w + 8);
-            var p23 = Vector256.Load(w + 40);
-            var q0 = p01 & mask; var q1 = Vector256.ShiftRightLogical(p01.AsUInt16(), 4).AsByte() & mask;
-            var q2 = p23 & mask; var q3 = Vector256.ShiftRightLogical(p23.AsUInt16(), 4).AsByte() & mask;
-            var xv = Vector256.Load((sbyte*)(x + 2)); var o = Offset(xv);
-            a00 = Block(q0, xv, o, s, a00); a01 = Block(q1, xv, o, s + 1, a01); a02 = Block(q2, xv, o, s + 2, a02); a03 = Block(q3, xv, o, s + 3, a03);
-            xv = Vector256.Load((sbyte*)(x + xs + 2)); o = Offset(xv);
-            a10 = Block(q0, xv, o, s + 4, a10); a11 = Block(q1, xv, o, s + 5, a11); a12 = Block(q2, xv, o, s + 6, a12); a13 = Block(q3, xv, o, s + 7, a13);
-            xv = Vector256.Load((sbyte*)(x + 2 * xs + 2)); o = Offset(xv);
-            a20 = Block(q0, xv, o, s + 8, a20); a21 = Block(q1, xv, o, s + 9, a21); a22 = Block(q2, xv, o, s + 10, a22); a23 = Block(q3, xv, o, s + 11, a23);
-            xv = Vector256.Load((sbyte*)(x + 3 * xs + 2)); o = Offset(xv);
-            a30 = Block(q0, xv, o, s + 12, a30); a31 = Block(q1, xv, o, s + 13, a31); a32 = Block(q2, xv, o, s + 14, a32); a33 = Block(q3, xv, o, s + 15, a33);
+            nint o = b * PackedActivations.BlockBytes;
+            var i0 = Start(x + o); var i1 = Start(x1 + o); var i2 = Start(x2 + o); var i3 = Start(x3 + o);
+            for (int c = 0; c < 4; c++)
+            {
+                var v = Vector256.Load(w + 16 + 32 * c);
+                var lo = v & mask;
+                var hi = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
+                nint e = o + 8 * c;
+                i0 = Dot(i0, lo, x + e); i1 = Dot(i1, lo, x1 + e); i2 = Dot(i2, lo, x2 + e); i3 = Dot(i3, lo, x3 + e);
+                i0 = Dot(i0, hi, x + e + 4); i1 = Dot(i1, hi, x1 + e + 4); i2 = Dot(i2, hi, x2 + e + 4); i3 = Dot(i3, hi, x3 + e + 4);
+            }
+            var dw = TileMath.Halves8(w);
+            a0 = Scale(a0, i0, dw, x + o); a1 = Scale(a1, i1, dw, x1 + o);
+            a2 = Scale(a2, i2, dw, x2 + o); a3 = Scale(a3, i3, dw, x3 + o);
         }
-        TileMath.Store4(y, a00, a01, a02, a03); y += ys;
-        TileMath.Store4(y, a10, a11, a12, a13); y += ys;
-        TileMath.Store4(y, a20, a21, a22, a23); y += ys;
-        TileMath.Store4(y, a30, a31, a32, a33);
+        a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
     }
 }

@@ -6,27 +6,46 @@ using Loom.Core.Quantization;
 namespace Loom.Core.Kernels.Quantized;
 
 /// <summary>
-/// Q8_0 in tiles of four rows × one block (136 bytes): the four f16 scales, then each row's 32 quants stored
-/// offset by +128 as unsigned bytes, so vpdpbusd takes them directly and the offset comes out exactly as 128·Σx
-/// (once per token and block). Lanes and float accumulation are <see cref="Q8_0Tile"/>'s, so results equal
-/// <see cref="Q8_0.DotX86"/> bit for bit.
+/// Q8_0 in tiles of eight rows × one block (272 bytes, the same as eight blocks): the eight f16 scales, then eight
+/// 32-byte chunks; in chunk g, bytes 4r..4r+3 are row r's elements 4g..4g+3. Quants are stored offset by +128 as
+/// unsigned bytes, so vpdpbusd takes them directly against four broadcast activation bytes, one row per lane, and
+/// the offset comes out exactly as the integer sum's starting value −128·Σx (see <see cref="Q4_0Packed"/> for the
+/// layout's reasoning). Results equal <see cref="ReferenceDot"/> bit for bit.
 /// </summary>
 public static unsafe class Q8_0Packed
 {
-    public const int TileBlockBytes = 8 + 4 * 32;
+    public const int TileBlockBytes = 16 + 256;
 
     public static bool IsSupported => AvxVnni.IsSupported;
 
-    /// <summary>Packs four rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> blocks each.</summary>
+    /// <summary>Packs eight rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> blocks each.</summary>
     public static void Pack(byte* rows, nint rowBytes, int blocks, byte* dst)
     {
         for (int b = 0; b < blocks; b++, dst += TileBlockBytes)
-            for (int r = 0; r < 4; r++)
+            for (int r = 0; r < 8; r++)
             {
                 byte* src = rows + r * rowBytes + b * Q8_0.BlockBytes;
                 ((ushort*)dst)[r] = *(ushort*)src;
-                for (int j = 0; j < 32; j++) dst[8 + 32 * r + j] = (byte)(src[2 + j] ^ 0x80);
+                for (int e = 0; e < 32; e++) dst[16 + 32 * (e / 4) + 4 * r + e % 4] = (byte)(src[2 + e] ^ 0x80);
             }
+    }
+
+    /// <summary>
+    /// One row against one Q8_0 activation row, summed in the packed kernels' order: per block the exact integer
+    /// Σw·x, then acc = fma(isum, d_w·d_x, acc).
+    /// </summary>
+    public static float ReferenceDot(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n)
+    {
+        float acc = 0;
+        for (int b = 0; b < n / Q8_0.BlockSize; b++)
+        {
+            var wb = w.Slice(b * Q8_0.BlockBytes, Q8_0.BlockBytes);
+            var xb = x.Slice(b * Q8_0.BlockBytes, Q8_0.BlockBytes);
+            int isum = 0;
+            for (int j = 0; j < 32; j++) isum += (sbyte)wb[2 + j] * (sbyte)xb[2 + j];
+            acc = MathF.FusedMultiplyAdd(isum, QuantMath.ReadHalf(wb, 0) * QuantMath.ReadHalf(xb, 0), acc);
+        }
+        return acc;
     }
 
     /// <inheritdoc cref="PackedTileKernel"/>
@@ -37,57 +56,115 @@ public static unsafe class Q8_0Packed
         for (; t < tokens; t++) Token1(tile, blocks, x + t * xRowBytes, y + t * yStride);
     }
 
+    /// <summary>The integer block sum's start: −128·Σx.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Offset(Vector256<sbyte> x) =>
-        Vector256<int>.Zero - AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Vector256.Create((byte)128), x);
+    private static Vector256<int> Start(byte* x) => Vector256.Create(-128 * *(int*)(x + 36));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Block(byte* q, Vector256<sbyte> x, Vector256<int> offset, float* scale, Vector256<float> acc) =>
-        Fma.MultiplyAdd(Vector256.Create(*scale), Avx.ConvertToVector256Single(AvxVnni.MultiplyWideningAndAdd(offset, Vector256.Load(q), x)), acc);
+    private static Vector256<int> Dot(Vector256<int> acc, byte* q, byte* x) =>
+        AvxVnni.MultiplyWideningAndAdd(acc, Vector256.Load(q), Vector256.Create(*(int*)x).AsSByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Scale(Vector256<float> acc, Vector256<int> isum, Vector256<float> dw, byte* x) =>
+        Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), dw * Vector256.Create(*(float*)(x + 32)), acc);
 
     private static void Token1(byte* w, int blocks, byte* x, float* y)
     {
-        float* s = stackalloc float[4];
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int i = 0; i < blocks; i++, w += TileBlockBytes, x += Q8_0.BlockBytes)
+        var acc = Vector256<float>.Zero;
+        for (int b = 0; b < blocks; b++, w += TileBlockBytes, x += PackedActivations.BlockBytes)
         {
-            (TileMath.Halves4(w) * TileMath.Half(x)).Store(s);
-            var xv = Vector256.Load((sbyte*)(x + 2));
-            var o = Offset(xv);
-            a0 = Block(w + 8, xv, o, s, a0);
-            a1 = Block(w + 40, xv, o, s + 1, a1);
-            a2 = Block(w + 72, xv, o, s + 2, a2);
-            a3 = Block(w + 104, xv, o, s + 3, a3);
+            var i0 = Start(x);
+            var i1 = Vector256<int>.Zero;
+            for (int g = 0; g < 8; g += 2)
+            {
+                i0 = Dot(i0, w + 16 + 32 * g, x + 4 * g);
+                i1 = Dot(i1, w + 48 + 32 * g, x + 4 * g + 4);
+            }
+            acc = Scale(acc, i0 + i1, TileMath.Halves8(w), x);
         }
-        TileMath.Store4(y, a0, a1, a2, a3);
+        acc.Store(y);
+    }
+
+    /// <summary>Two adjacent tiles (16 rows, <paramref name="tileBytes"/> apart) × four tokens: each broadcast serves both tiles.</summary>
+    public static void Tiles2Tokens4(byte* w, nint tileBytes, int blocks, byte* x, nint xs, float* y, nint ys)
+    {
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        byte* x1 = x + xs, x2 = x + 2 * xs, x3 = x + 3 * xs;
+        for (int b = 0; b < blocks; b++, w += TileBlockBytes)
+        {
+            nint o = b * PackedActivations.BlockBytes;
+            byte* p0 = x + o, p1 = x1 + o, p2 = x2 + o, p3 = x3 + o;
+            var i0 = Start(p0); var i1 = Start(p1); var i2 = Start(p2); var i3 = Start(p3);
+            var j0 = i0; var j1 = i1; var j2 = i2; var j3 = i3;
+            Vector256<byte> va, vb; Vector256<sbyte> s;
+            va = Vector256.Load(w + 16); vb = Vector256.Load(w + tileBytes + 16);
+            s = Vector256.Create(*(int*)(p0 + 0)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
+            s = Vector256.Create(*(int*)(p1 + 0)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
+            s = Vector256.Create(*(int*)(p2 + 0)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
+            s = Vector256.Create(*(int*)(p3 + 0)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
+            va = Vector256.Load(w + 48); vb = Vector256.Load(w + tileBytes + 48);
+            s = Vector256.Create(*(int*)(p0 + 4)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
+            s = Vector256.Create(*(int*)(p1 + 4)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
+            s = Vector256.Create(*(int*)(p2 + 4)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
+            s = Vector256.Create(*(int*)(p3 + 4)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
+            va = Vector256.Load(w + 80); vb = Vector256.Load(w + tileBytes + 80);
+            s = Vector256.Create(*(int*)(p0 + 8)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
+            s = Vector256.Create(*(int*)(p1 + 8)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
+            s = Vector256.Create(*(int*)(p2 + 8)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
+            s = Vector256.Create(*(int*)(p3 + 8)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
+            va = Vector256.Load(w + 112); vb = Vector256.Load(w + tileBytes + 112);
+            s = Vector256.Create(*(int*)(p0 + 12)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
+            s = Vector256.Create(*(int*)(p1 + 12)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
+            s = Vector256.Create(*(int*)(p2 + 12)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
+            s = Vector256.Create(*(int*)(p3 + 12)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
+            va = Vector256.Load(w + 144); vb = Vector256.Load(w + tileBytes + 144);
+            s = Vector256.Create(*(int*)(p0 + 16)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
+            s = Vector256.Create(*(int*)(p1 + 16)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
+            s = Vector256.Create(*(int*)(p2 + 16)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
+            s = Vector256.Create(*(int*)(p3 + 16)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
+            va = Vector256.Load(w + 176); vb = Vector256.Load(w + tileBytes + 176);
+            s = Vector256.Create(*(int*)(p0 + 20)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
+            s = Vector256.Create(*(int*)(p1 + 20)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
+            s = Vector256.Create(*(int*)(p2 + 20)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
+            s = Vector256.Create(*(int*)(p3 + 20)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
+            va = Vector256.Load(w + 208); vb = Vector256.Load(w + tileBytes + 208);
+            s = Vector256.Create(*(int*)(p0 + 24)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
+            s = Vector256.Create(*(int*)(p1 + 24)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
+            s = Vector256.Create(*(int*)(p2 + 24)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
+            s = Vector256.Create(*(int*)(p3 + 24)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
+            va = Vector256.Load(w + 240); vb = Vector256.Load(w + tileBytes + 240);
+            s = Vector256.Create(*(int*)(p0 + 28)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
+            s = Vector256.Create(*(int*)(p1 + 28)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
+            s = Vector256.Create(*(int*)(p2 + 28)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
+            s = Vector256.Create(*(int*)(p3 + 28)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
+            var dw = Vector512.Create(TileMath.Halves8(w), TileMath.Halves8(w + tileBytes));
+            a0 = TileMath.Scale16(a0, i0, j0, dw, p0); a1 = TileMath.Scale16(a1, i1, j1, dw, p1);
+            a2 = TileMath.Scale16(a2, i2, j2, dw, p2); a3 = TileMath.Scale16(a3, i3, j3, dw, p3);
+        }
+        a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
     }
 
     private static void Tokens4(byte* w, int blocks, byte* x, nint xs, float* y, nint ys)
     {
-        float* s = stackalloc float[16];
-        Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
-        Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
-        Vector256<float> a20 = default, a21 = default, a22 = default, a23 = default;
-        Vector256<float> a30 = default, a31 = default, a32 = default, a33 = default;
-        for (int i = 0; i < blocks; i++, w += TileBlockBytes, x += Q8_0.BlockBytes)
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        byte* x1 = x + xs, x2 = x + 2 * xs, x3 = x + 3 * xs;
+        for (int b = 0; b < blocks; b++, w += TileBlockBytes)
         {
-            var dw = TileMath.Halves4(w);
-            (dw * TileMath.Half(x)).Store(s);
-            (dw * TileMath.Half(x + xs)).Store(s + 4);
-            (dw * TileMath.Half(x + 2 * xs)).Store(s + 8);
-            (dw * TileMath.Half(x + 3 * xs)).Store(s + 12);
-            var xv = Vector256.Load((sbyte*)(x + 2)); var o = Offset(xv);
-            a00 = Block(w + 8, xv, o, s, a00); a01 = Block(w + 40, xv, o, s + 1, a01); a02 = Block(w + 72, xv, o, s + 2, a02); a03 = Block(w + 104, xv, o, s + 3, a03);
-            xv = Vector256.Load((sbyte*)(x + xs + 2)); o = Offset(xv);
-            a10 = Block(w + 8, xv, o, s + 4, a10); a11 = Block(w + 40, xv, o, s + 5, a11); a12 = Block(w + 72, xv, o, s + 6, a12); a13 = Block(w + 104, xv, o, s + 7, a13);
-            xv = Vector256.Load((sbyte*)(x + 2 * xs + 2)); o = Offset(xv);
-            a20 = Block(w + 8, xv, o, s + 8, a20); a21 = Block(w + 40, xv, o, s + 9, a21); a22 = Block(w + 72, xv, o, s + 10, a22); a23 = Block(w + 104, xv, o, s + 11, a23);
-            xv = Vector256.Load((sbyte*)(x + 3 * xs + 2)); o = Offset(xv);
-            a30 = Block(w + 8, xv, o, s + 12, a30); a31 = Block(w + 40, xv, o, s + 13, a31); a32 = Block(w + 72, xv, o, s + 14, a32); a33 = Block(w + 104, xv, o, s + 15, a33);
+            nint o = b * PackedActivations.BlockBytes;
+            var i0 = Start(x + o); var i1 = Start(x1 + o); var i2 = Start(x2 + o); var i3 = Start(x3 + o);
+            for (int g = 0; g < 8; g++)
+            {
+                var v = Vector256.Load(w + 16 + 32 * g);
+                nint e = o + 4 * g;
+                i0 = AvxVnni.MultiplyWideningAndAdd(i0, v, Vector256.Create(*(int*)(x + e)).AsSByte());
+                i1 = AvxVnni.MultiplyWideningAndAdd(i1, v, Vector256.Create(*(int*)(x1 + e)).AsSByte());
+                i2 = AvxVnni.MultiplyWideningAndAdd(i2, v, Vector256.Create(*(int*)(x2 + e)).AsSByte());
+                i3 = AvxVnni.MultiplyWideningAndAdd(i3, v, Vector256.Create(*(int*)(x3 + e)).AsSByte());
+            }
+            var dw = TileMath.Halves8(w);
+            a0 = Scale(a0, i0, dw, x + o); a1 = Scale(a1, i1, dw, x1 + o);
+            a2 = Scale(a2, i2, dw, x2 + o); a3 = Scale(a3, i3, dw, x3 + o);
         }
-        TileMath.Store4(y, a00, a01, a02, a03); y += ys;
-        TileMath.Store4(y, a10, a11, a12, a13); y += ys;
-        TileMath.Store4(y, a20, a21, a22, a23); y += ys;
-        TileMath.Store4(y, a30, a31, a32, a33);
+        a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
     }
 }

@@ -121,6 +121,23 @@ internal static unsafe class TileMath
         return (magnitude.AsUInt32() | Vector128.ShiftLeft(h & Vector128.Create(0x8000u), 16)).AsSingle();
     }
 
+    /// <summary>Eight consecutive f16 values (a packed tile's row scales) to floats, exactly for finite values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Halves8(byte* p)
+    {
+        var h = Avx2.ConvertToVector256Int32((ushort*)p).AsUInt32();
+        var magnitude = Vector256.ShiftLeft(h & Vector256.Create(0x7FFFu), 13).AsSingle() * Vector256.Create(5.192296858534828e33f);
+        return (magnitude.AsUInt32() | Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16)).AsSingle();
+    }
+
+    /// <summary>
+    /// acc + (float)[ia | ib] · dw · d_x for a pair of packed tiles (16 rows, one per lane), d_x being the
+    /// <see cref="PackedActivations"/> block's scale at <paramref name="x"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Scale16(Vector512<float> acc, Vector256<int> ia, Vector256<int> ib, Vector512<float> dw, byte* x) =>
+        Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Vector512.Create(ia, ib)), dw * Vector512.Create(*(float*)(x + 32)), acc);
+
     /// <summary>Four accumulators' sums to y[0..3].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Store4(float* y, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)

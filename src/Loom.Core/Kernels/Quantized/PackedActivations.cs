@@ -1,0 +1,68 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Loom.Core.Quantization;
+
+namespace Loom.Core.Kernels.Quantized;
+
+/// <summary>
+/// Activations for the <see cref="PackedMatrix">packed kernels</see>: per block of 32 values, the Q8_0 quants of
+/// <see cref="Q8_0.Quantize"/> (byte for byte), its f16 scale widened to f32, and the quants' sum (40 bytes). The
+/// kernels broadcast the scale and start each block's integer sum at −offset·Σq without converting or reducing
+/// anything per row tile.
+/// </summary>
+public static unsafe class PackedActivations
+{
+    /// <summary>Bytes per block: sbyte qs[32], float d, int Σqs.</summary>
+    public const int BlockBytes = 40;
+
+    /// <summary>Bytes of one quantized row of <paramref name="k"/> values (a multiple of 32).</summary>
+    public static long RowBytes(int k) => (long)(k / Q8_0.BlockSize) * BlockBytes;
+
+    /// <summary>Quantizes one row of <c>k</c> values.</summary>
+    public static void Quantize(ReadOnlySpan<float> x, Span<byte> dst)
+    {
+        if (x.Length % Q8_0.BlockSize != 0 || dst.Length < RowBytes(x.Length)) throw new ArgumentException("packed activation row size mismatch");
+        if (!Avx512F.IsSupported) { QuantizeReference(x, dst); return; }
+        fixed (float* xs = x)
+        fixed (byte* ds = dst)
+        {
+            var absMask = Vector512.Create(0x7FFFFFFF).AsSingle();
+            int nb = x.Length / Q8_0.BlockSize;
+            for (int i = 0; i < nb; i++)
+            {
+                float* p = xs + i * Q8_0.BlockSize;
+                byte* b = ds + i * BlockBytes;
+                var lo = Vector512.Load(p);
+                var hi = Vector512.Load(p + 16);
+                float amax = Q8_0.HorizontalMax(Vector512.Max(lo & absMask, hi & absMask));
+                ushort h = BitConverter.HalfToUInt16Bits((Half)(amax / 127f));
+                *(float*)(b + 32) = TileMath.Half((byte*)&h);
+                var id = Vector512.Create(amax != 0 ? 127f / amax : 0f);
+                var qlo = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(lo * id, 0));
+                var qhi = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(hi * id, 0));
+                Avx512F.ConvertToVector128SByteWithSaturation(qlo).Store((sbyte*)b);
+                Avx512F.ConvertToVector128SByteWithSaturation(qhi).Store((sbyte*)(b + 16));
+                // Saturation cannot trigger (|x·id| ≤ 127), but the sum must be that of the stored bytes regardless.
+                var min = Vector512.Create(-128); var max = Vector512.Create(127);
+                *(int*)(b + 36) = Vector512.Sum(Vector512.Clamp(qlo, min, max) + Vector512.Clamp(qhi, min, max));
+            }
+        }
+    }
+
+    /// <summary>The scalar form of <see cref="Quantize"/>: <see cref="Q8_0.QuantizeScalar"/>, rearranged.</summary>
+    public static void QuantizeReference(ReadOnlySpan<float> x, Span<byte> dst)
+    {
+        int nb = x.Length / Q8_0.BlockSize;
+        Span<byte> q8 = stackalloc byte[Q8_0.BlockBytes];
+        for (int i = 0; i < nb; i++)
+        {
+            Q8_0.QuantizeScalar(x.Slice(i * Q8_0.BlockSize, Q8_0.BlockSize), q8);
+            var b = dst.Slice(i * BlockBytes, BlockBytes);
+            int sum = 0;
+            for (int j = 0; j < 32; j++) { b[j] = q8[2 + j]; sum += (sbyte)q8[2 + j]; }
+            BitConverter.TryWriteBytes(b.Slice(32), (float)BitConverter.UInt16BitsToHalf((ushort)(q8[0] | q8[1] << 8)));
+            BitConverter.TryWriteBytes(b.Slice(36), sum);
+        }
+    }
+}
