@@ -66,6 +66,65 @@ public static unsafe class MatMul
         }
     }
 
+    /// <summary>
+    /// y_i = x · W_iᵀ for two or three matrices that read the same input (Q, K and V; gate and up). When they are
+    /// packed with the same activation format, the activations are converted once and one parallel operation covers
+    /// all their rows, which saves conversions and, for a decode step, thread hand-offs; otherwise this is one
+    /// <see cref="Compute(WeightTensor, ReadOnlySpan{float}, int, Span{float}, Span{byte}, bool[])"/> per matrix.
+    /// Results are the same either way.
+    /// </summary>
+    public static void Compute(ReadOnlySpan<float> x, int tokens, Span<byte> scratch, bool[]? gemv,
+        WeightTensor w0, Span<float> y0, WeightTensor w1, Span<float> y1, WeightTensor? w2 = null, Span<float> y2 = default)
+    {
+        if (!Shares(w0, w1) || (w2 is not null && !Shares(w0, w2)))
+        {
+            Compute(w0, x, tokens, y0, scratch, gemv);
+            Compute(w1, x, tokens, y1, scratch, gemv);
+            if (w2 is not null) Compute(w2, x, tokens, y2, scratch, gemv);
+            return;
+        }
+        int k = w0.Cols;
+        if (x.Length < tokens * k || y0.Length < tokens * w0.Rows || y1.Length < tokens * w1.Rows || (w2 is not null && y2.Length < tokens * w2.Rows))
+            throw new ArgumentException("matmul operand too small");
+        bool packedX = w0.Packed!.UsesPackedActivations;
+        var dotType = Quants.VecDotType(w0.Type);
+        int xRow = (int)(packedX ? PackedActivations.RowBytes(k) : TypeTraits.RowSize(dotType, k));
+        if (scratch.Length < tokens * xRow) throw new ArgumentException("matmul scratch too small");
+
+        fixed (float* xp = x)
+        fixed (byte* xq = scratch)
+        fixed (float* p0 = y0)
+        fixed (float* p1 = y1)
+        fixed (float* p2 = y2)
+        {
+            RowParallel.For(tokens, k * 4L, new QuantizeJob(xp, k, xq, xRow, dotType, packedX), static (j, start, end) => j.Run(start, end));
+            var job = new SharedJob(
+                new PackedJob(w0.Packed!, xq, xRow, p0, tokens, w0.Rows),
+                new PackedJob(w1.Packed!, xq, xRow, p1, tokens, w1.Rows),
+                w2 is null ? default : new PackedJob(w2.Packed!, xq, xRow, p2, tokens, w2.Rows),
+                w0.Rows / PackedMatrix.TileRows, w1.Rows / PackedMatrix.TileRows, w2 is null ? 0 : w2.Rows / PackedMatrix.TileRows);
+            RowParallel.For(job.Tiles, (long)k * tokens * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end));
+        }
+    }
+
+    /// <summary>Whether <paramref name="b"/> can share a dispatch with <paramref name="a"/>: both packed, same input format.</summary>
+    private static bool Shares(WeightTensor a, WeightTensor b) =>
+        a.Packed is { } pa && b.Packed is { } pb && a.Cols == b.Cols &&
+        pa.UsesPackedActivations == pb.UsesPackedActivations && Quants.VecDotType(a.Type) == Quants.VecDotType(b.Type);
+
+    /// <summary>Up to three packed matrices' tiles as one range: [0, n0) the first's, then the second's, then the third's.</summary>
+    private readonly struct SharedJob(PackedJob j0, PackedJob j1, PackedJob j2, int n0, int n1, int n2)
+    {
+        public int Tiles => n0 + n1 + n2;
+
+        public void Run(int start, int end)
+        {
+            if (start < n0) j0.Run(start, Math.Min(end, n0));
+            if (start < n0 + n1 && end > n0) j1.Run(Math.Max(start, n0) - n0, Math.Min(end, n0 + n1) - n0);
+            if (end > n0 + n1) j2.Run(Math.Max(start, n0 + n1) - n0 - n1, end - n0 - n1);
+        }
+    }
+
     private static TileKernel KernelFor(GgmlType type) => Kernels[(int)type] ??= TileKernels.For(type);
 
     /// <summary>Activation rows [start, end) to the weight's dot type, or to the packed kernels' format.</summary>

@@ -81,6 +81,7 @@ public sealed unsafe class Transformer : IDisposable
             Quants.Dequantize(emb.Type, emb.Row(id), x.Slice(t * dim, dim));
         }
 
+        LayerSteps.AddNorm(s.X, null, s.Xb, _attnNorm[0], T, dim, c.RmsNormEps);
         for (int l = 0; l < c.NumLayers; l++)
         {
             var w = Weights.Layers[l];
@@ -88,31 +89,23 @@ public sealed unsafe class Transformer : IDisposable
             var k = s.K.AsSpan(0, T * kvDim);
             var v = s.V.AsSpan(0, T * kvDim);
 
-            // Attention block.
-            for (int t = 0; t < T; t++) RmsNorm.Apply(x.Slice(t * dim, dim), _attnNorm[l], xb.Slice(t * dim, dim), c.RmsNormEps);
-            MatMul.Compute(w.Wq, xb, T, q, s.Quant, gemv);
-            MatMul.Compute(w.Wk, xb, T, k, s.Quant, gemv);
-            MatMul.Compute(w.Wv, xb, T, v, s.Quant, gemv);
-            AddBias(q, _bq[l], T); AddBias(k, _bk[l], T); AddBias(v, _bv[l], T);
-            if (_qNorm[l] is { } qn) HeadNorm(q, qn, T * c.NumHeads);
-            if (_kNorm[l] is { } kn) HeadNorm(k, kn, T * c.NumKvHeads);
-            ApplyRope(T, q, c.NumHeads);
-            ApplyRope(T, k, c.NumKvHeads);
+            // Attention block (xb holds the normed input).
+            MatMul.Compute(xb, T, s.Quant, gemv, w.Wq, q, w.Wk, k, w.Wv, v);
+            RowParallel.For(T, qDim + kvDim, (this, l), static (j, start, end) => j.Item1.PrepareQk(j.Item2, start, end));
             _attention.Store(batch, cache, l, k, v);
             _attention.Compute(batch, cache, l, q, s.Att.AsSpan(0, T * qDim));
             MatMul.Compute(w.Wo, s.Att.AsSpan(0, T * qDim), T, xb, s.Quant, gemv);
-            for (int i = 0; i < x.Length; i++) x[i] += xb[i];
 
             // Feed-forward block (SwiGLU). The reference runs the last layer's FFN only for output tokens, so a
             // sequence's single output token is summed there as a lone token.
             if (l == c.NumLayers - 1) MarkLoneOutputs(batch, gemv);
-            for (int t = 0; t < T; t++) RmsNorm.Apply(x.Slice(t * dim, dim), _ffnNorm[l], xb.Slice(t * dim, dim), c.RmsNormEps);
+            LayerSteps.AddNorm(s.X, s.Xb, s.Xb, _ffnNorm[l], T, dim, c.RmsNormEps);
             var gate = s.Gate.AsSpan(0, T * ffn);
-            MatMul.Compute(w.WGate, xb, T, gate, s.Quant, gemv);
-            MatMul.Compute(w.WUp, xb, T, s.Up.AsSpan(0, T * ffn), s.Quant, gemv);
-            Activations.SwiGlu(gate, s.Up.AsSpan(0, T * ffn));
+            MatMul.Compute(xb, T, s.Quant, gemv, w.WGate, gate, w.WUp, s.Up.AsSpan(0, T * ffn));
+            LayerSteps.SwiGlu(s.Gate, s.Up, T, ffn);
             MatMul.Compute(w.WDown, gate, T, xb, s.Quant, gemv);
-            for (int i = 0; i < x.Length; i++) x[i] += xb[i];
+            if (l + 1 < c.NumLayers) LayerSteps.AddNorm(s.X, s.Xb, s.Xb, _attnNorm[l + 1], T, dim, c.RmsNormEps);
+            else LayerSteps.Add(s.X, s.Xb, T, dim);
         }
 
         // Final norm and classifier, only for the tokens whose logits are wanted.
@@ -138,43 +131,50 @@ public sealed unsafe class Transformer : IDisposable
         }
     }
 
-    private void AddBias(Span<float> y, float[]? bias, int tokens)
+    /// <summary>Q and K of tokens [start, end): bias (Qwen2), per-head RMSNorm (Qwen3), then RoPE; V's bias.</summary>
+    private void PrepareQk(int l, int start, int end)
     {
-        if (bias is null) return;
-        int d = bias.Length;
-        for (int t = 0; t < tokens; t++)
+        var c = Config;
+        int qDim = c.NumHeads * c.HeadDim, kvDim = KvDim, half = c.RopeDim / 2;
+        for (int t = start; t < end; t++)
         {
-            var row = y.Slice(t * d, d);
-            for (int i = 0; i < d; i++) row[i] += bias[i];
+            var q = _s.Q.AsSpan(t * qDim, qDim);
+            var k = _s.K.AsSpan(t * kvDim, kvDim);
+            AddBias(q, _bq[l]); AddBias(k, _bk[l]); AddBias(_s.V.AsSpan(t * kvDim, kvDim), _bv[l]);
+            if (_qNorm[l] is { } qn) HeadNorm(q, qn);
+            if (_kNorm[l] is { } kn) HeadNorm(k, kn);
+            var cos = _s.RopeCos.AsSpan(t * half, half);
+            var sin = _s.RopeSin.AsSpan(t * half, half);
+            Rotate(q, cos, sin);
+            Rotate(k, cos, sin);
         }
     }
 
-    /// <summary>Qwen3's per-head RMSNorm on Q and K, before RoPE.</summary>
-    private void HeadNorm(Span<float> y, float[] weight, int heads)
+    private static void AddBias(Span<float> y, float[]? bias)
+    {
+        if (bias is null) return;
+        for (int i = 0; i < y.Length; i++) y[i] += bias[i];
+    }
+
+    private void HeadNorm(Span<float> y, float[] weight)
     {
         int hd = Config.HeadDim;
-        for (int h = 0; h < heads; h++)
+        for (int h = 0; h < y.Length / hd; h++)
         {
             var head = y.Slice(h * hd, hd);
             RmsNorm.Apply(head, weight, head, Config.RmsNormEps);
         }
     }
 
-    /// <summary>Rotates every head of every token by the angles computed at the start of the pass.</summary>
-    private void ApplyRope(int tokens, Span<float> y, int heads)
+    /// <summary>Rotates every head of one token's Q or K.</summary>
+    private void Rotate(Span<float> y, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
     {
         var c = Config;
-        int hd = c.HeadDim, half = c.RopeDim / 2;
-        for (int t = 0; t < tokens; t++)
+        for (int h = 0; h < y.Length / c.HeadDim; h++)
         {
-            var cos = _s.RopeCos.AsSpan(t * half, half);
-            var sin = _s.RopeSin.AsSpan(t * half, half);
-            for (int h = 0; h < heads; h++)
-            {
-                var head = y.Slice((t * heads + h) * hd, c.RopeDim);
-                if (c.RopeStyle == RopeStyle.NeoX) Rope.ApplyNeoX(head, cos, sin);
-                else Rope.ApplyInterleaved(head, cos, sin);
-            }
+            var head = y.Slice(h * c.HeadDim, c.RopeDim);
+            if (c.RopeStyle == RopeStyle.NeoX) Rope.ApplyNeoX(head, cos, sin);
+            else Rope.ApplyInterleaved(head, cos, sin);
         }
     }
 

@@ -1,0 +1,50 @@
+using System.Numerics;
+using Loom.Core.Kernels;
+using Loom.Core.Threading;
+
+namespace Loom.Models.Architectures;
+
+/// <summary>
+/// The decoder's per-token steps between matrix products (residual adds, RMSNorm, SwiGLU), split over tokens on the
+/// compute pool when a batch is long enough to pay for it. Each token is computed exactly as alone, so the split
+/// never changes a result.
+/// </summary>
+internal static class LayerSteps
+{
+    /// <summary>For every token: x += delta (when given), then xb = RmsNorm(x)·weight.</summary>
+    public static void AddNorm(float[] x, float[]? delta, float[] xb, float[] weight, int tokens, int dim, float eps) =>
+        RowParallel.For(tokens, dim * 2L, (x, delta, xb, weight, dim, eps), static (s, start, end) =>
+        {
+            var (x, delta, xb, weight, dim, eps) = s;
+            for (int t = start; t < end; t++)
+            {
+                var row = x.AsSpan(t * dim, dim);
+                if (delta is not null) Add(row, delta.AsSpan(t * dim, dim));
+                RmsNorm.Apply(row, weight, xb.AsSpan(t * dim, dim), eps);
+            }
+        });
+
+    /// <summary>x += delta over the first <paramref name="tokens"/> rows of <paramref name="dim"/> values.</summary>
+    public static void Add(float[] x, float[] delta, int tokens, int dim) =>
+        RowParallel.For(tokens, dim, (x, delta, dim), static (s, start, end) =>
+        {
+            var (x, delta, dim) = s;
+            Add(x.AsSpan(start * dim, (end - start) * dim), delta.AsSpan(start * dim, (end - start) * dim));
+        });
+
+    /// <summary>gate = SiLU(gate)·up over the first <paramref name="tokens"/> rows of <paramref name="ffn"/> values.</summary>
+    public static void SwiGlu(float[] gate, float[] up, int tokens, int ffn) =>
+        RowParallel.For(tokens, ffn * 8L, (gate, up, ffn), static (s, start, end) =>
+        {
+            var (gate, up, ffn) = s;
+            Activations.SwiGlu(gate.AsSpan(start * ffn, (end - start) * ffn), up.AsSpan(start * ffn, (end - start) * ffn));
+        });
+
+    private static void Add(Span<float> x, ReadOnlySpan<float> delta)
+    {
+        int i = 0;
+        for (; i + Vector<float>.Count <= x.Length; i += Vector<float>.Count)
+            (new Vector<float>(x[i..]) + new Vector<float>(delta[i..])).CopyTo(x[i..]);
+        for (; i < x.Length; i++) x[i] += delta[i];
+    }
+}
