@@ -50,7 +50,7 @@ public static unsafe class MatMul
             if (w.Packed is { } packed)
             {
                 var job = new PackedJob(packed, xq, xRow, yp, tokens, n);
-                RowParallel.For(n / PackedMatrix.TileRows, (long)k * tokens * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end));
+                RowParallel.For(job.Pairs, (long)k * tokens * 2 * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end));
             }
             else if (w.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)
             {
@@ -101,9 +101,8 @@ public static unsafe class MatMul
             var job = new SharedJob(
                 new PackedJob(w0.Packed!, xq, xRow, p0, tokens, w0.Rows),
                 new PackedJob(w1.Packed!, xq, xRow, p1, tokens, w1.Rows),
-                w2 is null ? default : new PackedJob(w2.Packed!, xq, xRow, p2, tokens, w2.Rows),
-                w0.Rows / PackedMatrix.TileRows, w1.Rows / PackedMatrix.TileRows, w2 is null ? 0 : w2.Rows / PackedMatrix.TileRows);
-            RowParallel.For(job.Tiles, (long)k * tokens * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end));
+                w2 is null ? default : new PackedJob(w2.Packed!, xq, xRow, p2, tokens, w2.Rows));
+            RowParallel.For(job.Pairs, (long)k * tokens * 2 * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end));
         }
     }
 
@@ -112,13 +111,14 @@ public static unsafe class MatMul
         a.Packed is { } pa && b.Packed is { } pb && a.Cols == b.Cols &&
         pa.UsesPackedActivations == pb.UsesPackedActivations && Quants.VecDotType(a.Type) == Quants.VecDotType(b.Type);
 
-    /// <summary>Up to three packed matrices' tiles as one range: [0, n0) the first's, then the second's, then the third's.</summary>
-    private readonly struct SharedJob(PackedJob j0, PackedJob j1, PackedJob j2, int n0, int n1, int n2)
+    /// <summary>Up to three packed matrices' tile pairs as one range: the first's, then the second's, then the third's.</summary>
+    private readonly struct SharedJob(PackedJob j0, PackedJob j1, PackedJob j2)
     {
-        public int Tiles => n0 + n1 + n2;
+        public int Pairs => j0.Pairs + j1.Pairs + j2.Pairs;
 
         public void Run(int start, int end)
         {
+            int n0 = j0.Pairs, n1 = j1.Pairs;
             if (start < n0) j0.Run(start, Math.Min(end, n0));
             if (start < n0 + n1 && end > n0) j1.Run(Math.Max(start, n0) - n0, Math.Min(end, n0 + n1) - n0);
             if (end > n0 + n1) j2.Run(Math.Max(start, n0 + n1) - n0 - n1, end - n0 - n1);
@@ -161,13 +161,20 @@ public static unsafe class MatMul
         }
     }
 
-    /// <summary>Packed tiles [start, end), for all tokens, block of tokens by block.</summary>
+    /// <summary>
+    /// Packed tile pairs [start, end) (tiles 2·start .. 2·end, the last pair possibly a lone tile), for all tokens,
+    /// block of tokens by block. Work is handed out in pairs so that a thread's share never splits one.
+    /// </summary>
     private readonly struct PackedJob(PackedMatrix m, byte* xq, int xRow, float* y, int tokens, int n)
     {
-        public void Run(int start, int end)
+        /// <summary>Tile pairs, 0 for the unused slots of a <see cref="SharedJob"/>.</summary>
+        public int Pairs => m is null ? 0 : (n / PackedMatrix.TileRows + 1) / 2;
+
+        public void Run(int startPair, int endPair)
         {
             const int T = TileKernels.MaxTokens;
             var kernel = m.Kernel;
+            int start = 2 * startPair, end = Math.Min(2 * endPair, n / PackedMatrix.TileRows);
             for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
             {
                 int t1 = Math.Min(tokens, t0 + TokenBlock);

@@ -71,8 +71,9 @@ public sealed class ComputePool : IDisposable
         try
         {
             var item = WorkItem<TState>.Instance;
-            // A few chunks per thread: fine enough to balance, coarse enough to keep weight panels contiguous.
-            int chunks = Math.Min(count, (participants + 1) * 4);
+            // Many chunks per thread, so the last one claimed (the wait at the end) is a small share of the operation,
+            // yet each still a run of contiguous weight rows.
+            int chunks = Math.Min(count, (participants + 1) * 16);
             item.Set(state, body, count);
             _work = item;
             _chunks = chunks;

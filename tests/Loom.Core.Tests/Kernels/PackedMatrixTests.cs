@@ -88,4 +88,52 @@ public unsafe class PackedMatrixTests
             Assert.Equal(sum, BitConverter.ToInt32(fast, b * 40 + 36));
         }
     }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_0, 1)]
+    [InlineData(GgmlType.Q4_0, 9)]
+    [InlineData(GgmlType.Q8_0, 70)]
+    public void SharedDispatchEqualsOneMatMulPerMatrix(GgmlType type, int tokens)
+    {
+        const int cols = 256;
+        var rng = new Random(tokens);
+        int[] rows = [64, 24, 8];
+        var buffers = new List<NativeBuffer>();
+        var ws = new WeightTensor[3];
+        for (int m = 0; m < 3; m++)
+        {
+            long rowBytes = TypeTraits.RowSize(type, cols);
+            var buffer = new NativeBuffer(rows[m] * rowBytes);
+            buffers.Add(buffer);
+            var row = new float[cols];
+            for (int r = 0; r < rows[m]; r++)
+            {
+                for (int i = 0; i < cols; i++) row[i] = (float)(rng.NextDouble() * 2 - 1);
+                Quants.Quantize(type, row, new Span<byte>((byte*)buffer.Pointer + r * rowBytes, (int)rowBytes));
+            }
+            ws[m] = new WeightTensor($"w{m}", type, [cols, rows[m]], buffer.Pointer, rows[m] * rowBytes);
+            ws[m].Packed = PackedMatrix.Pack(ws[m]);
+        }
+        var x = new float[tokens * cols];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        var scratch = new byte[MatMul.ScratchBytes(ws[0], tokens)];
+
+        var separate = rows.Select(r => new float[tokens * r]).ToArray();
+        for (int m = 0; m < 3; m++) MatMul.Compute(ws[m], x, tokens, separate[m], scratch);
+        var shared = rows.Select(r => new float[tokens * r]).ToArray();
+        MatMul.Compute(x, tokens, scratch, null, ws[0], shared[0], ws[1], shared[1], ws[2], shared[2]);
+        for (int m = 0; m < 3; m++) Assert.Equal(separate[m], shared[m]);
+
+        // A matrix that is not packed cannot share the dispatch; the call falls back and still agrees.
+        var unpacked = new WeightTensor("u", type, [cols, rows[1]], ws[1].Data, ws[1].ByteSize);
+        var fallback = rows.Take(2).Select(r => new float[tokens * r]).ToArray();
+        MatMul.Compute(x, tokens, scratch, null, ws[0], fallback[0], unpacked, fallback[1]);
+        Assert.Equal(separate[0], fallback[0]);
+        var expected = new float[tokens * rows[1]];
+        MatMul.Compute(unpacked, x, tokens, expected, scratch);
+        Assert.Equal(expected, fallback[1]);
+
+        foreach (var w in ws) w.Packed!.Dispose();
+        foreach (var b in buffers) b.Dispose();
+    }
 }
