@@ -14,7 +14,7 @@ public unsafe class PackedKQuantTests
     public static TheoryData<GgmlType, int, int, int> Shapes()
     {
         var data = new TheoryData<GgmlType, int, int, int>();
-        foreach (var type in new[] { GgmlType.Q4_K })
+        foreach (var type in new[] { GgmlType.Q4_K, GgmlType.Q6_K })
         {
             foreach (int tokens in new[] { 1, 3, 4, 7, 70 })
                 foreach (int rows in new[] { 8, 16, 24 })
@@ -52,6 +52,8 @@ public unsafe class PackedKQuantTests
     [Theory]
     [InlineData(GgmlType.Q4_K, 256)]
     [InlineData(GgmlType.Q4_K, 4096)]
+    [InlineData(GgmlType.Q6_K, 256)]
+    [InlineData(GgmlType.Q6_K, 4096)]
     public void ReferenceAgreesWithTheFormatsDot(GgmlType type, int cols)
     {
         var rng = new Random(cols);
@@ -62,7 +64,7 @@ public unsafe class PackedKQuantTests
         Quants.Quantize(GgmlType.Q8_K, Activations(cols, rng), xq);
         for (int r = 0; r < rows; r++)
         {
-            float expected = Q4_K.Dot(w.Row(r), xq, cols);
+            float expected = type == GgmlType.Q4_K ? Q4_K.Dot(w.Row(r), xq, cols) : Q6_K.Dot(w.Row(r), xq, cols);
             float actual = ReferenceDot(type, w.Row(r), xq, cols);
             Assert.True(Math.Abs(actual - expected) <= 1e-4 * Math.Max(1, Math.Abs(expected)), $"row {r}: {actual} vs {expected}");
         }
@@ -72,10 +74,11 @@ public unsafe class PackedKQuantTests
     public void KQuantRowsNotAMultipleOfTheTileAreNotPacked()
     {
         Assert.False(PackedMatrix.CanPack(new WeightTensor("w", GgmlType.Q4_K, [256, 12], 0, 0)));
+        Assert.False(PackedMatrix.CanPack(new WeightTensor("w", GgmlType.Q6_K, [256, 20], 0, 0)));
     }
 
     private static float ReferenceDot(GgmlType type, ReadOnlySpan<byte> w, ReadOnlySpan<byte> xq, int cols) =>
-        Q4_KPacked.ReferenceDot(w, xq, cols);
+        type == GgmlType.Q4_K ? Q4_KPacked.ReferenceDot(w, xq, cols) : Q6_KPacked.ReferenceDot(w, xq, cols);
 
     /// <summary>Rows quantized by the real quantizer, with row-dependent magnitudes and a few outliers.</summary>
     private static NativeBuffer Weights(GgmlType type, int cols, int rows, Random rng)

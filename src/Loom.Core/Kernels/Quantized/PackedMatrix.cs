@@ -72,6 +72,7 @@ public sealed unsafe class PackedMatrix : IDisposable
             GgmlType.Q4_0 => Q4_0Packed.IsSupported,
             GgmlType.Q8_0 => Q8_0Packed.IsSupported,
             GgmlType.Q4_K => Q4_KPacked.IsSupported,
+            GgmlType.Q6_K => Q6_KPacked.IsSupported,
             _ => false,
         };
 
@@ -87,6 +88,7 @@ public sealed unsafe class PackedMatrix : IDisposable
             GgmlType.Q8_0 => new PackedMatrix(w.Type, w.Rows, w.Cols, Q8_0Packed.TileBlockBytes, Q8_0Packed.Pack, Q8_0Packed.Mul,
                 pairs ? Q8_0Packed.Tiles2Tokens4 : null),
             GgmlType.Q4_K => new PackedMatrix(w.Type, w.Rows, w.Cols, Q4_KPacked.TileBlockBytes, Q4_KPacked.Pack, Q4_KPacked.Mul, null),
+            GgmlType.Q6_K => new PackedMatrix(w.Type, w.Rows, w.Cols, Q6_KPacked.TileBlockBytes, Q6_KPacked.Pack, Q6_KPacked.Mul, null),
             _ => throw new NotSupportedException(w.Type.ToString()),
         };
         Threading.RowParallel.For(w.Rows / TileRows, w.RowBytes * TileRows, (m, w), static (s, start, end) =>
