@@ -20,7 +20,8 @@ public unsafe delegate void PackedPairKernel(byte* tile, nint tileBytes, int blo
 /// A weight matrix repacked into tiles of <see cref="TileRows"/> rows whose blocks are interleaved so that each
 /// 32-bit lane of a vector holds one row's quants: integer dot products then leave one row per lane, with no
 /// horizontal sums and the scale arithmetic shared by the tile's rows (see <see cref="Q4_0Packed"/>). A kernel
-/// reads one contiguous stream. Same size as the original; the file mapping is left untouched.
+/// reads one contiguous stream. At most 3% larger than the original (K-quants keep their scales unpacked); the file
+/// mapping is left untouched.
 /// </summary>
 public sealed unsafe class PackedMatrix : IDisposable
 {
@@ -31,10 +32,14 @@ public sealed unsafe class PackedMatrix : IDisposable
     public const int PairTokens = 4;
 
     private readonly NativeBuffer _buffer;
+    private readonly TilePacker _pack;
 
-    private PackedMatrix(GgmlType type, int rows, int cols, int tileBlockBytes, PackedTileKernel kernel, PackedPairKernel? pairKernel)
+    /// <summary>Packs eight rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> blocks into one tile.</summary>
+    private delegate void TilePacker(byte* rows, nint rowBytes, int blocks, byte* dst);
+
+    private PackedMatrix(GgmlType type, int rows, int cols, int tileBlockBytes, TilePacker pack, PackedTileKernel kernel, PackedPairKernel? pairKernel)
     {
-        Type = type; Rows = rows; Cols = cols; Kernel = kernel; PairKernel = pairKernel;
+        Type = type; Rows = rows; Cols = cols; Kernel = kernel; PairKernel = pairKernel; _pack = pack;
         Blocks = cols / TypeTraits.BlockSize(type);
         TileBytes = (long)Blocks * tileBlockBytes;
         _buffer = new NativeBuffer(TileBytes * (rows / TileRows));
@@ -66,6 +71,8 @@ public sealed unsafe class PackedMatrix : IDisposable
         {
             GgmlType.Q4_0 => Q4_0Packed.IsSupported,
             GgmlType.Q8_0 => Q8_0Packed.IsSupported,
+            GgmlType.Q4_K => Q4_KPacked.IsSupported,
+            GgmlType.Q6_K => Q6_KPacked.IsSupported,
             _ => false,
         };
 
@@ -73,22 +80,22 @@ public sealed unsafe class PackedMatrix : IDisposable
     public static PackedMatrix Pack(WeightTensor w)
     {
         if (!CanPack(w)) throw new NotSupportedException($"{w} has no packed layout here");
+        bool pairs = Avx512F.IsSupported;
         var m = w.Type switch
         {
-            GgmlType.Q4_0 => new PackedMatrix(w.Type, w.Rows, w.Cols, Q4_0Packed.TileBlockBytes, Q4_0Packed.Mul,
-                Avx512F.IsSupported ? Q4_0Packed.Tiles2Tokens4 : null),
-            _ => new PackedMatrix(w.Type, w.Rows, w.Cols, Q8_0Packed.TileBlockBytes, Q8_0Packed.Mul,
-                Avx512F.IsSupported ? Q8_0Packed.Tiles2Tokens4 : null),
+            GgmlType.Q4_0 => new PackedMatrix(w.Type, w.Rows, w.Cols, Q4_0Packed.TileBlockBytes, Q4_0Packed.Pack, Q4_0Packed.Mul,
+                pairs ? Q4_0Packed.Tiles2Tokens4 : null),
+            GgmlType.Q8_0 => new PackedMatrix(w.Type, w.Rows, w.Cols, Q8_0Packed.TileBlockBytes, Q8_0Packed.Pack, Q8_0Packed.Mul,
+                pairs ? Q8_0Packed.Tiles2Tokens4 : null),
+            GgmlType.Q4_K => new PackedMatrix(w.Type, w.Rows, w.Cols, Q4_KPacked.TileBlockBytes, Q4_KPacked.Pack, Q4_KPacked.Mul, null),
+            GgmlType.Q6_K => new PackedMatrix(w.Type, w.Rows, w.Cols, Q6_KPacked.TileBlockBytes, Q6_KPacked.Pack, Q6_KPacked.Mul, null),
+            _ => throw new NotSupportedException(w.Type.ToString()),
         };
         Threading.RowParallel.For(w.Rows / TileRows, w.RowBytes * TileRows, (m, w), static (s, start, end) =>
         {
             var (m, w) = s;
             for (int tile = start; tile < end; tile++)
-            {
-                byte* src = (byte*)w.Data + (long)tile * TileRows * w.RowBytes;
-                if (m.Type == GgmlType.Q4_0) Q4_0Packed.Pack(src, (nint)w.RowBytes, m.Blocks, m.Tile(tile));
-                else Q8_0Packed.Pack(src, (nint)w.RowBytes, m.Blocks, m.Tile(tile));
-            }
+                m._pack((byte*)w.Data + (long)tile * TileRows * w.RowBytes, (nint)w.RowBytes, m.Blocks, m.Tile(tile));
         });
         return m;
     }
