@@ -24,9 +24,6 @@ public static unsafe class Q4_0Packed
 
     public static bool IsSupported => AvxVnni.IsSupported;
 
-    /// <summary>How far ahead a lone token's pass prefetches its stream: about a DRAM latency's worth of bytes.</summary>
-    private const int StreamAhead = 2048;
-
     /// <summary>Packs eight rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> blocks each.</summary>
     public static void Pack(byte* rows, nint rowBytes, int blocks, byte* dst)
     {
