@@ -179,17 +179,10 @@ public static unsafe class MatMul
             {
                 int t1 = Math.Min(tokens, t0 + TokenBlock);
                 int tile = start;
-                // Pairs of tiles over whole groups of tokens where a pair kernel exists; the rest one tile at a time.
-                if (m.PairKernel is { } pair && t1 - t0 >= PackedMatrix.PairTokens)
+                // Pairs of tiles where a pair kernel exists; a lone last tile on its own.
+                if (m.PairKernel is { } pair)
                     for (; tile + 2 <= end; tile += 2)
-                    {
-                        int t = t0;
-                        for (; t + PackedMatrix.PairTokens <= t1; t += PackedMatrix.PairTokens)
-                            pair(m.Tile(tile), (nint)m.TileBytes, m.Blocks, xq + (long)t * xRow, xRow, y + (long)t * n + tile * PackedMatrix.TileRows, n);
-                        if (t < t1)
-                            for (int u = tile; u < tile + 2; u++)
-                                kernel(m.Tile(u), m.Blocks, xq + (long)t * xRow, xRow, t1 - t, y + (long)t * n + u * PackedMatrix.TileRows, n);
-                    }
+                        pair(m.Tile(tile), m.Blocks, xq + (long)t0 * xRow, xRow, t1 - t0, y + (long)t0 * n + tile * PackedMatrix.TileRows, n);
                 for (; tile < end; tile++)
                     for (int t = t0; t < t1; t += T)
                         kernel(m.Tile(tile), m.Blocks, xq + (long)t * xRow, xRow, Math.Min(T, t1 - t), y + (long)t * n + tile * PackedMatrix.TileRows, n);

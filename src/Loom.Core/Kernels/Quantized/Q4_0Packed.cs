@@ -24,10 +24,14 @@ public static unsafe class Q4_0Packed
 
     public static bool IsSupported => AvxVnni.IsSupported;
 
-    /// <summary>Packs eight rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> blocks each.</summary>
-    public static void Pack(byte* rows, nint rowBytes, int blocks, byte* dst)
+    /// <summary>
+    /// Packs eight rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> blocks each, one tile block
+    /// every <paramref name="blockStride"/> bytes (<see cref="TileBlockBytes"/>, or twice that for a tile pair's
+    /// interleaved layout, see <see cref="PackedMatrix"/>).
+    /// </summary>
+    public static void Pack(byte* rows, nint rowBytes, int blocks, byte* dst, nint blockStride)
     {
-        for (int b = 0; b < blocks; b++, dst += TileBlockBytes)
+        for (int b = 0; b < blocks; b++, dst += blockStride)
             for (int r = 0; r < 8; r++)
             {
                 byte* src = rows + r * rowBytes + b * Q4_0.BlockBytes;
@@ -98,20 +102,67 @@ public static unsafe class Q4_0Packed
         acc.Store(y);
     }
 
-    /// <summary>Two adjacent tiles (16 rows, <paramref name="tileBytes"/> apart) × four tokens: each broadcast serves both tiles.</summary>
-    public static void Tiles2Tokens4(byte* w, nint tileBytes, int blocks, byte* x, nint xs, float* y, nint ys)
+    /// <summary>A tile pair (16 rows, blocks interleaved) × any number of tokens (a <see cref="PackedPairKernel"/>).</summary>
+    public static void MulPair(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride)
+    {
+        int t = 0;
+        for (; t + 4 <= tokens; t += 4) Tiles2Tokens4(tile, blocks, x + t * xRowBytes, xRowBytes, y + t * yStride, yStride);
+        for (; t < tokens; t++) Tiles2Token1(tile, blocks, x + t * xRowBytes, y + t * yStride);
+    }
+
+    /// <summary>A tile pair × one token: each broadcast and activation scale serves 16 rows.</summary>
+    private static void Tiles2Token1(byte* w, int blocks, byte* x, float* y)
+    {
+        var mask = Vector256.Create((byte)0x0F);
+        Vector256<float> a = default, c = default;
+        for (int b = 0; b < blocks; b++, w += 2 * TileBlockBytes, x += PackedActivations.BlockBytes)
+        {
+            var i0 = Start(x); var j0 = i0; var i1 = Vector256<int>.Zero; var j1 = i1;
+            Vector256<byte> va, vb; Vector256<sbyte> s;
+            va = Vector256.Load(w + 16); vb = Vector256.Load(w + TileBlockBytes + 16);
+            s = Vector256.Create(*(int*)(x + 0)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va & mask, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb & mask, s);
+            s = Vector256.Create(*(int*)(x + 4)).AsSByte();
+            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.ShiftRightLogical(va.AsUInt16(), 4).AsByte() & mask, s);
+            j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.ShiftRightLogical(vb.AsUInt16(), 4).AsByte() & mask, s);
+            va = Vector256.Load(w + 48); vb = Vector256.Load(w + TileBlockBytes + 48);
+            s = Vector256.Create(*(int*)(x + 8)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va & mask, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb & mask, s);
+            s = Vector256.Create(*(int*)(x + 12)).AsSByte();
+            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.ShiftRightLogical(va.AsUInt16(), 4).AsByte() & mask, s);
+            j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.ShiftRightLogical(vb.AsUInt16(), 4).AsByte() & mask, s);
+            va = Vector256.Load(w + 80); vb = Vector256.Load(w + TileBlockBytes + 80);
+            s = Vector256.Create(*(int*)(x + 16)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va & mask, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb & mask, s);
+            s = Vector256.Create(*(int*)(x + 20)).AsSByte();
+            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.ShiftRightLogical(va.AsUInt16(), 4).AsByte() & mask, s);
+            j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.ShiftRightLogical(vb.AsUInt16(), 4).AsByte() & mask, s);
+            va = Vector256.Load(w + 112); vb = Vector256.Load(w + TileBlockBytes + 112);
+            s = Vector256.Create(*(int*)(x + 24)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va & mask, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb & mask, s);
+            s = Vector256.Create(*(int*)(x + 28)).AsSByte();
+            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.ShiftRightLogical(va.AsUInt16(), 4).AsByte() & mask, s);
+            j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.ShiftRightLogical(vb.AsUInt16(), 4).AsByte() & mask, s);
+            // Two 256-bit halves rather than one 512-bit vector: joining them each block ties every block's
+            // insert to the one before and halves the speed.
+            var dx = Vector256.Create(*(float*)(x + 32));
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0 + i1), TileMath.Halves8(w) * dx, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(j0 + j1), TileMath.Halves8(w + TileBlockBytes) * dx, c);
+        }
+        a.Store(y);
+        c.Store(y + 8);
+    }
+
+    /// <summary>A tile pair × four tokens: each broadcast serves both tiles.</summary>
+    private static void Tiles2Tokens4(byte* w, int blocks, byte* x, nint xs, float* y, nint ys)
     {
         var mask = Vector256.Create((byte)0x0F);
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         byte* x1 = x + xs, x2 = x + 2 * xs, x3 = x + 3 * xs;
-        for (int b = 0; b < blocks; b++, w += TileBlockBytes)
+        for (int b = 0; b < blocks; b++, w += 2 * TileBlockBytes)
         {
             nint o = b * PackedActivations.BlockBytes;
             byte* p0 = x + o, p1 = x1 + o, p2 = x2 + o, p3 = x3 + o;
             var i0 = Start(p0); var i1 = Start(p1); var i2 = Start(p2); var i3 = Start(p3);
             var j0 = i0; var j1 = i1; var j2 = i2; var j3 = i3;
             Vector256<byte> la, lb; Vector256<sbyte> s;
-            var va0 = Vector256.Load(w + 16); var vb0 = Vector256.Load(w + tileBytes + 16);
+            var va0 = Vector256.Load(w + 16); var vb0 = Vector256.Load(w + TileBlockBytes + 16);
             la = va0 & mask; lb = vb0 & mask;
             s = Vector256.Create(*(int*)(p0 + 0)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, la, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, lb, s);
             s = Vector256.Create(*(int*)(p1 + 0)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
@@ -122,7 +173,7 @@ public static unsafe class Q4_0Packed
             s = Vector256.Create(*(int*)(p1 + 4)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
             s = Vector256.Create(*(int*)(p2 + 4)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, la, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, lb, s);
             s = Vector256.Create(*(int*)(p3 + 4)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, la, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, lb, s);
-            var va1 = Vector256.Load(w + 48); var vb1 = Vector256.Load(w + tileBytes + 48);
+            var va1 = Vector256.Load(w + 48); var vb1 = Vector256.Load(w + TileBlockBytes + 48);
             la = va1 & mask; lb = vb1 & mask;
             s = Vector256.Create(*(int*)(p0 + 8)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, la, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, lb, s);
             s = Vector256.Create(*(int*)(p1 + 8)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
@@ -133,7 +184,7 @@ public static unsafe class Q4_0Packed
             s = Vector256.Create(*(int*)(p1 + 12)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
             s = Vector256.Create(*(int*)(p2 + 12)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, la, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, lb, s);
             s = Vector256.Create(*(int*)(p3 + 12)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, la, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, lb, s);
-            var va2 = Vector256.Load(w + 80); var vb2 = Vector256.Load(w + tileBytes + 80);
+            var va2 = Vector256.Load(w + 80); var vb2 = Vector256.Load(w + TileBlockBytes + 80);
             la = va2 & mask; lb = vb2 & mask;
             s = Vector256.Create(*(int*)(p0 + 16)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, la, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, lb, s);
             s = Vector256.Create(*(int*)(p1 + 16)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
@@ -144,7 +195,7 @@ public static unsafe class Q4_0Packed
             s = Vector256.Create(*(int*)(p1 + 20)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
             s = Vector256.Create(*(int*)(p2 + 20)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, la, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, lb, s);
             s = Vector256.Create(*(int*)(p3 + 20)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, la, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, lb, s);
-            var va3 = Vector256.Load(w + 112); var vb3 = Vector256.Load(w + tileBytes + 112);
+            var va3 = Vector256.Load(w + 112); var vb3 = Vector256.Load(w + TileBlockBytes + 112);
             la = va3 & mask; lb = vb3 & mask;
             s = Vector256.Create(*(int*)(p0 + 24)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, la, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, lb, s);
             s = Vector256.Create(*(int*)(p1 + 24)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
@@ -155,7 +206,7 @@ public static unsafe class Q4_0Packed
             s = Vector256.Create(*(int*)(p1 + 28)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, la, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, lb, s);
             s = Vector256.Create(*(int*)(p2 + 28)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, la, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, lb, s);
             s = Vector256.Create(*(int*)(p3 + 28)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, la, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, lb, s);
-            var dw = Vector512.Create(TileMath.Halves8(w), TileMath.Halves8(w + tileBytes));
+            var dw = Vector512.Create(TileMath.Halves8(w), TileMath.Halves8(w + TileBlockBytes));
             a0 = TileMath.Scale16(a0, i0, j0, dw, p0); a1 = TileMath.Scale16(a1, i1, j1, dw, p1);
             a2 = TileMath.Scale16(a2, i2, j2, dw, p2); a3 = TileMath.Scale16(a3, i3, j3, dw, p3);
         }

@@ -18,10 +18,14 @@ public static unsafe class Q8_0Packed
 
     public static bool IsSupported => AvxVnni.IsSupported;
 
-    /// <summary>Packs eight rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> blocks each.</summary>
-    public static void Pack(byte* rows, nint rowBytes, int blocks, byte* dst)
+    /// <summary>
+    /// Packs eight rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> blocks each, one tile block
+    /// every <paramref name="blockStride"/> bytes (<see cref="TileBlockBytes"/>, or twice that for a tile pair's
+    /// interleaved layout, see <see cref="PackedMatrix"/>).
+    /// </summary>
+    public static void Pack(byte* rows, nint rowBytes, int blocks, byte* dst, nint blockStride)
     {
-        for (int b = 0; b < blocks; b++, dst += TileBlockBytes)
+        for (int b = 0; b < blocks; b++, dst += blockStride)
             for (int r = 0; r < 8; r++)
             {
                 byte* src = rows + r * rowBytes + b * Q8_0.BlockBytes;
@@ -85,59 +89,101 @@ public static unsafe class Q8_0Packed
         acc.Store(y);
     }
 
-    /// <summary>Two adjacent tiles (16 rows, <paramref name="tileBytes"/> apart) × four tokens: each broadcast serves both tiles.</summary>
-    public static void Tiles2Tokens4(byte* w, nint tileBytes, int blocks, byte* x, nint xs, float* y, nint ys)
+    /// <summary>A tile pair (16 rows, blocks interleaved) × any number of tokens (a <see cref="PackedPairKernel"/>).</summary>
+    public static void MulPair(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride)
+    {
+        int t = 0;
+        for (; t + 4 <= tokens; t += 4) Tiles2Tokens4(tile, blocks, x + t * xRowBytes, xRowBytes, y + t * yStride, yStride);
+        for (; t < tokens; t++) Tiles2Token1(tile, blocks, x + t * xRowBytes, y + t * yStride);
+    }
+
+    /// <summary>A tile pair × one token: each broadcast and activation scale serves 16 rows.</summary>
+    private static void Tiles2Token1(byte* w, int blocks, byte* x, float* y)
+    {
+        Vector256<float> a = default, c = default;
+        for (int b = 0; b < blocks; b++, w += 2 * TileBlockBytes, x += PackedActivations.BlockBytes)
+        {
+            var i0 = Start(x); var j0 = i0; var i1 = Vector256<int>.Zero; var j1 = i1;
+            Vector256<sbyte> s;
+            s = Vector256.Create(*(int*)(x + 0)).AsSByte();
+            i0 = AvxVnni.MultiplyWideningAndAdd(i0, Vector256.Load(w + 16), s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, Vector256.Load(w + TileBlockBytes + 16), s);
+            s = Vector256.Create(*(int*)(x + 4)).AsSByte();
+            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.Load(w + 48), s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.Load(w + TileBlockBytes + 48), s);
+            s = Vector256.Create(*(int*)(x + 8)).AsSByte();
+            i0 = AvxVnni.MultiplyWideningAndAdd(i0, Vector256.Load(w + 80), s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, Vector256.Load(w + TileBlockBytes + 80), s);
+            s = Vector256.Create(*(int*)(x + 12)).AsSByte();
+            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.Load(w + 112), s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.Load(w + TileBlockBytes + 112), s);
+            s = Vector256.Create(*(int*)(x + 16)).AsSByte();
+            i0 = AvxVnni.MultiplyWideningAndAdd(i0, Vector256.Load(w + 144), s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, Vector256.Load(w + TileBlockBytes + 144), s);
+            s = Vector256.Create(*(int*)(x + 20)).AsSByte();
+            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.Load(w + 176), s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.Load(w + TileBlockBytes + 176), s);
+            s = Vector256.Create(*(int*)(x + 24)).AsSByte();
+            i0 = AvxVnni.MultiplyWideningAndAdd(i0, Vector256.Load(w + 208), s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, Vector256.Load(w + TileBlockBytes + 208), s);
+            s = Vector256.Create(*(int*)(x + 28)).AsSByte();
+            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.Load(w + 240), s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.Load(w + TileBlockBytes + 240), s);
+            // Two 256-bit halves rather than one 512-bit vector: joining them each block ties every block's
+            // insert to the one before and halves the speed.
+            var dx = Vector256.Create(*(float*)(x + 32));
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0 + i1), TileMath.Halves8(w) * dx, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(j0 + j1), TileMath.Halves8(w + TileBlockBytes) * dx, c);
+        }
+        a.Store(y);
+        c.Store(y + 8);
+    }
+
+    /// <summary>A tile pair × four tokens: each broadcast serves both tiles.</summary>
+    private static void Tiles2Tokens4(byte* w, int blocks, byte* x, nint xs, float* y, nint ys)
     {
         Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
         byte* x1 = x + xs, x2 = x + 2 * xs, x3 = x + 3 * xs;
-        for (int b = 0; b < blocks; b++, w += TileBlockBytes)
+        for (int b = 0; b < blocks; b++, w += 2 * TileBlockBytes)
         {
             nint o = b * PackedActivations.BlockBytes;
             byte* p0 = x + o, p1 = x1 + o, p2 = x2 + o, p3 = x3 + o;
             var i0 = Start(p0); var i1 = Start(p1); var i2 = Start(p2); var i3 = Start(p3);
             var j0 = i0; var j1 = i1; var j2 = i2; var j3 = i3;
             Vector256<byte> va, vb; Vector256<sbyte> s;
-            va = Vector256.Load(w + 16); vb = Vector256.Load(w + tileBytes + 16);
+            va = Vector256.Load(w + 16); vb = Vector256.Load(w + TileBlockBytes + 16);
             s = Vector256.Create(*(int*)(p0 + 0)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
             s = Vector256.Create(*(int*)(p1 + 0)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
             s = Vector256.Create(*(int*)(p2 + 0)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
             s = Vector256.Create(*(int*)(p3 + 0)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
-            va = Vector256.Load(w + 48); vb = Vector256.Load(w + tileBytes + 48);
+            va = Vector256.Load(w + 48); vb = Vector256.Load(w + TileBlockBytes + 48);
             s = Vector256.Create(*(int*)(p0 + 4)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
             s = Vector256.Create(*(int*)(p1 + 4)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
             s = Vector256.Create(*(int*)(p2 + 4)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
             s = Vector256.Create(*(int*)(p3 + 4)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
-            va = Vector256.Load(w + 80); vb = Vector256.Load(w + tileBytes + 80);
+            va = Vector256.Load(w + 80); vb = Vector256.Load(w + TileBlockBytes + 80);
             s = Vector256.Create(*(int*)(p0 + 8)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
             s = Vector256.Create(*(int*)(p1 + 8)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
             s = Vector256.Create(*(int*)(p2 + 8)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
             s = Vector256.Create(*(int*)(p3 + 8)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
-            va = Vector256.Load(w + 112); vb = Vector256.Load(w + tileBytes + 112);
+            va = Vector256.Load(w + 112); vb = Vector256.Load(w + TileBlockBytes + 112);
             s = Vector256.Create(*(int*)(p0 + 12)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
             s = Vector256.Create(*(int*)(p1 + 12)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
             s = Vector256.Create(*(int*)(p2 + 12)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
             s = Vector256.Create(*(int*)(p3 + 12)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
-            va = Vector256.Load(w + 144); vb = Vector256.Load(w + tileBytes + 144);
+            va = Vector256.Load(w + 144); vb = Vector256.Load(w + TileBlockBytes + 144);
             s = Vector256.Create(*(int*)(p0 + 16)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
             s = Vector256.Create(*(int*)(p1 + 16)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
             s = Vector256.Create(*(int*)(p2 + 16)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
             s = Vector256.Create(*(int*)(p3 + 16)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
-            va = Vector256.Load(w + 176); vb = Vector256.Load(w + tileBytes + 176);
+            va = Vector256.Load(w + 176); vb = Vector256.Load(w + TileBlockBytes + 176);
             s = Vector256.Create(*(int*)(p0 + 20)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
             s = Vector256.Create(*(int*)(p1 + 20)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
             s = Vector256.Create(*(int*)(p2 + 20)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
             s = Vector256.Create(*(int*)(p3 + 20)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
-            va = Vector256.Load(w + 208); vb = Vector256.Load(w + tileBytes + 208);
+            va = Vector256.Load(w + 208); vb = Vector256.Load(w + TileBlockBytes + 208);
             s = Vector256.Create(*(int*)(p0 + 24)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
             s = Vector256.Create(*(int*)(p1 + 24)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
             s = Vector256.Create(*(int*)(p2 + 24)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
             s = Vector256.Create(*(int*)(p3 + 24)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
-            va = Vector256.Load(w + 240); vb = Vector256.Load(w + tileBytes + 240);
+            va = Vector256.Load(w + 240); vb = Vector256.Load(w + TileBlockBytes + 240);
             s = Vector256.Create(*(int*)(p0 + 28)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb, s);
             s = Vector256.Create(*(int*)(p1 + 28)).AsSByte(); i1 = AvxVnni.MultiplyWideningAndAdd(i1, va, s); j1 = AvxVnni.MultiplyWideningAndAdd(j1, vb, s);
             s = Vector256.Create(*(int*)(p2 + 28)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
             s = Vector256.Create(*(int*)(p3 + 28)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
-            var dw = Vector512.Create(TileMath.Halves8(w), TileMath.Halves8(w + tileBytes));
+            var dw = Vector512.Create(TileMath.Halves8(w), TileMath.Halves8(w + TileBlockBytes));
             a0 = TileMath.Scale16(a0, i0, j0, dw, p0); a1 = TileMath.Scale16(a1, i1, j1, dw, p1);
             a2 = TileMath.Scale16(a2, i2, j2, dw, p2); a3 = TileMath.Scale16(a3, i3, j3, dw, p3);
         }
