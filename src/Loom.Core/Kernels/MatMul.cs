@@ -50,7 +50,7 @@ public static unsafe class MatMul
             if (w.Packed is { } packed)
             {
                 var job = new PackedJob(packed, xq, xRow, yp, tokens, n);
-                RowParallel.For(job.Pairs, (long)k * tokens * 2 * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end));
+                RowParallel.For(job.Pairs, (long)k * tokens * 2 * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end), ChunksPerThread(tokens));
             }
             else if (w.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)
             {
@@ -102,9 +102,15 @@ public static unsafe class MatMul
                 new PackedJob(w0.Packed!, xq, xRow, p0, tokens, w0.Rows),
                 new PackedJob(w1.Packed!, xq, xRow, p1, tokens, w1.Rows),
                 w2 is null ? default : new PackedJob(w2.Packed!, xq, xRow, p2, tokens, w2.Rows));
-            RowParallel.For(job.Pairs, (long)k * tokens * 2 * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end));
+            RowParallel.For(job.Pairs, (long)k * tokens * 2 * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end), ChunksPerThread(tokens));
         }
     }
+
+    /// <summary>
+    /// A few tokens stream the weights from memory: each thread takes long contiguous runs of rows, which keeps the
+    /// prefetchers going. Many tokens make the work compute-bound: fine chunks balance the threads.
+    /// </summary>
+    private static int ChunksPerThread(int tokens) => tokens < 4 ? 2 : 16;
 
     /// <summary>Whether <paramref name="b"/> can share a dispatch with <paramref name="a"/>: both packed, same input format.</summary>
     private static bool Shares(WeightTensor a, WeightTensor b) =>

@@ -59,7 +59,11 @@ public sealed class ComputePool : IDisposable
     /// spread over the pool's threads when the work (<paramref name="count"/> × <paramref name="workPerItem"/>) is
     /// large enough to be worth it. Exceptions from any chunk are rethrown on the caller.
     /// </summary>
-    public void For<TState>(int count, long workPerItem, TState state, Action<TState, int, int> body)
+    /// <param name="chunksPerThread">
+    /// How finely to cut the range: many chunks balance uneven threads (the last one claimed is what the caller
+    /// waits for); few keep each thread's rows contiguous, which memory-bound streaming prefers.
+    /// </param>
+    public void For<TState>(int count, long workPerItem, TState state, Action<TState, int, int> body, int chunksPerThread = 16)
     {
         if (count <= 0) return;
         int participants = Volatile.Read(ref _participants);
@@ -71,9 +75,7 @@ public sealed class ComputePool : IDisposable
         try
         {
             var item = WorkItem<TState>.Instance;
-            // Many chunks per thread, so the last one claimed (the wait at the end) is a small share of the operation,
-            // yet each still a run of contiguous weight rows.
-            int chunks = Math.Min(count, (participants + 1) * 16);
+            int chunks = Math.Min(count, (participants + 1) * Math.Max(1, chunksPerThread));
             item.Set(state, body, count);
             _work = item;
             _chunks = chunks;

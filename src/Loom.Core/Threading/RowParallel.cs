@@ -10,7 +10,10 @@ public static class RowParallel
         set => ComputePool.Shared.Threads = value;
     }
 
-    /// <summary>Calls <paramref name="body"/>(state, start, end) over chunks of [0, count), in parallel when worthwhile.</summary>
-    public static void For<TState>(int count, long workPerRow, TState state, Action<TState, int, int> body) =>
-        ComputePool.Shared.For(count, workPerRow, state, body);
+    /// <summary>
+    /// Calls <paramref name="body"/>(state, start, end) over chunks of [0, count), in parallel when worthwhile
+    /// (see <see cref="ComputePool.For"/> for <paramref name="chunksPerThread"/>).
+    /// </summary>
+    public static void For<TState>(int count, long workPerRow, TState state, Action<TState, int, int> body, int chunksPerThread = 16) =>
+        ComputePool.Shared.For(count, workPerRow, state, body, chunksPerThread);
 }
