@@ -8,7 +8,7 @@ namespace Loom.Core.Kernels.Quantized;
 /// <summary>
 /// Q4_0 in tiles of eight rows × one block (144 bytes, the same as eight blocks): the eight f16 scales, then four
 /// 32-byte chunks. In chunk c, bytes 4r..4r+3 belong to row r: their low nibbles are the row's elements 8c..8c+3,
-/// their high nibbles elements 8c+4..8c+7. A mask or a shift turns a chunk into eight rows × four quants, one row
+/// their high nibbles elements 8c+4..8c+7. A mask (or a shift) turns a chunk into eight rows × four quants, one row
 /// per 32-bit lane, which vpdpbusd multiplies with four broadcast activation bytes: every lane sums one row, so a
 /// block ends in one vector of eight row sums that needs no horizontal reduction, and the scale work (convert,
 /// multiply, accumulate) is done once per eight rows instead of once per row.
@@ -85,6 +85,7 @@ public static unsafe class Q4_0Packed
 
     private static void Token1(byte* w, int blocks, byte* x, float* y)
     {
+        // High nibbles in place (16·q), shifted back once per block, as in Tiles2Token1.
         var mask = Vector256.Create((byte)0x0F);
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes, x += PackedActivations.BlockBytes)
@@ -95,9 +96,9 @@ public static unsafe class Q4_0Packed
             {
                 var v = Vector256.Load(w + 16 + 32 * c);
                 i0 = Dot(i0, v & mask, x + 8 * c);
-                i1 = Dot(i1, Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask, x + 8 * c + 4);
+                i1 = Dot(i1, Vector256.AndNot(v, mask), x + 8 * c + 4);
             }
-            acc = Scale(acc, i0 + i1, TileMath.Halves8(w), x);
+            acc = Scale(acc, i0 + Vector256.ShiftRightArithmetic(i1, 4), TileMath.Halves8(w), x);
         }
         acc.Store(y);
     }
@@ -113,6 +114,8 @@ public static unsafe class Q4_0Packed
     /// <summary>A tile pair × one token: each broadcast and activation scale serves 16 rows.</summary>
     private static void Tiles2Token1(byte* w, int blocks, byte* x, float* y)
     {
+        // High nibbles are taken in place (16·q, no shift): their sums come out ×16 and are shifted back once per
+        // block, exactly, since every term is a multiple of 16.
         var mask = Vector256.Create((byte)0x0F);
         Vector256<float> a = default, c = default;
         for (int b = 0; b < blocks; b++, w += 2 * TileBlockBytes, x += PackedActivations.BlockBytes)
@@ -122,28 +125,28 @@ public static unsafe class Q4_0Packed
             va = Vector256.Load(w + 16); vb = Vector256.Load(w + TileBlockBytes + 16);
             s = Vector256.Create(*(int*)(x + 0)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va & mask, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb & mask, s);
             s = Vector256.Create(*(int*)(x + 4)).AsSByte();
-            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.ShiftRightLogical(va.AsUInt16(), 4).AsByte() & mask, s);
-            j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.ShiftRightLogical(vb.AsUInt16(), 4).AsByte() & mask, s);
+            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.AndNot(va, mask), s);
+            j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.AndNot(vb, mask), s);
             va = Vector256.Load(w + 48); vb = Vector256.Load(w + TileBlockBytes + 48);
             s = Vector256.Create(*(int*)(x + 8)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va & mask, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb & mask, s);
             s = Vector256.Create(*(int*)(x + 12)).AsSByte();
-            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.ShiftRightLogical(va.AsUInt16(), 4).AsByte() & mask, s);
-            j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.ShiftRightLogical(vb.AsUInt16(), 4).AsByte() & mask, s);
+            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.AndNot(va, mask), s);
+            j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.AndNot(vb, mask), s);
             va = Vector256.Load(w + 80); vb = Vector256.Load(w + TileBlockBytes + 80);
             s = Vector256.Create(*(int*)(x + 16)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va & mask, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb & mask, s);
             s = Vector256.Create(*(int*)(x + 20)).AsSByte();
-            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.ShiftRightLogical(va.AsUInt16(), 4).AsByte() & mask, s);
-            j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.ShiftRightLogical(vb.AsUInt16(), 4).AsByte() & mask, s);
+            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.AndNot(va, mask), s);
+            j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.AndNot(vb, mask), s);
             va = Vector256.Load(w + 112); vb = Vector256.Load(w + TileBlockBytes + 112);
             s = Vector256.Create(*(int*)(x + 24)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va & mask, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb & mask, s);
             s = Vector256.Create(*(int*)(x + 28)).AsSByte();
-            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.ShiftRightLogical(va.AsUInt16(), 4).AsByte() & mask, s);
-            j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.ShiftRightLogical(vb.AsUInt16(), 4).AsByte() & mask, s);
+            i1 = AvxVnni.MultiplyWideningAndAdd(i1, Vector256.AndNot(va, mask), s);
+            j1 = AvxVnni.MultiplyWideningAndAdd(j1, Vector256.AndNot(vb, mask), s);
             // Two 256-bit halves rather than one 512-bit vector: joining them each block ties every block's
             // insert to the one before and halves the speed.
             var dx = Vector256.Create(*(float*)(x + 32));
-            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0 + i1), TileMath.Halves8(w) * dx, a);
-            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(j0 + j1), TileMath.Halves8(w + TileBlockBytes) * dx, c);
+            a = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0 + Vector256.ShiftRightArithmetic(i1, 4)), TileMath.Halves8(w) * dx, a);
+            c = Fma.MultiplyAdd(Avx.ConvertToVector256Single(j0 + Vector256.ShiftRightArithmetic(j1, 4)), TileMath.Halves8(w + TileBlockBytes) * dx, c);
         }
         a.Store(y);
         c.Store(y + 8);

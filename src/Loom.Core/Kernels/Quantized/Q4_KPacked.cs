@@ -116,6 +116,7 @@ public static unsafe class Q4_KPacked
 
     private static void Token1(byte* w, int blocks, byte* x, float* y)
     {
+        // High nibbles in place (16·q): their sums are multiples of 16, shifted back exactly before scaling.
         var mask = Vector256.Create((byte)0x0F);
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes, x += Q8_K.BlockBytes)
@@ -133,10 +134,10 @@ public static unsafe class Q4_KPacked
                     var v1 = Vector256.Load(q + 32 * j + 32);
                     l0 = Dot(l0, v0 & mask, xq + 4 * j);
                     l1 = Dot(l1, v1 & mask, xq + 4 * j + 4);
-                    h0 = Dot(h0, Vector256.ShiftRightLogical(v0.AsUInt16(), 4).AsByte() & mask, xq + 32 + 4 * j);
-                    h1 = Dot(h1, Vector256.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & mask, xq + 32 + 4 * j + 4);
+                    h0 = Dot(h0, Vector256.AndNot(v0, mask), xq + 32 + 4 * j);
+                    h1 = Dot(h1, Vector256.AndNot(v1, mask), xq + 32 + 4 * j + 4);
                 }
-                isum += (l0 + l1) * Bytes8(w + ScalesOffset + 16 * c) + (h0 + h1) * Bytes8(w + ScalesOffset + 16 * c + 8);
+                isum += (l0 + l1) * Bytes8(w + ScalesOffset + 16 * c) + Vector256.ShiftRightArithmetic(h0 + h1, 4) * Bytes8(w + ScalesOffset + 16 * c + 8);
                 msum = MinDot(msum, MinPairs(w + MinsOffset + 16 * c), x, 2 * c);
                 msum = MinDot(msum, MinPairs(w + MinsOffset + 16 * c + 8), x, 2 * c + 1);
             }
