@@ -65,4 +65,18 @@ public static unsafe class PackedActivations
             BitConverter.TryWriteBytes(b.Slice(36), sum);
         }
     }
+
+    /// <summary>A block's integer sum's starting value, <paramref name="offset"/>·Σq, in all eight lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<int> Start(byte* block, int offset) => Vector256.Create(offset * *(int*)(block + 36));
+
+    /// <summary>acc + (float)isum · dw · d, d being the block's scale: eight rows, one per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Scale(Vector256<float> acc, Vector256<int> isum, Vector256<float> dw, byte* block) =>
+        Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), dw * Vector256.Create(*(float*)(block + 32)), acc);
+
+    /// <summary>acc + (float)[ia | ib] · dw · d for a tile pair: sixteen rows, one per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Scale16(Vector512<float> acc, Vector256<int> ia, Vector256<int> ib, Vector512<float> dw, byte* block) =>
+        Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Vector512.Create(ia, ib)), dw * Vector512.Create(*(float*)(block + 32)), acc);
 }

@@ -64,24 +64,12 @@ public static unsafe class Q4_0Packed
     }
 
     /// <inheritdoc cref="PackedTileKernel"/>
-    public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride)
-    {
-        int t = 0;
-        for (; t + 4 <= tokens; t += 4) Tokens4(tile, blocks, x + t * xRowBytes, xRowBytes, y + t * yStride, yStride);
-        for (; t < tokens; t++) Token1(tile, blocks, x + t * xRowBytes, y + t * yStride);
-    }
-
-    /// <summary>The integer block sum's start: −8·Σx.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Start(byte* x) => Vector256.Create(-8 * *(int*)(x + 36));
+    public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride) =>
+        TileMath.ByTokens(&Tokens4, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> q, byte* x) =>
         AvxVnni.MultiplyWideningAndAdd(acc, q, Vector256.Create(*(int*)x).AsSByte());
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Scale(Vector256<float> acc, Vector256<int> isum, Vector256<float> dw, byte* x) =>
-        Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), dw * Vector256.Create(*(float*)(x + 32)), acc);
 
     private static void Token1(byte* w, int blocks, byte* x, float* y)
     {
@@ -90,7 +78,7 @@ public static unsafe class Q4_0Packed
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes, x += PackedActivations.BlockBytes)
         {
-            var i0 = Start(x);
+            var i0 = PackedActivations.Start(x, -8);
             var i1 = Vector256<int>.Zero;
             for (int c = 0; c < 4; c++)
             {
@@ -98,18 +86,14 @@ public static unsafe class Q4_0Packed
                 i0 = Dot(i0, v & mask, x + 8 * c);
                 i1 = Dot(i1, Vector256.AndNot(v, mask), x + 8 * c + 4);
             }
-            acc = Scale(acc, i0 + Vector256.ShiftRightArithmetic(i1, 4), TileMath.Halves8(w), x);
+            acc = PackedActivations.Scale(acc, i0 + Vector256.ShiftRightArithmetic(i1, 4), TileMath.Halves8(w), x);
         }
         acc.Store(y);
     }
 
     /// <summary>A tile pair (16 rows, blocks interleaved) × any number of tokens (a <see cref="PackedPairKernel"/>).</summary>
-    public static void MulPair(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride)
-    {
-        int t = 0;
-        for (; t + 4 <= tokens; t += 4) Tiles2Tokens4(tile, blocks, x + t * xRowBytes, xRowBytes, y + t * yStride, yStride);
-        for (; t < tokens; t++) Tiles2Token1(tile, blocks, x + t * xRowBytes, y + t * yStride);
-    }
+    public static void MulPair(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride) =>
+        TileMath.ByTokens(&Tiles2Tokens4, &Tiles2Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
 
     /// <summary>A tile pair × one token: each broadcast and activation scale serves 16 rows.</summary>
     private static void Tiles2Token1(byte* w, int blocks, byte* x, float* y)
@@ -120,7 +104,7 @@ public static unsafe class Q4_0Packed
         Vector256<float> a = default, c = default;
         for (int b = 0; b < blocks; b++, w += 2 * TileBlockBytes, x += PackedActivations.BlockBytes)
         {
-            var i0 = Start(x); var j0 = i0; var i1 = Vector256<int>.Zero; var j1 = i1;
+            var i0 = PackedActivations.Start(x, -8); var j0 = i0; var i1 = Vector256<int>.Zero; var j1 = i1;
             Vector256<byte> va, vb; Vector256<sbyte> s;
             va = Vector256.Load(w + 16); vb = Vector256.Load(w + TileBlockBytes + 16);
             s = Vector256.Create(*(int*)(x + 0)).AsSByte(); i0 = AvxVnni.MultiplyWideningAndAdd(i0, va & mask, s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, vb & mask, s);
@@ -162,7 +146,7 @@ public static unsafe class Q4_0Packed
         {
             nint o = b * PackedActivations.BlockBytes;
             byte* p0 = x + o, p1 = x1 + o, p2 = x2 + o, p3 = x3 + o;
-            var i0 = Start(p0); var i1 = Start(p1); var i2 = Start(p2); var i3 = Start(p3);
+            var i0 = PackedActivations.Start(p0, -8); var i1 = PackedActivations.Start(p1, -8); var i2 = PackedActivations.Start(p2, -8); var i3 = PackedActivations.Start(p3, -8);
             var j0 = i0; var j1 = i1; var j2 = i2; var j3 = i3;
             Vector256<byte> la, lb; Vector256<sbyte> s;
             var va0 = Vector256.Load(w + 16); var vb0 = Vector256.Load(w + TileBlockBytes + 16);
@@ -210,8 +194,8 @@ public static unsafe class Q4_0Packed
             s = Vector256.Create(*(int*)(p2 + 28)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, la, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, lb, s);
             s = Vector256.Create(*(int*)(p3 + 28)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, la, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, lb, s);
             var dw = Vector512.Create(TileMath.Halves8(w), TileMath.Halves8(w + TileBlockBytes));
-            a0 = TileMath.Scale16(a0, i0, j0, dw, p0); a1 = TileMath.Scale16(a1, i1, j1, dw, p1);
-            a2 = TileMath.Scale16(a2, i2, j2, dw, p2); a3 = TileMath.Scale16(a3, i3, j3, dw, p3);
+            a0 = PackedActivations.Scale16(a0, i0, j0, dw, p0); a1 = PackedActivations.Scale16(a1, i1, j1, dw, p1);
+            a2 = PackedActivations.Scale16(a2, i2, j2, dw, p2); a3 = PackedActivations.Scale16(a3, i3, j3, dw, p3);
         }
         a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
     }
@@ -224,7 +208,7 @@ public static unsafe class Q4_0Packed
         for (int b = 0; b < blocks; b++, w += TileBlockBytes)
         {
             nint o = b * PackedActivations.BlockBytes;
-            var i0 = Start(x + o); var i1 = Start(x1 + o); var i2 = Start(x2 + o); var i3 = Start(x3 + o);
+            var i0 = PackedActivations.Start(x + o, -8); var i1 = PackedActivations.Start(x1 + o, -8); var i2 = PackedActivations.Start(x2 + o, -8); var i3 = PackedActivations.Start(x3 + o, -8);
             for (int c = 0; c < 4; c++)
             {
                 var v = Vector256.Load(w + 16 + 32 * c);
@@ -235,8 +219,8 @@ public static unsafe class Q4_0Packed
                 i0 = Dot(i0, hi, x + e + 4); i1 = Dot(i1, hi, x1 + e + 4); i2 = Dot(i2, hi, x2 + e + 4); i3 = Dot(i3, hi, x3 + e + 4);
             }
             var dw = TileMath.Halves8(w);
-            a0 = Scale(a0, i0, dw, x + o); a1 = Scale(a1, i1, dw, x1 + o);
-            a2 = Scale(a2, i2, dw, x2 + o); a3 = Scale(a3, i3, dw, x3 + o);
+            a0 = PackedActivations.Scale(a0, i0, dw, x + o); a1 = PackedActivations.Scale(a1, i1, dw, x1 + o);
+            a2 = PackedActivations.Scale(a2, i2, dw, x2 + o); a3 = PackedActivations.Scale(a3, i3, dw, x3 + o);
         }
         a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
     }

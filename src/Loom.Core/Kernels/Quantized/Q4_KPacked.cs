@@ -79,12 +79,8 @@ public static unsafe class Q4_KPacked
     }
 
     /// <inheritdoc cref="PackedTileKernel"/>
-    public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride)
-    {
-        int t = 0;
-        for (; t + 4 <= tokens; t += 4) Tokens4(tile, blocks, x + t * xRowBytes, xRowBytes, y + t * yStride, yStride);
-        for (; t < tokens; t++) Token1(tile, blocks, x + t * xRowBytes, y + t * yStride);
-    }
+    public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride) =>
+        TileMath.ByTokens(&Tokens4, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> q, byte* x) =>

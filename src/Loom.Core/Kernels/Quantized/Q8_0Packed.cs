@@ -53,49 +53,33 @@ public static unsafe class Q8_0Packed
     }
 
     /// <inheritdoc cref="PackedTileKernel"/>
-    public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride)
-    {
-        int t = 0;
-        for (; t + 4 <= tokens; t += 4) Tokens4(tile, blocks, x + t * xRowBytes, xRowBytes, y + t * yStride, yStride);
-        for (; t < tokens; t++) Token1(tile, blocks, x + t * xRowBytes, y + t * yStride);
-    }
-
-    /// <summary>The integer block sum's start: −128·Σx.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Start(byte* x) => Vector256.Create(-128 * *(int*)(x + 36));
+    public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride) =>
+        TileMath.ByTokens(&Tokens4, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Dot(Vector256<int> acc, byte* q, byte* x) =>
         AvxVnni.MultiplyWideningAndAdd(acc, Vector256.Load(q), Vector256.Create(*(int*)x).AsSByte());
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Scale(Vector256<float> acc, Vector256<int> isum, Vector256<float> dw, byte* x) =>
-        Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), dw * Vector256.Create(*(float*)(x + 32)), acc);
 
     private static void Token1(byte* w, int blocks, byte* x, float* y)
     {
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes, x += PackedActivations.BlockBytes)
         {
-            var i0 = Start(x);
+            var i0 = PackedActivations.Start(x, -128);
             var i1 = Vector256<int>.Zero;
             for (int g = 0; g < 8; g += 2)
             {
                 i0 = Dot(i0, w + 16 + 32 * g, x + 4 * g);
                 i1 = Dot(i1, w + 48 + 32 * g, x + 4 * g + 4);
             }
-            acc = Scale(acc, i0 + i1, TileMath.Halves8(w), x);
+            acc = PackedActivations.Scale(acc, i0 + i1, TileMath.Halves8(w), x);
         }
         acc.Store(y);
     }
 
     /// <summary>A tile pair (16 rows, blocks interleaved) × any number of tokens (a <see cref="PackedPairKernel"/>).</summary>
-    public static void MulPair(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride)
-    {
-        int t = 0;
-        for (; t + 4 <= tokens; t += 4) Tiles2Tokens4(tile, blocks, x + t * xRowBytes, xRowBytes, y + t * yStride, yStride);
-        for (; t < tokens; t++) Tiles2Token1(tile, blocks, x + t * xRowBytes, y + t * yStride);
-    }
+    public static void MulPair(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride) =>
+        TileMath.ByTokens(&Tiles2Tokens4, &Tiles2Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
 
     /// <summary>A tile pair × one token: each broadcast and activation scale serves 16 rows.</summary>
     private static void Tiles2Token1(byte* w, int blocks, byte* x, float* y)
@@ -103,7 +87,7 @@ public static unsafe class Q8_0Packed
         Vector256<float> a = default, c = default;
         for (int b = 0; b < blocks; b++, w += 2 * TileBlockBytes, x += PackedActivations.BlockBytes)
         {
-            var i0 = Start(x); var j0 = i0; var i1 = Vector256<int>.Zero; var j1 = i1;
+            var i0 = PackedActivations.Start(x, -128); var j0 = i0; var i1 = Vector256<int>.Zero; var j1 = i1;
             Vector256<sbyte> s;
             s = Vector256.Create(*(int*)(x + 0)).AsSByte();
             i0 = AvxVnni.MultiplyWideningAndAdd(i0, Vector256.Load(w + 16), s); j0 = AvxVnni.MultiplyWideningAndAdd(j0, Vector256.Load(w + TileBlockBytes + 16), s);
@@ -140,7 +124,7 @@ public static unsafe class Q8_0Packed
         {
             nint o = b * PackedActivations.BlockBytes;
             byte* p0 = x + o, p1 = x1 + o, p2 = x2 + o, p3 = x3 + o;
-            var i0 = Start(p0); var i1 = Start(p1); var i2 = Start(p2); var i3 = Start(p3);
+            var i0 = PackedActivations.Start(p0, -128); var i1 = PackedActivations.Start(p1, -128); var i2 = PackedActivations.Start(p2, -128); var i3 = PackedActivations.Start(p3, -128);
             var j0 = i0; var j1 = i1; var j2 = i2; var j3 = i3;
             Vector256<byte> va, vb; Vector256<sbyte> s;
             va = Vector256.Load(w + 16); vb = Vector256.Load(w + TileBlockBytes + 16);
@@ -184,8 +168,8 @@ public static unsafe class Q8_0Packed
             s = Vector256.Create(*(int*)(p2 + 28)).AsSByte(); i2 = AvxVnni.MultiplyWideningAndAdd(i2, va, s); j2 = AvxVnni.MultiplyWideningAndAdd(j2, vb, s);
             s = Vector256.Create(*(int*)(p3 + 28)).AsSByte(); i3 = AvxVnni.MultiplyWideningAndAdd(i3, va, s); j3 = AvxVnni.MultiplyWideningAndAdd(j3, vb, s);
             var dw = Vector512.Create(TileMath.Halves8(w), TileMath.Halves8(w + TileBlockBytes));
-            a0 = TileMath.Scale16(a0, i0, j0, dw, p0); a1 = TileMath.Scale16(a1, i1, j1, dw, p1);
-            a2 = TileMath.Scale16(a2, i2, j2, dw, p2); a3 = TileMath.Scale16(a3, i3, j3, dw, p3);
+            a0 = PackedActivations.Scale16(a0, i0, j0, dw, p0); a1 = PackedActivations.Scale16(a1, i1, j1, dw, p1);
+            a2 = PackedActivations.Scale16(a2, i2, j2, dw, p2); a3 = PackedActivations.Scale16(a3, i3, j3, dw, p3);
         }
         a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
     }
@@ -197,7 +181,7 @@ public static unsafe class Q8_0Packed
         for (int b = 0; b < blocks; b++, w += TileBlockBytes)
         {
             nint o = b * PackedActivations.BlockBytes;
-            var i0 = Start(x + o); var i1 = Start(x1 + o); var i2 = Start(x2 + o); var i3 = Start(x3 + o);
+            var i0 = PackedActivations.Start(x + o, -128); var i1 = PackedActivations.Start(x1 + o, -128); var i2 = PackedActivations.Start(x2 + o, -128); var i3 = PackedActivations.Start(x3 + o, -128);
             for (int g = 0; g < 8; g++)
             {
                 var v = Vector256.Load(w + 16 + 32 * g);
@@ -208,8 +192,8 @@ public static unsafe class Q8_0Packed
                 i3 = AvxVnni.MultiplyWideningAndAdd(i3, v, Vector256.Create(*(int*)(x3 + e)).AsSByte());
             }
             var dw = TileMath.Halves8(w);
-            a0 = Scale(a0, i0, dw, x + o); a1 = Scale(a1, i1, dw, x1 + o);
-            a2 = Scale(a2, i2, dw, x2 + o); a3 = Scale(a3, i3, dw, x3 + o);
+            a0 = PackedActivations.Scale(a0, i0, dw, x + o); a1 = PackedActivations.Scale(a1, i1, dw, x1 + o);
+            a2 = PackedActivations.Scale(a2, i2, dw, x2 + o); a3 = PackedActivations.Scale(a3, i3, dw, x3 + o);
         }
         a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
     }

@@ -131,12 +131,16 @@ internal static unsafe class TileMath
     }
 
     /// <summary>
-    /// acc + (float)[ia | ib] · dw · d_x for a pair of packed tiles (16 rows, one per lane), d_x being the
-    /// <see cref="PackedActivations"/> block's scale at <paramref name="x"/>.
+    /// Runs a packed kernel's four-token form over whole groups of four tokens and its one-token form over the rest.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Scale16(Vector512<float> acc, Vector256<int> ia, Vector256<int> ib, Vector512<float> dw, byte* x) =>
-        Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Vector512.Create(ia, ib)), dw * Vector512.Create(*(float*)(x + 32)), acc);
+    public static void ByTokens(delegate*<byte*, int, byte*, nint, float*, nint, void> four, delegate*<byte*, int, byte*, float*, void> one,
+        byte* w, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride)
+    {
+        int t = 0;
+        for (; t + 4 <= tokens; t += 4) four(w, blocks, x + t * xRowBytes, xRowBytes, y + t * yStride, yStride);
+        for (; t < tokens; t++) one(w, blocks, x + t * xRowBytes, y + t * yStride);
+    }
 
     /// <summary>Four accumulators' sums to y[0..3].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
