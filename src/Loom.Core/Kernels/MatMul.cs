@@ -19,7 +19,7 @@ public static unsafe class MatMul
 
     private static readonly TileKernel?[] Kernels = new TileKernel?[64];
 
-    /// <summary>Bytes of scratch <see cref="Compute"/> needs for <paramref name="tokens"/> rows against <paramref name="w"/>.</summary>
+    /// <summary>Bytes of scratch <see cref="Compute(WeightTensor, ReadOnlySpan{float}, int, Span{float}, Span{byte}, bool[])"/> needs for <paramref name="tokens"/> rows against <paramref name="w"/>.</summary>
     public static long ScratchBytes(WeightTensor w, int tokens) =>
         tokens * Math.Max(TypeTraits.RowSize(Quants.VecDotType(w.Type), w.Cols), w.Cols % 32 == 0 ? PackedActivations.RowBytes(w.Cols) : 0);
 
@@ -32,17 +32,7 @@ public static unsafe class MatMul
     {
         int k = w.Cols, n = w.Rows;
         if (x.Length < tokens * k || y.Length < tokens * n) throw new ArgumentException("matmul operand too small");
-        var dotType = Quants.VecDotType(w.Type);
-        bool packedX = w.Packed is { UsesPackedActivations: true };
-        int xRow = (int)(packedX ? PackedActivations.RowBytes(k) : TypeTraits.RowSize(dotType, k));
-        if (scratch.Length < tokens * xRow) throw new ArgumentException("matmul scratch too small");
-
-        fixed (float* xp = x)
-        fixed (byte* xq = scratch)
-        {
-            var quantize = new QuantizeJob(xp, k, xq, xRow, dotType, packedX);
-            RowParallel.For(tokens, k * 4L, quantize, static (j, start, end) => j.Run(start, end));
-        }
+        int xRow = ConvertActivations(w, x, tokens, scratch);
 
         fixed (byte* xq = scratch)
         fixed (float* yp = y)
@@ -86,24 +76,36 @@ public static unsafe class MatMul
         int k = w0.Cols;
         if (x.Length < tokens * k || y0.Length < tokens * w0.Rows || y1.Length < tokens * w1.Rows || (w2 is not null && y2.Length < tokens * w2.Rows))
             throw new ArgumentException("matmul operand too small");
-        bool packedX = w0.Packed!.UsesPackedActivations;
-        var dotType = Quants.VecDotType(w0.Type);
-        int xRow = (int)(packedX ? PackedActivations.RowBytes(k) : TypeTraits.RowSize(dotType, k));
-        if (scratch.Length < tokens * xRow) throw new ArgumentException("matmul scratch too small");
+        int xRow = ConvertActivations(w0, x, tokens, scratch);
 
-        fixed (float* xp = x)
         fixed (byte* xq = scratch)
         fixed (float* p0 = y0)
         fixed (float* p1 = y1)
         fixed (float* p2 = y2)
         {
-            RowParallel.For(tokens, k * 4L, new QuantizeJob(xp, k, xq, xRow, dotType, packedX), static (j, start, end) => j.Run(start, end));
             var job = new SharedJob(
                 new PackedJob(w0.Packed!, xq, xRow, p0, tokens, w0.Rows),
                 new PackedJob(w1.Packed!, xq, xRow, p1, tokens, w1.Rows),
                 w2 is null ? default : new PackedJob(w2.Packed!, xq, xRow, p2, tokens, w2.Rows));
             RowParallel.For(job.Pairs, (long)k * tokens * 2 * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end), ChunksPerThread(tokens));
         }
+    }
+
+    /// <summary>
+    /// Converts the activation rows into <paramref name="scratch"/> in the format <paramref name="w"/>'s kernels take
+    /// (its <see cref="Quants.VecDotType"/>, or <see cref="PackedActivations"/>), rows in parallel; returns the bytes per row.
+    /// </summary>
+    private static int ConvertActivations(WeightTensor w, ReadOnlySpan<float> x, int tokens, Span<byte> scratch)
+    {
+        int k = w.Cols;
+        var dotType = Quants.VecDotType(w.Type);
+        bool packedX = w.Packed is { UsesPackedActivations: true };
+        int xRow = (int)(packedX ? PackedActivations.RowBytes(k) : TypeTraits.RowSize(dotType, k));
+        if (scratch.Length < tokens * xRow) throw new ArgumentException("matmul scratch too small");
+        fixed (float* xp = x)
+        fixed (byte* xq = scratch)
+            RowParallel.For(tokens, k * 4L, new QuantizeJob(xp, k, xq, xRow, dotType, packedX), static (j, start, end) => j.Run(start, end));
+        return xRow;
     }
 
     /// <summary>
@@ -178,7 +180,6 @@ public static unsafe class MatMul
 
         public void Run(int startPair, int endPair)
         {
-            const int T = TileKernels.MaxTokens;
             var kernel = m.Kernel;
             int start = 2 * startPair, end = Math.Min(2 * endPair, n / PackedMatrix.TileRows);
             for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
@@ -190,8 +191,7 @@ public static unsafe class MatMul
                     for (; tile + 2 <= end; tile += 2)
                         pair(m.Tile(tile), m.Blocks, xq + (long)t0 * xRow, xRow, t1 - t0, y + (long)t0 * n + tile * PackedMatrix.TileRows, n);
                 for (; tile < end; tile++)
-                    for (int t = t0; t < t1; t += T)
-                        kernel(m.Tile(tile), m.Blocks, xq + (long)t * xRow, xRow, Math.Min(T, t1 - t), y + (long)t * n + tile * PackedMatrix.TileRows, n);
+                    kernel(m.Tile(tile), m.Blocks, xq + (long)t0 * xRow, xRow, t1 - t0, y + (long)t0 * n + tile * PackedMatrix.TileRows, n);
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -39,24 +40,31 @@ public static class Q8_0
         if (!Avx512F.IsSupported) { QuantizeScalar(src, dst); return; }
         fixed (float* xs = src)
         fixed (byte* ds = dst)
-        {
-            var absMask = Vector512.Create(0x7FFFFFFF).AsSingle();
             for (int i = 0; i < nb; i++)
             {
-                float* x = xs + i * BlockSize;
                 byte* b = ds + i * BlockBytes;
-                var lo = Vector512.Load(x);
-                var hi = Vector512.Load(x + 16);
-                float amax = HorizontalMax(Vector512.Max(lo & absMask, hi & absMask));
-                *(Half*)b = (Half)(amax / 127f);
-                var id = Vector512.Create(amax != 0 ? 127f / amax : 0f);
-                // RoundToNearestInteger is round-half-to-even, as _mm256_round_ps with _MM_ROUND_NEAREST.
-                var qlo = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(lo * id, 0));
-                var qhi = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(hi * id, 0));
-                Avx512F.ConvertToVector128SByteWithSaturation(qlo).Store((sbyte*)(b + 2));
-                Avx512F.ConvertToVector128SByteWithSaturation(qhi).Store((sbyte*)(b + 18));
+                *(Half*)b = QuantizeBlock(xs + i * BlockSize, (sbyte*)(b + 2), out _, out _);
             }
-        }
+    }
+
+    /// <summary>
+    /// One block of <see cref="Quantize"/> (AVX-512): stores the 32 quants at <paramref name="qs"/> and returns the
+    /// scale; <paramref name="qlo"/>/<paramref name="qhi"/> are the quants before narrowing, for callers that sum them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe Half QuantizeBlock(float* x, sbyte* qs, out Vector512<int> qlo, out Vector512<int> qhi)
+    {
+        var absMask = Vector512.Create(0x7FFFFFFF).AsSingle();
+        var lo = Vector512.Load(x);
+        var hi = Vector512.Load(x + 16);
+        float amax = HorizontalMax(Vector512.Max(lo & absMask, hi & absMask));
+        var id = Vector512.Create(amax != 0 ? 127f / amax : 0f);
+        // RoundToNearestInteger is round-half-to-even, as _mm256_round_ps with _MM_ROUND_NEAREST.
+        qlo = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(lo * id, 0));
+        qhi = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(hi * id, 0));
+        Avx512F.ConvertToVector128SByteWithSaturation(qlo).Store(qs);
+        Avx512F.ConvertToVector128SByteWithSaturation(qhi).Store(qs + 16);
+        return (Half)(amax / 127f);
     }
 
     /// <summary>The scalar form of <see cref="Quantize"/>, its reference.</summary>
@@ -133,7 +141,7 @@ public static class Q8_0
         return (r0 + r2) + (r1 + r3);
     }
 
-    internal static float HorizontalMax(Vector512<float> v)
+    private static float HorizontalMax(Vector512<float> v)
     {
         var a = Vector256.Max(v.GetLower(), v.GetUpper());
         var b = Vector128.Max(a.GetLower(), a.GetUpper());

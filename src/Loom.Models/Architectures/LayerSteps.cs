@@ -40,7 +40,8 @@ internal static class LayerSteps
             Activations.SwiGlu(gate.AsSpan(start * ffn, (end - start) * ffn), up.AsSpan(start * ffn, (end - start) * ffn));
         });
 
-    private static void Add(Span<float> x, ReadOnlySpan<float> delta)
+    /// <summary>x += delta, element by element.</summary>
+    public static void Add(Span<float> x, ReadOnlySpan<float> delta)
     {
         int i = 0;
         for (; i + Vector<float>.Count <= x.Length; i += Vector<float>.Count)

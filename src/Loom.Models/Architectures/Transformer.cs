@@ -152,8 +152,7 @@ public sealed unsafe class Transformer : IDisposable
 
     private static void AddBias(Span<float> y, float[]? bias)
     {
-        if (bias is null) return;
-        for (int i = 0; i < y.Length; i++) y[i] += bias[i];
+        if (bias is not null) LayerSteps.Add(y, bias);
     }
 
     private void HeadNorm(Span<float> y, float[] weight)

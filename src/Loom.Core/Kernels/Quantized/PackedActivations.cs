@@ -27,24 +27,14 @@ public static unsafe class PackedActivations
         fixed (float* xs = x)
         fixed (byte* ds = dst)
         {
-            var absMask = Vector512.Create(0x7FFFFFFF).AsSingle();
+            var min = Vector512.Create(-128); var max = Vector512.Create(127);
             int nb = x.Length / Q8_0.BlockSize;
             for (int i = 0; i < nb; i++)
             {
-                float* p = xs + i * Q8_0.BlockSize;
                 byte* b = ds + i * BlockBytes;
-                var lo = Vector512.Load(p);
-                var hi = Vector512.Load(p + 16);
-                float amax = Q8_0.HorizontalMax(Vector512.Max(lo & absMask, hi & absMask));
-                ushort h = BitConverter.HalfToUInt16Bits((Half)(amax / 127f));
+                ushort h = BitConverter.HalfToUInt16Bits(Q8_0.QuantizeBlock(xs + i * Q8_0.BlockSize, (sbyte*)b, out var qlo, out var qhi));
                 *(float*)(b + 32) = TileMath.Half((byte*)&h);
-                var id = Vector512.Create(amax != 0 ? 127f / amax : 0f);
-                var qlo = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(lo * id, 0));
-                var qhi = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(hi * id, 0));
-                Avx512F.ConvertToVector128SByteWithSaturation(qlo).Store((sbyte*)b);
-                Avx512F.ConvertToVector128SByteWithSaturation(qhi).Store((sbyte*)(b + 16));
                 // Saturation cannot trigger (|x·id| ≤ 127), but the sum must be that of the stored bytes regardless.
-                var min = Vector512.Create(-128); var max = Vector512.Create(127);
                 *(int*)(b + 36) = Vector512.Sum(Vector512.Clamp(qlo, min, max) + Vector512.Clamp(qhi, min, max));
             }
         }

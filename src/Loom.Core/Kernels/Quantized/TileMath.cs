@@ -112,15 +112,6 @@ internal static unsafe class TileMath
                 y[t * yStride + r] = Sum(acc[r * TileKernels.MaxTokens + t]);
     }
 
-    /// <summary>Four consecutive f16 values (block scales) to floats, exactly for finite values.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Halves4(byte* p)
-    {
-        var h = Vector128.WidenLower(Vector128.CreateScalar(*(ulong*)p).AsUInt16());
-        var magnitude = Vector128.ShiftLeft(h & Vector128.Create(0x7FFFu), 13).AsSingle() * Vector128.Create(5.192296858534828e33f);
-        return (magnitude.AsUInt32() | Vector128.ShiftLeft(h & Vector128.Create(0x8000u), 16)).AsSingle();
-    }
-
     /// <summary>Eight consecutive f16 values (a packed tile's row scales) to floats, exactly for finite values.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Halves8(byte* p)
@@ -140,12 +131,5 @@ internal static unsafe class TileMath
         int t = 0;
         for (; t + 4 <= tokens; t += 4) four(w, blocks, x + t * xRowBytes, xRowBytes, y + t * yStride, yStride);
         for (; t < tokens; t++) one(w, blocks, x + t * xRowBytes, y + t * yStride);
-    }
-
-    /// <summary>Four accumulators' sums to y[0..3].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Store4(float* y, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
-    {
-        y[0] = Sum(a0); y[1] = Sum(a1); y[2] = Sum(a2); y[3] = Sum(a3);
     }
 }
