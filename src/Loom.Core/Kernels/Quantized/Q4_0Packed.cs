@@ -67,10 +67,6 @@ public static unsafe class Q4_0Packed
     public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride) =>
         TileMath.ByTokens(&Tokens4, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> q, byte* x) =>
-        AvxVnni.MultiplyWideningAndAdd(acc, q, Vector256.Create(*(int*)x).AsSByte());
-
     private static void Token1(byte* w, int blocks, byte* x, float* y)
     {
         // High nibbles in place (16·q), shifted back once per block, as in Tiles2Token1.
@@ -83,8 +79,8 @@ public static unsafe class Q4_0Packed
             for (int c = 0; c < 4; c++)
             {
                 var v = Vector256.Load(w + 16 + 32 * c);
-                i0 = Dot(i0, v & mask, x + 8 * c);
-                i1 = Dot(i1, Vector256.AndNot(v, mask), x + 8 * c + 4);
+                i0 = TileMath.DotBroadcast(i0, v & mask, x + 8 * c);
+                i1 = TileMath.DotBroadcast(i1, Vector256.AndNot(v, mask), x + 8 * c + 4);
             }
             acc = PackedActivations.Scale(acc, i0 + Vector256.ShiftRightArithmetic(i1, 4), TileMath.Halves8(w), x);
         }
@@ -215,8 +211,8 @@ public static unsafe class Q4_0Packed
                 var lo = v & mask;
                 var hi = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
                 nint e = o + 8 * c;
-                i0 = Dot(i0, lo, x + e); i1 = Dot(i1, lo, x1 + e); i2 = Dot(i2, lo, x2 + e); i3 = Dot(i3, lo, x3 + e);
-                i0 = Dot(i0, hi, x + e + 4); i1 = Dot(i1, hi, x1 + e + 4); i2 = Dot(i2, hi, x2 + e + 4); i3 = Dot(i3, hi, x3 + e + 4);
+                i0 = TileMath.DotBroadcast(i0, lo, x + e); i1 = TileMath.DotBroadcast(i1, lo, x1 + e); i2 = TileMath.DotBroadcast(i2, lo, x2 + e); i3 = TileMath.DotBroadcast(i3, lo, x3 + e);
+                i0 = TileMath.DotBroadcast(i0, hi, x + e + 4); i1 = TileMath.DotBroadcast(i1, hi, x1 + e + 4); i2 = TileMath.DotBroadcast(i2, hi, x2 + e + 4); i3 = TileMath.DotBroadcast(i3, hi, x3 + e + 4);
             }
             var dw = TileMath.Halves8(w);
             a0 = PackedActivations.Scale(a0, i0, dw, x + o); a1 = PackedActivations.Scale(a1, i1, dw, x1 + o);

@@ -82,10 +82,6 @@ public static unsafe class Q4_KPacked
     public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride) =>
         TileMath.ByTokens(&Tokens4, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> q, byte* x) =>
-        AvxVnni.MultiplyWideningAndAdd(acc, q, Vector256.Create(*(int*)x).AsSByte());
-
     /// <summary>The rows' scales (or mins) of one sub-block, one per lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Bytes8(byte* p) => Avx2.ConvertToVector256Int32(p);
@@ -128,10 +124,10 @@ public static unsafe class Q4_KPacked
                 {
                     var v0 = Vector256.Load(q + 32 * j);
                     var v1 = Vector256.Load(q + 32 * j + 32);
-                    l0 = Dot(l0, v0 & mask, xq + 4 * j);
-                    l1 = Dot(l1, v1 & mask, xq + 4 * j + 4);
-                    h0 = Dot(h0, Vector256.AndNot(v0, mask), xq + 32 + 4 * j);
-                    h1 = Dot(h1, Vector256.AndNot(v1, mask), xq + 32 + 4 * j + 4);
+                    l0 = TileMath.DotBroadcast(l0, v0 & mask, xq + 4 * j);
+                    l1 = TileMath.DotBroadcast(l1, v1 & mask, xq + 4 * j + 4);
+                    h0 = TileMath.DotBroadcast(h0, Vector256.AndNot(v0, mask), xq + 32 + 4 * j);
+                    h1 = TileMath.DotBroadcast(h1, Vector256.AndNot(v1, mask), xq + 32 + 4 * j + 4);
                 }
                 isum += (l0 + l1) * Bytes8(w + ScalesOffset + 16 * c) + Vector256.ShiftRightArithmetic(h0 + h1, 4) * Bytes8(w + ScalesOffset + 16 * c + 8);
                 msum = MinDot(msum, MinPairs(w + MinsOffset + 16 * c), x, 2 * c);
@@ -164,8 +160,8 @@ public static unsafe class Q4_KPacked
                     var lo = v & mask;
                     var hi = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
                     nint e = XQs + 64 * c + 4 * j;
-                    l0 = Dot(l0, lo, p0 + e); l1 = Dot(l1, lo, p1 + e); l2 = Dot(l2, lo, p2 + e); l3 = Dot(l3, lo, p3 + e);
-                    h0 = Dot(h0, hi, p0 + e + 32); h1 = Dot(h1, hi, p1 + e + 32); h2 = Dot(h2, hi, p2 + e + 32); h3 = Dot(h3, hi, p3 + e + 32);
+                    l0 = TileMath.DotBroadcast(l0, lo, p0 + e); l1 = TileMath.DotBroadcast(l1, lo, p1 + e); l2 = TileMath.DotBroadcast(l2, lo, p2 + e); l3 = TileMath.DotBroadcast(l3, lo, p3 + e);
+                    h0 = TileMath.DotBroadcast(h0, hi, p0 + e + 32); h1 = TileMath.DotBroadcast(h1, hi, p1 + e + 32); h2 = TileMath.DotBroadcast(h2, hi, p2 + e + 32); h3 = TileMath.DotBroadcast(h3, hi, p3 + e + 32);
                 }
                 var sl = Bytes8(w + ScalesOffset + 16 * c);
                 var sh = Bytes8(w + ScalesOffset + 16 * c + 8);

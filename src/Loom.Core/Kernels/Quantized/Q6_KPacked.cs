@@ -81,10 +81,6 @@ public static unsafe class Q6_KPacked
     public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride) =>
         TileMath.ByTokens(&Tokens4, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> q, byte* x) =>
-        AvxVnni.MultiplyWideningAndAdd(acc, q, Vector256.Create(*(int*)x).AsSByte());
-
     /// <summary>Scale pair p of the eight rows as i16 (lane r: scale 2p, scale 2p+1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> ScalePairs(byte* w, int p) => Avx2.ConvertToVector256Int16((sbyte*)(w + ScalesOffset + 16 * p));
@@ -140,10 +136,10 @@ public static unsafe class Q6_KPacked
                         var la = Vector256.Load(q + 32 * j);
                         var lb = Vector256.Load(q + 256 + 32 * j);
                         var hb = Vector256.Load(q + QhRun + 32 * j).AsUInt16();
-                        d0 = Dot(d0, Quants(la, hb, 0, m4, m30), xq + 4 * j);
-                        d1 = Dot(d1, Quants(lb, hb, 1, m4, m30), xq + 32 + 4 * j);
-                        d2 = Dot(d2, Quants(la, hb, 2, m4, m30), xq + 64 + 4 * j);
-                        d3 = Dot(d3, Quants(lb, hb, 3, m4, m30), xq + 96 + 4 * j);
+                        d0 = TileMath.DotBroadcast(d0, Quants(la, hb, 0, m4, m30), xq + 4 * j);
+                        d1 = TileMath.DotBroadcast(d1, Quants(lb, hb, 1, m4, m30), xq + 32 + 4 * j);
+                        d2 = TileMath.DotBroadcast(d2, Quants(la, hb, 2, m4, m30), xq + 64 + 4 * j);
+                        d3 = TileMath.DotBroadcast(d3, Quants(lb, hb, 3, m4, m30), xq + 96 + 4 * j);
                     }
                     if (j0 == 0)
                         isum += d0 * Even(ScalePairs(w, 4 * h)) + d1 * Even(ScalePairs(w, 4 * h + 1))
@@ -185,7 +181,7 @@ public static unsafe class Q6_KPacked
                     {
                         var v = Quants(Vector256.Load(ql + 32 * j), Vector256.Load(qh + 32 * j).AsUInt16(), k, m4, m30);
                         nint e = XQs + 32 * p + 4 * j;
-                        d0 = Dot(d0, v, p0 + e); d1 = Dot(d1, v, p1 + e); d2 = Dot(d2, v, p2 + e); d3 = Dot(d3, v, p3 + e);
+                        d0 = TileMath.DotBroadcast(d0, v, p0 + e); d1 = TileMath.DotBroadcast(d1, v, p1 + e); d2 = TileMath.DotBroadcast(d2, v, p2 + e); d3 = TileMath.DotBroadcast(d3, v, p3 + e);
                     }
                     var s = j0 == 0 ? Even(pairs) : Odd(pairs);
                     i0 += d0 * s; i1 += d1 * s; i2 += d2 * s; i3 += d3 * s;

@@ -56,10 +56,6 @@ public static unsafe class Q8_0Packed
     public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride) =>
         TileMath.ByTokens(&Tokens4, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot(Vector256<int> acc, byte* q, byte* x) =>
-        AvxVnni.MultiplyWideningAndAdd(acc, Vector256.Load(q), Vector256.Create(*(int*)x).AsSByte());
-
     private static void Token1(byte* w, int blocks, byte* x, float* y)
     {
         var acc = Vector256<float>.Zero;
@@ -69,8 +65,8 @@ public static unsafe class Q8_0Packed
             var i1 = Vector256<int>.Zero;
             for (int g = 0; g < 8; g += 2)
             {
-                i0 = Dot(i0, w + 16 + 32 * g, x + 4 * g);
-                i1 = Dot(i1, w + 48 + 32 * g, x + 4 * g + 4);
+                i0 = TileMath.DotBroadcast(i0, Vector256.Load(w + 16 + 32 * g), x + 4 * g);
+                i1 = TileMath.DotBroadcast(i1, Vector256.Load(w + 48 + 32 * g), x + 4 * g + 4);
             }
             acc = PackedActivations.Scale(acc, i0 + i1, TileMath.Halves8(w), x);
         }

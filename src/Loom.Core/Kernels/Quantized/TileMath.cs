@@ -112,6 +112,14 @@ internal static unsafe class TileMath
                 y[t * yStride + r] = Sum(acc[r * TileKernels.MaxTokens + t]);
     }
 
+    /// <summary>
+    /// acc + vpdpbusd(q, four activation bytes at <paramref name="x"/> broadcast): with a packed tile's chunk, each
+    /// 32-bit lane adds one row's four products.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotBroadcast(Vector256<int> acc, Vector256<byte> q, byte* x) =>
+        AvxVnni.MultiplyWideningAndAdd(acc, q, Vector256.Create(*(int*)x).AsSByte());
+
     /// <summary>Eight consecutive f16 values (a packed tile's row scales) to floats, exactly for finite values.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Halves8(byte* p)
