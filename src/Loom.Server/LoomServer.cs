@@ -47,7 +47,8 @@ public sealed class LoomServer : IAsyncDisposable
         options ??= new LoomServerOptions();
         var context = new ServingContext(engine, options.ServedModelName ?? engine.Model.Name, options.ChatTemplate);
         engine.Metrics.Observe(engine);
-        var exporter = new PrometheusExporter(m => ReferenceEquals(m, engine.Metrics.Meter));
+        var exporter = new PrometheusExporter(m => ReferenceEquals(m, engine.Metrics.Meter),
+            ("loom_kernels_info", "The CPU kernel tier this process runs.", "kernels", Core.Kernels.KernelTier.Name));
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

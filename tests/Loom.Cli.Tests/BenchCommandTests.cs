@@ -29,6 +29,7 @@ public class BenchCommandTests
             Assert.True(r.GetProperty("stddev_ts").GetDouble() >= 0);
             Assert.True(r.GetProperty("model_size").GetInt64() > 0);
             Assert.Equal("Q8_0", r.GetProperty("model_type").GetString());
+            Assert.Equal(Loom.Core.Kernels.KernelTier.Name, r.GetProperty("kernels").GetString());
             bool tg = r.GetProperty("test").GetString()!.StartsWith("tg");
             Assert.Equal(tg ? 8 : 0, r.GetProperty("n_gen").GetInt32());
             Assert.Equal(tg ? 0 : 16, r.GetProperty("n_prompt").GetInt32());
@@ -52,8 +53,9 @@ public class BenchCommandTests
         Assert.True(code == 0, err);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(4, lines.Length);
-        Assert.Equal("| model | size | params | type | threads | test | t/s | GB/s | % of probe |", lines[0]);
+        Assert.Equal("| model | size | params | type | kernels | threads | test | t/s | GB/s | % of probe |", lines[0]);
         Assert.Contains("| tiny | 0.14 MiB |", lines[2]);
+        Assert.Contains($"| {Loom.Core.Kernels.KernelTier.Name} | 1 | pp8 |", lines[2]);
         Assert.Contains("| pp8 |", lines[2]);
         Assert.Contains("| tg4 |", lines[3]);
         Assert.Matches(@"\| \d+\.\d% of \d+\.\d\d \|$", lines[3]);

@@ -76,6 +76,8 @@ public sealed class UtilityEndpointTests(ServerFixture f)
                      "loom_kv_blocks_free", "loom_prefix_cache_hit_rate", "loom_preemptions_total", "loom_requests_aborted_total", "loom_time_per_output_token_seconds_count" })
             Assert.True(after.ContainsKey(name), name);
         Assert.Equal(f.Engine.Blocks.NumBlocks, after["loom_kv_blocks_used"] + after["loom_kv_blocks_cached"] + after["loom_kv_blocks_free"]);
+        // The kernel tier as an info gauge, the one labelled series.
+        Assert.Equal(1, after[$"loom_kernels_info{{kernels=\"{Loom.Core.Kernels.KernelTier.Name}\"}}"]);
     }
 }
 

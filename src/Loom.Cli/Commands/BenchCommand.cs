@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Loom.Core.Kernels;
 using Loom.Engine.Bench;
 using Loom.Models;
 using Loom.Models.Quantize;
@@ -49,14 +50,15 @@ internal static class BenchCommand
                 o.WriteLine(JsonSerializer.Serialize(results.Select(r => Json(info, options, r))));
                 return 0;
             }
-            o.WriteLine("| model | size | params | type | threads | test | t/s | GB/s | % of probe |");
-            o.WriteLine("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
+            // The kernels column stands where llama-bench prints its backend: which code path produced the figures.
+            o.WriteLine("| model | size | params | type | kernels | threads | test | t/s | GB/s | % of probe |");
+            o.WriteLine("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |");
             runner.Run(options, r =>
             {
                 string gbps = r.GBps is { } g ? g.ToString("F2", CultureInfo.InvariantCulture) : "";
                 string pct = r.PercentOfProbe is { } p ? string.Create(CultureInfo.InvariantCulture, $"{p:F1}% of {r.ProbeGBps:F2}") : "";
                 o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {info.Name} | {Size(info.Bytes)} | {Params(info.Params)} | {info.Type} | {r.Threads} | {r.Test} | {r.Mean:F2} ± {r.StdDev:F2} | {gbps} | {pct} |"));
+                    $"| {info.Name} | {Size(info.Bytes)} | {Params(info.Params)} | {info.Type} | {KernelTier.Name} | {r.Threads} | {r.Test} | {r.Mean:F2} ± {r.StdDev:F2} | {gbps} | {pct} |"));
                 o.Flush();
             });
             return 0;
@@ -91,6 +93,7 @@ internal static class BenchCommand
         tg_gbps = r.GBps,
         probe_gbps = r.ProbeGBps,
         percent_of_probe = r.PercentOfProbe,
+        kernels = KernelTier.Name,
     };
 
     private static string Size(long bytes) => bytes >= 1L << 30

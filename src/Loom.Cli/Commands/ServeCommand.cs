@@ -56,7 +56,7 @@ internal static class ServeCommand
             {
                 throw new IOException($"cannot listen on {options.Host}:{portValue}: {e.Message}", e);
             }
-            Console.Error.WriteLine($"loom: serving '{server.ServedModelName}' at {server.BaseAddress} (OpenAI API under {server.BaseAddress}v1); Ctrl+C stops");
+            Console.Error.WriteLine($"loom: serving '{server.ServedModelName}' at {server.BaseAddress} (OpenAI API under {server.BaseAddress}v1), kernels: {Loom.Core.Kernels.KernelTier.Name}; Ctrl+C stops");
             await server.WaitForShutdownAsync(ct);
             return 0;
         });

@@ -37,22 +37,30 @@ public static class Q8_0
     public static unsafe void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
         int nb = QuantMath.Blocks(src.Length, BlockSize, BlockBytes, dst.Length, nameof(Q8_0));
-        if (!Avx512F.IsSupported) { QuantizeScalar(src, dst); return; }
+        if (!HasVectorBlock) { QuantizeScalar(src, dst); return; }
         fixed (float* xs = src)
         fixed (byte* ds = dst)
             for (int i = 0; i < nb; i++)
             {
                 byte* b = ds + i * BlockBytes;
-                *(Half*)b = QuantizeBlock(xs + i * BlockSize, (sbyte*)(b + 2), out _, out _);
+                *(Half*)b = QuantizeBlock(xs + i * BlockSize, (sbyte*)(b + 2), out _);
             }
     }
 
+    /// <summary>Whether <see cref="QuantizeBlock"/> has a vector body here (AVX-512, or 128-bit vectors: SSE4.1+, NEON).</summary>
+    internal static bool HasVectorBlock => Avx512F.IsSupported || Vector128.IsHardwareAccelerated;
+
     /// <summary>
-    /// One block of <see cref="Quantize"/> (AVX-512): stores the 32 quants at <paramref name="qs"/> and returns the
-    /// scale; <paramref name="qlo"/>/<paramref name="qhi"/> are the quants before narrowing, for callers that sum them.
+    /// One block of <see cref="Quantize"/>: stores the 32 quants at <paramref name="qs"/>, returns the scale and the
+    /// quants' sum (for callers that carry it). Bit-exact with <see cref="QuantizeScalar"/>: the max is order-free and
+    /// every quant is rounded alone. Needs <see cref="HasVectorBlock"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static unsafe Half QuantizeBlock(float* x, sbyte* qs, out Vector512<int> qlo, out Vector512<int> qhi)
+    internal static unsafe Half QuantizeBlock(float* x, sbyte* qs, out int sum) =>
+        Avx512F.IsSupported ? QuantizeBlock512(x, qs, out sum) : QuantizeBlock128(x, qs, out sum);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Half QuantizeBlock512(float* x, sbyte* qs, out int sum)
     {
         var absMask = Vector512.Create(0x7FFFFFFF).AsSingle();
         var lo = Vector512.Load(x);
@@ -60,10 +68,37 @@ public static class Q8_0
         float amax = HorizontalMax(Vector512.Max(lo & absMask, hi & absMask));
         var id = Vector512.Create(amax != 0 ? 127f / amax : 0f);
         // RoundToNearestInteger is round-half-to-even, as _mm256_round_ps with _MM_ROUND_NEAREST.
-        qlo = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(lo * id, 0));
-        qhi = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(hi * id, 0));
+        var qlo = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(lo * id, 0));
+        var qhi = Avx512F.ConvertToVector512Int32(Avx512F.RoundScale(hi * id, 0));
         Avx512F.ConvertToVector128SByteWithSaturation(qlo).Store(qs);
         Avx512F.ConvertToVector128SByteWithSaturation(qhi).Store(qs + 16);
+        // Saturation cannot trigger (|x·id| ≤ 127), but the sum must be that of the stored bytes regardless.
+        var min = Vector512.Create(-128); var max = Vector512.Create(127);
+        sum = Vector512.Sum(Vector512.Clamp(qlo, min, max) + Vector512.Clamp(qhi, min, max));
+        return (Half)(amax / 127f);
+    }
+
+    /// <summary>The portable body: eight 128-bit vectors, which every x86-64 tier below AVX-512 and ARM64 accelerate.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Half QuantizeBlock128(float* x, sbyte* qs, out int sum)
+    {
+        var amaxV = Vector128<float>.Zero;
+        for (int j = 0; j < BlockSize; j += 4) amaxV = Vector128.Max(amaxV, Vector128.Abs(Vector128.Load(x + j)));
+        amaxV = Vector128.Max(amaxV, Vector128.Shuffle(amaxV, Vector128.Create(2, 3, 0, 1)));
+        float amax = MathF.Max(amaxV[0], amaxV[1]);
+        var id = Vector128.Create(amax != 0 ? 127f / amax : 0f);
+        var min = Vector128.Create(-128); var max = Vector128.Create(127);
+        var total = Vector128<int>.Zero;
+        for (int j = 0; j < BlockSize; j += 16)
+        {
+            var a = Vector128.Clamp(Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + j) * id)), min, max);
+            var b = Vector128.Clamp(Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + j + 4) * id)), min, max);
+            var c = Vector128.Clamp(Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + j + 8) * id)), min, max);
+            var d = Vector128.Clamp(Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + j + 12) * id)), min, max);
+            Vector128.Narrow(Vector128.Narrow(a, b), Vector128.Narrow(c, d)).Store(qs + j);
+            total += (a + b) + (c + d);
+        }
+        sum = Vector128.Sum(total);
         return (Half)(amax / 127f);
     }
 

@@ -20,10 +20,22 @@ public sealed class PrometheusExporter : IDisposable
     private readonly Dictionary<Instrument, Series> _series = [];
     private readonly Lock _gate = new();
 
-    /// <summary>Listens to every instrument of the meters <paramref name="include"/> accepts (and to those published later).</summary>
-    public PrometheusExporter(Func<Meter, bool> include)
+    private readonly string _info;
+
+    /// <summary>
+    /// Listens to every instrument of the meters <paramref name="include"/> accepts (and to those published later).
+    /// <paramref name="info"/>: constant series printed as Prometheus info gauges (<c>name{label="value"} 1</c>), for
+    /// facts fixed at start-up that a scraper joins on, such as the kernel tier.
+    /// </summary>
+    public PrometheusExporter(Func<Meter, bool> include, params (string Name, string Help, string Label, string Value)[] info)
     {
         _include = include;
+        var sb = new StringBuilder();
+        foreach (var (name, help, label, value) in info)
+            sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append('\n')
+              .Append("# TYPE ").Append(name).Append(" gauge\n")
+              .Append(name).Append('{').Append(label).Append("=\"").Append(value.Replace("\\", "\\\\").Replace("\"", "\\\"")).Append("\"} 1\n");
+        _info = sb.ToString();
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (!_include(instrument.Meter)) return;
@@ -48,7 +60,7 @@ public sealed class PrometheusExporter : IDisposable
     public string Scrape()
     {
         _listener.RecordObservableInstruments();
-        var sb = new StringBuilder();
+        var sb = new StringBuilder(_info);
         lock (_gate)
             foreach (var s in _series.Values.OrderBy(s => s.Name, StringComparer.Ordinal)) s.WriteTo(sb);
         return sb.ToString();

@@ -23,19 +23,17 @@ public static unsafe class PackedActivations
     public static void Quantize(ReadOnlySpan<float> x, Span<byte> dst)
     {
         if (x.Length % Q8_0.BlockSize != 0 || dst.Length < RowBytes(x.Length)) throw new ArgumentException("packed activation row size mismatch");
-        if (!Avx512F.IsSupported) { QuantizeReference(x, dst); return; }
+        if (!Q8_0.HasVectorBlock) { QuantizeReference(x, dst); return; }
         fixed (float* xs = x)
         fixed (byte* ds = dst)
         {
-            var min = Vector512.Create(-128); var max = Vector512.Create(127);
             int nb = x.Length / Q8_0.BlockSize;
             for (int i = 0; i < nb; i++)
             {
                 byte* b = ds + i * BlockBytes;
-                ushort h = BitConverter.HalfToUInt16Bits(Q8_0.QuantizeBlock(xs + i * Q8_0.BlockSize, (sbyte*)b, out var qlo, out var qhi));
+                ushort h = BitConverter.HalfToUInt16Bits(Q8_0.QuantizeBlock(xs + i * Q8_0.BlockSize, (sbyte*)b, out int sum));
                 *(float*)(b + 32) = TileMath.Half((byte*)&h);
-                // Saturation cannot trigger (|x·id| ≤ 127), but the sum must be that of the stored bytes regardless.
-                *(int*)(b + 36) = Vector512.Sum(Vector512.Clamp(qlo, min, max) + Vector512.Clamp(qhi, min, max));
+                *(int*)(b + 36) = sum;
             }
         }
     }
@@ -63,7 +61,7 @@ public static unsafe class PackedActivations
     /// <summary>acc + (float)isum · dw · d, d being the block's scale: eight rows, one per lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> Scale(Vector256<float> acc, Vector256<int> isum, Vector256<float> dw, byte* block) =>
-        Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), dw * Vector256.Create(*(float*)(block + 32)), acc);
+        TileMath.MulAdd(TileMath.ToFloat(isum), dw * Vector256.Create(*(float*)(block + 32)), acc);
 
     /// <summary>acc + (float)[ia | ib] · dw · d for a tile pair: sixteen rows, one per lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

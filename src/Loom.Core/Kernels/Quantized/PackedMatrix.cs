@@ -64,7 +64,7 @@ public sealed unsafe class PackedMatrix : IDisposable
     /// </summary>
     public bool UsesPackedActivations => Type is GgmlType.Q4_0 or GgmlType.Q8_0;
 
-    /// <summary>The two-tile kernel, where the machine has one (AVX-512).</summary>
+    /// <summary>The two-tile kernel, where the machine has one (AVX-512 with VNNI).</summary>
     public PackedPairKernel? PairKernel { get; }
 
     /// <summary>
@@ -88,7 +88,7 @@ public sealed unsafe class PackedMatrix : IDisposable
     public static PackedMatrix Pack(WeightTensor w)
     {
         if (!CanPack(w)) throw new NotSupportedException($"{w} has no packed layout here");
-        bool pairs = Avx512F.IsSupported;
+        bool pairs = Avx512F.IsSupported && AvxVnni.IsSupported;
         var m = w.Type switch
         {
             GgmlType.Q4_0 => new PackedMatrix(w.Type, w.Rows, w.Cols, Q4_0Packed.TileBlockBytes, Q4_0Packed.Pack, Q4_0Packed.Mul,

@@ -22,7 +22,8 @@ public static unsafe class Q4_0Packed
 {
     public const int TileBlockBytes = 16 + 128;
 
-    public static bool IsSupported => AvxVnni.IsSupported;
+    /// <summary>The single-tile kernels run on AVX2 (with VNNI where present) and ARM64; the pair kernels need AVX-512 and VNNI.</summary>
+    public static bool IsSupported => TileMath.IsSupported;
 
     /// <summary>
     /// Packs eight rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> blocks each, one tile block
@@ -69,20 +70,20 @@ public static unsafe class Q4_0Packed
 
     private static void Token1(byte* w, int blocks, byte* x, float* y)
     {
-        // High nibbles in place (16·q), shifted back once per block, as in Tiles2Token1.
         var mask = Vector256.Create((byte)0x0F);
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes, x += PackedActivations.BlockBytes)
         {
-            var i0 = PackedActivations.Start(x, -8);
-            var i1 = Vector256<int>.Zero;
+            var i0 = new NibbleDot(PackedActivations.Start(x, -8));
+            var i1 = new NibbleDot(Vector256<int>.Zero);
             for (int c = 0; c < 4; c++)
             {
                 var v = Vector256.Load(w + 16 + 32 * c);
-                i0 = TileMath.DotBroadcast(i0, v & mask, x + 8 * c);
-                i1 = TileMath.DotBroadcast(i1, Vector256.AndNot(v, mask), x + 8 * c + 4);
+                i0.Add(v & mask, x + 8 * c);
+                i1.Add(TileMath.High(v, mask), x + 8 * c + 4);
             }
-            acc = PackedActivations.Scale(acc, i0 + Vector256.ShiftRightArithmetic(i1, 4), TileMath.Halves8(w), x);
+            var isum = TileMath.HighShift == 0 ? (i0 + i1).Sum : i0.Sum + Vector256.ShiftRightArithmetic(i1.Sum, TileMath.HighShift);
+            acc = PackedActivations.Scale(acc, isum, TileMath.Halves8(w), x);
         }
         acc.Store(y);
     }
@@ -204,19 +205,20 @@ public static unsafe class Q4_0Packed
         for (int b = 0; b < blocks; b++, w += TileBlockBytes)
         {
             nint o = b * PackedActivations.BlockBytes;
-            var i0 = PackedActivations.Start(x + o, -8); var i1 = PackedActivations.Start(x1 + o, -8); var i2 = PackedActivations.Start(x2 + o, -8); var i3 = PackedActivations.Start(x3 + o, -8);
+            var i0 = new NibbleDot(PackedActivations.Start(x + o, -8)); var i1 = new NibbleDot(PackedActivations.Start(x1 + o, -8));
+            var i2 = new NibbleDot(PackedActivations.Start(x2 + o, -8)); var i3 = new NibbleDot(PackedActivations.Start(x3 + o, -8));
             for (int c = 0; c < 4; c++)
             {
                 var v = Vector256.Load(w + 16 + 32 * c);
                 var lo = v & mask;
                 var hi = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
                 nint e = o + 8 * c;
-                i0 = TileMath.DotBroadcast(i0, lo, x + e); i1 = TileMath.DotBroadcast(i1, lo, x1 + e); i2 = TileMath.DotBroadcast(i2, lo, x2 + e); i3 = TileMath.DotBroadcast(i3, lo, x3 + e);
-                i0 = TileMath.DotBroadcast(i0, hi, x + e + 4); i1 = TileMath.DotBroadcast(i1, hi, x1 + e + 4); i2 = TileMath.DotBroadcast(i2, hi, x2 + e + 4); i3 = TileMath.DotBroadcast(i3, hi, x3 + e + 4);
+                i0.Add(lo, x + e); i1.Add(lo, x1 + e); i2.Add(lo, x2 + e); i3.Add(lo, x3 + e);
+                i0.Add(hi, x + e + 4); i1.Add(hi, x1 + e + 4); i2.Add(hi, x2 + e + 4); i3.Add(hi, x3 + e + 4);
             }
             var dw = TileMath.Halves8(w);
-            a0 = PackedActivations.Scale(a0, i0, dw, x + o); a1 = PackedActivations.Scale(a1, i1, dw, x1 + o);
-            a2 = PackedActivations.Scale(a2, i2, dw, x2 + o); a3 = PackedActivations.Scale(a3, i3, dw, x3 + o);
+            a0 = PackedActivations.Scale(a0, i0.Sum, dw, x + o); a1 = PackedActivations.Scale(a1, i1.Sum, dw, x1 + o);
+            a2 = PackedActivations.Scale(a2, i2.Sum, dw, x2 + o); a3 = PackedActivations.Scale(a3, i3.Sum, dw, x3 + o);
         }
         a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
     }

@@ -14,7 +14,7 @@ namespace Loom.Core.Kernels.Quantized;
 public static unsafe class Q4_0Tile
 {
     /// <summary>Whether this machine has the instructions the kernel needs.</summary>
-    public static bool IsSupported => AvxVnni.IsSupported;
+    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
     /// <inheritdoc cref="TileKernel"/>
     public static void Mul(byte* w, nint wRowBytes, int rows, byte* x, nint xRowBytes, int tokens, int n, float* y, nint yStride)
@@ -43,11 +43,11 @@ public static unsafe class Q4_0Tile
     /// <summary>−8·Σx per lane: the offset correction that seeds each lane's integer sum.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Offset(Vector256<sbyte> x) =>
-        Vector256<int>.Zero - AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, Vector256.Create((byte)8), x);
+        Vector256<int>.Zero - TileMath.Dot4(Vector256<int>.Zero, Vector256.Create((byte)8), x);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Block(Vector256<byte> q, Vector256<sbyte> x, Vector256<int> offset, float scale, Vector256<float> acc) =>
-        Fma.MultiplyAdd(Vector256.Create(scale), Avx.ConvertToVector256Single(AvxVnni.MultiplyWideningAndAdd(offset, q, x)), acc);
+        Fma.MultiplyAdd(Vector256.Create(scale), Avx.ConvertToVector256Single(TileMath.Dot4(offset, q, x)), acc);
 
     private static float Row1Token1(byte* w, byte* x, int nb)
     {

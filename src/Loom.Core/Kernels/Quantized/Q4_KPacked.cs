@@ -26,7 +26,7 @@ public static unsafe class Q4_KPacked
     private const int DminOffset = 16, ScalesOffset = 32, MinsOffset = 96, QsOffset = 160;
     private const int XQs = 4, XBsums = 260;
 
-    public static bool IsSupported => AvxVnni.IsSupported;
+    public static bool IsSupported => TileMath.IsSupported;
 
     /// <summary>Packs eight rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> super-blocks each.</summary>
     public static void Pack(byte* rows, nint rowBytes, int blocks, byte* dst)
@@ -84,31 +84,32 @@ public static unsafe class Q4_KPacked
 
     /// <summary>The rows' scales (or mins) of one sub-block, one per lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Bytes8(byte* p) => Avx2.ConvertToVector256Int32(p);
+    private static Vector256<int> Bytes8(byte* p) => TileMath.Bytes8(p);
 
     /// <summary>The rows' mins of one sub-block as i16 pairs (m, m), one row per lane, to meet a pair of bsums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> MinPairs(byte* p) =>
-        Avx2.Shuffle(Bytes8(p).AsByte(), Vector256.Create((byte)0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13,
-            0, 1, 0, 1, 4, 5, 4, 5, 8, 9, 8, 9, 12, 13, 12, 13)).AsInt16();
+    private static Vector256<short> MinPairs(byte* p)
+    {
+        var m = Bytes8(p);
+        return (m | Vector256.ShiftLeft(m, 16)).AsInt16();
+    }
 
     /// <summary>acc + m·(bsum_2sb + bsum_2sb+1) for sub-block <paramref name="sb"/> of the activation block at <paramref name="x"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> MinDot(Vector256<int> acc, Vector256<short> mins, byte* x, int sb) =>
-        AvxVnni.MultiplyWideningAndAdd(acc, mins, Vector256.Create(*(int*)(x + XBsums + 4 * sb)).AsInt16());
+        TileMath.DotAdd(acc, mins, Vector256.Create(*(int*)(x + XBsums + 4 * sb)).AsInt16());
 
     /// <summary>acc = fma(isum, d·d_x, acc) then fma(−msum, dmin·d_x, acc).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Scale(Vector256<float> acc, Vector256<int> isum, Vector256<int> msum, Vector256<float> d, Vector256<float> dmin, byte* x)
     {
         var dx = Vector256.Create(*(float*)x);
-        acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum), d * dx, acc);
-        return Fma.MultiplyAddNegated(Avx.ConvertToVector256Single(msum), dmin * dx, acc);
+        acc = TileMath.MulAdd(TileMath.ToFloat(isum), d * dx, acc);
+        return TileMath.MulAdd(-TileMath.ToFloat(msum), dmin * dx, acc);
     }
 
     private static void Token1(byte* w, int blocks, byte* x, float* y)
     {
-        // High nibbles in place (16·q): their sums are multiples of 16, shifted back exactly before scaling.
         var mask = Vector256.Create((byte)0x0F);
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes, x += Q8_K.BlockBytes)
@@ -119,17 +120,17 @@ public static unsafe class Q4_KPacked
             {
                 byte* q = w + QsOffset + 256 * c;
                 byte* xq = x + XQs + 64 * c;
-                Vector256<int> l0 = default, l1 = default, h0 = default, h1 = default;
+                NibbleDot l0 = default, l1 = default, h0 = default, h1 = default;
                 for (int j = 0; j < 8; j += 2)
                 {
                     var v0 = Vector256.Load(q + 32 * j);
                     var v1 = Vector256.Load(q + 32 * j + 32);
-                    l0 = TileMath.DotBroadcast(l0, v0 & mask, xq + 4 * j);
-                    l1 = TileMath.DotBroadcast(l1, v1 & mask, xq + 4 * j + 4);
-                    h0 = TileMath.DotBroadcast(h0, Vector256.AndNot(v0, mask), xq + 32 + 4 * j);
-                    h1 = TileMath.DotBroadcast(h1, Vector256.AndNot(v1, mask), xq + 32 + 4 * j + 4);
+                    l0.Add(v0 & mask, xq + 4 * j);
+                    l1.Add(v1 & mask, xq + 4 * j + 4);
+                    h0.Add(TileMath.High(v0, mask), xq + 32 + 4 * j);
+                    h1.Add(TileMath.High(v1, mask), xq + 32 + 4 * j + 4);
                 }
-                isum += (l0 + l1) * Bytes8(w + ScalesOffset + 16 * c) + Vector256.ShiftRightArithmetic(h0 + h1, 4) * Bytes8(w + ScalesOffset + 16 * c + 8);
+                isum += (l0 + l1).Sum * Bytes8(w + ScalesOffset + 16 * c) + Vector256.ShiftRightArithmetic((h0 + h1).Sum, TileMath.HighShift) * Bytes8(w + ScalesOffset + 16 * c + 8);
                 msum = MinDot(msum, MinPairs(w + MinsOffset + 16 * c), x, 2 * c);
                 msum = MinDot(msum, MinPairs(w + MinsOffset + 16 * c + 8), x, 2 * c + 1);
             }
@@ -152,20 +153,20 @@ public static unsafe class Q4_KPacked
             for (int c = 0; c < 4; c++)
             {
                 byte* q = w + QsOffset + 256 * c;
-                Vector256<int> l0 = default, l1 = default, l2 = default, l3 = default;
-                Vector256<int> h0 = default, h1 = default, h2 = default, h3 = default;
+                NibbleDot l0 = default, l1 = default, l2 = default, l3 = default;
+                NibbleDot h0 = default, h1 = default, h2 = default, h3 = default;
                 for (int j = 0; j < 8; j++)
                 {
                     var v = Vector256.Load(q + 32 * j);
                     var lo = v & mask;
                     var hi = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
                     nint e = XQs + 64 * c + 4 * j;
-                    l0 = TileMath.DotBroadcast(l0, lo, p0 + e); l1 = TileMath.DotBroadcast(l1, lo, p1 + e); l2 = TileMath.DotBroadcast(l2, lo, p2 + e); l3 = TileMath.DotBroadcast(l3, lo, p3 + e);
-                    h0 = TileMath.DotBroadcast(h0, hi, p0 + e + 32); h1 = TileMath.DotBroadcast(h1, hi, p1 + e + 32); h2 = TileMath.DotBroadcast(h2, hi, p2 + e + 32); h3 = TileMath.DotBroadcast(h3, hi, p3 + e + 32);
+                    l0.Add(lo, p0 + e); l1.Add(lo, p1 + e); l2.Add(lo, p2 + e); l3.Add(lo, p3 + e);
+                    h0.Add(hi, p0 + e + 32); h1.Add(hi, p1 + e + 32); h2.Add(hi, p2 + e + 32); h3.Add(hi, p3 + e + 32);
                 }
                 var sl = Bytes8(w + ScalesOffset + 16 * c);
                 var sh = Bytes8(w + ScalesOffset + 16 * c + 8);
-                i0 += l0 * sl + h0 * sh; i1 += l1 * sl + h1 * sh; i2 += l2 * sl + h2 * sh; i3 += l3 * sl + h3 * sh;
+                i0 += l0.Sum * sl + h0.Sum * sh; i1 += l1.Sum * sl + h1.Sum * sh; i2 += l2.Sum * sl + h2.Sum * sh; i3 += l3.Sum * sl + h3.Sum * sh;
                 var ml = MinPairs(w + MinsOffset + 16 * c);
                 var mh = MinPairs(w + MinsOffset + 16 * c + 8);
                 m0 = MinDot(MinDot(m0, ml, p0, 2 * c), mh, p0, 2 * c + 1);

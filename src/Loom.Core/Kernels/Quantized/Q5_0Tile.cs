@@ -1,45 +1,25 @@
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using Loom.Core.Quantization;
 
 namespace Loom.Core.Kernels.Quantized;
 
 /// <summary>
-/// Q5_0 × Q8_0 tile kernel (AVX2, AVX-VNNI when present). Weights are kept unsigned (q = 0..31, value q - 16) so
-/// vpdpbusd applies; the -16 comes off exactly as a second vpdpbusd of 16s against the same activations. Differs from
-/// <see cref="Q5_0.Dot"/> only in float summation order.
+/// Q5_0 × Q8_0 on the shared <see cref="BlockTile{TFormat}"/> driver: d, the fifth bits, then the nibbles. Quants
+/// stay unsigned (0..31, value q − 16) for the unsigned-by-signed dot; the −16 comes off exactly as a second dot of
+/// 16s against the same activations.
 /// </summary>
-public static unsafe class Q5_0Tile
+public unsafe struct Q5_0Tile : IBlockTileFormat
 {
-    /// <summary>True when this machine runs the SIMD path.</summary>
-    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+    public static bool IsSupported => BlockTile<Q5_0Tile>.IsSupported;
 
-    /// <summary>A <see cref="TileKernel"/> for Q5_0 weights and Q8_0 activations.</summary>
-    public static void Mul(byte* w, nint wRowBytes, int rows, byte* x, nint xRowBytes, int tokens, int n, float* y, nint yStride)
-    {
-        int nb = n / Q5_0.BlockSize;
-        var acc = stackalloc Vector256<float>[TileKernels.MaxRows * TileKernels.MaxTokens];
-        for (int k = 0; k < TileKernels.MaxRows * TileKernels.MaxTokens; k++) acc[k] = Vector256<float>.Zero;
-        var sixteen = Vector256.Create((byte)16);
+    /// <inheritdoc cref="TileKernel"/>
+    public static void Mul(byte* w, nint wRowBytes, int rows, byte* x, nint xRowBytes, int tokens, int n, float* y, nint yStride) =>
+        BlockTile<Q5_0Tile>.Mul(w, wRowBytes, rows, x, xRowBytes, tokens, n, y, yStride);
 
-        for (int i = 0; i < nb; i++)
-        {
-            byte* xb0 = x + (nint)i * Q8_0.BlockBytes;
-            for (int r = 0; r < rows; r++)
-            {
-                byte* b = w + r * wRowBytes + (nint)i * Q5_0.BlockBytes;
-                TileMath.Prefetch(b, rows * wRowBytes, Q5_0.BlockBytes);
-                float d = TileMath.Half(b);
-                var q = Avx2.Or(TileMath.Nibbles(b + 6), TileMath.FifthBits(*(uint*)(b + 2)));
-                var a = acc + r * TileKernels.MaxTokens;
-                byte* xb = xb0;
-                for (int t = 0; t < tokens; t++, xb += xRowBytes)
-                {
-                    var sum = Avx2.Subtract(TileMath.DotBytesAdd(Vector256<int>.Zero, q, xb + 2), TileMath.DotBytesAdd(Vector256<int>.Zero, sixteen, xb + 2));
-                    a[t] = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(d * TileMath.Half(xb)), a[t]);
-                }
-            }
-        }
-        TileMath.Store(acc, rows, tokens, y, yStride);
-    }
+    static int IBlockTileFormat.BlockBytes => Q5_0.BlockBytes;
+    static int IBlockTileFormat.XBlockBytes => Q8_0.BlockBytes;
+    static int IBlockTileFormat.XQuants => 2;
+    static Vector256<byte> IBlockTileFormat.Quants(byte* block) => TileMath.Nibbles(block + 6) | TileMath.FifthBits(*(uint*)(block + 2));
+    static byte IBlockTileFormat.IntOffset => 16;
+    static bool IBlockTileFormat.HasMin => false;
 }

@@ -26,7 +26,7 @@ public static unsafe class Q6_KPacked
     private const int ScalesOffset = 16, QuantsOffset = 144, HalfBytes = 768, QhRun = 512;
     private const int XQs = 4, XBsums = 260;
 
-    public static bool IsSupported => AvxVnni.IsSupported;
+    public static bool IsSupported => TileMath.IsSupported;
 
     /// <summary>Packs eight rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> super-blocks each.</summary>
     public static void Pack(byte* rows, nint rowBytes, int blocks, byte* dst)
@@ -83,7 +83,7 @@ public static unsafe class Q6_KPacked
 
     /// <summary>Scale pair p of the eight rows as i16 (lane r: scale 2p, scale 2p+1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> ScalePairs(byte* w, int p) => Avx2.ConvertToVector256Int16((sbyte*)(w + ScalesOffset + 16 * p));
+    private static Vector256<short> ScalePairs(byte* w, int p) => TileMath.SBytes16((sbyte*)(w + ScalesOffset + 16 * p));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Even(Vector256<short> pairs) => Vector256.ShiftRightArithmetic(Vector256.ShiftLeft(pairs.AsInt32(), 16), 16);
@@ -94,12 +94,12 @@ public static unsafe class Q6_KPacked
     /// <summary>acc + scale_2p·bsum_2p + scale_2p+1·bsum_2p+1: the groups' Σx weighted by their scales.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Offset(Vector256<int> acc, Vector256<short> pairs, byte* x, int p) =>
-        AvxVnni.MultiplyWideningAndAdd(acc, pairs, Vector256.Create(*(int*)(x + XBsums + 4 * p)).AsInt16());
+        TileMath.DotAdd(acc, pairs, Vector256.Create(*(int*)(x + XBsums + 4 * p)).AsInt16());
 
     /// <summary>acc = fma(isum − 32·offset, d·d_x, acc).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Scale(Vector256<float> acc, Vector256<int> isum, Vector256<int> offset, Vector256<float> d, byte* x) =>
-        Fma.MultiplyAdd(Avx.ConvertToVector256Single(isum - Vector256.ShiftLeft(offset, 5)), d * Vector256.Create(*(float*)x), acc);
+        TileMath.MulAdd(TileMath.ToFloat(isum - Vector256.ShiftLeft(offset, 5)), d * Vector256.Create(*(float*)x), acc);
 
     /// <summary>
     /// Quarter <paramref name="k"/>'s quants (0..63) from its ql chunk and the shared qh chunk. A predictable branch

@@ -16,7 +16,35 @@ public static unsafe class Q8_0Packed
 {
     public const int TileBlockBytes = 16 + 256;
 
-    public static bool IsSupported => AvxVnni.IsSupported;
+    /// <summary>The single-tile kernels run on AVX2 (with VNNI where present) and ARM64; the pair kernels need AVX-512 and VNNI.</summary>
+    public static bool IsSupported => TileMath.IsSupported;
+
+    /// <summary>
+    /// The integer sum's starting value per Σx: −128 undoes the +128 storage offset where vpdpbusd takes the stored
+    /// bytes as they are. Without VNNI, 255·x pairs would saturate vpmaddubsw's i16 sums, so the kernels recover the
+    /// signed weight (one xor per chunk) and take signed products (<see cref="TileMath.DotSigned"/>), starting from 0.
+    /// </summary>
+    private static int Offset => AvxVnni.IsSupported ? -128 : 0;
+
+    /// <summary>
+    /// A chunk as <see cref="Dot"/> takes it: the stored bytes with VNNI, |w| with AVX2 (once per chunk, shared by
+    /// the tokens); <paramref name="w"/> is the signed weight.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Unsigned(Vector256<byte> v, out Vector256<sbyte> w)
+    {
+        w = (v ^ Vector256.Create((byte)0x80)).AsSByte();
+        return AvxVnni.IsSupported ? v : Avx2.IsSupported ? Avx2.Abs(w) : default;
+    }
+
+    /// <summary>acc + the chunk's eight rows × four activation bytes at <paramref name="x"/>, one row per lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> w, byte* x)
+    {
+        var s = Vector256.Create(*(int*)x).AsSByte();
+        if (AvxVnni.IsSupported) return TileMath.Dot4(acc, u, s);
+        return Avx2.IsSupported ? TileMath.Dot4(acc, u, Avx2.Sign(s, w)) : TileMath.DotSigned(acc, w, s);
+    }
 
     /// <summary>
     /// Packs eight rows (<paramref name="rowBytes"/> apart) of <paramref name="blocks"/> blocks each, one tile block
@@ -61,12 +89,14 @@ public static unsafe class Q8_0Packed
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes, x += PackedActivations.BlockBytes)
         {
-            var i0 = PackedActivations.Start(x, -128);
+            var i0 = PackedActivations.Start(x, Offset);
             var i1 = Vector256<int>.Zero;
             for (int g = 0; g < 8; g += 2)
             {
-                i0 = TileMath.DotBroadcast(i0, Vector256.Load(w + 16 + 32 * g), x + 4 * g);
-                i1 = TileMath.DotBroadcast(i1, Vector256.Load(w + 48 + 32 * g), x + 4 * g + 4);
+                var u0 = Unsigned(Vector256.Load(w + 16 + 32 * g), out var w0);
+                var u1 = Unsigned(Vector256.Load(w + 48 + 32 * g), out var w1);
+                i0 = Dot(i0, u0, w0, x + 4 * g);
+                i1 = Dot(i1, u1, w1, x + 4 * g + 4);
             }
             acc = PackedActivations.Scale(acc, i0 + i1, TileMath.Halves8(w), x);
         }
@@ -177,15 +207,13 @@ public static unsafe class Q8_0Packed
         for (int b = 0; b < blocks; b++, w += TileBlockBytes)
         {
             nint o = b * PackedActivations.BlockBytes;
-            var i0 = PackedActivations.Start(x + o, -128); var i1 = PackedActivations.Start(x1 + o, -128); var i2 = PackedActivations.Start(x2 + o, -128); var i3 = PackedActivations.Start(x3 + o, -128);
+            var i0 = PackedActivations.Start(x + o, Offset); var i1 = PackedActivations.Start(x1 + o, Offset);
+            var i2 = PackedActivations.Start(x2 + o, Offset); var i3 = PackedActivations.Start(x3 + o, Offset);
             for (int g = 0; g < 8; g++)
             {
-                var v = Vector256.Load(w + 16 + 32 * g);
+                var u = Unsigned(Vector256.Load(w + 16 + 32 * g), out var q);
                 nint e = o + 4 * g;
-                i0 = AvxVnni.MultiplyWideningAndAdd(i0, v, Vector256.Create(*(int*)(x + e)).AsSByte());
-                i1 = AvxVnni.MultiplyWideningAndAdd(i1, v, Vector256.Create(*(int*)(x1 + e)).AsSByte());
-                i2 = AvxVnni.MultiplyWideningAndAdd(i2, v, Vector256.Create(*(int*)(x2 + e)).AsSByte());
-                i3 = AvxVnni.MultiplyWideningAndAdd(i3, v, Vector256.Create(*(int*)(x3 + e)).AsSByte());
+                i0 = Dot(i0, u, q, x + e); i1 = Dot(i1, u, q, x1 + e); i2 = Dot(i2, u, q, x2 + e); i3 = Dot(i3, u, q, x3 + e);
             }
             var dw = TileMath.Halves8(w);
             a0 = PackedActivations.Scale(a0, i0, dw, x + o); a1 = PackedActivations.Scale(a1, i1, dw, x1 + o);

@@ -13,7 +13,7 @@ namespace Loom.Core.Kernels.Quantized;
 public static unsafe class Q8_0Tile
 {
     /// <summary>Whether this machine has the instructions the kernel needs.</summary>
-    public static bool IsSupported => AvxVnni.IsSupported;
+    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
     /// <inheritdoc cref="TileKernel"/>
     public static void Mul(byte* w, nint wRowBytes, int rows, byte* x, nint xRowBytes, int tokens, int n, float* y, nint yStride)
@@ -35,7 +35,7 @@ public static unsafe class Q8_0Tile
     private static Vector256<float> Block(Vector256<byte> absW, Vector256<sbyte> w, byte* xb, float scale, Vector256<float> acc)
     {
         var xs = Avx2.Sign(Vector256.Load((sbyte*)(xb + 2)), w);
-        var sum = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, absW, xs);
+        var sum = TileMath.Dot4(Vector256<int>.Zero, absW, xs);
         return Fma.MultiplyAdd(Vector256.Create(scale), Avx.ConvertToVector256Single(sum), acc);
     }
 

@@ -1,45 +1,172 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Loom.Core.Kernels.Quantized;
 
-/// <summary>AVX2 building blocks shared by the quantized tile kernels.</summary>
+/// <summary>
+/// The building blocks of the quantized kernels, one body per instruction-set tier behind each helper: AVX-VNNI,
+/// AVX2, and ARM64 (sdot where the CPU has the dot-product extension, widening multiplies where not). The kernels
+/// are written once against these eight-lane helpers; on ARM64 each 256-bit vector is two 128-bit halves. Every
+/// tier computes the same exact integers, so a kernel's result does not depend on the tier.
+/// </summary>
 internal static unsafe class TileMath
 {
+    /// <summary>Whether the packed SIMD kernels run here: x86-64 with AVX2 and FMA, or ARM64.</summary>
+    public static bool IsSupported => (Avx2.IsSupported && Fma.IsSupported) || AdvSimd.Arm64.IsSupported;
+
     /// <summary>acc + Σ pairs a·b (i16 × i16 → i32): one vpdpwssd with AVX-VNNI, vpmaddwd + vpaddd without.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<short> a, Vector256<short> b) =>
-        AvxVnni.IsSupported ? AvxVnni.MultiplyWideningAndAdd(acc, a, b) : Avx2.Add(acc, Avx2.MultiplyAddAdjacent(a, b));
-
-    /// <summary>acc + Σ quads u8 w × s8 x → i32: one vpdpbusd with AVX-VNNI, vpmaddubsw + vpmaddwd + vpaddd without.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> DotBytesAdd(Vector256<int> acc, Vector256<byte> w, byte* x)
+    public static Vector256<int> DotAdd(Vector256<int> acc, Vector256<short> a, Vector256<short> b)
     {
-        var xs = Avx.LoadVector256((sbyte*)x);
-        return AvxVnni.IsSupported
-            ? AvxVnni.MultiplyWideningAndAdd(acc, w, xs)
-            : Avx2.Add(acc, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(w, xs), Vector256.Create((short)1)));
+        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, a, b);
+        if (Avx2.IsSupported) return Avx2.Add(acc, Avx2.MultiplyAddAdjacent(a, b));
+        return Vector256.Create(DotAdd(acc.GetLower(), a.GetLower(), b.GetLower()), DotAdd(acc.GetUpper(), a.GetUpper(), b.GetUpper()));
     }
+
+    /// <summary>The 128-bit half of <see cref="DotAdd(Vector256{int}, Vector256{short}, Vector256{short})"/>: smull, smull2, addp.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> DotAdd(Vector128<int> acc, Vector128<short> a, Vector128<short> b)
+    {
+        if (AdvSimd.Arm64.IsSupported)
+            return acc + AdvSimd.Arm64.AddPairwise(AdvSimd.MultiplyWideningLower(a.GetLower(), b.GetLower()), AdvSimd.MultiplyWideningUpper(a, b));
+        return acc + Sse2.MultiplyAddAdjacent(a, b);
+    }
+
+    /// <summary>
+    /// acc + Σ quads u8 q × s8 s per 32-bit lane: one vpdpbusd with AVX-VNNI; vpmaddubsw + vpmaddwd + vpaddd with
+    /// AVX2, which is exact only while q ≤ 128 (the i16 pair sums saturate beyond 2·128·127), so callers without VNNI
+    /// keep their weights that small (see <see cref="High"/>; Q8_0 uses <see cref="DotSigned"/> instead).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Dot4(Vector256<int> acc, Vector256<byte> q, Vector256<sbyte> s)
+    {
+        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, q, s);
+        if (Avx2.IsSupported) return Avx2.Add(acc, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(q, s), Vector256.Create((short)1)));
+        return Vector256.Create(Dot4(acc.GetLower(), q.GetLower(), s.GetLower()), Dot4(acc.GetUpper(), q.GetUpper(), s.GetUpper()));
+    }
+
+    /// <summary>
+    /// The ARM64 half of <see cref="Dot4(Vector256{int}, Vector256{byte}, Vector256{sbyte})"/>. sdot multiplies signed
+    /// bytes, which holds every q the kernels pass on this tier (≤ 63: <see cref="High"/> shifts here). Without the
+    /// dot-product extension: both widened to i16 (products ≤ 255·128 fit), then two pairwise widening adds.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> Dot4(Vector128<int> acc, Vector128<byte> q, Vector128<sbyte> s)
+    {
+        if (Dp.IsSupported) return Dp.DotProduct(acc, q.AsSByte(), s);
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            var lo = AdvSimd.ZeroExtendWideningLower(q.GetLower()).AsInt16() * AdvSimd.SignExtendWideningLower(s.GetLower());
+            var hi = AdvSimd.ZeroExtendWideningUpper(q).AsInt16() * AdvSimd.SignExtendWideningUpper(s);
+            return acc + AdvSimd.Arm64.AddPairwise(AdvSimd.AddPairwiseWidening(lo), AdvSimd.AddPairwiseWidening(hi));
+        }
+        return acc + Sse2.MultiplyAddAdjacent(Ssse3.MultiplyAddAdjacent(q, s), Vector128.Create((short)1));
+    }
+
+    /// <summary>
+    /// acc + Σ quads s8 w × s8 s per 32-bit lane (Q8_0's signed weights): |w| against s carrying w's sign on x86
+    /// (vpabsb, vpsignb, then <see cref="Dot4(Vector256{int}, Vector256{byte}, Vector256{sbyte})"/>, as ggml's AVX2
+    /// kernel does; |−128| = 128 still fits the i16 pair sums), sdot directly on ARM64.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotSigned(Vector256<int> acc, Vector256<sbyte> w, Vector256<sbyte> s)
+    {
+        if (Avx2.IsSupported) return Dot4(acc, Avx2.Abs(w), Avx2.Sign(s, w));
+        return Vector256.Create(DotSigned(acc.GetLower(), w.GetLower(), s.GetLower()), DotSigned(acc.GetUpper(), w.GetUpper(), s.GetUpper()));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<int> DotSigned(Vector128<int> acc, Vector128<sbyte> w, Vector128<sbyte> s)
+    {
+        if (Dp.IsSupported) return Dp.DotProduct(acc, w, s);
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            var lo = AdvSimd.MultiplyWideningLower(w.GetLower(), s.GetLower());
+            var hi = AdvSimd.MultiplyWideningUpper(w, s);
+            return acc + AdvSimd.Arm64.AddPairwise(AdvSimd.AddPairwiseWidening(lo), AdvSimd.AddPairwiseWidening(hi));
+        }
+        return Dot4(acc, Ssse3.Abs(w), Ssse3.Sign(s, w));
+    }
+
+    /// <summary>
+    /// acc + Σ quads of q against four activation bytes at <paramref name="x"/> broadcast: with a packed tile's
+    /// chunk, each 32-bit lane adds one row's four products. See <see cref="Dot4(Vector256{int}, Vector256{byte}, Vector256{sbyte})"/> for the bound on <paramref name="q"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotBroadcast(Vector256<int> acc, Vector256<byte> q, byte* x) =>
+        Dot4(acc, q, Vector256.Create(*(int*)x).AsSByte());
+
+    /// <summary>
+    /// A chunk's high nibbles as the dot products take them. vpdpbusd takes them in place (16·q, one vpandn) and the
+    /// block's sum is shifted back by <see cref="HighShift"/>, exactly since every term is a multiple of 16; the AVX2
+    /// pair sums would saturate on 16·q and sdot reads bytes as signed, so there they are shifted down first.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> High(Vector256<byte> v, Vector256<byte> mask) =>
+        AvxVnni.IsSupported ? Vector256.AndNot(v, mask) : Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
+
+    /// <summary>The shift that undoes <see cref="High"/>'s scaling: 4 with VNNI, 0 without.</summary>
+    public static int HighShift => AvxVnni.IsSupported ? 4 : 0;
+
+    /// <summary>fma(a, b, c) per lane: vfmadd on x86, fmla on ARM64 (both fused, so every tier rounds alike).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : Vector256.FusedMultiplyAdd(a, b, c);
+
+    /// <summary>Eight i32 lanes to float (round to nearest, as vcvtdq2ps and scvtf both do).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ToFloat(Vector256<int> v) => Avx.IsSupported ? Avx.ConvertToVector256Single(v) : Vector256.ConvertToSingle(v);
+
+    /// <summary>Eight bytes zero-extended to i32 lanes (vpmovzxbd).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Bytes8(byte* p)
+    {
+        if (Avx2.IsSupported) return Avx2.ConvertToVector256Int32(p);
+        var w = Vector128.WidenLower(Vector128.CreateScalar(*(ulong*)p).AsByte());
+        return Vector256.Create(Vector128.WidenLower(w), Vector128.WidenUpper(w)).AsInt32();
+    }
+
+    /// <summary>Sixteen signed bytes sign-extended to i16 lanes (vpmovsxbw).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> SBytes16(sbyte* p)
+    {
+        if (Avx2.IsSupported) return Avx2.ConvertToVector256Int16(p);
+        var v = Vector128.Load(p);
+        return Vector256.Create(Vector128.WidenLower(v), Vector128.WidenUpper(v));
+    }
+
+    /// <summary>acc + Σ quads u8 w × s8 x → i32 over 32 activation bytes at <paramref name="x"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotBytesAdd(Vector256<int> acc, Vector256<byte> w, byte* x) => Dot4(acc, w, Vector256.Load((sbyte*)x));
 
     /// <summary>Byte j = 16 where bit j of <paramref name="bits"/> is set, else 0: the fifth bit of Q5_0/Q5_1 quants.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> FifthBits(uint bits)
     {
         // Byte j takes byte j/8 of the word, then keeps only bit j%8 of it.
-        var spread = Avx2.Shuffle(Vector256.Create(bits).AsByte(), Vector256.Create(
-            (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
         var select = Vector256.Create(0x8040201008040201ul).AsByte();
-        return Avx2.And(Avx2.CompareEqual(Avx2.And(spread, select), select), Vector256.Create((byte)16));
+        Vector256<byte> spread;
+        if (Avx2.IsSupported)
+            spread = Avx2.Shuffle(Vector256.Create(bits).AsByte(), Vector256.Create(
+                (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        else
+        {
+            var word = Vector128.Create(bits).AsByte();
+            spread = Vector256.Create(
+                Vector128.Shuffle(word, Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)),
+                Vector128.Shuffle(word, Vector128.Create((byte)2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)));
+        }
+        return Vector256.Equals(spread & select, select) & Vector256.Create((byte)16);
     }
 
     /// <summary>The 32 nibbles of 16 bytes, low nibbles first: the element order of Q4_0/Q4_1/Q5_0/Q5_1 blocks.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> Nibbles(byte* p)
     {
-        var q = Sse2.LoadVector128(p);
-        var both = Vector256.Create(q, Sse2.ShiftRightLogical(q.AsUInt16(), 4).AsByte());
-        return Avx2.And(both, Vector256.Create((byte)0x0F));
+        var q = Vector128.Load(p);
+        return Vector256.Create(q, Vector128.ShiftRightLogical(q.AsUInt16(), 4).AsByte()) & Vector256.Create((byte)0x0F);
     }
 
     /// <summary>
@@ -88,6 +215,7 @@ internal static unsafe class TileMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Prefetch(byte* block, nint ahead, int blockBytes)
     {
+        if (!Sse.IsSupported) return;
         byte* p = block + ahead;
         Sse.Prefetch0(p);
         if (blockBytes > 64) Sse.Prefetch0(p + 64);
@@ -98,6 +226,11 @@ internal static unsafe class TileMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector256<float> v)
     {
+        if (!Sse.IsSupported)
+        {
+            var h = v.GetLower() + v.GetUpper();
+            return (h[0] + h[2]) + (h[1] + h[3]);
+        }
         var s = Sse.Add(v.GetLower(), v.GetUpper());
         s = Sse.Add(s, Sse.MoveHighToLow(s, s));
         s = Sse.AddScalar(s, Sse.Shuffle(s, s, 0x55));
@@ -113,20 +246,21 @@ internal static unsafe class TileMath
     }
 
     /// <summary>
-    /// acc + vpdpbusd(q, four activation bytes at <paramref name="x"/> broadcast): with a packed tile's chunk, each
-    /// 32-bit lane adds one row's four products.
+    /// Eight consecutive f16 values (a packed tile's row scales) to floats, exactly for finite values: sign-extended,
+    /// shifted so the half's exponent and mantissa land under the float's, bits 28–30 (sign copies) cleared, then
+    /// rescaled by 2^112 (subnormals included). Four operations per eight scales; F16C has no .NET API.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> DotBroadcast(Vector256<int> acc, Vector256<byte> q, byte* x) =>
-        AvxVnni.MultiplyWideningAndAdd(acc, q, Vector256.Create(*(int*)x).AsSByte());
-
-    /// <summary>Eight consecutive f16 values (a packed tile's row scales) to floats, exactly for finite values.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Halves8(byte* p)
     {
-        var h = Avx2.ConvertToVector256Int32((ushort*)p).AsUInt32();
-        var magnitude = Vector256.ShiftLeft(h & Vector256.Create(0x7FFFu), 13).AsSingle() * Vector256.Create(5.192296858534828e33f);
-        return (magnitude.AsUInt32() | Vector256.ShiftLeft(h & Vector256.Create(0x8000u), 16)).AsSingle();
+        Vector256<int> h;
+        if (Avx2.IsSupported) h = Avx2.ConvertToVector256Int32((short*)p);
+        else
+        {
+            var v = Vector128.Load((short*)p);
+            h = Vector256.Create(Vector128.WidenLower(v), Vector128.WidenUpper(v));
+        }
+        return (Vector256.ShiftLeft(h, 13) & Vector256.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector256.Create(5.192296858534828e33f);
     }
 
     /// <summary>

@@ -1,0 +1,56 @@
+using Loom.Core.Kernels;
+using Loom.Core.Quantization;
+using Loom.Core.Tensors;
+
+namespace Loom.Core.Tests.Kernels;
+
+/// <summary>
+/// F16 weights against several tokens take the widened-row path (four tokens per pass); every output must equal
+/// the per-pair dot product bit for bit, whatever the token count, block boundary or row split.
+/// </summary>
+public unsafe class F16MatMulTests
+{
+    [Theory]
+    [InlineData(64, 8, 1)]
+    [InlineData(64, 8, 4)]
+    [InlineData(256, 24, 9)]
+    [InlineData(2048, 16, 70)]
+    [InlineData(48, 5, 7)] // k % 16 == 0 but odd rows; and 48 is not a multiple of 64
+    [InlineData(40, 3, 6)] // k % 16 != 0: the per-pair path
+    public void MultiTokenF16EqualsPerPairDots(int k, int rows, int tokens)
+    {
+        var rng = new Random(k + rows + tokens);
+        var weights = new Half[rows * k];
+        for (int i = 0; i < weights.Length; i++) weights[i] = (Half)(rng.NextDouble() * 2 - 1);
+        fixed (Half* wp = weights)
+        {
+            var w = new WeightTensor("w", GgmlType.F16, [k, rows], (nint)wp, weights.Length * 2);
+            var x = new float[tokens * k];
+            for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+            var y = new float[tokens * rows];
+            MatMul.Compute(w, x, tokens, y, new byte[MatMul.ScratchBytes(w, tokens)]);
+            var xBytes = new byte[k * 4];
+            for (int t = 0; t < tokens; t++)
+            {
+                Buffer.BlockCopy(x, t * k * 4, xBytes, 0, k * 4);
+                for (int r = 0; r < rows; r++)
+                    Assert.Equal(Quants.VecDot(GgmlType.F16, w.Row(r), xBytes, k), y[t * rows + r]);
+            }
+        }
+    }
+
+    [Fact]
+    public void WideningEqualsSystemHalfForEveryValue()
+    {
+        var all = new Half[65536];
+        for (int i = 0; i < all.Length; i++) all[i] = BitConverter.UInt16BitsToHalf((ushort)i);
+        var got = new float[all.Length];
+        FloatFormats.F16ToF32(all, got);
+        for (int i = 0; i < all.Length; i++)
+        {
+            float want = (float)all[i];
+            if (float.IsNaN(want)) Assert.True(float.IsNaN(got[i]));
+            else Assert.Equal(BitConverter.SingleToUInt32Bits(want), BitConverter.SingleToUInt32Bits(got[i]));
+        }
+    }
+}
