@@ -212,12 +212,29 @@ public static unsafe class MatMul
             var type = w.Type;
             int rowBytes = (int)w.RowBytes;
             bool widen = type == GgmlType.F16 && tokens >= 4 && k % 16 == 0 && k <= WidenedRowLimit;
-            Span<float> wide = widen ? stackalloc float[k] : default;
+            // Three rows at a time on 256-bit hardware (Dot.F32GemmTile3x4), one row against four tokens otherwise.
+            int group = widen && !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? 3 : 1;
+            Span<float> wide = widen ? stackalloc float[group * k] : default;
             // Token blocks keep the activations a thread meets cache-resident while it walks its rows.
             for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
             {
                 int t1 = Math.Min(tokens, t0 + TokenBlock);
-                for (int r = start; r < end; r++)
+                int r = start;
+                if (group == 3 && t1 - t0 >= 4)
+                    for (; r + 3 <= end; r += 3)
+                    {
+                        for (int i = 0; i < 3; i++)
+                            FloatFormats.F16ToF32(new ReadOnlySpan<Half>((byte*)w.Data + (long)(r + i) * rowBytes, k), wide.Slice(i * k, k));
+                        int t = t0;
+                        fixed (float* wf = wide)
+                            for (; t + 4 <= t1; t += 4)
+                                Dot.F32GemmTile3x4(wf, wf + k, wf + 2 * k, (float*)(xq + (long)t * xRow), xRow / sizeof(float), k, y + (long)t * n + r, n);
+                        for (; t < t1; t++)
+                            for (int i = 0; i < 3; i++)
+                                y[(long)t * n + r + i] = Quants.VecDot(type, new ReadOnlySpan<byte>((byte*)w.Data + (long)(r + i) * rowBytes, rowBytes),
+                                    new ReadOnlySpan<byte>(xq + (long)t * xRow, xRow), k, gemm: gemv is null || !gemv[t]);
+                    }
+                for (; r < end; r++)
                 {
                     var wRow = new ReadOnlySpan<byte>((byte*)w.Data + (long)r * rowBytes, rowBytes);
                     int t = t0;

@@ -15,6 +15,13 @@ public static class FloatFormats
         int i = 0;
         ref Half s = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(src);
         ref float d = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dst);
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+            unsafe
+            {
+                fixed (Half* sp = src)
+                fixed (float* dp = dst)
+                    for (; i + 8 <= src.Length; i += 8) System.Runtime.Intrinsics.Vector256.Store(Kernels.Dot.Widen8((ushort*)sp + i), dp + i);
+            }
         for (; i + 16 <= src.Length; i += 16)
             System.Runtime.Intrinsics.Vector512.StoreUnsafe(Kernels.Dot.Widen(ref System.Runtime.CompilerServices.Unsafe.Add(ref s, i)), ref d, (nuint)i);
         for (; i < src.Length; i++) dst[i] = (float)src[i];

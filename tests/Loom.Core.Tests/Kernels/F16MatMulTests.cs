@@ -15,6 +15,7 @@ public unsafe class F16MatMulTests
     [InlineData(64, 8, 4)]
     [InlineData(256, 24, 9)]
     [InlineData(2048, 16, 70)]
+    [InlineData(1056, 13, 9)]  // slices of 512 with a partial last one; 13 rows = four 3-row groups and one lone row
     [InlineData(48, 5, 7)] // k % 16 == 0 but odd rows; and 48 is not a multiple of 64
     [InlineData(40, 3, 6)] // k % 16 != 0: the per-pair path
     public void MultiTokenF16EqualsPerPairDots(int k, int rows, int tokens)
