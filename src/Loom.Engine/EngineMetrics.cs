@@ -17,11 +17,11 @@ public sealed class EngineMetrics : IDisposable
     /// <summary>Name of every engine's <see cref="Meter"/>.</summary>
     public const string MeterName = "Loom.Engine";
 
-    private readonly Counter<long> _promptTokens, _generationTokens, _preemptions, _aborted, _finished;
+    private readonly Counter<long> _promptTokens, _generationTokens, _preemptions, _aborted, _failed, _finished;
     private readonly Histogram<double> _ttft, _tpot, _e2e;
     // First-token times by arrival, so a finished request's time per output token excludes its prefill.
     private readonly Dictionary<DateTime, DateTime> _firstTokenAt = [];
-    private long _prompt, _generation, _preempted, _abortedCount, _finishedCount;
+    private long _prompt, _generation, _preempted, _abortedCount, _failedCount, _finishedCount;
     private LlmEngine? _observed;
 
     public EngineMetrics()
@@ -31,6 +31,7 @@ public sealed class EngineMetrics : IDisposable
         _generationTokens = Meter.CreateCounter<long>("loom.generation_tokens", "{token}", "Tokens generated");
         _preemptions = Meter.CreateCounter<long>("loom.preemptions", "{preemption}", "Sequences preempted for lack of KV blocks");
         _aborted = Meter.CreateCounter<long>("loom.requests.aborted", "{request}", "Requests aborted before they finished");
+        _failed = Meter.CreateCounter<long>("loom.requests.failed", "{request}", "Requests ended by an error inside the engine");
         _finished = Meter.CreateCounter<long>("loom.requests.finished", "{request}", "Requests finished (aborted ones included)");
         _ttft = Meter.CreateHistogram<double>("loom.time_to_first_token", "s", "Time from arrival to the first generated token");
         _tpot = Meter.CreateHistogram<double>("loom.time_per_output_token", "s", "Mean time between a request's generated tokens after the first");
@@ -48,6 +49,8 @@ public sealed class EngineMetrics : IDisposable
     public long GenerationTokens { get => _generation; internal set => Count(_generationTokens, ref _generation, value); }
     public long Preemptions { get => _preempted; internal set => Count(_preemptions, ref _preempted, value); }
     public long Aborted { get => _abortedCount; internal set => Count(_aborted, ref _abortedCount, value); }
+    /// <summary>Requests ended by an error inside the engine (see <see cref="LlmEngine.RequestFailed"/>).</summary>
+    public long Failed { get => _failedCount; internal set => Count(_failed, ref _failedCount, value); }
     public long FinishedRequests { get => _finishedCount; internal set => Count(_finished, ref _finishedCount, value); }
 
     /// <summary>Raised on the engine thread when a request's first token is sampled (time to first token).</summary>

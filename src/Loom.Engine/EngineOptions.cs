@@ -24,6 +24,8 @@ public sealed record EngineOptions
     public Loom.Models.Architectures.KvCacheType KvCacheDtype { get; init; } = Loom.Models.Architectures.KvCacheType.F16;
     /// <summary>Compute threads (null = all cores).</summary>
     public int? Threads { get; init; }
+    /// <summary>Fault injection for tests (<see cref="IEngineFaults"/>); null in production.</summary>
+    public IEngineFaults? Faults { get; init; }
 
     public void Validate()
     {

@@ -76,8 +76,10 @@ public sealed class LlmEngine : IDisposable
             throw new ArgumentException($"the prompt has {prompt.Length} tokens; the context holds {Model.Config.ContextLength}", nameof(prompt));
         if (prompt.Length >= (long)Blocks.NumBlocks * Blocks.BlockSize)
             throw new ArgumentException($"the prompt has {prompt.Length} tokens; the KV cache holds {(long)Blocks.NumBlocks * Blocks.BlockSize}", nameof(prompt));
+        foreach (int id in p.StopTokenIds)
+            if ((uint)id >= (uint)vocab) throw new ArgumentOutOfRangeException("stop_token_ids", id, $"stop token id {id} is outside the vocabulary (0..{vocab - 1})");
         if (p.N > Options.MaxNumSeqs)
-            throw new ArgumentException($"n = {p.N} is more than the engine runs at once ({Options.MaxNumSeqs})", nameof(p));
+            throw new ArgumentOutOfRangeException("n", p.N, $"n = {p.N} is more than the engine runs at once ({Options.MaxNumSeqs})");
         if (Interlocked.Increment(ref _pending) > Options.MaxWaiting + Options.MaxNumSeqs)
         {
             Interlocked.Decrement(ref _pending);
@@ -99,36 +101,66 @@ public sealed class LlmEngine : IDisposable
     /// <summary>True while anything is queued, waiting or running.</summary>
     public bool HasWork => !_incoming.IsEmpty || !_aborts.IsEmpty || Scheduler.WaitingCount > 0 || Scheduler.RunningCount > 0;
 
-    /// <summary>One iteration: admit, schedule, run the batch, sample, emit. Returns false when there was nothing to do.</summary>
+    /// <summary>
+    /// Raised once for each request that fails inside the engine (the request itself ends with
+    /// <see cref="FinishReason.Error"/>, its blocks and queue slot freed); hosts log it here.
+    /// </summary>
+    public event Action<string, Exception>? RequestFailed;
+
+    /// <summary>
+    /// One iteration: admit, schedule, run the batch, sample, emit. Returns false when there was nothing to do.
+    /// A failure is contained to the requests it concerns (see <see cref="RequestFailed"/>); the engine carries on.
+    /// </summary>
     public bool Step()
     {
         Admit();
         ProcessAborts();
-        var chunks = Scheduler.Schedule();
-        if (Scheduler.Overflowed.Count > 0)
-            foreach (var seq in Scheduler.Overflowed.ToArray()) Finish(seq, FinishReason.Length, null, "");
+        IReadOnlyList<ScheduledChunk> chunks;
+        try
+        {
+            chunks = Scheduler.Schedule();
+            if (Scheduler.Overflowed.Count > 0)
+                foreach (var seq in Scheduler.Overflowed.ToArray()) Finish(seq, FinishReason.Length, null, "");
+        }
+        catch (Exception e)
+        {
+            // Scheduling state is shared by every request: none of them can be trusted to continue.
+            foreach (var r in _requests.Values.ToArray()) Fail(r, e);
+            return true;
+        }
         if (chunks.Count == 0) return HasWork;
         var started = DateTime.UtcNow;
         try
         {
+            if (Options.Faults is { } faults)
+                foreach (var r in chunks.Select(c => c.Seq.Request).Distinct()) faults.At(EngineStage.Run, r);
             _runner.Run(chunks);
         }
         catch (Exception e)
         {
-            FailAll(chunks, e);
+            foreach (var r in chunks.Select(c => c.Seq.Request).Distinct().ToArray()) Fail(r, e);
             return true;
         }
         int sampleIndex = 0;
         foreach (var chunk in chunks)
         {
             var seq = chunk.Seq;
-            seq.ComputedTokens += chunk.Count;
-            Blocks.CommitFullBlocks(seq);
-            if (seq.OutputLength == 0) Metrics.PromptTokens += chunk.Count;
-            if (!chunk.Samples) continue;
-            var logits = _runner.Logits(sampleIndex++);
-            if (seq.PendingForks is { } forks) StartForks(seq, forks, logits);
-            SampleAndEmit(seq, logits);
+            int logitsRow = chunk.Samples ? sampleIndex++ : -1;
+            if (seq.Status == SequenceStatus.Finished) continue; // failed with a sibling earlier in this step
+            try
+            {
+                seq.ComputedTokens += chunk.Count;
+                Blocks.CommitFullBlocks(seq);
+                if (seq.OutputLength == 0) Metrics.PromptTokens += chunk.Count;
+                if (!chunk.Samples) continue;
+                var logits = _runner.Logits(logitsRow);
+                if (seq.PendingForks is { } forks) StartForks(seq, forks, logits);
+                SampleAndEmit(seq, logits);
+            }
+            catch (Exception e)
+            {
+                Fail(seq.Request, e);
+            }
         }
         Metrics.Steps++;
         Metrics.StepSeconds += (DateTime.UtcNow - started).TotalSeconds;
@@ -151,7 +183,13 @@ public sealed class LlmEngine : IDisposable
         {
             bool worked;
             try { worked = Step(); }
-            catch (Exception) { worked = false; }
+            catch (Exception e)
+            {
+                // Step contains failures to the requests they concern; anything that still escapes fails every
+                // request in flight, so none waits forever on a loop that cannot serve it.
+                foreach (var r in _requests.Values.ToArray()) Fail(r, e);
+                worked = false;
+            }
             if (!worked && !HasWork)
             {
                 try { _signal.Wait(ct); } catch (OperationCanceledException) { break; }
@@ -186,6 +224,15 @@ public sealed class LlmEngine : IDisposable
         while (_incoming.TryDequeue(out var r))
         {
             _requests[r.Id] = r;
+            try { AdmitOne(r); }
+            catch (Exception e) { Fail(r, e); }
+        }
+    }
+
+    private void AdmitOne(Request r)
+    {
+        {
+            Options.Faults?.At(EngineStage.Admit, r);
             Sequence? first = null;
             for (int i = 0; i < r.Params.N; i++)
             {
@@ -252,10 +299,12 @@ public sealed class LlmEngine : IDisposable
             for (int i = 0; i < n; i++) top[i] = (_topIds[i], _topLogprobs[i]);
             logprob = new TokenLogprob(-1, 0, top);
         }
+        Options.Faults?.At(EngineStage.Sample, seq.Request);
         int token = seq.Sampler.Sample(logits, seq.PromptTokens, seq.OutputTokens);
         if (logprob is not null) logprob = logprob with { TokenId = token, Logprob = Loom.Engine.Sampling.Logprobs.LogSoftmaxAt(_rawLogits, token, logSumExp) };
         seq.Append(token);
         Metrics.GenerationTokens++;
+        Options.Faults?.At(EngineStage.Emit, seq.Request);
         if (seq.OutputLength == 1) Metrics.RecordFirstToken(seq.Request.ArrivalTime);
 
         FinishReason? finish = null;
@@ -334,10 +383,42 @@ public sealed class LlmEngine : IDisposable
         CompletionTokens = seq.OutputLength,
     };
 
-    private void FailAll(IReadOnlyList<ScheduledChunk> chunks, Exception e)
+    /// <summary>
+    /// Ends <paramref name="r"/> with <see cref="FinishReason.Error"/>: every sequence's blocks are freed, the
+    /// request completes and leaves the queue, and <see cref="RequestFailed"/> is raised once. Safe whatever state
+    /// the failure left the request in (no sequences yet, some finished, a half-emitted token).
+    /// </summary>
+    private void Fail(Request r, Exception e)
     {
-        foreach (var seq in chunks.Select(c => c.Seq).Distinct().ToArray())
-            if (seq.Status != SequenceStatus.Finished) Finish(seq, FinishReason.Error, e.Message, "");
+        if (r.IsFinished) return;
+        foreach (var seq in r.Sequences.ToArray())
+        {
+            if (seq.Status == SequenceStatus.Finished) continue;
+            try { Finish(seq, FinishReason.Error, e.Message, ""); }
+            catch (Exception)
+            {
+                seq.Status = SequenceStatus.Finished;
+                seq.FinishReason = FinishReason.Error;
+                try { Scheduler.Remove(seq); } catch (Exception) { /* freeing is best effort once state is broken */ }
+            }
+        }
+        if (!r.IsFinished)
+        {
+            // No sequence existed yet, or finishing them did not complete the request.
+            r.IsFinished = true;
+            _requests.Remove(r.Id);
+            Interlocked.Decrement(ref _pending);
+            for (int i = 0; i < r.Params.N; i++)
+                if (!r.Sequences.Any(q => q.Index == i && q.FinishReason is not null))
+                    r.Emit(new RequestOutput
+                    {
+                        RequestId = r.Id, Index = i, TokenIds = [], Text = "", FinishReason = FinishReason.Error,
+                        StopReason = e.Message, PromptTokens = r.Prompt.Length,
+                    });
+            r.Complete();
+        }
+        Metrics.Failed++;
+        RequestFailed?.Invoke(r.Id, e);
     }
 
     public void Dispose()

@@ -26,11 +26,17 @@ public sealed class LoomServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly PrometheusExporter _exporter;
 
+    private readonly Action<string, Exception> _logFailure;
+
     private LoomServer(WebApplication app, ServingContext context, PrometheusExporter exporter)
     {
         _app = app;
         Context = context;
         _exporter = exporter;
+        // An engine failure ends only its request (a 500 or an SSE error event); it is logged here, once.
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("loom.engine");
+        _logFailure = (id, e) => log.LogError(e, "request {RequestId} failed in the engine", id);
+        context.Engine.RequestFailed += _logFailure;
     }
 
     internal ServingContext Context { get; }
@@ -109,6 +115,7 @@ public sealed class LoomServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Context.Engine.RequestFailed -= _logFailure;
         await _app.StopAsync();
         await _app.DisposeAsync();
         _exporter.Dispose();

@@ -33,12 +33,12 @@ public sealed class ErrorTests(ServerFixture f)
     }
 
     [Fact]
-    public async Task Unknown_model_is_400()
+    public async Task Unknown_model_is_404()
     {
-        AssertError(await Raw.PostAsync("completions", new { model = "gpt-4", prompt = "x" }), 400, "model", "model_not_found");
+        AssertError(await Raw.PostAsync("completions", new { model = "gpt-4", prompt = "x" }), 404, "model", "model_not_found");
         var chat = f.Client().GetChatClient("gpt-4");
         var ex = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage("hi")]));
-        Assert.Equal(400, ex.Status);
+        Assert.Equal(404, ex.Status);
         Assert.Contains("gpt-4", ex.Message);
     }
 

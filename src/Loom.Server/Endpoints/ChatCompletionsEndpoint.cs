@@ -42,6 +42,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
             await foreach (var (_, o) in call.ReadAllAsync(ctx.RequestAborted))
             {
                 usage.Add(0, o);
+                if (o.FinishReason == Engine.FinishReason.Error) { await sse.WriteErrorAsync(OpenAiException.EngineFailure(o.StopReason)); break; }
                 if (o.Text.Length == 0 && o.FinishReason is null && o.Logprobs is null) continue;
                 var lp = o.Logprobs is { } l && topLogprobs is int k ? LogprobFormatter.Chat(s.Tokenizer, l, k) : null;
                 var choice = new ChatChunkChoice(o.Index, new ChatDelta(null, o.Text), lp,
@@ -62,7 +63,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
         }
         var result = choices.Select((c, i) =>
         {
-            if (c.FinishReason == Engine.FinishReason.Error) throw new InvalidOperationException(c.StopReason ?? "generation failed");
+            if (c.FinishReason == Engine.FinishReason.Error) throw OpenAiException.EngineFailure(c.StopReason);
             var lp = topLogprobs is int k ? LogprobFormatter.Chat(s.Tokenizer, c.Logprobs, k) : null;
             return new ChatChoice(i, new ChatResponseMessage("assistant", c.Text.ToString()), lp, SamplingMapper.Finish(c.FinishReason), c.StopReason);
         }).ToArray();

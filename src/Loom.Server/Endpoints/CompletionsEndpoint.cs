@@ -38,6 +38,7 @@ internal sealed class CompletionsEndpoint(ServingContext s)
             await foreach (var (prompt, o) in call.ReadAllAsync(ctx.RequestAborted))
             {
                 usage.Add(prompt, o);
+                if (o.FinishReason == Engine.FinishReason.Error) { await sse.WriteErrorAsync(OpenAiException.EngineFailure(o.StopReason)); break; }
                 int index = prompt * p.N + o.Index;
                 string text = o.Text;
                 if (!started[index]) { started[index] = true; if (promptTexts is not null) text = promptTexts[prompt] + text; }
@@ -62,7 +63,7 @@ internal sealed class CompletionsEndpoint(ServingContext s)
         var result = choices.Select((c, i) =>
         {
             string prefix = promptTexts?[i / p.N] ?? "";
-            if (c.FinishReason == Engine.FinishReason.Error) throw new InvalidOperationException(c.StopReason ?? "generation failed");
+            if (c.FinishReason == Engine.FinishReason.Error) throw OpenAiException.EngineFailure(c.StopReason);
             var lp = p.Logprobs is null ? null : LogprobFormatter.Completion(s.Tokenizer, c.Logprobs, prefix.Length);
             return new CompletionChoice(i, prefix + c.Text, lp, SamplingMapper.Finish(c.FinishReason), c.StopReason);
         }).ToArray();

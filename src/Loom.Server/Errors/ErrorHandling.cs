@@ -53,6 +53,10 @@ internal static class ErrorHandling
         EngineOverloadedException o => new OpenAiException(HttpStatusCode.TooManyRequests,
             $"The server is busy ({o.Message}); retry later.", "rate_limit_error", null, "queue_full") { RetryAfterSeconds = 1 },
         ArgumentException a => OpenAiException.BadRequest(ArgumentMessage(a), a.ParamName, "invalid_value"),
+        // System.Text.Json parses lazily: a string with invalid UTF-8 or a lone surrogate escape ("\ud800") only fails
+        // when the endpoint reads it, as InvalidOperationException.
+        InvalidOperationException { Source: { } source } when source.StartsWith("System.Text.Json", StringComparison.Ordinal) => OpenAiException.BadRequest(
+            "The request body contains text that is not valid Unicode (invalid UTF-8, an overlong encoding or a lone surrogate).", null, "invalid_text"),
         _ => new OpenAiException(HttpStatusCode.InternalServerError, $"Internal error: {e.Message}", "server_error"),
     };
 

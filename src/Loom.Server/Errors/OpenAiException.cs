@@ -18,6 +18,10 @@ public sealed class OpenAiException(HttpStatusCode status, string message, strin
     /// <summary>Seconds the client should wait before retrying (sent as Retry-After).</summary>
     public int? RetryAfterSeconds { get; init; }
 
+    /// <summary>500: the engine failed this request (the failure is logged once by the host; others carry on).</summary>
+    public static OpenAiException EngineFailure(string? message) =>
+        new(HttpStatusCode.InternalServerError, $"The engine failed this request: {message ?? "unknown error"}", "server_error", null, "engine_error");
+
     /// <summary>400: the request is malformed or a parameter is wrong.</summary>
     public static OpenAiException BadRequest(string message, string? param = null, string? code = null) =>
         new(HttpStatusCode.BadRequest, message, "invalid_request_error", param, code);

@@ -49,9 +49,9 @@ internal static class SamplingMapper
         if (requested is not int n)
             return Math.Min(defaultTokens ?? int.MaxValue, contextLength - promptTokens);
         if (n < 1) throw new ArgumentOutOfRangeException(param, n, $"{param} must be at least 1. Got {n}.");
-        if (promptTokens + n > contextLength)
+        if ((long)promptTokens + n > contextLength)
             throw OpenAiException.BadRequest(
-                $"This model's maximum context length is {contextLength} tokens. However, you requested {promptTokens + n} tokens " +
+                $"This model's maximum context length is {contextLength} tokens. However, you requested {(long)promptTokens + n} tokens " +
                 $"({promptTokens} in the prompt, {n} for the completion). Reduce the prompt or {param}.",
                 param, "context_length_exceeded");
         return n;
@@ -60,7 +60,8 @@ internal static class SamplingMapper
     public static void CheckModel(string? model, ServingContext s)
     {
         if (model is not null && model != s.ServedModelName)
-            throw OpenAiException.BadRequest($"The model '{model}' does not exist; this server serves '{s.ServedModelName}'.", "model", "model_not_found");
+            throw new OpenAiException(System.Net.HttpStatusCode.NotFound,
+                $"The model '{model}' does not exist; this server serves '{s.ServedModelName}'.", "invalid_request_error", "model", "model_not_found");
     }
 
     public static string Finish(Engine.FinishReason? r) => r switch

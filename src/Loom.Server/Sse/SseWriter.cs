@@ -41,6 +41,13 @@ internal sealed class SseWriter
         await body.FlushAsync(_ct);
     }
 
+    /// <summary>
+    /// A failure after the stream began (the status is already 200): one <c>data: {"error": …}</c> event in OpenAI's
+    /// error shape, as vLLM sends, before the stream ends.
+    /// </summary>
+    public Task WriteErrorAsync(Errors.OpenAiException error) =>
+        WriteAsync(new Errors.ErrorBody(new Errors.ErrorDetail(error.Message, error.Type, error.Param, error.Code)), Protocol.Json.Context.ErrorBody);
+
     public async Task WriteDoneAsync()
     {
         await _response.Body.WriteAsync(Done, _ct);

@@ -1,0 +1,24 @@
+namespace Loom.Engine;
+
+/// <summary>Where in a step a request's work can fail; see <see cref="EngineOptions.Faults"/>.</summary>
+public enum EngineStage
+{
+    /// <summary>Turning a submitted request into sequences (tokenizer decoder, stop matcher, sampler).</summary>
+    Admit,
+    /// <summary>The forward pass of a whole step: every sequence in the batch fails with it.</summary>
+    Run,
+    /// <summary>Sampling one sequence's next token.</summary>
+    Sample,
+    /// <summary>Detokenizing, stop checks and emitting after a token was sampled.</summary>
+    Emit,
+}
+
+/// <summary>
+/// Called by the engine at each <see cref="EngineStage"/> for the request whose work is about to run (for
+/// <see cref="EngineStage.Run"/>, once per request in the batch). Throwing makes that stage fail as a real fault
+/// would, which is how tests prove that no fault loses a request or leaks its blocks. Production engines have none.
+/// </summary>
+public interface IEngineFaults
+{
+    void At(EngineStage stage, Request request);
+}
