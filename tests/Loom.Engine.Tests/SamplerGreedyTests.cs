@@ -92,6 +92,6 @@ public class SamplerGreedyTests
     public void All_negative_infinity_cannot_be_sampled()
     {
         var s = new Sampler(new SamplingParams { Seed = 1 }, 3);
-        Assert.Throws<InvalidOperationException>(() => s.Sample([float.NegativeInfinity, float.NegativeInfinity, float.NegativeInfinity], [], []));
+        Assert.Throws<NoSamplableTokenException>(() => s.Sample([float.NegativeInfinity, float.NegativeInfinity, float.NegativeInfinity], [], []));
     }
 }

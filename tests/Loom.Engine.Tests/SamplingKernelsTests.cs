@@ -70,4 +70,32 @@ public class SamplingKernelsTests
             }
         }
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(16)]
+    [InlineData(33)]
+    public void NaN_or_positive_infinity_is_found_at_every_position(int n)
+    {
+        foreach (var bad in new[] { float.NaN, float.PositiveInfinity })
+            for (var at = 0; at < n; at++)
+            {
+                var x = new float[n];
+                x[at] = bad;
+                Assert.True(Kernels.HasNaNOrPositiveInfinity(x), $"{bad} at {at} of {n}");
+                x[at] = float.NegativeInfinity;
+                Assert.False(Kernels.HasNaNOrPositiveInfinity(x));
+            }
+    }
+
+    [Fact]
+    public void Divide_saturates_only_finite_overflow()
+    {
+        float[] x = [3e38f, -3e38f, float.PositiveInfinity, float.NegativeInfinity, float.NaN, 1f, 2e38f, -1e38f, 5f, 3e38f, -3e38f];
+        Kernels.Divide(x, 0.01f);
+        Assert.Equal([float.MaxValue, -float.MaxValue, float.PositiveInfinity, float.NegativeInfinity], x[..4]);
+        Assert.True(float.IsNaN(x[4]));
+        Assert.Equal([100f, float.MaxValue, -float.MaxValue, 500f, float.MaxValue, -float.MaxValue], x[5..]);
+    }
 }

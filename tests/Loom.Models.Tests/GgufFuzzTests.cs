@@ -61,7 +61,7 @@ public class GgufFuzzTests(ITestOutputHelper output)
     }
 
     /// <summary>Mutates <paramref name="b"/> in place; returns how many of its bytes form the mutant.</summary>
-    private static (int Length, string What) Mutate(Span<byte> b, GgufLayout layout, Random rng)
+    internal static (int Length, string What) Mutate(Span<byte> b, GgufLayout layout, Random rng)
     {
         int header = (int)Math.Min(layout.HeaderEnd, b.Length);
         switch (rng.Next(10))

@@ -131,6 +131,19 @@ public class HfConfigTests
         Refused(j => j["architectures"] = "LlamaForCausalLM");
     }
 
+    [Theory]
+    [InlineData("num_hidden_layers", 2147483647L, "layer count")]
+    [InlineData("num_hidden_layers", 1025L, "layer count")]
+    [InlineData("max_position_embeddings", 100000000L, "context length")]
+    [InlineData("vocab_size", 16777217L, "vocab size")]
+    [InlineData("intermediate_size", 2147483647L, "feed-forward length")]
+    [InlineData("vocab_size", 4294967808L, "vocab_size")] // 2^32 + 512: never narrowed to 512
+    public void ImplausibleHyperparametersAreRefused(string key, long value, string named)
+    {
+        var e = Refused(j => j[key] = value);
+        Assert.Contains(named, e.Message);
+    }
+
     [Fact]
     public void GarbageFilesAreRefused()
     {

@@ -15,11 +15,11 @@ internal static class BenchCommand
     {
         var model = ModelOptions.Model();
         var tokenizer = ModelOptions.Tokenizer();
-        var prompt = new Option<int>("--n-prompt", "-p") { Description = "Prompt tokens of the pp test (0 = skip)", DefaultValueFactory = _ => 512 };
-        var gen = new Option<int>("--n-gen", "-n") { Description = "Generated tokens of the tg test (0 = skip)", DefaultValueFactory = _ => 128 };
-        var threads = new Option<string>("--threads", "-t") { Description = "Comma-separated thread counts, e.g. 1,2,4 (default: all cores)" };
-        var reps = new Option<int>("--repetitions", "-r") { Description = "Timed repetitions of each test", DefaultValueFactory = _ => 5 };
-        var probe = new Option<int>("--probe-mib") { Description = "Buffer of the memory-bandwidth probe in MiB (0 = skip the probe)", DefaultValueFactory = _ => 1024 };
+        var prompt = new Option<int>("--n-prompt", "-p") { Description = "Prompt tokens of the pp test (0 = skip)", DefaultValueFactory = _ => 512 }.InRange(0);
+        var gen = new Option<int>("--n-gen", "-n") { Description = "Generated tokens of the tg test (0 = skip)", DefaultValueFactory = _ => 128 }.InRange(0);
+        var threads = new Option<string>("--threads", "-t") { Description = "Comma-separated thread counts, e.g. 1,2,4 (default: all cores)" }.ListInRange(1, CliChecks.MaxThreads);
+        var reps = new Option<int>("--repetitions", "-r") { Description = "Timed repetitions of each test", DefaultValueFactory = _ => 5 }.InRange(1);
+        var probe = new Option<int>("--probe-mib") { Description = "Buffer of the memory-bandwidth probe in MiB (0 = skip the probe)", DefaultValueFactory = _ => 1024 }.InRange(0);
         var output = new Option<string>("--output", "-o") { Description = "table: a markdown table as llama-bench prints; json: one array of objects", DefaultValueFactory = _ => "table" };
         output.AcceptOnlyFromAmong("table", "json");
 
@@ -69,9 +69,7 @@ internal static class BenchCommand
     private static int[] ParseThreads(string? s)
     {
         if (string.IsNullOrWhiteSpace(s)) return [Environment.ProcessorCount];
-        return s.Split(',', StringSplitOptions.TrimEntries).Select(x =>
-            int.TryParse(x, NumberStyles.None, CultureInfo.InvariantCulture, out int t) && t > 0 ? t
-                : throw new ArgumentException($"--threads: '{x}' is not a positive integer")).ToArray();
+        return CliChecks.ParseList(s);
     }
 
     private static object Json(ModelInfo m, BenchOptions o, BenchResult r) => new

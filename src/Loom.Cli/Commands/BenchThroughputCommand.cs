@@ -19,11 +19,11 @@ internal static class BenchThroughputCommand
         var model = ModelOptions.Model();
         var tokenizer = ModelOptions.Tokenizer();
         var threads = ModelOptions.Threads();
-        var numPrompts = new Option<int>("--num-prompts") { Description = "Requests to run", DefaultValueFactory = _ => 32 };
-        var inputLen = new Option<int>("--input-len") { Description = "Prompt tokens per request", DefaultValueFactory = _ => 128 };
-        var outputLen = new Option<int>("--output-len") { Description = "Tokens generated per request", DefaultValueFactory = _ => 128 };
-        var prefixLen = new Option<int>("--prefix-len") { Description = "Leading prompt tokens every request shares (prefix-cache benchmark)", DefaultValueFactory = _ => 0 };
-        var concurrency = new Option<int?>("--concurrency") { Description = "Most requests in flight (default: all at once)" };
+        var numPrompts = new Option<int>("--num-prompts") { Description = "Requests to run", DefaultValueFactory = _ => 32 }.InRange(1);
+        var inputLen = new Option<int>("--input-len") { Description = "Prompt tokens per request", DefaultValueFactory = _ => 128 }.InRange(1);
+        var outputLen = new Option<int>("--output-len") { Description = "Tokens generated per request", DefaultValueFactory = _ => 128 }.InRange(1);
+        var prefixLen = new Option<int>("--prefix-len") { Description = "Leading prompt tokens every request shares (prefix-cache benchmark)", DefaultValueFactory = _ => 0 }.InRange(0);
+        var concurrency = new Option<int?>("--concurrency") { Description = "Most requests in flight (default: all at once)" }.InRange(1);
         var seed = new Option<int>("--seed") { Description = "Seed of the random prompts", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--output", "-o") { Description = "text or json", DefaultValueFactory = _ => "text" };
         output.AcceptOnlyFromAmong("text", "json");
@@ -39,10 +39,7 @@ internal static class BenchThroughputCommand
             bool json = parse.GetValue(output) == "json";
             int n = parse.GetValue(numPrompts), inLen = parse.GetValue(inputLen), outLen = parse.GetValue(outputLen), prefix = parse.GetValue(prefixLen);
             int conc = parse.GetValue(concurrency) ?? n;
-            if (n < 1) throw new ArgumentException("--num-prompts must be at least 1");
-            if (inLen < 1 || outLen < 1) throw new ArgumentException("--input-len and --output-len must be at least 1");
-            if (prefix < 0 || prefix > inLen) throw new ArgumentException($"--prefix-len must be between 0 and --input-len ({inLen})");
-            if (conc < 1) throw new ArgumentException("--concurrency must be at least 1");
+            if (prefix > inLen) throw new ArgumentException($"--prefix-len must be between 0 and --input-len ({inLen})");
             conc = Math.Min(conc, n);
 
             // Enough sequences and KV for every request in flight, unless the command line says otherwise.

@@ -28,9 +28,9 @@ internal sealed class EngineCliOptions
         return o;
     }
 
-    public Option<int?> MaxNumSeqs { get; } = new("--max-num-seqs") { Description = "Most sequences running at once (default 64)" };
+    public Option<int?> MaxNumSeqs { get; } = new Option<int?>("--max-num-seqs") { Description = "Most sequences running at once (default 64)" }.InRange(1);
 
-    public Option<int?> MaxNumBatchedTokens { get; } = new("--max-num-batched-tokens") { Description = "Most tokens in one forward pass, decodes plus prompt chunks (default 512)" };
+    public Option<int?> MaxNumBatchedTokens { get; } = new Option<int?>("--max-num-batched-tokens") { Description = "Most tokens in one forward pass, decodes plus prompt chunks (default 512)" }.InRange(1);
 
     public Option<bool> NoPrefixCaching { get; } = new("--no-prefix-caching") { Description = "Do not reuse the KV blocks of earlier prompts with the same prefix" };
 

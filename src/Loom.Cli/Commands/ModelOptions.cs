@@ -18,10 +18,10 @@ internal static class ModelOptions
         Description = "Tokenizer for llama2.c checkpoints (default: tokenizer.bin or tok*.bin beside the model)",
     };
 
-    public static Option<int?> Threads() => new("--threads", "-t")
+    public static Option<int?> Threads() => new Option<int?>("--threads", "-t")
     {
         Description = "Compute threads (default: all cores)",
-    };
+    }.InRange(1, CliChecks.MaxThreads);
 
     /// <summary>Loads the model, showing a progress bar while its weights are paged in when stderr is a terminal.</summary>
     public static LoadedModel Load(string path, string? tokenizer, bool quiet)

@@ -29,7 +29,6 @@ internal static class QuantizeCommand
                 Threads = parse.GetValue(threads),
             };
             string inPath = parse.GetValue(input)!, outPath = parse.GetValue(output)!;
-            if (options.Threads is <= 0) throw new ArgumentException("--threads must be positive");
             IReadOnlyList<QuantizedTensor> tensors;
             try
             {

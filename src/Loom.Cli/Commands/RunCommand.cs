@@ -16,9 +16,9 @@ internal static class RunCommand
         var tokenizer = ModelOptions.Tokenizer();
         var threads = ModelOptions.Threads();
         var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text", Required = true };
-        var n = new Option<int>("--n-predict", "-n") { Description = "Most tokens to generate", DefaultValueFactory = _ => 128 };
+        var n = new Option<int>("--n-predict", "-n") { Description = "Most tokens to generate", DefaultValueFactory = _ => 128 }.InRange(1);
         var temp = new Option<float>("--temp") { Description = "Temperature (0 = greedy)", DefaultValueFactory = _ => 0.8f };
-        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = off)", DefaultValueFactory = _ => 40 };
+        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = off)", DefaultValueFactory = _ => 40 }.InRange(0);
         var topP = new Option<float>("--top-p") { Description = "Keep the smallest set with this much probability", DefaultValueFactory = _ => 0.95f };
         var minP = new Option<float>("--min-p") { Description = "Drop tokens below this fraction of the top probability", DefaultValueFactory = _ => 0.05f };
         var repeat = new Option<float>("--repeat-penalty") { Description = "Repetition penalty (1 = off)", DefaultValueFactory = _ => 1f };
@@ -50,10 +50,12 @@ internal static class RunCommand
             p.Validate();
             var options = engineOptions.Apply(parse, new EngineOptions { Threads = parse.GetValue(threads), MaxNumSeqs = 1 });
             using var loaded = ModelOptions.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: json);
+            var promptIds = loaded.Tokenizer.Encode(parse.GetValue(prompt)!, addSpecial: true, parseSpecial: true);
+            // One sequence never needs more KV than its prompt and its tokens, however long the model claims its context is.
+            options = options with { MaxKvTokens = options.MaxKvTokens ?? (int)Math.Min(loaded.Config.ContextLength, (long)promptIds.Length + p.MaxTokens + 1) };
             using var engine = new LlmEngine(loaded, options);
             engine.Start();
 
-            var promptIds = loaded.Tokenizer.Encode(parse.GetValue(prompt)!, addSpecial: true, parseSpecial: true);
             var sw = Stopwatch.StartNew();
             var request = engine.AddRequest(promptIds, p);
             var ids = new List<int>();

@@ -13,9 +13,9 @@ internal static class ServeCommand
         var tokenizer = ModelOptions.Tokenizer();
         var threads = ModelOptions.Threads();
         var host = new Option<string>("--host") { Description = "Address to listen on (an IP address or localhost)", DefaultValueFactory = _ => "127.0.0.1" };
-        var port = new Option<int>("--port") { Description = "TCP port (0 picks a free one)", DefaultValueFactory = _ => 8080 };
+        var port = new Option<int>("--port") { Description = "TCP port (0 picks a free one)", DefaultValueFactory = _ => 8080 }.InRange(0, 65535);
         var apiKey = new Option<string?>("--api-key") { Description = "Require 'Authorization: Bearer KEY' on /v1/*, /tokenize and /detokenize (default: LOOM_API_KEY, else none)" };
-        var maxWaiting = new Option<int>("--max-waiting") { Description = "Requests that may wait for a slot before new ones get 429", DefaultValueFactory = _ => 1024 };
+        var maxWaiting = new Option<int>("--max-waiting") { Description = "Requests that may wait for a slot before new ones get 429", DefaultValueFactory = _ => 1024 }.InRange(0);
         var engineOptions = new EngineCliOptions();
         var servedName = new Option<string?>("--served-model-name") { Description = "Model name clients send and /v1/models lists (default: the model's name)" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "Jinja chat template file to use instead of the model's own" };
@@ -28,9 +28,7 @@ internal static class ServeCommand
         cmd.SetAction(async (parse, ct) =>
         {
             int portValue = parse.GetValue(port);
-            if (portValue is < 0 or > 65535) throw new ArgumentException($"--port must be 0..65535, not {portValue}");
             int waiting = parse.GetValue(maxWaiting);
-            if (waiting < 0) throw new ArgumentException($"--max-waiting must be at least 0, not {waiting}");
             string? template = parse.GetValue(chatTemplate) is { } file ? File.ReadAllText(file) : null;
             // A template with a syntax error stops the server here, not at its first chat request.
             try { if (template is not null) _ = new Loom.Models.ChatTemplates.ChatTemplate(template); }

@@ -60,7 +60,7 @@ internal sealed class Penalties
         }
     }
 
-    private float Repeat(float logit) => logit > 0f ? logit / _repetition : logit * _repetition;
+    private float Repeat(float logit) => Kernels.Saturate(logit > 0f ? logit / _repetition : logit * _repetition, logit);
 
     private static ArgumentOutOfRangeException BadToken(int t, int vocab, string name) =>
         new(name, t, $"Token id {t} is outside the vocabulary [0, {vocab}).");

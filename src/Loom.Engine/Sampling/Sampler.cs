@@ -9,7 +9,17 @@ namespace Loom.Engine.Sampling;
 /// Per-call work allocates nothing: all scratch is sized at construction, and only what the parameters need
 /// (a greedy sampler without penalties holds no scratch at all). Penalty counts are recomputed from the token spans
 /// each call (see <see cref="Penalties"/>), so the sampler carries no history of its own beyond the RNG state.
-/// Logits must be finite or negative infinity (no NaN, no positive infinity).
+/// <para>
+/// Sampling is total: any logits row, with any parameters, gives a token id in bounded time or one typed error. The
+/// rule for non-finite numbers, applied after the penalties and the temperature:
+/// NaN is treated as negative infinity, so a NaN token is never chosen;
+/// if any logit is positive infinity, only those tokens remain and they share the probability equally (greedy takes
+/// the lowest id among them);
+/// a finite logit that a penalty or the temperature would overflow saturates at ±float.MaxValue instead of becoming
+/// infinite, so it stays ordered against every logit that did not overflow rather than tying with true infinities;
+/// if nothing is left (every logit NaN or negative infinity), <see cref="Sample"/> throws
+/// <see cref="NoSamplableTokenException"/> rather than inventing a token, and the engine fails that request.
+/// </para>
 /// </remarks>
 public sealed class Sampler
 {
@@ -96,7 +106,9 @@ public sealed class Sampler
     public int Sample(Span<float> logits, ReadOnlySpan<int> promptTokens, ReadOnlySpan<int> outputTokens)
     {
         Apply(logits, promptTokens, outputTokens);
-        return _p.IsGreedy ? ArgMax(logits) : Pick();
+        if (!_p.IsGreedy) return Pick();
+        var best = ArgMax(logits);
+        return float.IsNegativeInfinity(logits[best]) ? throw new NoSamplableTokenException() : best;
     }
 
     /// <summary>
@@ -112,9 +124,9 @@ public sealed class Sampler
         if (outputTokens.Length < _p.MinTokens)
             foreach (var id in _minTokenMask) logits[id] = float.NegativeInfinity;
         _penalties?.Apply(logits, promptTokens, outputTokens);
+        if (!_p.IsGreedy && _temperature != 1f) Kernels.Divide(logits, _temperature);
+        Kernels.Sanitize(logits);
         if (_p.IsGreedy) return;
-
-        if (_temperature != 1f) Kernels.Divide(logits, _temperature);
 
         if (_topK > 0) TopK(logits);
         else DenseProbabilities(logits);
@@ -123,12 +135,12 @@ public sealed class Sampler
         if (_sorted) MaskOutsideCandidates(logits);
     }
 
-    /// <summary>Index of the largest logit, the lowest id among equals.</summary>
+    /// <summary>Index of the largest logit, the lowest id among equals; NaN never wins (0 when every logit is NaN or -∞).</summary>
     public static int ArgMax(ReadOnlySpan<float> logits)
     {
         var best = 0;
-        var bestValue = logits[0];
-        for (var i = 1; i < logits.Length; i++)
+        var bestValue = float.NegativeInfinity;
+        for (var i = 0; i < logits.Length; i++)
             if (logits[i] > bestValue) { bestValue = logits[i]; best = i; }
         return best;
     }
@@ -316,6 +328,5 @@ public sealed class Sampler
         return last; // rounding left u at the very top of the mass
     }
 
-    private static InvalidOperationException NoCandidates() =>
-        new("Every token's logit is negative infinity; there is nothing to sample.");
+    private static NoSamplableTokenException NoCandidates() => new();
 }

@@ -16,32 +16,37 @@ public static class GgufModelLoader
         if (!SupportedArchitectures.Contains(arch))
             throw new ModelFormatException(path, $"unsupported architecture '{arch}' (supported: {string.Join(", ", SupportedArchitectures)})");
 
-        int Int(string key, int? fallback = null)
+        // Every hyperparameter is range-checked as the 64-bit value the file stores, before it is narrowed or sizes anything.
+        int Int(string key, long max, int? fallback = null)
         {
             long? v = f.Metadata.TryGetValue($"{arch}.{key}", out var raw) && raw is GgufArray a ? Uniform(a, key) : f.GetInteger($"{arch}.{key}");
             if (v is null)
                 return fallback ?? throw new ModelFormatException(path, $"missing metadata '{arch}.{key}'");
-            if (v <= 0 || v > int.MaxValue) throw new ModelFormatException(path, $"metadata '{arch}.{key}' = {v} is out of range");
+            if (v <= 0 || v > max) throw new ModelFormatException(path, $"metadata '{arch}.{key}' = {v} is out of range ({ModelLimits.Range(max)})");
             return (int)v.Value;
         }
         long? Uniform(GgufArray a, string key)
         {
             // Per-layer arrays (e.g. head counts) are fine when every layer agrees.
             var values = a.Values.Cast<object>().Select(GgufFile.ToInteger).Distinct().ToArray();
+            if (values.Length == 0 || values.Any(v => v is null)) throw new ModelFormatException(path, $"metadata '{arch}.{key}' is not an integer or an array of integers");
             if (values.Length != 1) throw new ModelFormatException(path, $"per-layer '{arch}.{key}' with differing values is not supported");
             return values[0];
         }
 
-        int dim = Int("embedding_length");
-        int heads = Int("attention.head_count");
-        int kvHeads = Int("attention.head_count_kv", heads);
+        int dim = Int("embedding_length", ModelLimits.MaxWidth);
+        int heads = Int("attention.head_count", ModelLimits.MaxHeads);
+        int kvHeads = Int("attention.head_count_kv", ModelLimits.MaxHeads, heads);
         if (dim % heads != 0 && !f.Has($"{arch}.attention.key_length")) throw new ModelFormatException(path, $"embedding length {dim} is not divisible by {heads} heads");
-        int headDim = Int("attention.key_length", dim / heads);
-        int valueDim = Int("attention.value_length", headDim);
+        int headDim = Int("attention.key_length", ModelLimits.MaxHeadDim, dim / heads);
+        int valueDim = Int("attention.value_length", ModelLimits.MaxHeadDim, headDim);
         if (valueDim != headDim) throw new ModelFormatException(path, $"key length {headDim} != value length {valueDim} is not supported");
 
         var emb = f.FindTensor("token_embd.weight") ?? throw new ModelFormatException(path, "missing tensor 'token_embd.weight'");
-        int vocab = (int)(f.GetInteger($"{arch}.vocab_size") ?? (emb.Shape.Length > 1 ? emb.Shape[1] : 0));
+        int vocab = f.Has($"{arch}.vocab_size")
+            ? Int("vocab_size", ModelLimits.MaxVocab)
+            : emb.Shape.Length > 1 && emb.Shape[1] is > 0 and <= ModelLimits.MaxVocab ? (int)emb.Shape[1]
+            : throw new ModelFormatException(path, $"tensor 'token_embd.weight' of shape [{string.Join(", ", emb.Shape)}] gives no vocabulary size in range ({ModelLimits.Range(ModelLimits.MaxVocab)})");
 
         float freqScale = 1f;
         string? scaling = f.GetString($"{arch}.rope.scaling.type");
@@ -54,7 +59,7 @@ public static class GgufModelLoader
         else if (scaling is not null and not "none")
             throw new ModelFormatException(path, $"rope scaling '{scaling}' is not supported");
 
-        int ropeDim = Int("rope.dimension_count", headDim);
+        int ropeDim = Int("rope.dimension_count", ModelLimits.MaxHeadDim, headDim);
         float[]? freqFactors = null;
         if (f.FindTensor("rope_freqs.weight") is { } rf)
         {
@@ -67,12 +72,12 @@ public static class GgufModelLoader
             Architecture = arch,
             VocabSize = vocab,
             Dim = dim,
-            FfnDim = Int("feed_forward_length"),
-            NumLayers = Int("block_count"),
+            FfnDim = Int("feed_forward_length", ModelLimits.MaxWidth),
+            NumLayers = Int("block_count", ModelLimits.MaxLayers),
             NumHeads = heads,
             NumKvHeads = kvHeads,
             HeadDim = headDim,
-            ContextLength = Int("context_length"),
+            ContextLength = Int("context_length", ModelLimits.MaxContext),
             RmsNormEps = (float)(f.GetFloat($"{arch}.attention.layer_norm_rms_epsilon") ?? throw new ModelFormatException(path, $"missing metadata '{arch}.attention.layer_norm_rms_epsilon'")),
             RopeTheta = (float)(f.GetFloat($"{arch}.rope.freq_base") ?? 10000.0),
             RopeDim = ropeDim,
@@ -85,7 +90,48 @@ public static class GgufModelLoader
             QkNorm = arch == "qwen3" || f.HasTensor("blk.0.attn_q_norm.weight"),
         };
         config.Validate(path);
+        CheckAgainstTensors(f, config);
         return config;
+    }
+
+    /// <summary>
+    /// The metadata must describe the tensors the file holds: a header that claims more layers, heads or a wider
+    /// vocabulary than the weights have is refused here, naming the key and the tensor, before anything is sized from it.
+    /// </summary>
+    private static void CheckAgainstTensors(GgufFile f, ModelConfig c)
+    {
+        string path = f.Path, arch = c.Architecture;
+        var blocks = new HashSet<int>();
+        foreach (var t in f.Tensors)
+        {
+            if (!t.Name.StartsWith("blk.", StringComparison.Ordinal)) continue;
+            int dot = t.Name.IndexOf('.', 4);
+            if (dot < 0 || !int.TryParse(t.Name.AsSpan(4, dot - 4), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int b) || b >= c.NumLayers)
+                throw new ModelFormatException(path, $"tensor '{t.Name}' is not in one of the {c.NumLayers} blocks that metadata '{arch}.block_count' declares");
+            blocks.Add(b);
+        }
+        if (blocks.Count != c.NumLayers)
+        {
+            int missing = Enumerable.Range(0, c.NumLayers).First(i => !blocks.Contains(i));
+            throw new ModelFormatException(path, $"metadata '{arch}.block_count' = {c.NumLayers}, but the file has tensors for {blocks.Count} blocks (none named 'blk.{missing}.*')");
+        }
+
+        void Rows(string tensor, long expected, string what)
+        {
+            if (f.FindTensor(tensor) is not { } t) return; // a missing tensor is reported by name when the weights load
+            if (t.Shape.Length < 2 || t.Shape[0] != c.Dim || Outer(t) != expected)
+                throw new ModelFormatException(path, $"tensor '{tensor}' has shape [{string.Join(", ", t.Shape)}], which disagrees with {what}");
+        }
+        static long Outer(GgufTensorInfo t) => t.Shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+
+        Rows("token_embd.weight", c.VocabSize, $"metadata '{arch}.embedding_length' = {c.Dim} and a vocabulary of {c.VocabSize} (expected [{c.Dim}, {c.VocabSize}])");
+        Rows("output.weight", c.VocabSize, $"metadata '{arch}.embedding_length' = {c.Dim} and a vocabulary of {c.VocabSize} (expected [{c.Dim}, {c.VocabSize}])");
+        Rows("blk.0.attn_q.weight", (long)c.NumHeads * c.HeadDim,
+            $"metadata '{arch}.attention.head_count' = {c.NumHeads} × head dim {c.HeadDim} (expected [{c.Dim}, {(long)c.NumHeads * c.HeadDim}])");
+        Rows("blk.0.attn_k.weight", (long)c.NumKvHeads * c.HeadDim,
+            $"metadata '{arch}.attention.head_count_kv' = {c.NumKvHeads} × head dim {c.HeadDim} (expected [{c.Dim}, {(long)c.NumKvHeads * c.HeadDim}])");
+        Rows("blk.0.ffn_up.weight", c.FfnDim,
+            $"metadata '{arch}.feed_forward_length' = {c.FfnDim} (expected [{c.Dim}, {c.FfnDim}])");
     }
 
     /// <summary>Views of every weight tensor in the (still open) file; the file becomes the weights' owner.</summary>

@@ -36,12 +36,19 @@ public sealed record ModelConfig
     public void Validate(string path)
     {
         void Check(bool ok, string problem) { if (!ok) throw new ModelFormatException(path, problem); }
-        Check(VocabSize > 0, $"vocab size {VocabSize}");
-        Check(Dim > 0 && FfnDim > 0 && NumLayers > 0, $"bad dimensions (dim {Dim}, ffn {FfnDim}, layers {NumLayers})");
-        Check(NumHeads > 0 && NumKvHeads > 0 && NumHeads % NumKvHeads == 0, $"{NumHeads} heads cannot share {NumKvHeads} KV heads");
-        Check(HeadDim > 0 && HeadDim % 2 == 0, $"head dim {HeadDim}");
+        void InRange(long value, long max, string what) => Check(value > 0 && value <= max, $"{what} {value} is out of range ({ModelLimits.Range(max)})");
+        InRange(VocabSize, ModelLimits.MaxVocab, "vocab size");
+        InRange(Dim, ModelLimits.MaxWidth, "embedding length");
+        InRange(FfnDim, ModelLimits.MaxWidth, "feed-forward length");
+        InRange(NumLayers, ModelLimits.MaxLayers, "layer count");
+        InRange(NumHeads, ModelLimits.MaxHeads, "head count");
+        InRange(NumKvHeads, ModelLimits.MaxHeads, "KV head count");
+        InRange(HeadDim, ModelLimits.MaxHeadDim, "head dim");
+        InRange(ContextLength, ModelLimits.MaxContext, "context length");
+        InRange((long)NumHeads * HeadDim, ModelLimits.MaxWidth, "heads × head dim");
+        Check(NumHeads % NumKvHeads == 0, $"{NumHeads} heads cannot share {NumKvHeads} KV heads");
+        Check(HeadDim % 2 == 0, $"head dim {HeadDim} is odd");
         Check(RopeDim > 0 && RopeDim <= HeadDim && RopeDim % 2 == 0, $"rope dim {RopeDim} for head dim {HeadDim}");
-        Check(ContextLength > 0, $"context length {ContextLength}");
         Check(RmsNormEps > 0 && float.IsFinite(RmsNormEps), $"rms norm eps {RmsNormEps}");
         Check(RopeTheta > 0 && float.IsFinite(RopeTheta), $"rope theta {RopeTheta}");
         Check(RopeFreqFactors is null || RopeFreqFactors.Length == RopeDim / 2, "rope frequency factors do not match the rope dimension");

@@ -269,8 +269,10 @@ internal sealed unsafe class PagedAttention
         bool lone = batch.SeqTokenCount(seq) == 1;
 
         AttentionWorkspace.Ensure(ref ws.Q, count * hd);
-        // Sized for the whole context at once, so a growing sequence never reallocates mid-generation.
-        AttentionWorkspace.Ensure(ref ws.Scores, (long)count * Math.Max(n, c.ContextLength));
+        // Sized for the longest sequence the cache can hold at once, so a growing sequence never reallocates
+        // mid-generation; the claimed context alone could ask for gigabytes the KV budget will never fill.
+        long longest = Math.Min(c.ContextLength, (long)cache.NumBlocks * cache.BlockSize);
+        AttentionWorkspace.Ensure(ref ws.Scores, (long)count * Math.Max(n, longest));
         AttentionWorkspace.Ensure(ref ws.Tile, Tile * hd);
         AttentionWorkspace.Ensure(ref ws.Acc, (long)count * (lone ? 64 : 16) * hd);
         AttentionWorkspace.Ensure(ref ws.Sum, count * hd);

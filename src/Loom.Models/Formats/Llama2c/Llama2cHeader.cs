@@ -13,8 +13,8 @@ internal sealed record Llama2cHeader(int Version, int Dim, int HiddenDim, int La
     public const int LegacyHeaderBytes = 7 * 4;
     public const int ExportHeaderBytes = 256;
 
-    // Far beyond any real model, yet small enough that size products cannot overflow a long.
-    private const int MaxWidth = 1 << 20, MaxLayers = 1 << 12, MaxVocab = 1 << 24, MaxSeqLen = 1 << 24;
+    private const int MaxWidth = Architectures.ModelLimits.MaxWidth, MaxLayers = Architectures.ModelLimits.MaxLayers,
+        MaxVocab = Architectures.ModelLimits.MaxVocab, MaxSeqLen = Architectures.ModelLimits.MaxContext;
 
     public int HeadDim => Dim / Heads;
     public int KvDim => HeadDim * KvHeads;
@@ -51,7 +51,7 @@ internal sealed record Llama2cHeader(int Version, int Dim, int HiddenDim, int La
     {
         void Check(bool ok, string problem) { if (!ok) throw new ModelFormatException(path, $"not a llama2.c checkpoint, or corrupt: {problem}"); }
         Check(Dim is > 0 and <= MaxWidth, $"dim {Dim}");
-        Check(HiddenDim is > 0 and <= MaxWidth * 4, $"hidden_dim {HiddenDim}");
+        Check(HiddenDim is > 0 and <= MaxWidth, $"hidden_dim {HiddenDim}");
         Check(Layers is > 0 and <= MaxLayers, $"n_layers {Layers}");
         Check(Heads > 0 && Heads <= Dim && Dim % Heads == 0, $"n_heads {Heads} for dim {Dim}");
         Check(KvHeads > 0 && KvHeads <= Heads && Heads % KvHeads == 0, $"n_kv_heads {KvHeads} for {Heads} heads");
