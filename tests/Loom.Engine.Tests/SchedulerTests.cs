@@ -83,6 +83,6 @@ public class SchedulerTests
         using var model = TinyModels.Load();
         using var engine = new LlmEngine(model, new EngineOptions { KvCacheBytes = 16 << 20, MaxKvTokens = 32, MaxNumSeqs = 2 });
         Assert.Throws<ArgumentException>(() => engine.AddRequest(new int[40], TinyModels.Greedy(1)));
-        Assert.Throws<ArgumentException>(() => engine.AddRequest([5], TinyModels.Greedy(1) with { N = 3 }));
+        Assert.Equal("n", Assert.Throws<ArgumentOutOfRangeException>(() => engine.AddRequest([5], TinyModels.Greedy(1) with { N = 3 })).ParamName);
     }
 }
