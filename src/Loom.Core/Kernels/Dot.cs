@@ -185,6 +185,68 @@ public static class Dot
         return (float)sum;
     }
 
+    /// <summary>
+    /// Whether <see cref="F16F32Prescaled"/> applies here: 256-bit vectors without 512-bit ones (where the 512-bit
+    /// <see cref="F16F32"/> is emulated and the widening dominates decode).
+    /// </summary>
+    public static bool PrescaledF16 => !Vector512.IsHardwareAccelerated && Vector256.IsHardwareAccelerated;
+
+    /// <summary>Activations are prescaled by this (2^112) for <see cref="F16F32Prescaled"/>.</summary>
+    public static float F16Prescale => Pow2To112;
+
+    /// <summary>
+    /// The same number as <see cref="F16F32"/> for weights without Inf or NaN, given <paramref name="xScaled"/> =
+    /// x·2^112 (exact while |x| &lt; 65536). A half's bits shifted under a float's exponent and mantissa are its value
+    /// times 2^−112 exactly, subnormals included, so w'·x' is the same product as w·x and every FMA rounds alike;
+    /// the rescale by 2^112 and the Inf/NaN fix-up drop out of the loop: three operations widen eight weights.
+    /// </summary>
+    public static unsafe float F16F32Prescaled(ReadOnlySpan<Half> w, float* xScaled)
+    {
+        int n = w.Length;
+        var mask = Vector256.Create(unchecked((int)0x8FFFFFFF));
+        fixed (Half* wp = w)
+        {
+            short* h = (short*)wp;
+            Vector256<float> lo = default, hi = default;
+            for (int i = 0; i < n; i += 16)
+            {
+                var a = (Vector256.ShiftLeft(Avx2Widen(h + i), 13) & mask).AsSingle();
+                var b = (Vector256.ShiftLeft(Avx2Widen(h + i + 8), 13) & mask).AsSingle();
+                lo = Vector256.FusedMultiplyAdd(a, Vector256.Load(xScaled + i), lo);
+                hi = Vector256.FusedMultiplyAdd(b, Vector256.Load(xScaled + i + 8), hi);
+            }
+            return ReduceAdd(lo, hi);
+        }
+    }
+
+    /// <summary>Eight i16 sign-extended to i32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<int> Avx2Widen(short* p) => System.Runtime.Intrinsics.X86.Avx2.IsSupported
+        ? System.Runtime.Intrinsics.X86.Avx2.ConvertToVector256Int32(p)
+        : Vector256.WidenLower(Vector256.Create(Vector128.Load(p), Vector128<short>.Zero));
+
+    /// <summary>Whether an f16 tensor holds no Inf or NaN (all exponent bits set), scanned in parallel at load.</summary>
+    public static unsafe bool AllFiniteF16(Core.Tensors.WeightTensor t)
+    {
+        long n = t.ByteSize / 2;
+        int chunks = (int)Math.Max(1, Math.Min(256, n / 65536));
+        int bad = 0;
+        Threading.RowParallel.For(chunks, t.ByteSize / chunks, (t, n, chunks), (s, start, end) =>
+        {
+            var (t, n, chunks) = s;
+            ushort* p = (ushort*)t.Data;
+            long from = n * start / chunks, to = n * end / chunks;
+            var exp = Vector256.Create((ushort)0x7C00);
+            var any = Vector256<ushort>.Zero;
+            long i = from;
+            for (; i + 16 <= to; i += 16) any |= Vector256.Equals(Vector256.Load(p + i) & exp, exp);
+            bool found = any != Vector256<ushort>.Zero;
+            for (; i < to; i++) found |= (p[i] & 0x7C00) == 0x7C00;
+            if (found) Volatile.Write(ref bad, 1);
+        });
+        return bad == 0;
+    }
+
     /// <summary><see cref="F16F32"/>'s 16-lane chain as two 256-bit halves (see <see cref="F32Gemm4Halves"/>).</summary>
     private static unsafe float F16F32Halves(ReadOnlySpan<Half> w, ReadOnlySpan<float> x)
     {

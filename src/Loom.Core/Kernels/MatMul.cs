@@ -196,7 +196,8 @@ public static unsafe class MatMul
         }
     }
 
-    /// <summary>Rows of at most this many f16 weights are widened on the stack for the multi-token path.</summary>
+    /// <summary>Rows of at most this many f16 weights are widened on the stack for the multi-token path (and
+    /// activations of at most this many are prescaled for the decode path).</summary>
     private const int WidenedRowLimit = 16384;
 
     /// <summary>
@@ -215,6 +216,8 @@ public static unsafe class MatMul
             // Three rows at a time on 256-bit hardware (Dot.F32GemmTile3x4), one row against four tokens otherwise.
             int group = widen && !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? 3 : 1;
             Span<float> wide = widen ? stackalloc float[group * k] : default;
+            if (!widen && type == GgmlType.F16 && w.FiniteF16 && Dot.PrescaledF16 && k % 16 == 0 && k <= WidenedRowLimit && RunPrescaled(start, end))
+                return;
             // Token blocks keep the activations a thread meets cache-resident while it walks its rows.
             for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
             {
@@ -252,6 +255,35 @@ public static unsafe class MatMul
                     }
                 }
             }
+        }
+
+        /// <summary>
+        /// Decode against finite f16 weights: each token's activations prescaled by 2^112 once, then
+        /// <see cref="Dot.F16F32Prescaled"/> per row (the same numbers as <see cref="Dot.F16F32"/>). False, having
+        /// done nothing, when a token's activations reach 65536 and the scaled copy could overflow.
+        /// </summary>
+        private bool RunPrescaled(int start, int end)
+        {
+            var limit = System.Runtime.Intrinsics.Vector256.Create(65536f);
+            for (int t = 0; t < tokens; t++)
+            {
+                float* x = (float*)(xq + (long)t * xRow);
+                for (int i = 0; i < k; i += 8)
+                    if (System.Runtime.Intrinsics.Vector256.GreaterThanOrEqualAny(System.Runtime.Intrinsics.Vector256.Abs(System.Runtime.Intrinsics.Vector256.Load(x + i)), limit))
+                        return false;
+            }
+            Span<float> scaled = stackalloc float[k];
+            int rowBytes = (int)w.RowBytes;
+            var scale = System.Runtime.Intrinsics.Vector256.Create(Dot.F16Prescale);
+            fixed (float* xs = scaled)
+                for (int t = 0; t < tokens; t++)
+                {
+                    float* x = (float*)(xq + (long)t * xRow);
+                    for (int i = 0; i < k; i += 8) System.Runtime.Intrinsics.Vector256.Store(System.Runtime.Intrinsics.Vector256.Load(x + i) * scale, xs + i);
+                    for (int r = start; r < end; r++)
+                        y[(long)t * n + r] = Dot.F16F32Prescaled(new ReadOnlySpan<Half>((byte*)w.Data + (long)r * rowBytes, k), xs);
+                }
+            return true;
         }
     }
 }

@@ -41,6 +41,12 @@ public sealed unsafe class WeightTensor
     /// </summary>
     public Kernels.Quantized.PackedMatrix? Packed { get; set; }
 
+    /// <summary>
+    /// For f16 matrices: true once a scan at load found no Inf or NaN, which lets decode widen the weights in three
+    /// operations instead of eight (see <see cref="Kernels.Dot.F16F32Prescaled"/>). Set once, before concurrent use.
+    /// </summary>
+    public bool FiniteF16 { get; set; }
+
     /// <summary>The raw bytes of row <paramref name="row"/>.</summary>
     public ReadOnlySpan<byte> Row(int row)
     {

@@ -41,6 +41,8 @@ public sealed unsafe class Transformer : IDisposable
         foreach (var t in weights.All())
             if (t != weights.TokenEmbedding && t.Packed is null && PackedMatrix.CanPack(t)) _packed.Add(t.Packed = PackedMatrix.Pack(t));
         if (weights.Output.Packed is null && PackedMatrix.CanPack(weights.Output)) _packed.Add(weights.Output.Packed = PackedMatrix.Pack(weights.Output));
+        foreach (var t in weights.All().Append(weights.Output).Distinct())
+            if (t.Type == Core.Tensors.GgmlType.F16 && t.Shape.Length == 2) t.FiniteF16 = Dot.AllFiniteF16(t);
         _ropeFactors = config.RopeFreqFactors ?? [];
         _attention = new PagedAttention(config);
     }

@@ -40,6 +40,57 @@ public unsafe class F16MatMulTests
         }
     }
 
+    /// <summary>
+    /// Decode against finite f16 weights takes the prescaled path where it applies; results equal the per-pair dots
+    /// bit for bit, subnormal weights and activations included, and activations too large to prescale fall back.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1f)]
+    [InlineData(3, 1f)]
+    [InlineData(1, 70000f)] // over the prescale limit: the exact path
+    [InlineData(2, 1e-30f)]
+    public void DecodeAgainstFiniteF16EqualsPerPairDots(int tokens, float xScale)
+    {
+        const int k = 256, rows = 24;
+        var rng = new Random(tokens);
+        var weights = new Half[rows * k];
+        for (int i = 0; i < weights.Length; i++)
+            weights[i] = i % 7 == 0 ? BitConverter.UInt16BitsToHalf((ushort)rng.Next(0, 0x400)) // subnormals, ±0
+                : (Half)((rng.NextDouble() * 2 - 1) * Math.Pow(2, rng.Next(-14, 15)));
+        fixed (Half* wp = weights)
+        {
+            var w = new WeightTensor("w", GgmlType.F16, [k, rows], (nint)wp, weights.Length * 2);
+            w.FiniteF16 = Dot.AllFiniteF16(w);
+            Assert.True(w.FiniteF16);
+            var x = new float[tokens * k];
+            for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1) * xScale;
+            var y = new float[tokens * rows];
+            MatMul.Compute(w, x, tokens, y, new byte[MatMul.ScratchBytes(w, tokens)], Enumerable.Repeat(true, tokens).ToArray());
+            var xBytes = new byte[k * 4];
+            for (int t = 0; t < tokens; t++)
+            {
+                Buffer.BlockCopy(x, t * k * 4, xBytes, 0, k * 4);
+                for (int r = 0; r < rows; r++)
+                    Assert.Equal(Quants.VecDot(GgmlType.F16, w.Row(r), xBytes, k), y[t * rows + r]);
+            }
+        }
+    }
+
+    [Fact]
+    public void AnInfOrNaNWeightIsNotFinite()
+    {
+        var weights = new Half[64 * 8];
+        fixed (Half* wp = weights)
+        {
+            var w = new WeightTensor("w", GgmlType.F16, [64, 8], (nint)wp, weights.Length * 2);
+            Assert.True(Dot.AllFiniteF16(w));
+            weights[300] = Half.PositiveInfinity;
+            Assert.False(Dot.AllFiniteF16(w));
+            weights[300] = Half.NaN;
+            Assert.False(Dot.AllFiniteF16(w));
+        }
+    }
+
     [Fact]
     public void WideningEqualsSystemHalfForEveryValue()
     {
