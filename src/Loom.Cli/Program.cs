@@ -30,6 +30,12 @@ try
     }
     return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
+catch (OperationCanceledException)
+{
+    // Ctrl+C: the command stopped as asked; the shell's convention for SIGINT, and no stack trace.
+    Console.Error.WriteLine("loom: interrupted");
+    return 130;
+}
 catch (Exception e)
 {
     Console.Error.WriteLine($"loom: {CliErrors.Describe(e)}");

@@ -5,6 +5,8 @@ public enum EngineStage
 {
     /// <summary>Turning a submitted request into sequences (tokenizer decoder, stop matcher, sampler).</summary>
     Admit,
+    /// <summary>Bookkeeping for a request's chunk after the scheduler picked it for the step (blocks allocated).</summary>
+    Schedule,
     /// <summary>The forward pass of a whole step: every sequence in the batch fails with it.</summary>
     Run,
     /// <summary>Sampling one sequence's next token.</summary>

@@ -128,6 +128,17 @@ public sealed class LlmEngine : IDisposable
             foreach (var r in _requests.Values.ToArray()) Fail(r, e);
             return true;
         }
+        if (Options.Faults is { } scheduleFaults && chunks.Count > 0)
+        {
+            // A failure for one request's chunk removes that request from the step; the rest run.
+            foreach (var r in chunks.Select(c => c.Seq.Request).Distinct().ToArray())
+            {
+                try { scheduleFaults.At(EngineStage.Schedule, r); }
+                catch (Exception e) { Fail(r, e); }
+            }
+            if (chunks.Any(c => c.Seq.Status == SequenceStatus.Finished))
+                chunks = chunks.Where(c => c.Seq.Status != SequenceStatus.Finished).ToArray();
+        }
         if (chunks.Count == 0) return HasWork;
         var started = DateTime.UtcNow;
         try

@@ -20,6 +20,8 @@ public class FaultContainmentTests
 
     [Theory]
     [InlineData(EngineStage.Admit, 0)]
+    [InlineData(EngineStage.Schedule, 0)]
+    [InlineData(EngineStage.Schedule, 3)]
     [InlineData(EngineStage.Sample, 0)]
     [InlineData(EngineStage.Sample, 4)]
     [InlineData(EngineStage.Emit, 0)]

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Loom.Models.ChatTemplates;
+using Loom.Tests;
 using Xunit.Abstractions;
 
 namespace Loom.Models.Tests;
@@ -30,10 +31,10 @@ public class ChatTemplateFuzzTests(ITestOutputHelper output)
         var seeds = Directory.GetFiles(dir, "*.jinja").Select(File.ReadAllText).ToArray();
         Assert.NotEmpty(seeds);
         var messages = new List<ChatMessage> { new("system", "Be brief."), new("user", "Hi"), new("assistant", "Hello!"), new("user", "Again") };
-        var rng = new Random(20261207);
+        var rng = new Random(FuzzBudget.Seed);
         var sw = Stopwatch.StartNew();
         int executed = 0, rendered = 0, refused = 0;
-        while (sw.Elapsed < TimeSpan.FromSeconds(8) && executed < 50_000)
+        while (sw.Elapsed < FuzzBudget.Box(8) && executed < FuzzBudget.Cap(50_000))
         {
             string mutant = Mutate(seeds[rng.Next(seeds.Length)], rng);
             var task = Task.Run(() =>

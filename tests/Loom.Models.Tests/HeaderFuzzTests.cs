@@ -30,7 +30,7 @@ public class HeaderFuzzTests(ITestOutputHelper output)
     /// <summary>Runs <paramref name="step"/> until the time box or the iteration cap; counts loads and refusals.</summary>
     private Campaign Run(string name, TimeSpan box, int cap, Func<Random, int, (Action Load, string What)> step)
     {
-        var rng = new Random(20261207);
+        var rng = new Random(FuzzBudget.Seed);
         var sw = Stopwatch.StartNew();
         int executed = 0, loaded = 0, refused = 0;
         while (executed < cap && sw.Elapsed < box)
@@ -65,7 +65,7 @@ public class HeaderFuzzTests(ITestOutputHelper output)
         var buffer = new byte[seeds.Max(s => s.Length)];
         string path = dir.File("mutant.gguf");
 
-        var c = Run("gguf model", TimeSpan.FromSeconds(7), 20_000, (rng, _) =>
+        var c = Run("gguf model", FuzzBudget.Box(7), FuzzBudget.Cap(20_000), (rng, _) =>
         {
             int which = rng.Next(seeds.Count);
             seeds[which].CopyTo(buffer, 0);
@@ -88,7 +88,7 @@ public class HeaderFuzzTests(ITestOutputHelper output)
         ], new Dictionary<string, string> { ["format"] = "pt" });
         string path = dir.File("mutant.safetensors");
 
-        var c = Run("safetensors", TimeSpan.FromSeconds(4), 30_000, (rng, _) =>
+        var c = Run("safetensors", FuzzBudget.Box(4), FuzzBudget.Cap(30_000), (rng, _) =>
         {
             var (bytes, what) = MutateSafeTensors(seed, rng);
             File.WriteAllBytes(path, bytes);
@@ -105,7 +105,7 @@ public class HeaderFuzzTests(ITestOutputHelper output)
         model.Write(dir.Path);
         byte[] config = File.ReadAllBytes(dir.File("config.json")), weights = File.ReadAllBytes(dir.File("model.safetensors"));
 
-        var c = Run("hf model", TimeSpan.FromSeconds(4), 20_000, (rng, i) =>
+        var c = Run("hf model", FuzzBudget.Box(4), FuzzBudget.Cap(20_000), (rng, i) =>
         {
             string what;
             if (i % 2 == 0)

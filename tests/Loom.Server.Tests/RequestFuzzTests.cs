@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
+using Loom.Tests;
 using Xunit.Abstractions;
 
 namespace Loom.Server.Tests;
@@ -32,11 +33,11 @@ public sealed class RequestFuzzTests(ServerFixture f, ITestOutputHelper output)
     public async Task MutatedRequestsGetAnAnswerAndNeverAServerError()
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
-        var rng = new Random(20261207);
+        var rng = new Random(FuzzBudget.Seed);
         var sw = Stopwatch.StartNew();
         var statuses = new SortedDictionary<int, int>();
         int executed = 0;
-        while (sw.Elapsed < TimeSpan.FromSeconds(6) && executed < 5000)
+        while (sw.Elapsed < FuzzBudget.Box(6) && executed < FuzzBudget.Cap(5000))
         {
             int seed = rng.Next(Seeds.Length);
             var body = Mutate(Encoding.UTF8.GetBytes(Seeds[seed].Replace("MODEL", ServerFixture.ModelName)), rng);

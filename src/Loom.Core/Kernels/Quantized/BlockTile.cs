@@ -15,8 +15,12 @@ internal unsafe interface IBlockTileFormat
     /// <summary>Bytes of one activation block (Q8_0: 34, Q8_1: 36) and where its quants start.</summary>
     static abstract int XBlockBytes { get; }
     static abstract int XQuants { get; }
-    /// <summary>The block's 32 quants as unsigned bytes (each ≤ 31, so vpmaddubsw cannot saturate).</summary>
+    /// <summary>
+    /// The block's 32 quants: unsigned bytes (each ≤ 31, so vpmaddubsw cannot saturate), or with <see cref="Signed"/>
+    /// signed bytes (Q8_0), which meet the activations through <see cref="TileMath.DotSigned"/>.
+    /// </summary>
     static abstract Vector256<byte> Quants(byte* block);
+    static abstract bool Signed { get; }
     /// <summary>Subtracted exactly from every quant (Q5_0's 16), or 0.</summary>
     static abstract byte IntOffset { get; }
     /// <summary>Whether the block carries a min m (Q4_1, Q5_1): the result gains m·s, s being the activations' stored sum.</summary>
@@ -24,10 +28,11 @@ internal unsafe interface IBlockTileFormat
 }
 
 /// <summary>
-/// The row-layout tile kernel for 32-element block formats without a packed layout (Q4_1, Q5_0, Q5_1): each block
-/// is unpacked once per tile and meets every token with one integer dot (<see cref="TileMath.Dot4"/>: vpdpbusd, or
-/// vpmaddubsw + vpmaddwd), then d_w·d_x is fused-multiply-added into eight float lanes. Differs from the formats'
-/// scalar dots only in float summation order.
+/// The row-layout tile kernel for 32-element block formats: Q4_1, Q5_0 and Q5_1, and Q4_0 and Q8_0 matrices whose
+/// rows do not fill the packed layout's 8-row tiles. Each block is unpacked once per tile and meets every token with
+/// one integer dot (<see cref="TileMath.Dot4(Vector256{int}, Vector256{byte}, Vector256{sbyte})"/>: vpdpbusd, vpmaddubsw + vpmaddwd, or sdot), lane i
+/// summing elements 4i..4i+3, then d_w·d_x is fused-multiply-added into eight float lanes and the lanes are summed as
+/// hsum_float_8 does: the order of llama.cpp's x86 kernels (Q4_0.DotX86 and Q8_0.DotX86 are its scalar form).
 /// </summary>
 internal static unsafe class BlockTile<TFormat> where TFormat : IBlockTileFormat
 {
@@ -57,7 +62,7 @@ internal static unsafe class BlockTile<TFormat> where TFormat : IBlockTileFormat
                 for (int t = 0; t < tokens; t++, xb += xRowBytes)
                 {
                     var xs = Vector256.Load((sbyte*)(xb + TFormat.XQuants));
-                    var sum = TileMath.Dot4(Vector256<int>.Zero, q, xs);
+                    var sum = TFormat.Signed ? TileMath.DotSigned(Vector256<int>.Zero, q.AsSByte(), xs) : TileMath.Dot4(Vector256<int>.Zero, q, xs);
                     if (TFormat.IntOffset != 0) sum -= TileMath.Dot4(Vector256<int>.Zero, offset, xs);
                     acc[k + t] = TileMath.MulAdd(TileMath.ToFloat(sum), Vector256.Create(d * TileMath.Half(xb)), acc[k + t]);
                     if (TFormat.HasMin) offsets[k + t] += TileMath.Half(b + 2) * TileMath.Half(xb + 2);

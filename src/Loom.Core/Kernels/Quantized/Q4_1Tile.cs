@@ -17,5 +17,6 @@ public unsafe struct Q4_1Tile : IBlockTileFormat
     static int IBlockTileFormat.XQuants => 4;
     static Vector256<byte> IBlockTileFormat.Quants(byte* block) => TileMath.Nibbles(block + 4);
     static byte IBlockTileFormat.IntOffset => 0;
+    static bool IBlockTileFormat.Signed => false;
     static bool IBlockTileFormat.HasMin => true;
 }

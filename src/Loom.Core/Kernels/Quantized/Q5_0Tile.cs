@@ -21,5 +21,6 @@ public unsafe struct Q5_0Tile : IBlockTileFormat
     static int IBlockTileFormat.XQuants => 2;
     static Vector256<byte> IBlockTileFormat.Quants(byte* block) => TileMath.Nibbles(block + 6) | TileMath.FifthBits(*(uint*)(block + 2));
     static byte IBlockTileFormat.IntOffset => 16;
+    static bool IBlockTileFormat.Signed => false;
     static bool IBlockTileFormat.HasMin => false;
 }
