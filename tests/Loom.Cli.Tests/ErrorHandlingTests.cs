@@ -34,28 +34,31 @@ public class ErrorHandlingTests
         Assert.DoesNotContain("   at ", r.Err);
     }
 
+    private static readonly string T = Loom.Cli.Commands.CliChecks.MaxThreads.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public static TheoryData<string[], string> BadArguments() => new()
     {
-        { ["run", "-m", "M", "-p", "x", "-t", "0"], "--threads must be between 1 and 1024, not 0" },
-        { ["run", "-m", "M", "-p", "x", "-t", "-3"], "--threads must be between 1 and 1024, not -3" },
-        { ["run", "-m", "M", "-p", "x", "-t", "1025"], "--threads must be between 1 and 1024, not 1025" },
+        { ["run", "-m", "M", "-p", "x", "-t", "0"], "--threads must be between 1 and " + T + ", not 0" },
+        { ["run", "-m", "M", "-p", "x", "-t", "-3"], "--threads must be between 1 and " + T + ", not -3" },
+        { ["run", "-m", "M", "-p", "x", "-t", "1025"], "--threads must be between 1 and " + T + ", not 1025" },
+        { ["run", "-m", "M", "-p", "x", "-t", "1000"], "--threads must be between 1 and " + T + ", not 1000" },
         { ["run", "-m", "M", "-p", "x", "-t", "abc"], "'abc'" },
         { ["run", "-m", "M", "-p", "x", "-n", "-5"], "--n-predict must be at least 1, not -5" },
         { ["run", "-m", "M", "-p", "x", "--top-k", "-1"], "--top-k must be at least 0, not -1" },
         { ["run", "-m", "M", "-p", "x", "--top-p", "2"], "top_p must be in (0, 1]" },
         { ["run", "-m", "M", "-p", "x", "--max-num-seqs", "0"], "--max-num-seqs must be at least 1, not 0" },
-        { ["serve", "-m", "M", "-t", "0"], "--threads must be between 1 and 1024, not 0" },
+        { ["serve", "-m", "M", "-t", "0"], "--threads must be between 1 and " + T + ", not 0" },
         { ["serve", "-m", "M", "--port", "70000"], "--port must be between 0 and 65535, not 70000" },
         { ["serve", "-m", "M", "--max-waiting", "-1"], "--max-waiting must be at least 0, not -1" },
-        { ["bench", "-m", "M", "-t", "1,0"], "--threads must be between 1 and 1024, not 0" },
-        { ["bench", "-m", "M", "-t", "2000"], "--threads must be between 1 and 1024, not 2000" },
+        { ["bench", "-m", "M", "-t", "1,0"], "--threads must be between 1 and " + T + ", not 0" },
+        { ["bench", "-m", "M", "-t", "2000"], "--threads must be between 1 and " + T + ", not 2000" },
         { ["bench", "-m", "M", "-n", "-5"], "--n-gen must be at least 0, not -5" },
         { ["bench", "-m", "M", "-p", "-1"], "--n-prompt must be at least 0, not -1" },
         { ["bench", "-m", "M", "-r", "0"], "--repetitions must be at least 1, not 0" },
-        { ["bench", "throughput", "-m", "M", "-t", "0"], "--threads must be between 1 and 1024, not 0" },
+        { ["bench", "throughput", "-m", "M", "-t", "0"], "--threads must be between 1 and " + T + ", not 0" },
         { ["bench", "throughput", "-m", "M", "--num-prompts", "-5"], "--num-prompts must be at least 1, not -5" },
         { ["bench", "throughput", "-m", "M", "--concurrency", "0"], "--concurrency must be at least 1, not 0" },
-        { ["quantize", "a.gguf", "b.gguf", "Q8_0", "-t", "-3"], "--threads must be between 1 and 1024, not -3" },
+        { ["quantize", "a.gguf", "b.gguf", "Q8_0", "-t", "-3"], "--threads must be between 1 and " + T + ", not -3" },
     };
 
     [Theory]

@@ -10,8 +10,11 @@ namespace Loom.Cli.Commands;
 /// </summary>
 internal static class CliChecks
 {
-    /// <summary>More compute threads than this is a typo, not a machine.</summary>
-    public const int MaxThreads = 1024;
+    /// <summary>
+    /// More compute threads than four per logical core (at least 8, at most 1024) is a typo, not a setting: each
+    /// thread beyond the cores only adds waiting to every step.
+    /// </summary>
+    public static readonly int MaxThreads = Math.Clamp(4 * Environment.ProcessorCount, 8, 1024);
 
     /// <summary>Refuses values outside [<paramref name="min"/>, <paramref name="max"/>].</summary>
     public static Option<int> InRange(this Option<int> option, int min, int max = int.MaxValue)
