@@ -1,0 +1,124 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Loom.Cli.BenchServe;
+using Spectre.Console;
+
+namespace Loom.Cli.Commands;
+
+/// <summary>
+/// <c>loom bench serve</c>: latency and throughput of any OpenAI-compatible server under load, with vLLM's
+/// <c>bench serve</c> flags and result keys so that scripts written for one work with the other.
+/// </summary>
+internal static class BenchServeCommand
+{
+    public static Command Create()
+    {
+        var baseUrl = new Option<string>("--base-url") { Description = "Server to benchmark (loopback unless --allow-remote)", DefaultValueFactory = _ => "http://127.0.0.1:8080" };
+        var allowRemote = new Option<bool>("--allow-remote") { Description = "Allow a --base-url that is not a loopback address" };
+        var model = new Option<string?>("--model") { Description = "Model name to send (default: the first of GET /v1/models)" };
+        var apiKey = new Option<string?>("--api-key") { Description = "Bearer key (default: $OPENAI_API_KEY)" };
+        var numPrompts = new Option<int>("--num-prompts") { Description = "Requests to send", DefaultValueFactory = _ => 100 }.InRange(1, 1_000_000);
+        var rate = new Option<string>("--request-rate") { Description = "Requests per second, or inf to send all at once", DefaultValueFactory = _ => "inf" };
+        rate.Validators.Add(r => { if (r.GetValueOrDefault<string>() is { } t && ParseRate(t) is null) r.AddError($"--request-rate must be a positive number or inf, not '{t}'"); });
+        var arrival = new Option<string>("--arrival") { Description = "poisson: exponential gaps at --request-rate (vLLM's default); fixed: evenly spaced", DefaultValueFactory = _ => "poisson" };
+        arrival.AcceptOnlyFromAmong("poisson", "fixed");
+        var maxConcurrency = new Option<int?>("--max-concurrency") { Description = "Most requests in flight; with --request-rate inf, that many closed-loop clients" }.InRange(1, 100_000);
+        var inputLen = new Option<int>("--random-input-len") { Description = "Prompt tokens per synthetic request, after the shared prefix", DefaultValueFactory = _ => 128 }.InRange(0, 1_000_000);
+        var outputLen = new Option<int>("--random-output-len") { Description = "Tokens to generate per request (max_tokens)", DefaultValueFactory = _ => 128 }.InRange(1, 1_000_000);
+        var prefixLen = new Option<int>("--random-prefix-len") { Description = "Prompt tokens every synthetic request shares, before its own", DefaultValueFactory = _ => 0 }.InRange(0, 1_000_000);
+        var rangeRatio = new Option<double>("--random-range-ratio") { Description = "Input and output lengths uniform in [len·(1−r), len·(1+r)]", DefaultValueFactory = _ => 0 };
+        var vocab = new Option<int>("--random-vocab-size") { Description = "Synthetic prompts use token ids in [4, this)", DefaultValueFactory = _ => 260 }.InRange(5);
+        var dataset = new Option<string?>("--dataset-path") { Description = "JSONL of {\"prompt\": text or token ids, \"output_len\": n (optional)} instead of synthetic prompts" };
+        var ignoreEos = new Option<bool>("--ignore-eos") { Description = "Send ignore_eos so that every request generates exactly its max_tokens" };
+        var seed = new Option<int>("--seed") { Description = "Seed of the prompts and arrival times", DefaultValueFactory = _ => 0 };
+        var maxSeconds = new Option<int>("--max-seconds") { Description = "Stop sending and cancel what is in flight after this long", DefaultValueFactory = _ => 600 }.InRange(1, 86_400);
+        var sloTtft = new Option<double?>("--slo-ttft-ms") { Description = "Goodput SLO: time to first token at most this" };
+        var sloTpot = new Option<double?>("--slo-tpot-ms") { Description = "Goodput SLO: time per output token at most this" };
+        var sloE2el = new Option<double?>("--slo-e2el-ms") { Description = "Goodput SLO: end-to-end latency at most this" };
+        foreach (var slo in new[] { sloTtft, sloTpot, sloE2el })
+            slo.Validators.Add(r => { if (r.GetValueOrDefault<double?>() is double v && !(v > 0)) r.AddError($"{slo.Name} must be positive, not {v.ToString(CultureInfo.InvariantCulture)}"); });
+        rangeRatio.Validators.Add(r => { if (r.GetValueOrDefault<double>() is var v && v is < 0 or >= 1) r.AddError($"--random-range-ratio must be at least 0 and below 1, not {v.ToString(CultureInfo.InvariantCulture)}"); });
+        var outputJson = new Option<string?>("--output-json") { Description = "Write every figure, and the per-request samples, to this JSON file" };
+
+        var cmd = new Command("serve", "Benchmark an OpenAI-compatible server (loom serve, vLLM, llama-server): TTFT, TPOT, ITL, throughput, goodput")
+        {
+            baseUrl, allowRemote, model, apiKey, numPrompts, rate, arrival, maxConcurrency, inputLen, outputLen, prefixLen, rangeRatio, vocab,
+            dataset, ignoreEos, seed, maxSeconds, sloTtft, sloTpot, sloE2el, outputJson,
+        };
+        cmd.SetAction(async (parse, ct) =>
+        {
+            var url = ServeBenchSettings.CheckBaseUrl(parse.GetValue(baseUrl)!, parse.GetValue(allowRemote));
+            int n = parse.GetValue(numPrompts), s = parse.GetValue(seed);
+            var prompts = parse.GetValue(dataset) is { } path
+                ? BenchPrompt.FromJsonl(path, n, parse.GetValue(outputLen), s)
+                : BenchPrompt.Random(n, parse.GetValue(inputLen), parse.GetValue(outputLen), parse.GetValue(prefixLen), parse.GetValue(rangeRatio), parse.GetValue(vocab), s);
+            var settings = new ServeBenchSettings
+            {
+                BaseUrl = url,
+                Model = parse.GetValue(model),
+                ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("OPENAI_API_KEY"),
+                Prompts = prompts,
+                RequestRate = ParseRate(parse.GetValue(rate)!)!.Value,
+                Poisson = parse.GetValue(arrival) == "poisson",
+                MaxConcurrency = parse.GetValue(maxConcurrency),
+                IgnoreEos = parse.GetValue(ignoreEos),
+                Seed = s,
+                MaxDuration = TimeSpan.FromSeconds(parse.GetValue(maxSeconds)),
+                SloTtftMs = parse.GetValue(sloTtft),
+                SloTpotMs = parse.GetValue(sloTpot),
+                SloE2elMs = parse.GetValue(sloE2el),
+            };
+            var result = await RunWithProgressAsync(settings, ct);
+            result.WriteSummary(Console.Out);
+            if (result.Failed > 0 && result.Requests.FirstOrDefault(r => !r.Success && !r.Cancelled)?.Error is { } first)
+                Console.Error.WriteLine($"loom: {result.Failed} requests failed; the first: {first}");
+            if (parse.GetValue(outputJson) is { } file)
+                await File.WriteAllTextAsync(file, result.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+            return 0;
+        });
+        return cmd;
+    }
+
+    internal static double? ParseRate(string text)
+    {
+        if (text.Trim().Equals("inf", StringComparison.OrdinalIgnoreCase)) return double.PositiveInfinity;
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v > 0 && double.IsFinite(v) ? v : null;
+    }
+
+    /// <summary>A live bar on a terminal; on a pipe or file, a plain line at every tenth of the requests.</summary>
+    private static async Task<ServeBenchResult> RunWithProgressAsync(ServeBenchSettings settings, CancellationToken ct)
+    {
+        int total = settings.Prompts.Count;
+        if (Console.IsErrorRedirected)
+        {
+            int step = Math.Max(1, total / 10), reported = 0;
+            var gate = new object();
+            return await ServeBenchmark.RunAsync(settings, (done, failed) =>
+            {
+                lock (gate)
+                {
+                    int ended = done + failed;
+                    if (ended / step <= reported / step && ended != total) return;
+                    reported = ended;
+                    Console.Error.WriteLine($"bench serve: {ended}/{total} requests ended ({failed} failed)");
+                }
+            }, ct);
+        }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        ServeBenchResult? result = null;
+        await console.Progress().AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask("requests", maxValue: total);
+                result = await ServeBenchmark.RunAsync(settings, (done, failed) =>
+                {
+                    task.Value = done + failed;
+                    task.Description = failed > 0 ? $"requests ({failed} failed)" : "requests";
+                }, ct);
+                task.Value = total;
+            });
+        return result!;
+    }
+}
