@@ -209,6 +209,9 @@ public class BenchServeCommandTests
     [InlineData("--slo-ttft-ms -5", "--slo-ttft-ms must be positive, not -5")]
     [InlineData("--random-range-ratio 1", "--random-range-ratio must be at least 0 and below 1, not 1")]
     [InlineData("--arrival bursty", "bursty")]
+    [InlineData("--sweep 1,x", "--sweep: 'x' is not a positive number")]
+    [InlineData("--sweep 1,2.5", "--sweep: concurrencies must be whole numbers from 1 to 100000, not '1,2.5'")]
+    [InlineData("--sweep-over tokens", "tokens")]
     [InlineData("--dataset-path /nonexistent/prompts.jsonl", "/nonexistent/prompts.jsonl")]
     [InlineData("--base-url http://127.0.0.1:1", "cannot reach http://127.0.0.1:1/")]
     public void BadArgumentsAreOneLine(string args, string message)
@@ -232,5 +235,55 @@ public class BenchServeCommandTests
         var (code, _, err) = CliRunner.Run("bench", "serve", "--base-url", server.BaseUrl.ToString(), "--dataset-path", path);
         Assert.Equal(1, code);
         Assert.Equal($"loom: {path}:2: expected an object with a \"prompt\" string or token-id array", err.Trim());
+    }
+
+    [Fact]
+    public async Task SweepWritesOneResultPerPointAndAnHtmlReport()
+    {
+        await using var server = await FakeOpenAiServer.StartAsync();
+        using var dir = new TempDir();
+        string json = dir.File("sweep.json"), html = dir.File("sweep.html");
+        var (code, stdout, err) = CliRunner.Run("bench", "serve", "--base-url", server.BaseUrl.ToString(), "--dataset-path", Dataset(dir, "fast"),
+            "--num-prompts", "4", "--random-output-len", "4", "--sweep", "1,4", "--output-json", json, "--report", html);
+        Assert.True(code == 0, err);
+        Assert.Contains("| metric | c=1 | c=4 |", stdout);
+        var points = JsonDocument.Parse(File.ReadAllText(json)).RootElement.EnumerateArray().ToArray();
+        Assert.Equal([1, 4], points.Select(p => p.GetProperty("max_concurrency").GetInt32()));
+        Assert.All(points, p => Assert.Equal(4, p.GetProperty("completed").GetInt32()));
+        Assert.All(points, p => Assert.Equal("max_concurrency", p.GetProperty("sweep").GetString()));
+        // One at a time takes four requests' time, four at once about one: the load really changed.
+        Assert.True(points[0].GetProperty("duration").GetDouble() > 2.5 * points[1].GetProperty("duration").GetDouble());
+        string page = File.ReadAllText(html);
+        Assert.StartsWith("<!DOCTYPE html>", page);
+        Assert.Equal(6, page.Split("src=\"data:image/png;base64,").Length - 1);
+        Assert.DoesNotContain("http://", page.Replace(server.BaseUrl.ToString(), ""));   // self-contained
+
+        // compare reads what serve wrote, sweeps and single runs alike.
+        string single = dir.File("single.json");
+        Assert.Equal(0, CliRunner.Run("bench", "serve", "--base-url", server.BaseUrl.ToString(), "--dataset-path", Dataset(dir, "fast"),
+            "--num-prompts", "2", "--random-output-len", "4", "--max-concurrency", "2", "--output-json", single).Code);
+        string cmpHtml = dir.File("cmp.html");
+        (code, stdout, err) = CliRunner.Run("bench", "compare", json, single, "--report", cmpHtml);
+        Assert.True(code == 0, err);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("| metric | sweep c=1 | sweep c=4 | single (c=2) |", lines[0]);
+        Assert.Equal("| completed | 4 | 4 | 2 |", lines[2]);
+        Assert.Contains(lines, l => l.StartsWith("| p99_ttft_ms |"));
+        Assert.Equal(6, File.ReadAllText(cmpHtml).Split("data:image/png;base64,").Length - 1);
+    }
+
+    [Fact]
+    public void CompareRefusesWhatServeDidNotWrite()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("other.json");
+        File.WriteAllText(path, "{\"hello\": 1}");
+        var (code, _, err) = CliRunner.Run("bench", "compare", path);
+        Assert.Equal(1, code);
+        Assert.Equal($"loom: {path}: expected the JSON that loom bench serve --output-json writes", err.Trim());
+        (code, _, err) = CliRunner.Run("bench", "compare", dir.File("missing.json"));
+        Assert.Equal(1, code);
+        Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("missing.json", err);
     }
 }

@@ -76,7 +76,7 @@ internal sealed class ServeBenchResult
             ["model_id"] = Model,
             ["num_prompts"] = s.Prompts.Count,
             ["request_rate"] = double.IsPositiveInfinity(s.RequestRate) ? "inf" : s.RequestRate,
-            ["arrival"] = double.IsPositiveInfinity(s.RequestRate) ? "all-at-once" : s.Poisson ? "poisson" : "fixed",
+            ["arrival"] = !double.IsPositiveInfinity(s.RequestRate) ? (s.Poisson ? "poisson" : "fixed") : s.MaxConcurrency is null ? "all-at-once" : "closed-loop",
             ["max_concurrency"] = s.MaxConcurrency,
             ["ignore_eos"] = s.IgnoreEos,
             ["duration"] = DurationS,

@@ -29,6 +29,7 @@ internal static class BenchCommand
         };
         cmd.Subcommands.Add(BenchThroughputCommand.Create());
         cmd.Subcommands.Add(BenchServeCommand.Create());
+        cmd.Subcommands.Add(BenchCompareCommand.Create());
         cmd.SetAction(parse =>
         {
             var options = new BenchOptions

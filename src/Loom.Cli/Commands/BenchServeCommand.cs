@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Loom.Cli.BenchServe;
 using Spectre.Console;
 
@@ -39,12 +40,22 @@ internal static class BenchServeCommand
         foreach (var slo in new[] { sloTtft, sloTpot, sloE2el })
             slo.Validators.Add(r => { if (r.GetValueOrDefault<double?>() is double v && !(v > 0)) r.AddError($"{slo.Name} must be positive, not {v.ToString(CultureInfo.InvariantCulture)}"); });
         rangeRatio.Validators.Add(r => { if (r.GetValueOrDefault<double>() is var v && v is < 0 or >= 1) r.AddError($"--random-range-ratio must be at least 0 and below 1, not {v.ToString(CultureInfo.InvariantCulture)}"); });
-        var outputJson = new Option<string?>("--output-json") { Description = "Write every figure, and the per-request samples, to this JSON file" };
+        var outputJson = new Option<string?>("--output-json") { Description = "Write every figure, and the per-request samples, to this JSON file (an array with --sweep)" };
+        var sweep = new Option<string?>("--sweep") { Description = "Run once per value, e.g. 1,2,4,8: concurrencies, or rates with --sweep-over request-rate" };
+        sweep.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string>() is not { } t) return;
+            foreach (var part in t.Split(',', StringSplitOptions.TrimEntries))
+                if (ParseRate(part) is not double v || double.IsInfinity(v)) { r.AddError($"--sweep: '{part}' is not a positive number"); return; }
+        });
+        var sweepOver = new Option<string>("--sweep-over") { Description = "What --sweep varies", DefaultValueFactory = _ => "max-concurrency" };
+        sweepOver.AcceptOnlyFromAmong("max-concurrency", "request-rate");
+        var report = new Option<string?>("--report") { Description = "Write a self-contained HTML report with charts (throughput and latency against load, latency CDFs)" };
 
         var cmd = new Command("serve", "Benchmark an OpenAI-compatible server (loom serve, vLLM, llama-server): TTFT, TPOT, ITL, throughput, goodput")
         {
             baseUrl, allowRemote, model, apiKey, numPrompts, rate, arrival, maxConcurrency, inputLen, outputLen, prefixLen, rangeRatio, vocab,
-            dataset, ignoreEos, seed, maxSeconds, sloTtft, sloTpot, sloE2el, outputJson,
+            dataset, ignoreEos, seed, maxSeconds, sloTtft, sloTpot, sloE2el, outputJson, sweep, sweepOver, report,
         };
         cmd.SetAction(async (parse, ct) =>
         {
@@ -69,12 +80,35 @@ internal static class BenchServeCommand
                 SloTpotMs = parse.GetValue(sloTpot),
                 SloE2elMs = parse.GetValue(sloE2el),
             };
-            var result = await RunWithProgressAsync(settings, ct);
-            result.WriteSummary(Console.Out);
-            if (result.Failed > 0 && result.Requests.FirstOrDefault(r => !r.Success && !r.Cancelled)?.Error is { } first)
-                Console.Error.WriteLine($"loom: {result.Failed} requests failed; the first: {first}");
+            bool overRate = parse.GetValue(sweepOver) == "request-rate";
+            if (!overRate && parse.GetValue(sweep) is { } values && values.Split(',').Any(v => ParseRate(v) is not double d || d != Math.Floor(d) || d > 100_000))
+                throw new ArgumentException($"--sweep: concurrencies must be whole numbers from 1 to 100000, not '{values}'");
+            var points = parse.GetValue(sweep) is { } list
+                ? list.Split(',', StringSplitOptions.TrimEntries).Select(v => ParseRate(v)!.Value)
+                    .Select(v => overRate ? settings with { RequestRate = v } : settings with { MaxConcurrency = checked((int)Math.Max(1, Math.Round(v))) }).ToArray()
+                : [settings];
+            var runs = new List<JsonObject>();
+            foreach (var point in points)
+            {
+                var result = await RunWithProgressAsync(point, ct);
+                if (points.Length > 1)
+                    Console.Out.WriteLine(overRate ? $"request rate {point.RequestRate.ToString(CultureInfo.InvariantCulture)}/s:" : $"max concurrency {point.MaxConcurrency}:");
+                result.WriteSummary(Console.Out);
+                if (result.Failed > 0 && result.Requests.FirstOrDefault(r => !r.Success && !r.Cancelled)?.Error is { } first)
+                    Console.Error.WriteLine($"loom: {result.Failed} requests failed; the first: {first}");
+                var json = result.ToJson();
+                if (points.Length > 1) json["sweep"] = overRate ? "request_rate" : "max_concurrency";
+                runs.Add(json);
+            }
+            var all = new BenchReport.Run("", runs);
+            if (points.Length > 1) Console.Out.Write(BenchReport.MarkdownTable([all]));
             if (parse.GetValue(outputJson) is { } file)
-                await File.WriteAllTextAsync(file, result.ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+            {
+                JsonNode written = points.Length > 1 ? new JsonArray(runs.Select(r => (JsonNode)r).ToArray()) : runs[0];
+                await File.WriteAllTextAsync(file, written.ToJsonString(new JsonSerializerOptions { WriteIndented = true }), ct);
+            }
+            if (parse.GetValue(report) is { } html)
+                await File.WriteAllTextAsync(html, BenchReport.Html([all with { Label = runs[0]["model_id"]?.ToString() ?? "" }], $"loom bench serve: {settings.BaseUrl}"), ct);
             return 0;
         });
         return cmd;
@@ -112,10 +146,12 @@ internal static class BenchServeCommand
             .StartAsync(async ctx =>
             {
                 var task = ctx.AddTask("requests", maxValue: total);
+                string name = settings.MaxConcurrency is int c ? $"requests (c={c})" : "requests";
+                task.Description = name;
                 result = await ServeBenchmark.RunAsync(settings, (done, failed) =>
                 {
                     task.Value = done + failed;
-                    task.Description = failed > 0 ? $"requests ({failed} failed)" : "requests";
+                    task.Description = failed > 0 ? $"{name}, {failed} failed" : name;
                 }, ct);
                 task.Value = total;
             });
