@@ -286,4 +286,15 @@ public class BenchServeCommandTests
         Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("missing.json", err);
     }
+
+    [Fact]
+    public void ReportReadsLoadsBuiltInMemoryAndReadFromFiles()
+    {
+        var built = new System.Text.Json.Nodes.JsonObject { ["max_concurrency"] = 4, ["request_rate"] = "inf" };
+        Assert.Equal(4, BenchReport.Load(built));
+        Assert.Equal(4, BenchReport.Load(System.Text.Json.Nodes.JsonNode.Parse(built.ToJsonString())!.AsObject()));
+        var rates = new System.Text.Json.Nodes.JsonObject { ["max_concurrency"] = 8, ["request_rate"] = 2.5, ["sweep"] = "request_rate" };
+        Assert.Equal(2.5, BenchReport.Load(rates));
+        Assert.Equal(2.5, BenchReport.Load(System.Text.Json.Nodes.JsonNode.Parse(rates.ToJsonString())!.AsObject()));
+    }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using ScottPlot;
 
@@ -24,10 +25,17 @@ internal static class BenchReport
     /// <summary>The point's load: what a sweep varied, else its concurrency, else its rate.</summary>
     public static double Load(JsonObject r)
     {
-        double? Num(string key) => r[key] is JsonValue v && v.TryGetValue(out double d) ? d : null;
-        if (r["sweep"]?.GetValue<string>() == "request_rate" && Num("request_rate") is double rate) return rate;
-        return Num("max_concurrency") ?? Num("request_rate") ?? 0;
+        if (r["sweep"]?.GetValue<string>() == "request_rate" && Number(r["request_rate"]) is double rate) return rate;
+        return Number(r["max_concurrency"]) ?? Number(r["request_rate"]) ?? 0;
     }
+
+    /// <summary>
+    /// A number, whether the node was read from a file or built in memory: a built one holds an int or a double, and
+    /// asking it for the other type fails.
+    /// </summary>
+    public static double? Number(JsonNode? node) => node is JsonValue v && v.GetValueKind() == JsonValueKind.Number
+        ? double.Parse(v.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture)
+        : null;
 
     public static string LoadName(IEnumerable<Run> runs) =>
         runs.SelectMany(r => r.Points).All(p => p["sweep"]?.GetValue<string>() == "request_rate") ? "request rate (req/s)"
@@ -73,12 +81,11 @@ internal static class BenchReport
         return run.Points.Count == 1 && run.Label.Length > 0 ? $"{run.Label} ({load})" : run.Label.Length > 0 ? $"{run.Label} {load}" : load;
     }
 
-    private static string Format(JsonNode? v) => v switch
+    private static string Format(JsonNode? v) => Number(v) switch
     {
-        null => "",
-        JsonValue x when x.TryGetValue(out int i) => i.ToString(CultureInfo.InvariantCulture),
-        JsonValue x when x.TryGetValue(out double d) => d.ToString("F2", CultureInfo.InvariantCulture),
-        _ => v.ToString(),
+        null => v?.ToString() ?? "",
+        double d when d == Math.Floor(d) && !v!.ToJsonString().Contains('.') => d.ToString("F0", CultureInfo.InvariantCulture),
+        double d => d.ToString("F2", CultureInfo.InvariantCulture),
     };
 
     public static string Html(IReadOnlyList<Run> runs, string title)
@@ -124,7 +131,7 @@ internal static class BenchReport
             double[] xs = points.Select(Load).ToArray();
             foreach (var (key, name) in series)
             {
-                double[] ys = points.Select(p => p[key] is JsonValue v && v.TryGetValue(out double d) ? d : double.NaN).ToArray();
+                double[] ys = points.Select(p => Number(p[key]) ?? double.NaN).ToArray();
                 var line = plot.Add.Scatter(xs, ys);
                 line.LegendText = string.Join(' ', new[] { run.Label, name }.Where(s => s.Length > 0));
                 line.MarkerSize = 7;
@@ -141,7 +148,7 @@ internal static class BenchReport
             foreach (var p in run.Points.OrderBy(Load))
             {
                 if (p[key] is not JsonArray samples || samples.Count == 0) continue;
-                double[] xs = samples.Select(x => x!.GetValue<double>() * 1000).Order().ToArray();
+                double[] xs = samples.Select(x => (Number(x) ?? 0) * 1000).Order().ToArray();
                 double[] ys = Enumerable.Range(1, xs.Length).Select(i => (double)i / xs.Length).ToArray();
                 var line = plot.Add.Scatter(xs, ys);
                 line.ConnectStyle = ConnectStyle.StepHorizontal;
