@@ -38,7 +38,8 @@ public class BenchServeCommandTests
         await using var server = await FakeOpenAiServer.StartAsync();
         using var dir = new TempDir();
         const int tokens = 16, requests = 8, clients = 2;
-        var r = RunJson(dir, "--base-url", server.BaseUrl.ToString(), "--dataset-path", Dataset(dir, "fast"),
+        var r = RunJson(dir, "--backend", "vllm", "--base-url", server.BaseUrl.ToString(), "--endpoint", "/v1/completions",
+            "--dataset-name", "custom", "--dataset-path", Dataset(dir, "fast"),
             "--num-prompts", $"{requests}", "--random-output-len", $"{tokens}", "--max-concurrency", $"{clients}");
 
         Assert.Equal(requests, r.GetProperty("completed").GetInt32());
@@ -212,6 +213,10 @@ public class BenchServeCommandTests
     [InlineData("--sweep 1,x", "--sweep: 'x' is not a positive number")]
     [InlineData("--sweep 1,2.5", "--sweep: concurrencies must be whole numbers from 1 to 100000, not '1,2.5'")]
     [InlineData("--sweep-over tokens", "tokens")]
+    [InlineData("--dataset-name custom", "--dataset-name custom needs --dataset-path")]
+    [InlineData("--dataset-name sharegpt", "sharegpt")]
+    [InlineData("--backend tgi", "tgi")]
+    [InlineData("--endpoint v1/completions", "--endpoint must be a path such as /v1/completions, not 'v1/completions'")]
     [InlineData("--dataset-path /nonexistent/prompts.jsonl", "/nonexistent/prompts.jsonl")]
     [InlineData("--base-url http://127.0.0.1:1", "cannot reach http://127.0.0.1:1/")]
     public void BadArgumentsAreOneLine(string args, string message)

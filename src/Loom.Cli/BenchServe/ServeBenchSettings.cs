@@ -6,6 +6,8 @@ namespace Loom.Cli.BenchServe;
 internal sealed record ServeBenchSettings
 {
     public required Uri BaseUrl { get; init; }
+    /// <summary>The completions path under <see cref="BaseUrl"/>, without its leading slash.</summary>
+    public string Endpoint { get; init; } = "v1/completions";
     /// <summary>Null: the first model of <c>GET /v1/models</c>.</summary>
     public string? Model { get; init; }
     public string? ApiKey { get; init; }

@@ -12,7 +12,7 @@ internal static class ServeBenchmark
     /// <summary>Sends every prompt of <paramref name="s"/>; <paramref name="progress"/> hears the completed and failed counts as requests end.</summary>
     public static async Task<ServeBenchResult> RunAsync(ServeBenchSettings s, Action<int, int>? progress, CancellationToken ct)
     {
-        using var client = new StreamingClient(s.BaseUrl, s.ApiKey);
+        using var client = new StreamingClient(s.BaseUrl, s.Endpoint, s.ApiKey);
         string model = s.Model ?? await client.FirstModelAsync(ct);
 
         // One untimed request first, as vLLM does: a wrong model or endpoint fails here with the server's own words,

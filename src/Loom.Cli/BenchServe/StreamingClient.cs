@@ -10,11 +10,12 @@ namespace Loom.Cli.BenchServe;
 internal sealed class StreamingClient : IDisposable
 {
     private readonly HttpClient _http;
-    private readonly Uri _base;
+    private readonly Uri _base, _completions;
 
-    public StreamingClient(Uri baseUrl, string? apiKey)
+    public StreamingClient(Uri baseUrl, string endpoint, string? apiKey)
     {
         _base = baseUrl;
+        _completions = new Uri(baseUrl, endpoint.TrimStart('/'));
         // No pool limit (the benchmark sets concurrency, not the handler) and no client timeout (--max-seconds is).
         _http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
@@ -52,7 +53,7 @@ internal sealed class StreamingClient : IDisposable
             ["stream_options"] = new JsonObject { ["include_usage"] = true },
         };
         if (ignoreEos) body["ignore_eos"] = true;
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(_base, "v1/completions"))
+        using var request = new HttpRequestMessage(HttpMethod.Post, _completions)
         {
             Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"),
         };

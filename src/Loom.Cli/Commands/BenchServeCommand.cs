@@ -41,6 +41,12 @@ internal static class BenchServeCommand
             slo.Validators.Add(r => { if (r.GetValueOrDefault<double?>() is double v && !(v > 0)) r.AddError($"{slo.Name} must be positive, not {v.ToString(CultureInfo.InvariantCulture)}"); });
         rangeRatio.Validators.Add(r => { if (r.GetValueOrDefault<double>() is var v && v is < 0 or >= 1) r.AddError($"--random-range-ratio must be at least 0 and below 1, not {v.ToString(CultureInfo.InvariantCulture)}"); });
         var outputJson = new Option<string?>("--output-json") { Description = "Write every figure, and the per-request samples, to this JSON file (an array with --sweep)" };
+        // vLLM's scripts pass these; accepting the values that mean what this command does lets them run unchanged.
+        var backend = new Option<string>("--backend") { Description = "openai or vllm: both are OpenAI-compatible streamed completions", DefaultValueFactory = _ => "openai" };
+        backend.AcceptOnlyFromAmong("openai", "vllm");
+        var endpoint = new Option<string>("--endpoint") { Description = "Completions path under --base-url", DefaultValueFactory = _ => "/v1/completions" };
+        var datasetName = new Option<string?>("--dataset-name") { Description = "random (synthetic) or custom (--dataset-path); default: custom when --dataset-path is given" };
+        datasetName.AcceptOnlyFromAmong("random", "custom");
         var sweep = new Option<string?>("--sweep") { Description = "Run once per value, e.g. 1,2,4,8: concurrencies, or rates with --sweep-over request-rate" };
         sweep.Validators.Add(r =>
         {
@@ -56,17 +62,28 @@ internal static class BenchServeCommand
         {
             baseUrl, allowRemote, model, apiKey, numPrompts, rate, arrival, maxConcurrency, inputLen, outputLen, prefixLen, rangeRatio, vocab,
             dataset, ignoreEos, seed, maxSeconds, sloTtft, sloTpot, sloE2el, outputJson, sweep, sweepOver, report,
+            backend, endpoint, datasetName,
         };
         cmd.SetAction(async (parse, ct) =>
         {
             var url = ServeBenchSettings.CheckBaseUrl(parse.GetValue(baseUrl)!, parse.GetValue(allowRemote));
             int n = parse.GetValue(numPrompts), s = parse.GetValue(seed);
-            var prompts = parse.GetValue(dataset) is { } path
-                ? BenchPrompt.FromJsonl(path, n, parse.GetValue(outputLen), s)
+            string? datasetPath = parse.GetValue(dataset);
+            switch (parse.GetValue(datasetName))
+            {
+                case "custom" when datasetPath is null: throw new ArgumentException("--dataset-name custom needs --dataset-path");
+                case "random" when datasetPath is not null: throw new ArgumentException("--dataset-path needs --dataset-name custom, or no --dataset-name");
+            }
+            string path = parse.GetValue(endpoint)!;
+            if (!path.StartsWith('/') || !Uri.IsWellFormedUriString(path, UriKind.Relative))
+                throw new ArgumentException($"--endpoint must be a path such as /v1/completions, not '{path}'");
+            var prompts = datasetPath is not null
+                ? BenchPrompt.FromJsonl(datasetPath, n, parse.GetValue(outputLen), s)
                 : BenchPrompt.Random(n, parse.GetValue(inputLen), parse.GetValue(outputLen), parse.GetValue(prefixLen), parse.GetValue(rangeRatio), parse.GetValue(vocab), s);
             var settings = new ServeBenchSettings
             {
                 BaseUrl = url,
+                Endpoint = path.TrimStart('/'),
                 Model = parse.GetValue(model),
                 ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("OPENAI_API_KEY"),
                 Prompts = prompts,
