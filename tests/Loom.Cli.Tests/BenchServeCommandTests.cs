@@ -78,7 +78,7 @@ public class BenchServeCommandTests
         // and 15 ms per token away from either side, far beyond any stall, so the count is exact.
         string[] prompts = [.. Enumerable.Repeat("fast", 5), .. Enumerable.Repeat("slow-first", 3), .. Enumerable.Repeat("slow-gaps", 2)];
         var r = RunJson(dir, "--base-url", server.BaseUrl.ToString(), "--dataset-path", Dataset(dir, prompts),
-            "--num-prompts", "10", "--random-output-len", "6", "--slo-ttft-ms", "150", "--slo-tpot-ms", "25");
+            "--num-prompts", "10", "--random-output-len", "6", "--goodput", "ttft:150", "tpot:25");
 
         Assert.Equal(10, r.GetProperty("completed").GetInt32());
         Assert.Equal(5, r.GetProperty("good_requests").GetInt32());
@@ -122,6 +122,15 @@ public class BenchServeCommandTests
         Assert.Equal(20_000 / 50.0, t[^1], 20_000 / 50.0 * 0.03);
         Assert.Equal([0, 0.5, 1.0], ServeBenchmark.ArrivalTimes(3, 2, poisson: false, seed: 1));
         Assert.All(ServeBenchmark.ArrivalTimes(3, double.PositiveInfinity, true, 1), x => Assert.Equal(0, x));
+        // Gamma gaps of shape k keep the mean 1/rate and have a squared coefficient of variation of 1/k.
+        foreach (double k in new[] { 0.25, 1, 4 })
+        {
+            var times = ServeBenchmark.ArrivalTimes(40_001, 50, poisson: true, seed: 2, burstiness: k);
+            var gaps = times.Zip(times.Skip(1), (a, b) => b - a).ToArray();
+            double mean = gaps.Average(), cv2 = gaps.Select(g => (g - mean) * (g - mean)).Average() / (mean * mean);
+            Assert.Equal(1 / 50.0, mean, 1 / 50.0 * 0.03);
+            Assert.Equal(1 / k, cv2, 1 / k * 0.08);
+        }
     }
 
     [Fact]
@@ -187,9 +196,10 @@ public class BenchServeCommandTests
         await server.StartAsync();
 
         var r = RunJson(dir, "--base-url", server.BaseAddress.ToString(), "--num-prompts", "6", "--random-input-len", "12",
-            "--random-prefix-len", "4", "--random-output-len", "5", "--ignore-eos", "--max-concurrency", "3");
+            "--random-prefix-len", "4", "--random-output-len", "5", "--ignore-eos", "--max-concurrency", "3", "--slo-e2el-ms", "600000");
         Assert.Equal(6, r.GetProperty("completed").GetInt32());
         Assert.Equal(0, r.GetProperty("failed").GetInt32());
+        Assert.Equal(6, r.GetProperty("good_requests").GetInt32());
         // ignore_eos: every request generates exactly max_tokens, counted by the server's usage.
         Assert.Equal(30, r.GetProperty("total_output_tokens").GetInt64());
         Assert.All(r.GetProperty("input_lens").EnumerateArray(), x => Assert.InRange(x.GetInt32(), 16, 17));
@@ -213,6 +223,9 @@ public class BenchServeCommandTests
     [InlineData("--sweep 1,x", "--sweep: 'x' is not a positive number")]
     [InlineData("--sweep 1,2.5", "--sweep: concurrencies must be whole numbers from 1 to 100000, not '1,2.5'")]
     [InlineData("--sweep-over tokens", "tokens")]
+    [InlineData("--burstiness 0", "--burstiness must be positive, not 0")]
+    [InlineData("--arrival fixed --burstiness 2", "--burstiness shapes Poisson arrivals; leave it out with --arrival fixed")]
+    [InlineData("--goodput ttft:100 tpot:x", "--goodput: 'tpot:x' is not ttft:MS, tpot:MS or e2el:MS with a positive MS")]
     [InlineData("--dataset-name custom", "--dataset-name custom needs --dataset-path")]
     [InlineData("--dataset-name sharegpt", "sharegpt")]
     [InlineData("--backend tgi", "tgi")]

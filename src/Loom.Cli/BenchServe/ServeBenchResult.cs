@@ -77,6 +77,7 @@ internal sealed class ServeBenchResult
             ["num_prompts"] = s.Prompts.Count,
             ["request_rate"] = double.IsPositiveInfinity(s.RequestRate) ? "inf" : s.RequestRate,
             ["arrival"] = !double.IsPositiveInfinity(s.RequestRate) ? (s.Poisson ? "poisson" : "fixed") : s.MaxConcurrency is null ? "all-at-once" : "closed-loop",
+            ["burstiness"] = s.Burstiness,
             ["max_concurrency"] = s.MaxConcurrency,
             ["ignore_eos"] = s.IgnoreEos,
             ["duration"] = DurationS,

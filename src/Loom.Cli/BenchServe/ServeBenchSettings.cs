@@ -16,6 +16,11 @@ internal sealed record ServeBenchSettings
     public double RequestRate { get; init; } = double.PositiveInfinity;
     /// <summary>Poisson arrivals (exponential gaps) when true; evenly spaced at <see cref="RequestRate"/> otherwise.</summary>
     public bool Poisson { get; init; } = true;
+    /// <summary>
+    /// vLLM's burstiness: gaps are gamma-distributed with this shape and mean 1/rate; 1 is Poisson, below 1 burstier,
+    /// above 1 more even.
+    /// </summary>
+    public double Burstiness { get; init; } = 1;
     /// <summary>Most requests in flight; null is no limit.</summary>
     public int? MaxConcurrency { get; init; }
     public bool IgnoreEos { get; init; }

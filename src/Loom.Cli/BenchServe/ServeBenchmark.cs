@@ -20,7 +20,7 @@ internal static class ServeBenchmark
         var test = await client.SendAsync(model, s.Prompts[0] with { OutputTokens = Math.Min(s.Prompts[0].OutputTokens, 4) }, s.IgnoreEos, ct);
         if (!test.Success) throw new InvalidOperationException($"the test request failed: {test.Error}");
 
-        var arrivals = ArrivalTimes(s.Prompts.Count, s.RequestRate, s.Poisson, s.Seed);
+        var arrivals = ArrivalTimes(s.Prompts.Count, s.RequestRate, s.Poisson, s.Seed, s.Burstiness);
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(s.MaxDuration);
         using var slots = s.MaxConcurrency is int c ? new SemaphoreSlim(c) : null;
@@ -65,7 +65,7 @@ internal static class ServeBenchmark
     }
 
     /// <summary>Seconds from the start at which each request is sent.</summary>
-    public static double[] ArrivalTimes(int count, double rate, bool poisson, int seed)
+    public static double[] ArrivalTimes(int count, double rate, bool poisson, int seed, double burstiness = 1)
     {
         var times = new double[count];
         if (double.IsPositiveInfinity(rate)) return times;
@@ -74,8 +74,29 @@ internal static class ServeBenchmark
         for (int i = 0; i < count; i++)
         {
             times[i] = t;
-            t += poisson ? -Math.Log(1 - rng.NextDouble()) / rate : 1 / rate;
+            t += poisson ? Gamma(rng, burstiness) / (rate * burstiness) : 1 / rate;
         }
         return times;
+    }
+
+    /// <summary>A draw from Gamma(<paramref name="shape"/>, 1): Marsaglia and Tsang's method.</summary>
+    private static double Gamma(Random rng, double shape)
+    {
+        if (shape == 1) return -Math.Log(1 - rng.NextDouble());
+        // Shapes below 1 draw with shape + 1 and scale by U^(1/shape).
+        if (shape < 1) return Gamma(rng, shape + 1) * Math.Pow(1 - rng.NextDouble(), 1 / shape);
+        double d = shape - 1.0 / 3, c = 1 / Math.Sqrt(9 * d);
+        while (true)
+        {
+            double x, v;
+            do
+            {
+                x = Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+                v = 1 + c * x;
+            } while (v <= 0);
+            v = v * v * v;
+            double u = 1 - rng.NextDouble();
+            if (Math.Log(u) < 0.5 * x * x + d - d * v + d * Math.Log(v)) return d * v;
+        }
     }
 }

@@ -24,6 +24,14 @@ internal static class BenchServeCommand
         rate.Validators.Add(r => { if (r.GetValueOrDefault<string>() is { } t && ParseRate(t) is null) r.AddError($"--request-rate must be a positive number or inf, not '{t}'"); });
         var arrival = new Option<string>("--arrival") { Description = "poisson: exponential gaps at --request-rate (vLLM's default); fixed: evenly spaced", DefaultValueFactory = _ => "poisson" };
         arrival.AcceptOnlyFromAmong("poisson", "fixed");
+        var burstiness = new Option<double>("--burstiness") { Description = "vLLM's: gamma-distributed gaps of this shape; 1 is Poisson, lower burstier, higher more even", DefaultValueFactory = _ => 1 };
+        burstiness.Validators.Add(r => { if (r.GetValueOrDefault<double>() is var v && !(v > 0 && double.IsFinite(v))) r.AddError($"--burstiness must be positive, not {v.ToString(CultureInfo.InvariantCulture)}"); });
+        var goodput = new Option<string[]>("--goodput") { Description = "vLLM's form of the SLOs: ttft:MS tpot:MS e2el:MS", AllowMultipleArgumentsPerToken = true };
+        goodput.Validators.Add(r =>
+        {
+            foreach (var item in r.GetValueOrDefault<string[]>() ?? [])
+                if (ParseSlo(item) is null) { r.AddError($"--goodput: '{item}' is not ttft:MS, tpot:MS or e2el:MS with a positive MS"); return; }
+        });
         var maxConcurrency = new Option<int?>("--max-concurrency") { Description = "Most requests in flight; with --request-rate inf, that many closed-loop clients" }.InRange(1, 100_000);
         var inputLen = new Option<int>("--random-input-len") { Description = "Prompt tokens per synthetic request, after the shared prefix", DefaultValueFactory = _ => 128 }.InRange(0, 1_000_000);
         var outputLen = new Option<int>("--random-output-len") { Description = "Tokens to generate per request (max_tokens)", DefaultValueFactory = _ => 128 }.InRange(1, 1_000_000);
@@ -62,10 +70,14 @@ internal static class BenchServeCommand
         {
             baseUrl, allowRemote, model, apiKey, numPrompts, rate, arrival, maxConcurrency, inputLen, outputLen, prefixLen, rangeRatio, vocab,
             dataset, ignoreEos, seed, maxSeconds, sloTtft, sloTpot, sloE2el, outputJson, sweep, sweepOver, report,
-            backend, endpoint, datasetName,
+            backend, endpoint, datasetName, burstiness, goodput,
         };
         cmd.SetAction(async (parse, ct) =>
         {
+            if (parse.GetValue(arrival) == "fixed" && parse.GetValue(burstiness) != 1)
+                throw new ArgumentException("--burstiness shapes Poisson arrivals; leave it out with --arrival fixed");
+            var slos = (parse.GetValue(goodput) ?? []).Select(x => ParseSlo(x)!.Value).ToArray();
+            double? Slo(string key) => slos.LastOrDefault(x => x.Key == key).Ms is double ms && ms > 0 ? ms : null;
             var url = ServeBenchSettings.CheckBaseUrl(parse.GetValue(baseUrl)!, parse.GetValue(allowRemote));
             int n = parse.GetValue(numPrompts), s = parse.GetValue(seed);
             string? datasetPath = parse.GetValue(dataset);
@@ -89,13 +101,14 @@ internal static class BenchServeCommand
                 Prompts = prompts,
                 RequestRate = ParseRate(parse.GetValue(rate)!)!.Value,
                 Poisson = parse.GetValue(arrival) == "poisson",
+                Burstiness = parse.GetValue(burstiness),
                 MaxConcurrency = parse.GetValue(maxConcurrency),
                 IgnoreEos = parse.GetValue(ignoreEos),
                 Seed = s,
                 MaxDuration = TimeSpan.FromSeconds(parse.GetValue(maxSeconds)),
-                SloTtftMs = parse.GetValue(sloTtft),
-                SloTpotMs = parse.GetValue(sloTpot),
-                SloE2elMs = parse.GetValue(sloE2el),
+                SloTtftMs = parse.GetValue(sloTtft) ?? Slo("ttft"),
+                SloTpotMs = parse.GetValue(sloTpot) ?? Slo("tpot"),
+                SloE2elMs = parse.GetValue(sloE2el) ?? Slo("e2el"),
             };
             bool overRate = parse.GetValue(sweepOver) == "request-rate";
             if (!overRate && parse.GetValue(sweep) is { } values && values.Split(',').Any(v => ParseRate(v) is not double d || d != Math.Floor(d) || d > 100_000))
@@ -129,6 +142,14 @@ internal static class BenchServeCommand
             return 0;
         });
         return cmd;
+    }
+
+    private static (string Key, double Ms)? ParseSlo(string text)
+    {
+        var parts = text.Split(':', 2, StringSplitOptions.TrimEntries);
+        return parts.Length == 2 && parts[0] is "ttft" or "tpot" or "e2el"
+            && double.TryParse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double ms) && ms > 0 && double.IsFinite(ms)
+            ? (parts[0], ms) : null;
     }
 
     internal static double? ParseRate(string text)
