@@ -315,4 +315,27 @@ public class BenchServeCommandTests
         Assert.Equal(2.5, BenchReport.Load(rates));
         Assert.Equal(2.5, BenchReport.Load(System.Text.Json.Nodes.JsonNode.Parse(rates.ToJsonString())!.AsObject()));
     }
+
+    [Fact]
+    public async Task NoTimedPromptIsServedFromThePrefixCache()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("tiny.gguf");
+        Assert.Equal(0, CliRunner.Run("create-model", "--shape", "tiny", "--type", "Q8_0", path).Code);
+        using var model = ModelLoader.Load(path);
+        using var engine = new LlmEngine(model, new EngineOptions { Threads = 1, MaxNumSeqs = 8 });
+        await using var server = LoomServer.Create(engine, new LoomServerOptions { Port = 0 });
+        await server.StartAsync();
+
+        // Two sweep points of three requests, each point after its own test request: with the same prompts at every
+        // point (or the test request reusing a timed prompt) whole 16-token blocks would come from the cache.
+        string json = dir.File("sweep.json");
+        var (code, _, err) = CliRunner.Run("bench", "serve", "--base-url", server.BaseAddress.ToString(), "--num-prompts", "3",
+            "--random-input-len", "32", "--random-output-len", "2", "--ignore-eos", "--sweep", "2,2", "--output-json", json);
+        Assert.True(code == 0, err);
+        var points = JsonDocument.Parse(File.ReadAllText(json)).RootElement.EnumerateArray().ToArray();
+        int promptLen = points[0].GetProperty("input_lens")[0].GetInt32();
+        Assert.All(points.SelectMany(p => p.GetProperty("input_lens").EnumerateArray()), x => Assert.Equal(promptLen, x.GetInt32()));
+        Assert.Equal(2 * (3 + 1) * promptLen, engine.Metrics.PromptTokens);
+    }
 }

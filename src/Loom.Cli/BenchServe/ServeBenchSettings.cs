@@ -12,6 +12,8 @@ internal sealed record ServeBenchSettings
     public string? Model { get; init; }
     public string? ApiKey { get; init; }
     public required IReadOnlyList<BenchPrompt> Prompts { get; init; }
+    /// <summary>The untimed request sent first; null sends the first prompt, as vLLM does.</summary>
+    public BenchPrompt? TestPrompt { get; init; }
     /// <summary>Requests per second; infinity sends every request at once (then only the concurrency limit paces them).</summary>
     public double RequestRate { get; init; } = double.PositiveInfinity;
     /// <summary>Poisson arrivals (exponential gaps) when true; evenly spaced at <see cref="RequestRate"/> otherwise.</summary>

@@ -17,7 +17,8 @@ internal static class ServeBenchmark
 
         // One untimed request first, as vLLM does: a wrong model or endpoint fails here with the server's own words,
         // and connection setup and JIT stay out of the figures.
-        var test = await client.SendAsync(model, s.Prompts[0] with { OutputTokens = Math.Min(s.Prompts[0].OutputTokens, 4) }, s.IgnoreEos, ct);
+        var first = s.TestPrompt ?? s.Prompts[0];
+        var test = await client.SendAsync(model, first with { OutputTokens = Math.Min(first.OutputTokens, 4) }, s.IgnoreEos, ct);
         if (!test.Success) throw new InvalidOperationException($"the test request failed: {test.Error}");
 
         var arrivals = ArrivalTimes(s.Prompts.Count, s.RequestRate, s.Poisson, s.Seed, s.Burstiness);

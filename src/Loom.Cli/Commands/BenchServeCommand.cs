@@ -89,9 +89,15 @@ internal static class BenchServeCommand
             string path = parse.GetValue(endpoint)!;
             if (!path.StartsWith('/') || !Uri.IsWellFormedUriString(path, UriKind.Relative))
                 throw new ArgumentException($"--endpoint must be a path such as /v1/completions, not '{path}'");
-            var prompts = datasetPath is not null
-                ? BenchPrompt.FromJsonl(datasetPath, n, parse.GetValue(outputLen), s)
-                : BenchPrompt.Random(n, parse.GetValue(inputLen), parse.GetValue(outputLen), parse.GetValue(prefixLen), parse.GetValue(rangeRatio), parse.GetValue(vocab), s);
+            // Synthetic runs make one prompt more for the untimed test request, so that no timed prompt finds itself
+            // already in the server's prefix cache.
+            (BenchPrompt[] Timed, BenchPrompt? Test) MakePrompts(int seed)
+            {
+                if (datasetPath is not null) return (BenchPrompt.FromJsonl(datasetPath, n, parse.GetValue(outputLen), seed), null);
+                var all = BenchPrompt.Random(n + 1, parse.GetValue(inputLen), parse.GetValue(outputLen), parse.GetValue(prefixLen), parse.GetValue(rangeRatio), parse.GetValue(vocab), seed);
+                return (all[..n], all[n]);
+            }
+            var (prompts, testPrompt) = MakePrompts(s);
             var settings = new ServeBenchSettings
             {
                 BaseUrl = url,
@@ -99,6 +105,7 @@ internal static class BenchServeCommand
                 Model = parse.GetValue(model),
                 ApiKey = parse.GetValue(apiKey) ?? Environment.GetEnvironmentVariable("OPENAI_API_KEY"),
                 Prompts = prompts,
+                TestPrompt = testPrompt,
                 RequestRate = ParseRate(parse.GetValue(rate)!)!.Value,
                 Poisson = parse.GetValue(arrival) == "poisson",
                 Burstiness = parse.GetValue(burstiness),
@@ -113,9 +120,15 @@ internal static class BenchServeCommand
             bool overRate = parse.GetValue(sweepOver) == "request-rate";
             if (!overRate && parse.GetValue(sweep) is { } values && values.Split(',').Any(v => ParseRate(v) is not double d || d != Math.Floor(d) || d > 100_000))
                 throw new ArgumentException($"--sweep: concurrencies must be whole numbers from 1 to 100000, not '{values}'");
+            // Each point of a sweep gets prompts of its own (seeds s, s+1, …): the same prompts again would find the
+            // previous point's KV in a prefix-caching server and flatter every point after the first.
             var points = parse.GetValue(sweep) is { } list
-                ? list.Split(',', StringSplitOptions.TrimEntries).Select(v => ParseRate(v)!.Value)
-                    .Select(v => overRate ? settings with { RequestRate = v } : settings with { MaxConcurrency = checked((int)Math.Max(1, Math.Round(v))) }).ToArray()
+                ? list.Split(',', StringSplitOptions.TrimEntries).Select(v => ParseRate(v)!.Value).Select((v, i) =>
+                {
+                    var (timed, test) = i == 0 ? (prompts, testPrompt) : MakePrompts(s + i);
+                    var p = settings with { Prompts = timed, TestPrompt = test, Seed = s + i };
+                    return overRate ? p with { RequestRate = v } : p with { MaxConcurrency = checked((int)v) };
+                }).ToArray()
                 : [settings];
             var runs = new List<JsonObject>();
             foreach (var point in points)
