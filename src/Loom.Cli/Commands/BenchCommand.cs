@@ -28,6 +28,8 @@ internal static class BenchCommand
             model, tokenizer, prompt, gen, threads, reps, probe, output,
         };
         cmd.Subcommands.Add(BenchThroughputCommand.Create());
+        cmd.Subcommands.Add(BenchServeCommand.Create());
+        cmd.Subcommands.Add(BenchCompareCommand.Create());
         cmd.SetAction(parse =>
         {
             var options = new BenchOptions
