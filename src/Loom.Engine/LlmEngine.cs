@@ -31,15 +31,9 @@ public sealed class LlmEngine : IDisposable
         Model = model;
         Options = options ?? new EngineOptions();
         Options.Validate();
-        if (Options.Threads is int t) Core.Threading.RowParallel.Threads = Math.Max(1, t);
         var c = model.Config;
-        long bytesPerBlock = KvCache.BytesPerToken(c.NumLayers, c.NumKvHeads, c.HeadDim, Options.KvCacheDtype) * Options.BlockSize;
-        long budget = Options.KvCacheBytes ?? (long)(Options.KvCacheFraction * KvCacheBudget.AvailableMemoryBytes());
-        long maxTokens = Options.MaxKvTokens ?? (long)c.ContextLength * Math.Min(Options.MaxNumSeqs, 8);
-        long blocks = Math.Min(budget / bytesPerBlock, (maxTokens + Options.BlockSize - 1) / Options.BlockSize);
-        if (blocks < 1) throw new ArgumentException($"KV cache budget of {budget} bytes holds no block of {bytesPerBlock} bytes");
-        var cache = new KvCache(c.NumLayers, c.NumKvHeads, c.HeadDim, (int)Math.Min(blocks, int.MaxValue / Options.BlockSize), Options.BlockSize, Options.KvCacheDtype);
-        _runner = new ModelRunner(model.Transformer, cache);
+        _runner = new ModelRunner(model.Transformer, Options);
+        var cache = _runner.Cache;
         Blocks = new BlockManager(cache.NumBlocks, Options.BlockSize, Options.PrefixCaching, cache.CopyBlock);
         Scheduler = new Scheduler(Options, Blocks, c.ContextLength);
         _rawLogits = new float[c.VocabSize];
@@ -52,6 +46,8 @@ public sealed class LlmEngine : IDisposable
     public Scheduler Scheduler { get; }
     public EngineMetrics Metrics { get; } = new();
     public KvCache Cache => _runner.Cache;
+    /// <summary>Threads each forward pass runs on.</summary>
+    public int Threads => _runner.Threads;
     /// <summary>Tokens run through the model since start: prompt chunks (cached prefixes excluded), recomputations and decodes.</summary>
     public long TokensComputed => _runner.TokensComputed;
     /// <summary>Requests accepted but not yet finished.</summary>

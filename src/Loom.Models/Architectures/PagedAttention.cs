@@ -70,20 +70,26 @@ internal sealed unsafe class PagedAttention
             }
     }
 
-    /// <summary>Causal attention of every batch token over its own sequence's cached positions 0..pos.</summary>
-    public void Compute(ForwardBatch batch, KvCache cache, int layer, ReadOnlySpan<float> q, Span<float> output)
+    /// <summary>
+    /// Causal attention of every batch token over its own sequence's cached positions 0..pos, split over
+    /// <paramref name="pool"/> (<see cref="ComputePool.Shared"/> when none) and planned by <paramref name="policy"/>
+    /// (<see cref="AttentionPolicy.Default"/> when none).
+    /// </summary>
+    public void Compute(ForwardBatch batch, KvCache cache, int layer, ReadOnlySpan<float> q, Span<float> output,
+        ComputePool? pool = null, AttentionPolicy? policy = null)
     {
         var c = Config;
-        Plan(batch, cache);
+        pool ??= ComputePool.Shared;
+        Plan(batch, cache, policy ?? AttentionPolicy.Default, pool.Threads);
         int kvHeads = c.NumKvHeads;
         int items = _exactCount * kvHeads * _parts + _flashCount * kvHeads + _splitItemCount;
         long work = (long)(batch.TokenCount == 0 ? 0 : batch.Positions[batch.TokenCount - 1] + 1) * c.HeadDim * Group * 4;
         fixed (float* qp = q, op = output)
         {
             _batch = batch; _cache = cache; _layer = layer; _q = qp; _out = op;
-            // One thread needs no dispatch (and RowParallel.For allocates its closure even when it runs inline).
-            if (RowParallel.Threads <= 1 || items <= 1) Run(0, items);
-            else RowParallel.For(items, work, this, static (m, start, end) => m.Run(start, end));
+            // One thread needs no dispatch (and ComputePool.For allocates its closure even when it runs inline).
+            if (pool.Threads <= 1 || items <= 1) Run(0, items);
+            else pool.For(items, work, this, static (m, start, end) => m.Run(start, end));
             float* partials = Ptr(_partials);
             int stride = c.HeadDim + 2;
             for (int i = 0; i < _splitCount; i++)
@@ -98,24 +104,17 @@ internal sealed unsafe class PagedAttention
 
     private int _splitItemCount;
 
-    // Per-instance stand-ins for the AttentionPolicy settings, so tests can steer one instance without
-    // touching the process-wide policy.
-    internal bool? ExactOnlyOverride;
-    /// <summary>Sends every f16 decode token through the online path, even unsplit.</summary>
-    internal bool ForceOnline;
-    internal int? SplitMinOverride, TiledMinOverride, ThreadsOverride;
-
     /// <summary>
     /// Sorts the batch's tokens onto the exact, tiled-prompt and split-decode paths (see <see cref="AttentionPolicy"/>)
     /// and sizes the split partials.
     /// </summary>
-    private void Plan(ForwardBatch batch, KvCache cache)
+    private void Plan(ForwardBatch batch, KvCache cache, AttentionPolicy policy, int poolThreads)
     {
         var c = Config;
-        int kvHeads = c.NumKvHeads, threads = ThreadsOverride ?? RowParallel.Threads;
-        int splitMin = SplitMinOverride ?? AttentionPolicy.SplitMinPositions, tiledMin = TiledMinOverride ?? AttentionPolicy.TiledMinPositions;
+        int kvHeads = c.NumKvHeads, threads = policy.PlanThreads ?? poolThreads;
+        int splitMin = policy.SplitMinPositions, tiledMin = policy.TiledMinPositions;
         bool exactOk = cache.Type == KvCacheType.F16;
-        bool reorder = !exactOk || !(ExactOnlyOverride ?? AttentionPolicy.ExactOnly);
+        bool reorder = !exactOk || !policy.ExactOnly;
         _exactCount = _flashCount = _splitCount = _splitItemCount = 0;
         int lone = 0;
         for (int s = 0; s < batch.SeqCount; s++) if (batch.SeqTokenCount(s) == 1) lone++;
@@ -127,7 +126,7 @@ internal sealed unsafe class PagedAttention
             if (count == 1)
             {
                 int splits = AttentionPolicy.Splits(end, lone * kvHeads, threads);
-                bool split = reorder && (!exactOk || ForceOnline || (splits > 1 && end >= splitMin));
+                bool split = reorder && (!exactOk || policy.ForceOnline || (splits > 1 && end >= splitMin));
                 if (!split) { Add(ref _exact, ref _exactCount, 1, first, 0, 0); continue; }
                 Add(ref _split, ref _splitCount, 3, first, splits, (int)partials);
                 for (int kvh = 0; kvh < kvHeads; kvh++)

@@ -36,7 +36,7 @@ internal sealed unsafe class ReferenceAttention(ModelConfig config)
         fixed (float* qp = q, op = output)
         {
             var job = new AttentionJob(this, batch, cache, layer, qp, op);
-            RowParallel.For(batch.TokenCount * Config.NumHeads, 4096, job, static (j, start, end) => j.Run(start, end));
+            ComputePool.Shared.For(batch.TokenCount * Config.NumHeads, 4096, job, static (j, start, end) => j.Run(start, end));
         }
     }
 
