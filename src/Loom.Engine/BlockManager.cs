@@ -211,17 +211,16 @@ public sealed class BlockManager
         return b;
     }
 
-    /// <summary>64-bit FNV-1a over the predecessor hash and the tokens; never 0 (0 marks "no hash").</summary>
+    /// <summary>
+    /// 64-bit FNV-1a over the predecessor hash's 8 bytes and each token's 4 (little-endian); never 0 (0 marks "no hash").
+    /// </summary>
     internal static ulong Hash(ulong previous, ReadOnlySpan<int> tokens)
     {
-        ulong h = 14695981039346656037UL ^ previous;
-        h *= 1099511628211UL;
+        const ulong Prime = 1099511628211UL;
+        ulong h = 14695981039346656037UL;
+        for (int i = 0; i < 8; i++) h = (h ^ ((previous >> (8 * i)) & 0xFF)) * Prime;
         foreach (int t in tokens)
-        {
-            h ^= (uint)t;
-            h *= 1099511628211UL;
-            h ^= h >> 29;
-        }
+            for (int i = 0; i < 4; i++) h = (h ^ (((uint)t >> (8 * i)) & 0xFF)) * Prime;
         return h == 0 ? 1 : h;
     }
 

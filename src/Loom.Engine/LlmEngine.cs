@@ -312,7 +312,7 @@ public sealed class LlmEngine : IDisposable
         seq.Append(token);
         Metrics.GenerationTokens++;
         Options.Faults?.At(EngineStage.Emit, seq.Request);
-        if (seq.OutputLength == 1) Metrics.RecordFirstToken(seq.Request.ArrivalTime);
+        if (seq.OutputLength == 1) Metrics.RecordFirstToken(seq.Request);
 
         FinishReason? finish = null;
         string? stopReason = null;

@@ -26,7 +26,6 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
     public int RunningCount => _running.Count;
     public long Preemptions { get; private set; }
     public IReadOnlyList<Sequence> Running => _running;
-    public IReadOnlyList<Sequence> Waiting => _waiting;
 
     /// <summary>
     /// Sequences the last <see cref="Schedule"/> gave up on because the whole KV cache cannot hold their next token
@@ -171,11 +170,7 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
         blocks.Free(seq);
         seq.ComputedTokens = 0;
         seq.Status = SequenceStatus.Waiting;
-        seq.Preemptions++;
         Preemptions++;
         _waiting.Insert(0, seq);
     }
-
-    /// <summary>Largest sequence length the engine accepts.</summary>
-    public int ContextLength => contextLength;
 }

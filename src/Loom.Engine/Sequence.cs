@@ -51,8 +51,6 @@ public sealed class Sequence
     public int ComputedTokens { get; internal set; }
     /// <summary>Prompt tokens whose K/V came from the prefix cache rather than a forward pass.</summary>
     public int CachedPromptTokens { get; internal set; }
-    /// <summary>Times this sequence was preempted (its blocks taken back and recomputed later).</summary>
-    public int Preemptions { get; internal set; }
 
     internal Sampler Sampler { get; }
     internal IncrementalDecoder? Decoder { get; }
