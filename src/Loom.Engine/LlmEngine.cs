@@ -6,22 +6,20 @@ using Loom.Models.Architectures;
 namespace Loom.Engine;
 
 /// <summary>
-/// The serving core: requests go in, the step loop schedules them (<see cref="Scheduler"/>), runs one ragged
-/// batch per step (<see cref="ModelRunner"/>), samples, detokenizes, checks stop conditions and streams
-/// <see cref="RequestOutput"/>s back. <c>loom run</c>, offline generation and the HTTP server all drive this one loop.
+/// The serving core: admission, the step loop and the public API. Requests go in, each step schedules them
+/// (<see cref="Scheduler"/>), runs one ragged batch (<see cref="ModelRunner"/>), samples, and hands each token to
+/// the <see cref="OutputProcessor"/>, which streams <see cref="RequestOutput"/>s back. <c>loom run</c>, offline generation and the HTTP server all drive this one loop.
 /// All scheduling state is touched only by the thread that calls <see cref="Step"/> (the background loop once <see cref="Start"/>ed).
 /// </summary>
 public sealed class LlmEngine : IDisposable
 {
     private readonly ConcurrentQueue<Request> _incoming = new();
     private readonly ConcurrentQueue<string> _aborts = new();
-    private readonly Dictionary<string, Request> _requests = [];
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly ModelRunner _runner;
-    private readonly float[] _rawLogits, _forkLogits;
-    private readonly int[] _topIds = new int[32];
-    private readonly float[] _topLogprobs = new float[32];
+    private readonly float[] _forkLogits;
+    private readonly OutputProcessor _output;
     private Thread? _loop;
     private long _nextSeqId, _nextRequestId;
     private int _pending;
@@ -36,7 +34,7 @@ public sealed class LlmEngine : IDisposable
         var cache = _runner.Cache;
         Blocks = new BlockManager(cache.NumBlocks, Options.BlockSize, Options.PrefixCaching, cache.CopyBlock);
         Scheduler = new Scheduler(Options, Blocks, c.ContextLength);
-        _rawLogits = new float[c.VocabSize];
+        _output = new OutputProcessor(model.Tokenizer, c, Scheduler, Metrics, Options.Faults, () => Interlocked.Decrement(ref _pending));
         _forkLogits = new float[c.VocabSize];
     }
 
@@ -101,7 +99,11 @@ public sealed class LlmEngine : IDisposable
     /// Raised once for each request that fails inside the engine (the request itself ends with
     /// <see cref="FinishReason.Error"/>, its blocks and queue slot freed); hosts log it here.
     /// </summary>
-    public event Action<string, Exception>? RequestFailed;
+    public event Action<string, Exception>? RequestFailed
+    {
+        add => _output.RequestFailed += value;
+        remove => _output.RequestFailed -= value;
+    }
 
     /// <summary>
     /// One iteration: admit, schedule, run the batch, sample, emit. Returns false when there was nothing to do.
@@ -116,12 +118,12 @@ public sealed class LlmEngine : IDisposable
         {
             chunks = Scheduler.Schedule();
             if (Scheduler.Overflowed.Count > 0)
-                foreach (var seq in Scheduler.Overflowed.ToArray()) Finish(seq, FinishReason.Length, null, "");
+                foreach (var seq in Scheduler.Overflowed.ToArray()) _output.Finish(seq, FinishReason.Length, null, "");
         }
         catch (Exception e)
         {
             // Scheduling state is shared by every request: none of them can be trusted to continue.
-            foreach (var r in _requests.Values.ToArray()) Fail(r, e);
+            _output.FailAll(e);
             return true;
         }
         if (Options.Faults is { } scheduleFaults && chunks.Count > 0)
@@ -194,7 +196,7 @@ public sealed class LlmEngine : IDisposable
             {
                 // Step contains failures to the requests they concern; anything that still escapes fails every
                 // request in flight, so none waits forever on a loop that cannot serve it.
-                foreach (var r in _requests.Values.ToArray()) Fail(r, e);
+                _output.FailAll(e);
                 worked = false;
             }
             if (!worked && !HasWork)
@@ -230,7 +232,7 @@ public sealed class LlmEngine : IDisposable
     {
         while (_incoming.TryDequeue(out var r))
         {
-            _requests[r.Id] = r;
+            _output.InFlight[r.Id] = r;
             try { AdmitOne(r); }
             catch (Exception e) { Fail(r, e); }
         }
@@ -279,154 +281,21 @@ public sealed class LlmEngine : IDisposable
     {
         while (_aborts.TryDequeue(out var id))
         {
-            if (!_requests.TryGetValue(id, out var r)) continue;
+            if (!_output.InFlight.TryGetValue(id, out var r)) continue;
             foreach (var seq in r.Sequences)
-                if (seq.Status != SequenceStatus.Finished) Finish(seq, FinishReason.Abort, null, "");
+                if (seq.Status != SequenceStatus.Finished) _output.Finish(seq, FinishReason.Abort, null, "");
             Metrics.Aborted++;
         }
     }
 
     private void SampleAndEmit(Sequence seq, Span<float> logits)
     {
-        var p = seq.Params;
-        var eog = Model.Tokenizer.EndOfGenerationIds;
-        if (seq.OutputLength < p.MinTokens)
-        {
-            if (!p.IgnoreEos) foreach (int id in eog) logits[id] = float.NegativeInfinity;
-            foreach (int id in p.StopTokenIds) if ((uint)id < (uint)logits.Length) logits[id] = float.NegativeInfinity;
-        }
-        TokenLogprob? logprob = null;
-        double logSumExp = 0;
-        if (p.Logprobs is int nTop)
-        {
-            logits.CopyTo(_rawLogits);
-            logSumExp = Loom.Engine.Sampling.Logprobs.LogSumExp(_rawLogits);
-            int n = Loom.Engine.Sampling.Logprobs.TopN(_rawLogits, logSumExp, _topIds.AsSpan(0, nTop), _topLogprobs.AsSpan(0, nTop));
-            var top = new (int, float)[n];
-            for (int i = 0; i < n; i++) top[i] = (_topIds[i], _topLogprobs[i]);
-            logprob = new TokenLogprob(-1, 0, top);
-        }
+        _output.BeforeSampling(seq, logits);
         Options.Faults?.At(EngineStage.Sample, seq.Request);
-        int token = seq.Sampler.Sample(logits, seq.PromptTokens, seq.OutputTokens);
-        if (logprob is not null) logprob = logprob with { TokenId = token, Logprob = Loom.Engine.Sampling.Logprobs.LogSoftmaxAt(_rawLogits, token, logSumExp) };
-        seq.Append(token);
-        Metrics.GenerationTokens++;
-        Options.Faults?.At(EngineStage.Emit, seq.Request);
-        if (seq.OutputLength == 1) Metrics.RecordFirstToken(seq.Request);
-
-        FinishReason? finish = null;
-        string? stopReason = null;
-        string text;
-        if (!p.IgnoreEos && eog.Contains(token) || p.StopTokenIds.Contains(token))
-        {
-            finish = FinishReason.Stop;
-            stopReason = Model.Tokenizer.TokenPiece(token);
-            text = "";
-        }
-        else
-        {
-            text = seq.Decoder?.Add(token) ?? "";
-            if (seq.Stops is { } m)
-            {
-                text = m.Feed(text);
-                if (m.Stopped) { finish = FinishReason.Stop; stopReason = m.MatchedStop; }
-            }
-        }
-        if (finish is null && (seq.OutputLength >= p.MaxTokens || seq.Length >= Model.Config.ContextLength)) finish = FinishReason.Length;
-
-        if (finish is null)
-        {
-            seq.Request.Emit(Output(seq, [token], text, logprob is null ? null : [logprob], null, null));
-        }
-        else
-        {
-            Finish(seq, finish.Value, stopReason, text, token, logprob);
-        }
+        _output.Accept(seq, seq.Sampler.Sample(logits, seq.PromptTokens, seq.OutputTokens));
     }
 
-    private void Finish(Sequence seq, FinishReason reason, string? stopReason, string text, int? token = null, TokenLogprob? logprob = null)
-    {
-        if (reason is FinishReason.Length || (reason == FinishReason.Stop && seq.Stops is not { Stopped: true }))
-        {
-            // Release what the decoder and the stop matcher were holding back.
-            string rest = seq.Decoder?.Flush() ?? "";
-            if (seq.Stops is { } m) rest = m.Feed(rest) + (m.Stopped ? "" : m.Flush());
-            text += rest;
-        }
-        seq.Status = SequenceStatus.Finished;
-        seq.FinishReason = reason;
-        Scheduler.Remove(seq);
-        var r = seq.Request;
-        r.Emit(Output(seq, token is int t ? [t] : [], text, logprob is null ? null : [logprob], reason, stopReason));
-        if (seq.PendingForks is { } pending)
-        {
-            // Ended before its prompt was computed: the choices that were to share it end the same way.
-            seq.PendingForks = null;
-            foreach (var child in pending)
-                if (child.Status != SequenceStatus.Finished) Finish(child, reason, stopReason, "");
-        }
-        // The last of the request's sequences to finish completes it (finishing one may finish its pending forks first).
-        if (!r.IsFinished && r.Sequences.All(s => s.Status == SequenceStatus.Finished))
-        {
-            r.IsFinished = true;
-            _requests.Remove(r.Id);
-            Interlocked.Decrement(ref _pending);
-            Metrics.RecordFinished(r);
-            r.Complete();
-        }
-    }
-
-    private static RequestOutput Output(Sequence seq, int[] tokens, string text, TokenLogprob[]? logprobs, FinishReason? reason, string? stopReason) => new()
-    {
-        RequestId = seq.Request.Id,
-        Index = seq.Index,
-        TokenIds = tokens,
-        Text = text,
-        Logprobs = logprobs,
-        FinishReason = reason,
-        StopReason = stopReason,
-        PromptTokens = seq.PromptLength,
-        CachedPromptTokens = seq.CachedPromptTokens,
-        CompletionTokens = seq.OutputLength,
-    };
-
-    /// <summary>
-    /// Ends <paramref name="r"/> with <see cref="FinishReason.Error"/>: every sequence's blocks are freed, the
-    /// request completes and leaves the queue, and <see cref="RequestFailed"/> is raised once. Safe whatever state
-    /// the failure left the request in (no sequences yet, some finished, a half-emitted token).
-    /// </summary>
-    private void Fail(Request r, Exception e)
-    {
-        if (r.IsFinished) return;
-        foreach (var seq in r.Sequences.ToArray())
-        {
-            if (seq.Status == SequenceStatus.Finished) continue;
-            try { Finish(seq, FinishReason.Error, e.Message, ""); }
-            catch (Exception)
-            {
-                seq.Status = SequenceStatus.Finished;
-                seq.FinishReason = FinishReason.Error;
-                try { Scheduler.Remove(seq); } catch (Exception) { /* freeing is best effort once state is broken */ }
-            }
-        }
-        if (!r.IsFinished)
-        {
-            // No sequence existed yet, or finishing them did not complete the request.
-            r.IsFinished = true;
-            _requests.Remove(r.Id);
-            Interlocked.Decrement(ref _pending);
-            for (int i = 0; i < r.Params.N; i++)
-                if (!r.Sequences.Any(q => q.Index == i && q.FinishReason is not null))
-                    r.Emit(new RequestOutput
-                    {
-                        RequestId = r.Id, Index = i, TokenIds = [], Text = "", FinishReason = FinishReason.Error,
-                        StopReason = e.Message, PromptTokens = r.Prompt.Length,
-                    });
-            r.Complete();
-        }
-        Metrics.Failed++;
-        RequestFailed?.Invoke(r.Id, e);
-    }
+    private void Fail(Request r, Exception e) => _output.Fail(r, e);
 
     public void Dispose()
     {
