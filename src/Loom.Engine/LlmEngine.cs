@@ -113,53 +113,31 @@ public sealed class LlmEngine : IDisposable
     {
         Admit();
         ProcessAborts();
-        IReadOnlyList<ScheduledChunk> chunks;
-        try
-        {
-            chunks = Scheduler.Schedule();
-            if (Scheduler.Overflowed.Count > 0)
-                foreach (var seq in Scheduler.Overflowed.ToArray()) _output.Finish(seq, FinishReason.Length, null, "");
-        }
-        catch (Exception e)
-        {
-            // Scheduling state is shared by every request: none of them can be trusted to continue.
-            _output.FailAll(e);
-            return true;
-        }
-        if (Options.Faults is { } scheduleFaults && chunks.Count > 0)
-        {
-            // A failure for one request's chunk removes that request from the step; the rest run.
-            foreach (var r in chunks.Select(c => c.Seq.Request).Distinct().ToArray())
-            {
-                try { scheduleFaults.At(EngineStage.Schedule, r); }
-                catch (Exception e) { Fail(r, e); }
-            }
-            if (chunks.Any(c => c.Seq.Status == SequenceStatus.Finished))
-                chunks = chunks.Where(c => c.Seq.Status != SequenceStatus.Finished).ToArray();
-        }
+        var chunks = Plan();
+        if (chunks is null) return true;
         if (chunks.Count == 0) return HasWork;
         var started = DateTime.UtcNow;
         try
         {
             if (Options.Faults is { } faults)
-                foreach (var r in chunks.Select(c => c.Seq.Request).Distinct()) faults.At(EngineStage.Run, r);
+                foreach (var r in RequestsOf(chunks)) faults.At(EngineStage.Run, r);
             _runner.Run(chunks);
         }
         catch (Exception e)
         {
-            foreach (var r in chunks.Select(c => c.Seq.Request).Distinct().ToArray()) Fail(r, e);
+            foreach (var r in RequestsOf(chunks)) Fail(r, e);
             return true;
         }
         int sampleIndex = 0;
-        foreach (var chunk in chunks)
+        for (int i = 0; i < chunks.Count; i++)
         {
+            var chunk = chunks[i];
             var seq = chunk.Seq;
             int logitsRow = chunk.Samples ? sampleIndex++ : -1;
             if (seq.Status == SequenceStatus.Finished) continue; // failed with a sibling earlier in this step
             try
             {
-                seq.ComputedTokens += chunk.Count;
-                Blocks.CommitFullBlocks(seq);
+                Scheduler.Advance(chunk);
                 if (seq.OutputLength == 0) Metrics.PromptTokens += chunk.Count;
                 if (!chunk.Samples) continue;
                 var logits = _runner.Logits(logitsRow);
@@ -176,6 +154,34 @@ public sealed class LlmEngine : IDisposable
         Metrics.Preemptions = Scheduler.Preemptions;
         return true;
     }
+
+    /// <summary>This step's chunks; null when scheduling failed, which fails every request in flight (they share its state).</summary>
+    private IReadOnlyList<ScheduledChunk>? Plan()
+    {
+        SchedulePlan plan;
+        try
+        {
+            plan = Scheduler.Schedule();
+            if (plan.Overflowed.Count > 0)
+                foreach (var seq in plan.Overflowed.ToArray()) _output.Finish(seq, FinishReason.Length, null, "");
+        }
+        catch (Exception e)
+        {
+            _output.FailAll(e);
+            return null;
+        }
+        IReadOnlyList<ScheduledChunk> chunks = plan.Chunks;
+        if (Options.Faults is not { } faults || chunks.Count == 0) return chunks;
+        // A failure for one request's chunk removes that request from the step; the rest run.
+        foreach (var r in RequestsOf(chunks))
+        {
+            try { faults.At(EngineStage.Schedule, r); }
+            catch (Exception e) { Fail(r, e); }
+        }
+        return chunks.Where(c => c.Seq.Status != SequenceStatus.Finished).ToArray();
+    }
+
+    private static Request[] RequestsOf(IReadOnlyList<ScheduledChunk> chunks) => chunks.Select(c => c.Seq.Request).Distinct().ToArray();
 
     /// <summary>Starts the background step loop (for servers and concurrent callers).</summary>
     public void Start()
@@ -267,9 +273,7 @@ public sealed class LlmEngine : IDisposable
         foreach (var child in forks)
         {
             if (child.Status == SequenceStatus.Finished) continue;
-            Blocks.Fork(parent, child);
-            child.CachedPromptTokens = parent.CachedPromptTokens;
-            Scheduler.AddRunning(child);
+            Scheduler.Fork(parent, child);
             // Sampling masks and scales its logits in place; every child starts from the parent's.
             _forkLogits.CopyTo(logits);
             SampleAndEmit(child, logits);
