@@ -1,5 +1,5 @@
 using Loom.Models.Architectures;
-using Loom.Models.Architectures.Attention;
+using Loom.Core.Kernels.Attention;
 
 namespace Loom.Models.Tests;
 

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Loom.Core.Kernels;
 using Loom.Core.Threading;
-using Loom.Models.Architectures.Attention;
+using Loom.Core.Kernels.Attention;
 
 namespace Loom.Models.Architectures;
 
@@ -20,7 +20,7 @@ namespace Loom.Models.Architectures;
 internal sealed unsafe class PagedAttention
 {
     /// <summary>Positions widened at once; also ggml's single-token chain width (64 lanes).</summary>
-    public const int Tile = 64;
+    public const int Tile = ExactKernels.Tile;
 
     private readonly float _attnScale;
     // The call in flight, read by the workers, and its plan: which tokens take which path.

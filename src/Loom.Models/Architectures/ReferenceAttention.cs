@@ -1,9 +1,8 @@
 using System.Buffers;
 using Loom.Core.Kernels;
 using Loom.Core.Threading;
-using Loom.Models.Architectures;
 
-namespace Loom.Models.Architectures.Attention;
+namespace Loom.Models.Architectures;
 
 /// <summary>
 /// The plain, element-at-a-time form of the exact f16 attention: rounds where llama.cpp's non-flash path rounds
