@@ -18,7 +18,6 @@ public sealed class LlmEngine : IDisposable
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly ModelRunner _runner;
-    private readonly float[] _forkLogits;
     private readonly OutputProcessor _output;
     private Thread? _loop;
     private long _nextSeqId, _nextRequestId;
@@ -35,7 +34,6 @@ public sealed class LlmEngine : IDisposable
         Blocks = new BlockManager(cache.NumBlocks, Options.BlockSize, Options.PrefixCaching, cache.CopyBlock);
         Scheduler = new Scheduler(Options, Blocks, c.ContextLength);
         _output = new OutputProcessor(model.Tokenizer, c, Scheduler, Metrics, Options.Faults, () => Interlocked.Decrement(ref _pending));
-        _forkLogits = new float[c.VocabSize];
     }
 
     public LoadedModel Model { get; }
@@ -140,9 +138,7 @@ public sealed class LlmEngine : IDisposable
                 Scheduler.Advance(chunk);
                 if (seq.OutputLength == 0) Metrics.PromptTokens += chunk.Count;
                 if (!chunk.Samples) continue;
-                var logits = _runner.Logits(logitsRow);
-                if (seq.PendingForks is { } forks) StartForks(seq, forks, logits);
-                SampleAndEmit(seq, logits);
+                _output.SampleAndEmit(seq, _runner.Logits(logitsRow));
             }
             catch (Exception e)
             {
@@ -262,25 +258,6 @@ public sealed class LlmEngine : IDisposable
         }
     }
 
-    /// <summary>
-    /// The parent's prompt is in the cache: its sibling choices take the same blocks (copy-on-write on the
-    /// last partial one) and sample their first tokens from the same logits.
-    /// </summary>
-    private void StartForks(Sequence parent, List<Sequence> forks, Span<float> logits)
-    {
-        parent.PendingForks = null;
-        logits.CopyTo(_forkLogits);
-        foreach (var child in forks)
-        {
-            if (child.Status == SequenceStatus.Finished) continue;
-            Scheduler.Fork(parent, child);
-            // Sampling masks and scales its logits in place; every child starts from the parent's.
-            _forkLogits.CopyTo(logits);
-            SampleAndEmit(child, logits);
-        }
-        _forkLogits.CopyTo(logits);
-    }
-
     private void ProcessAborts()
     {
         while (_aborts.TryDequeue(out var id))
@@ -290,13 +267,6 @@ public sealed class LlmEngine : IDisposable
                 if (seq.Status != SequenceStatus.Finished) _output.Finish(seq, FinishReason.Abort, null, "");
             Metrics.Aborted++;
         }
-    }
-
-    private void SampleAndEmit(Sequence seq, Span<float> logits)
-    {
-        _output.BeforeSampling(seq, logits);
-        Options.Faults?.At(EngineStage.Sample, seq.Request);
-        _output.Accept(seq, seq.Sampler.Sample(logits, seq.PromptTokens, seq.OutputTokens));
     }
 
     private void Fail(Request r, Exception e) => _output.Fail(r, e);

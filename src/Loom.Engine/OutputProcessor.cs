@@ -8,11 +8,13 @@ namespace Loom.Engine;
 /// Everything that happens to a sequence around a sampled token, one rule each: <c>min_tokens</c> masking before
 /// sampling, logprobs of the raw logits, stop tokens and EOS (unless <c>ignore_eos</c>), stop strings,
 /// incremental detokenizing, the length limit, and finishing (flushing held-back text, freeing the sequence,
-/// completing its request). A failure inside the engine ends its request here too. Runs on the engine thread.
+/// completing its request). The n &gt; 1 siblings waiting on a prompt start here from its logits. A failure inside
+/// the engine ends its request here too. Runs on the engine thread.
 /// </summary>
 internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, Scheduler scheduler, EngineMetrics metrics, IEngineFaults? faults, Action onCompleted)
 {
     private readonly float[] _rawLogits = new float[config.VocabSize];
+    private readonly float[] _forkLogits = new float[config.VocabSize];
     private readonly int[] _topIds = new int[SamplingParams.MaxLogprobs];
     private readonly float[] _topLogprobs = new float[SamplingParams.MaxLogprobs];
     private TokenLogprob? _logprob;
@@ -39,8 +41,40 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
         foreach (int id in p.StopTokenIds) if ((uint)id < (uint)logits.Length) logits[id] = float.NegativeInfinity;
     }
 
+    /// <summary>
+    /// Samples <paramref name="seq"/>'s next token from <paramref name="logits"/> (its sampler overwrites them) and
+    /// emits it; first, when its prompt was the one its n &gt; 1 siblings waited for, starts each of them from the
+    /// same logits.
+    /// </summary>
+    public void SampleAndEmit(Sequence seq, Span<float> logits)
+    {
+        if (seq.PendingForks is { } forks) StartForks(seq, forks, logits);
+        BeforeSampling(seq, logits);
+        faults?.At(EngineStage.Sample, seq.Request);
+        Accept(seq, seq.Sampler.Sample(logits, seq.PromptTokens, seq.OutputTokens));
+    }
+
+    /// <summary>
+    /// The parent's prompt is in the cache: its sibling choices take the same blocks (copy-on-write on the
+    /// last partial one) and sample their first tokens from the same logits.
+    /// </summary>
+    private void StartForks(Sequence parent, List<Sequence> forks, Span<float> logits)
+    {
+        parent.PendingForks = null;
+        logits.CopyTo(_forkLogits);
+        foreach (var child in forks)
+        {
+            if (child.Status == SequenceStatus.Finished) continue;
+            scheduler.Fork(parent, child);
+            // Sampling masks and scales its logits in place; every child starts from the parent's.
+            _forkLogits.CopyTo(logits);
+            SampleAndEmit(child, logits);
+        }
+        _forkLogits.CopyTo(logits);
+    }
+
     /// <summary>Applies <c>min_tokens</c> to the logits and keeps what logprobs need of them, before the sampler overwrites them.</summary>
-    public void BeforeSampling(Sequence seq, Span<float> logits)
+    private void BeforeSampling(Sequence seq, Span<float> logits)
     {
         var p = seq.Params;
         MaskUntilMinTokens(p, tokenizer.EndOfGenerationIds, seq.OutputLength, logits);
@@ -55,7 +89,7 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
     }
 
     /// <summary>Appends the sampled token, emits its text, and finishes the sequence when a stop rule or a limit says so.</summary>
-    public void Accept(Sequence seq, int token)
+    private void Accept(Sequence seq, int token)
     {
         var p = seq.Params;
         var logprob = _logprob is null ? null : _logprob with { TokenId = token, Logprob = Logprobs.LogSoftmaxAt(_rawLogits, token, _logSumExp) };
