@@ -59,19 +59,7 @@ public sealed class LlmEngine : IDisposable
     /// </summary>
     public Request AddRequest(int[] prompt, SamplingParams p, string? requestId = null, int priority = 0)
     {
-        p.Validate();
-        if (prompt.Length == 0) throw new ArgumentException("the prompt is empty", nameof(prompt));
-        int vocab = Model.Config.VocabSize;
-        foreach (int id in prompt)
-            if ((uint)id >= (uint)vocab) throw new ArgumentException($"token id {id} is outside the vocabulary (0..{vocab - 1})", nameof(prompt));
-        if (prompt.Length >= Model.Config.ContextLength)
-            throw new ArgumentException($"the prompt has {prompt.Length} tokens; the context holds {Model.Config.ContextLength}", nameof(prompt));
-        if (prompt.Length >= (long)Blocks.NumBlocks * Blocks.BlockSize)
-            throw new ArgumentException($"the prompt has {prompt.Length} tokens; the KV cache holds {(long)Blocks.NumBlocks * Blocks.BlockSize}", nameof(prompt));
-        foreach (int id in p.StopTokenIds)
-            if ((uint)id >= (uint)vocab) throw new ArgumentOutOfRangeException("stop_token_ids", id, $"stop token id {id} is outside the vocabulary (0..{vocab - 1})");
-        if (p.N > Options.MaxNumSeqs)
-            throw new ArgumentOutOfRangeException("n", p.N, $"n = {p.N} is more than the engine runs at once ({Options.MaxNumSeqs})");
+        RequestChecks.Check(prompt, p, Model.Config, (long)Blocks.NumBlocks * Blocks.BlockSize, Options.MaxNumSeqs);
         if (Interlocked.Increment(ref _pending) > Options.MaxWaiting + Options.MaxNumSeqs)
         {
             Interlocked.Decrement(ref _pending);
