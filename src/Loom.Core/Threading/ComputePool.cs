@@ -46,6 +46,8 @@ public sealed class ComputePool : IDisposable
         get => Volatile.Read(ref _participants) + 1;
         set
         {
+            // The shared pool is process-wide: resizing it would change every other user's thread count.
+            if (ReferenceEquals(this, Shared)) throw new InvalidOperationException("the shared compute pool is never resized; create a pool of your own");
             int workers = Math.Max(1, value) - 1;
             lock (_lock)
             {
