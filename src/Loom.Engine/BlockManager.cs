@@ -13,6 +13,9 @@ public sealed class BlockManager
     private readonly ulong[] _hash;           // 0 = not a cached full block
     private readonly int[][] _blockTokens;    // tokens of each cached full block, to rule out hash collisions
     private readonly Dictionary<ulong, int> _cached = [];
+    // How far each sequence's blocks are hashed into the prefix cache: the chain hash of its first Blocks blocks.
+    // Kept here with the hashing it serves; an entry lives while the sequence holds blocks.
+    private readonly Dictionary<Sequence, PrefixChain> _chains = new(ReferenceEqualityComparer.Instance);
     // Unreferenced blocks in release order: plain free ones and cached ones alike; allocation takes the oldest.
     private readonly LinkedList<int> _available = new();
     private readonly LinkedListNode<int>?[] _availableNode;
@@ -66,20 +69,20 @@ public sealed class BlockManager
         if (!PrefixCaching || seq.BlockCount != 0) return 0;
         var tokens = seq.Tokens;
         int fullBlocks = (tokens.Length - 1) / BlockSize;
-        ulong h = 0;
+        var chain = default(PrefixChain);
         int matched = 0;
         for (int i = 0; i < fullBlocks; i++)
         {
             var chunk = tokens.Slice(i * BlockSize, BlockSize);
-            h = Hash(h, chunk);
+            ulong h = Hash(chain.Hash, chunk);
             PrefixQueries++;
             if (!_cached.TryGetValue(h, out int b) || !chunk.SequenceEqual(_blockTokens[b])) break;
             PrefixHits++;
             Acquire(b);
             seq.AddBlock(b);
-            seq.ChainHash = h;
-            seq.HashedBlocks = ++matched;
+            chain = new PrefixChain(h, ++matched);
         }
+        if (matched > 0) _chains[seq] = chain;
         // Count the misses of the blocks never looked at, so the hit rate is over all full prompt blocks.
         PrefixQueries += Math.Max(0, fullBlocks - matched - 1);
         return matched * BlockSize;
@@ -125,8 +128,7 @@ public sealed class BlockManager
             Acquire(b);
             child.AddBlock(b);
         }
-        child.ChainHash = parent.ChainHash;
-        child.HashedBlocks = parent.HashedBlocks;
+        if (_chains.TryGetValue(parent, out var chain)) _chains[child] = chain;
         child.ComputedTokens = parent.ComputedTokens;
     }
 
@@ -151,19 +153,21 @@ public sealed class BlockManager
         if (!PrefixCaching) return;
         var tokens = seq.Tokens;
         int full = seq.ComputedTokens / BlockSize;
-        for (int i = seq.HashedBlocks; i < full; i++)
+        _chains.TryGetValue(seq, out var chain);
+        if (chain.Blocks >= full) return;
+        for (int i = chain.Blocks; i < full; i++)
         {
             int b = seq.Blocks[i];
             var chunk = tokens.Slice(i * BlockSize, BlockSize);
-            seq.ChainHash = Hash(seq.ChainHash, chunk);
-            seq.HashedBlocks = i + 1;
+            chain = new PrefixChain(Hash(chain.Hash, chunk), i + 1);
             // A block already cached (reused), or an equal block cached elsewhere: keep the first.
-            if (_hash[b] != 0 || _cached.ContainsKey(seq.ChainHash)) continue;
-            _hash[b] = seq.ChainHash;
+            if (_hash[b] != 0 || _cached.ContainsKey(chain.Hash)) continue;
+            _hash[b] = chain.Hash;
             _blockTokens[b] = chunk.ToArray();
-            _cached[seq.ChainHash] = b;
+            _cached[chain.Hash] = b;
             CachedInUse++;
         }
+        _chains[seq] = chain;
     }
 
     /// <summary>Releases every block of the sequence; cached ones stay reusable until evicted.</summary>
@@ -173,6 +177,7 @@ public sealed class BlockManager
         // Release from the tail so a prefix's later blocks are evicted before its earlier ones.
         for (int i = blocks.Length - 1; i >= 0; i--) Release(blocks[i]);
         seq.ClearBlocks();
+        _chains.Remove(seq);
     }
 
     private void Acquire(int b)
@@ -211,17 +216,16 @@ public sealed class BlockManager
         return b;
     }
 
-    /// <summary>64-bit FNV-1a over the predecessor hash and the tokens; never 0 (0 marks "no hash").</summary>
+    /// <summary>
+    /// 64-bit FNV-1a over the predecessor hash's 8 bytes and each token's 4 (little-endian); never 0 (0 marks "no hash").
+    /// </summary>
     internal static ulong Hash(ulong previous, ReadOnlySpan<int> tokens)
     {
-        ulong h = 14695981039346656037UL ^ previous;
-        h *= 1099511628211UL;
+        const ulong Prime = 1099511628211UL;
+        ulong h = 14695981039346656037UL;
+        for (int i = 0; i < 8; i++) h = (h ^ ((previous >> (8 * i)) & 0xFF)) * Prime;
         foreach (int t in tokens)
-        {
-            h ^= (uint)t;
-            h *= 1099511628211UL;
-            h ^= h >> 29;
-        }
+            for (int i = 0; i < 4; i++) h = (h ^ (((uint)t >> (8 * i)) & 0xFF)) * Prime;
         return h == 0 ? 1 : h;
     }
 
@@ -238,4 +242,6 @@ public sealed class BlockManager
         if (used != UsedBlocks || inUseCached != CachedInUse || used + _available.Count != NumBlocks)
             throw new InvalidOperationException("block counters disagree with the blocks");
     }
+
+    private readonly record struct PrefixChain(ulong Hash, int Blocks);
 }

@@ -19,8 +19,8 @@ public sealed class EngineMetrics : IDisposable
 
     private readonly Counter<long> _promptTokens, _generationTokens, _preemptions, _aborted, _failed, _finished;
     private readonly Histogram<double> _ttft, _tpot, _e2e;
-    // First-token times by arrival, so a finished request's time per output token excludes its prefill.
-    private readonly Dictionary<DateTime, DateTime> _firstTokenAt = [];
+    // First-token times by request, so a finished request's time per output token excludes its prefill.
+    private readonly Dictionary<Request, DateTime> _firstTokenAt = new(ReferenceEqualityComparer.Instance);
     private long _prompt, _generation, _preempted, _abortedCount, _failedCount, _finishedCount;
     private LlmEngine? _observed;
 
@@ -76,11 +76,12 @@ public sealed class EngineMetrics : IDisposable
         Meter.CreateObservableGauge("loom.prefix_cache.hit_rate", () => engine.Blocks.PrefixHitRate, "1", "Share of full prompt blocks found in the prefix cache");
     }
 
-    internal void RecordFirstToken(DateTime arrival)
+    internal void RecordFirstToken(Request r)
     {
         var now = DateTime.UtcNow;
+        var arrival = r.ArrivalTime;
         // With n > 1 every choice reports its first token; the request's is the earliest.
-        if (_firstTokenAt.TryAdd(arrival, now)) _ttft.Record((now - arrival).TotalSeconds);
+        if (_firstTokenAt.TryAdd(r, now)) _ttft.Record((now - arrival).TotalSeconds);
         FirstToken?.Invoke(now - arrival);
     }
 
@@ -90,7 +91,7 @@ public sealed class EngineMetrics : IDisposable
         var now = DateTime.UtcNow;
         var e2e = now - r.ArrivalTime;
         _e2e.Record(e2e.TotalSeconds);
-        if (_firstTokenAt.Remove(r.ArrivalTime, out var first))
+        if (_firstTokenAt.Remove(r, out var first))
         {
             int tokens = r.Sequences.Sum(s => s.OutputLength) / Math.Max(1, r.Sequences.Count);
             if (tokens > 1) _tpot.Record((now - first).TotalSeconds / (tokens - 1));

@@ -22,8 +22,10 @@ public sealed record EngineOptions
     public int MaxWaiting { get; init; } = 1024;
     /// <summary>KV cache element type: f16 (llama.cpp's default, exact attention) or int8 with per-head scales.</summary>
     public Loom.Models.Architectures.KvCacheType KvCacheDtype { get; init; } = Loom.Models.Architectures.KvCacheType.F16;
-    /// <summary>Compute threads (null = all cores).</summary>
+    /// <summary>Compute threads of this engine's own pool (null = the shared pool, one thread per core).</summary>
     public int? Threads { get; init; }
+    /// <summary>When attention leaves llama.cpp's exact order for the tiled kernels (null = <see cref="Loom.Models.Architectures.AttentionPolicy.Default"/>).</summary>
+    public Loom.Models.Architectures.AttentionPolicy? Attention { get; init; }
     /// <summary>Fault injection for tests (<see cref="IEngineFaults"/>); null in production.</summary>
     public IEngineFaults? Faults { get; init; }
 

@@ -6,22 +6,19 @@ using Loom.Models.Architectures;
 namespace Loom.Engine;
 
 /// <summary>
-/// The serving core: requests go in, the step loop schedules them (<see cref="Scheduler"/>), runs one ragged
-/// batch per step (<see cref="ModelRunner"/>), samples, detokenizes, checks stop conditions and streams
-/// <see cref="RequestOutput"/>s back. <c>loom run</c>, offline generation and the HTTP server all drive this one loop.
+/// The serving core: admission, the step loop and the public API. Requests go in, each step schedules them
+/// (<see cref="Scheduler"/>), runs one ragged batch (<see cref="ModelRunner"/>), samples, and hands each token to
+/// the <see cref="OutputProcessor"/>, which streams <see cref="RequestOutput"/>s back. <c>loom run</c>, offline generation and the HTTP server all drive this one loop.
 /// All scheduling state is touched only by the thread that calls <see cref="Step"/> (the background loop once <see cref="Start"/>ed).
 /// </summary>
 public sealed class LlmEngine : IDisposable
 {
     private readonly ConcurrentQueue<Request> _incoming = new();
     private readonly ConcurrentQueue<string> _aborts = new();
-    private readonly Dictionary<string, Request> _requests = [];
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stop = new();
     private readonly ModelRunner _runner;
-    private readonly float[] _rawLogits, _forkLogits;
-    private readonly int[] _topIds = new int[32];
-    private readonly float[] _topLogprobs = new float[32];
+    private readonly OutputProcessor _output;
     private Thread? _loop;
     private long _nextSeqId, _nextRequestId;
     private int _pending;
@@ -31,19 +28,12 @@ public sealed class LlmEngine : IDisposable
         Model = model;
         Options = options ?? new EngineOptions();
         Options.Validate();
-        if (Options.Threads is int t) Core.Threading.RowParallel.Threads = Math.Max(1, t);
         var c = model.Config;
-        long bytesPerBlock = KvCache.BytesPerToken(c.NumLayers, c.NumKvHeads, c.HeadDim, Options.KvCacheDtype) * Options.BlockSize;
-        long budget = Options.KvCacheBytes ?? (long)(Options.KvCacheFraction * KvCacheBudget.AvailableMemoryBytes());
-        long maxTokens = Options.MaxKvTokens ?? (long)c.ContextLength * Math.Min(Options.MaxNumSeqs, 8);
-        long blocks = Math.Min(budget / bytesPerBlock, (maxTokens + Options.BlockSize - 1) / Options.BlockSize);
-        if (blocks < 1) throw new ArgumentException($"KV cache budget of {budget} bytes holds no block of {bytesPerBlock} bytes");
-        var cache = new KvCache(c.NumLayers, c.NumKvHeads, c.HeadDim, (int)Math.Min(blocks, int.MaxValue / Options.BlockSize), Options.BlockSize, Options.KvCacheDtype);
-        _runner = new ModelRunner(model.Transformer, cache);
+        _runner = new ModelRunner(model.Transformer, Options);
+        var cache = _runner.Cache;
         Blocks = new BlockManager(cache.NumBlocks, Options.BlockSize, Options.PrefixCaching, cache.CopyBlock);
         Scheduler = new Scheduler(Options, Blocks, c.ContextLength);
-        _rawLogits = new float[c.VocabSize];
-        _forkLogits = new float[c.VocabSize];
+        _output = new OutputProcessor(model.Tokenizer, c, Scheduler, Metrics, Options.Faults, () => Interlocked.Decrement(ref _pending));
     }
 
     public LoadedModel Model { get; }
@@ -52,6 +42,8 @@ public sealed class LlmEngine : IDisposable
     public Scheduler Scheduler { get; }
     public EngineMetrics Metrics { get; } = new();
     public KvCache Cache => _runner.Cache;
+    /// <summary>Threads each forward pass runs on.</summary>
+    public int Threads => _runner.Threads;
     /// <summary>Tokens run through the model since start: prompt chunks (cached prefixes excluded), recomputations and decodes.</summary>
     public long TokensComputed => _runner.TokensComputed;
     /// <summary>Requests accepted but not yet finished.</summary>
@@ -67,19 +59,7 @@ public sealed class LlmEngine : IDisposable
     /// </summary>
     public Request AddRequest(int[] prompt, SamplingParams p, string? requestId = null, int priority = 0)
     {
-        p.Validate();
-        if (prompt.Length == 0) throw new ArgumentException("the prompt is empty", nameof(prompt));
-        int vocab = Model.Config.VocabSize;
-        foreach (int id in prompt)
-            if ((uint)id >= (uint)vocab) throw new ArgumentException($"token id {id} is outside the vocabulary (0..{vocab - 1})", nameof(prompt));
-        if (prompt.Length >= Model.Config.ContextLength)
-            throw new ArgumentException($"the prompt has {prompt.Length} tokens; the context holds {Model.Config.ContextLength}", nameof(prompt));
-        if (prompt.Length >= (long)Blocks.NumBlocks * Blocks.BlockSize)
-            throw new ArgumentException($"the prompt has {prompt.Length} tokens; the KV cache holds {(long)Blocks.NumBlocks * Blocks.BlockSize}", nameof(prompt));
-        foreach (int id in p.StopTokenIds)
-            if ((uint)id >= (uint)vocab) throw new ArgumentOutOfRangeException("stop_token_ids", id, $"stop token id {id} is outside the vocabulary (0..{vocab - 1})");
-        if (p.N > Options.MaxNumSeqs)
-            throw new ArgumentOutOfRangeException("n", p.N, $"n = {p.N} is more than the engine runs at once ({Options.MaxNumSeqs})");
+        RequestChecks.Check(prompt, p, Model.Config, (long)Blocks.NumBlocks * Blocks.BlockSize, Options.MaxNumSeqs);
         if (Interlocked.Increment(ref _pending) > Options.MaxWaiting + Options.MaxNumSeqs)
         {
             Interlocked.Decrement(ref _pending);
@@ -105,7 +85,11 @@ public sealed class LlmEngine : IDisposable
     /// Raised once for each request that fails inside the engine (the request itself ends with
     /// <see cref="FinishReason.Error"/>, its blocks and queue slot freed); hosts log it here.
     /// </summary>
-    public event Action<string, Exception>? RequestFailed;
+    public event Action<string, Exception>? RequestFailed
+    {
+        add => _output.RequestFailed += value;
+        remove => _output.RequestFailed -= value;
+    }
 
     /// <summary>
     /// One iteration: admit, schedule, run the batch, sample, emit. Returns false when there was nothing to do.
@@ -115,58 +99,34 @@ public sealed class LlmEngine : IDisposable
     {
         Admit();
         ProcessAborts();
-        IReadOnlyList<ScheduledChunk> chunks;
-        try
-        {
-            chunks = Scheduler.Schedule();
-            if (Scheduler.Overflowed.Count > 0)
-                foreach (var seq in Scheduler.Overflowed.ToArray()) Finish(seq, FinishReason.Length, null, "");
-        }
-        catch (Exception e)
-        {
-            // Scheduling state is shared by every request: none of them can be trusted to continue.
-            foreach (var r in _requests.Values.ToArray()) Fail(r, e);
-            return true;
-        }
-        if (Options.Faults is { } scheduleFaults && chunks.Count > 0)
-        {
-            // A failure for one request's chunk removes that request from the step; the rest run.
-            foreach (var r in chunks.Select(c => c.Seq.Request).Distinct().ToArray())
-            {
-                try { scheduleFaults.At(EngineStage.Schedule, r); }
-                catch (Exception e) { Fail(r, e); }
-            }
-            if (chunks.Any(c => c.Seq.Status == SequenceStatus.Finished))
-                chunks = chunks.Where(c => c.Seq.Status != SequenceStatus.Finished).ToArray();
-        }
+        var chunks = Plan();
+        if (chunks is null) return true;
         if (chunks.Count == 0) return HasWork;
         var started = DateTime.UtcNow;
         try
         {
             if (Options.Faults is { } faults)
-                foreach (var r in chunks.Select(c => c.Seq.Request).Distinct()) faults.At(EngineStage.Run, r);
+                foreach (var r in RequestsOf(chunks)) faults.At(EngineStage.Run, r);
             _runner.Run(chunks);
         }
         catch (Exception e)
         {
-            foreach (var r in chunks.Select(c => c.Seq.Request).Distinct().ToArray()) Fail(r, e);
+            foreach (var r in RequestsOf(chunks)) Fail(r, e);
             return true;
         }
         int sampleIndex = 0;
-        foreach (var chunk in chunks)
+        for (int i = 0; i < chunks.Count; i++)
         {
+            var chunk = chunks[i];
             var seq = chunk.Seq;
             int logitsRow = chunk.Samples ? sampleIndex++ : -1;
             if (seq.Status == SequenceStatus.Finished) continue; // failed with a sibling earlier in this step
             try
             {
-                seq.ComputedTokens += chunk.Count;
-                Blocks.CommitFullBlocks(seq);
+                Scheduler.Advance(chunk);
                 if (seq.OutputLength == 0) Metrics.PromptTokens += chunk.Count;
                 if (!chunk.Samples) continue;
-                var logits = _runner.Logits(logitsRow);
-                if (seq.PendingForks is { } forks) StartForks(seq, forks, logits);
-                SampleAndEmit(seq, logits);
+                _output.SampleAndEmit(seq, _runner.Logits(logitsRow));
             }
             catch (Exception e)
             {
@@ -178,6 +138,34 @@ public sealed class LlmEngine : IDisposable
         Metrics.Preemptions = Scheduler.Preemptions;
         return true;
     }
+
+    /// <summary>This step's chunks; null when scheduling failed, which fails every request in flight (they share its state).</summary>
+    private IReadOnlyList<ScheduledChunk>? Plan()
+    {
+        SchedulePlan plan;
+        try
+        {
+            plan = Scheduler.Schedule();
+            if (plan.Overflowed.Count > 0)
+                foreach (var seq in plan.Overflowed.ToArray()) _output.Finish(seq, FinishReason.Length, null, "");
+        }
+        catch (Exception e)
+        {
+            _output.FailAll(e);
+            return null;
+        }
+        IReadOnlyList<ScheduledChunk> chunks = plan.Chunks;
+        if (Options.Faults is not { } faults || chunks.Count == 0) return chunks;
+        // A failure for one request's chunk removes that request from the step; the rest run.
+        foreach (var r in RequestsOf(chunks))
+        {
+            try { faults.At(EngineStage.Schedule, r); }
+            catch (Exception e) { Fail(r, e); }
+        }
+        return chunks.Where(c => c.Seq.Status != SequenceStatus.Finished).ToArray();
+    }
+
+    private static Request[] RequestsOf(IReadOnlyList<ScheduledChunk> chunks) => chunks.Select(c => c.Seq.Request).Distinct().ToArray();
 
     /// <summary>Starts the background step loop (for servers and concurrent callers).</summary>
     public void Start()
@@ -198,7 +186,7 @@ public sealed class LlmEngine : IDisposable
             {
                 // Step contains failures to the requests they concern; anything that still escapes fails every
                 // request in flight, so none waits forever on a loop that cannot serve it.
-                foreach (var r in _requests.Values.ToArray()) Fail(r, e);
+                _output.FailAll(e);
                 worked = false;
             }
             if (!worked && !HasWork)
@@ -234,7 +222,7 @@ public sealed class LlmEngine : IDisposable
     {
         while (_incoming.TryDequeue(out var r))
         {
-            _requests[r.Id] = r;
+            _output.InFlight[r.Id] = r;
             try { AdmitOne(r); }
             catch (Exception e) { Fail(r, e); }
         }
@@ -258,179 +246,18 @@ public sealed class LlmEngine : IDisposable
         }
     }
 
-    /// <summary>
-    /// The parent's prompt is in the cache: its sibling choices take the same blocks (copy-on-write on the
-    /// last partial one) and sample their first tokens from the same logits.
-    /// </summary>
-    private void StartForks(Sequence parent, List<Sequence> forks, Span<float> logits)
-    {
-        parent.PendingForks = null;
-        logits.CopyTo(_forkLogits);
-        foreach (var child in forks)
-        {
-            if (child.Status == SequenceStatus.Finished) continue;
-            Blocks.Fork(parent, child);
-            child.CachedPromptTokens = parent.CachedPromptTokens;
-            Scheduler.AddRunning(child);
-            // Sampling masks and scales its logits in place; every child starts from the parent's.
-            _forkLogits.CopyTo(logits);
-            SampleAndEmit(child, logits);
-        }
-        _forkLogits.CopyTo(logits);
-    }
-
     private void ProcessAborts()
     {
         while (_aborts.TryDequeue(out var id))
         {
-            if (!_requests.TryGetValue(id, out var r)) continue;
+            if (!_output.InFlight.TryGetValue(id, out var r)) continue;
             foreach (var seq in r.Sequences)
-                if (seq.Status != SequenceStatus.Finished) Finish(seq, FinishReason.Abort, null, "");
+                if (seq.Status != SequenceStatus.Finished) _output.Finish(seq, FinishReason.Abort, null, "");
             Metrics.Aborted++;
         }
     }
 
-    private void SampleAndEmit(Sequence seq, Span<float> logits)
-    {
-        var p = seq.Params;
-        var eog = Model.Tokenizer.EndOfGenerationIds;
-        if (seq.OutputLength < p.MinTokens)
-        {
-            if (!p.IgnoreEos) foreach (int id in eog) logits[id] = float.NegativeInfinity;
-            foreach (int id in p.StopTokenIds) if ((uint)id < (uint)logits.Length) logits[id] = float.NegativeInfinity;
-        }
-        TokenLogprob? logprob = null;
-        double logSumExp = 0;
-        if (p.Logprobs is int nTop)
-        {
-            logits.CopyTo(_rawLogits);
-            logSumExp = Loom.Engine.Sampling.Logprobs.LogSumExp(_rawLogits);
-            int n = Loom.Engine.Sampling.Logprobs.TopN(_rawLogits, logSumExp, _topIds.AsSpan(0, nTop), _topLogprobs.AsSpan(0, nTop));
-            var top = new (int, float)[n];
-            for (int i = 0; i < n; i++) top[i] = (_topIds[i], _topLogprobs[i]);
-            logprob = new TokenLogprob(-1, 0, top);
-        }
-        Options.Faults?.At(EngineStage.Sample, seq.Request);
-        int token = seq.Sampler.Sample(logits, seq.PromptTokens, seq.OutputTokens);
-        if (logprob is not null) logprob = logprob with { TokenId = token, Logprob = Loom.Engine.Sampling.Logprobs.LogSoftmaxAt(_rawLogits, token, logSumExp) };
-        seq.Append(token);
-        Metrics.GenerationTokens++;
-        Options.Faults?.At(EngineStage.Emit, seq.Request);
-        if (seq.OutputLength == 1) Metrics.RecordFirstToken(seq.Request.ArrivalTime);
-
-        FinishReason? finish = null;
-        string? stopReason = null;
-        string text;
-        if (!p.IgnoreEos && eog.Contains(token) || p.StopTokenIds.Contains(token))
-        {
-            finish = FinishReason.Stop;
-            stopReason = Model.Tokenizer.TokenPiece(token);
-            text = "";
-        }
-        else
-        {
-            text = seq.Decoder?.Add(token) ?? "";
-            if (seq.Stops is { } m)
-            {
-                text = m.Feed(text);
-                if (m.Stopped) { finish = FinishReason.Stop; stopReason = m.MatchedStop; }
-            }
-        }
-        if (finish is null && (seq.OutputLength >= p.MaxTokens || seq.Length >= Model.Config.ContextLength)) finish = FinishReason.Length;
-
-        if (finish is null)
-        {
-            seq.Request.Emit(Output(seq, [token], text, logprob is null ? null : [logprob], null, null));
-        }
-        else
-        {
-            Finish(seq, finish.Value, stopReason, text, token, logprob);
-        }
-    }
-
-    private void Finish(Sequence seq, FinishReason reason, string? stopReason, string text, int? token = null, TokenLogprob? logprob = null)
-    {
-        if (reason is FinishReason.Length || (reason == FinishReason.Stop && seq.Stops is not { Stopped: true }))
-        {
-            // Release what the decoder and the stop matcher were holding back.
-            string rest = seq.Decoder?.Flush() ?? "";
-            if (seq.Stops is { } m) rest = m.Feed(rest) + (m.Stopped ? "" : m.Flush());
-            text += rest;
-        }
-        seq.Status = SequenceStatus.Finished;
-        seq.FinishReason = reason;
-        Scheduler.Remove(seq);
-        var r = seq.Request;
-        r.Emit(Output(seq, token is int t ? [t] : [], text, logprob is null ? null : [logprob], reason, stopReason));
-        if (seq.PendingForks is { } pending)
-        {
-            // Ended before its prompt was computed: the choices that were to share it end the same way.
-            seq.PendingForks = null;
-            foreach (var child in pending)
-                if (child.Status != SequenceStatus.Finished) Finish(child, reason, stopReason, "");
-        }
-        // The last of the request's sequences to finish completes it (finishing one may finish its pending forks first).
-        if (!r.IsFinished && r.Sequences.All(s => s.Status == SequenceStatus.Finished))
-        {
-            r.IsFinished = true;
-            _requests.Remove(r.Id);
-            Interlocked.Decrement(ref _pending);
-            Metrics.RecordFinished(r);
-            r.Complete();
-        }
-    }
-
-    private static RequestOutput Output(Sequence seq, int[] tokens, string text, TokenLogprob[]? logprobs, FinishReason? reason, string? stopReason) => new()
-    {
-        RequestId = seq.Request.Id,
-        Index = seq.Index,
-        TokenIds = tokens,
-        Text = text,
-        Logprobs = logprobs,
-        FinishReason = reason,
-        StopReason = stopReason,
-        PromptTokens = seq.PromptLength,
-        CachedPromptTokens = seq.CachedPromptTokens,
-        CompletionTokens = seq.OutputLength,
-    };
-
-    /// <summary>
-    /// Ends <paramref name="r"/> with <see cref="FinishReason.Error"/>: every sequence's blocks are freed, the
-    /// request completes and leaves the queue, and <see cref="RequestFailed"/> is raised once. Safe whatever state
-    /// the failure left the request in (no sequences yet, some finished, a half-emitted token).
-    /// </summary>
-    private void Fail(Request r, Exception e)
-    {
-        if (r.IsFinished) return;
-        foreach (var seq in r.Sequences.ToArray())
-        {
-            if (seq.Status == SequenceStatus.Finished) continue;
-            try { Finish(seq, FinishReason.Error, e.Message, ""); }
-            catch (Exception)
-            {
-                seq.Status = SequenceStatus.Finished;
-                seq.FinishReason = FinishReason.Error;
-                try { Scheduler.Remove(seq); } catch (Exception) { /* freeing is best effort once state is broken */ }
-            }
-        }
-        if (!r.IsFinished)
-        {
-            // No sequence existed yet, or finishing them did not complete the request.
-            r.IsFinished = true;
-            _requests.Remove(r.Id);
-            Interlocked.Decrement(ref _pending);
-            for (int i = 0; i < r.Params.N; i++)
-                if (!r.Sequences.Any(q => q.Index == i && q.FinishReason is not null))
-                    r.Emit(new RequestOutput
-                    {
-                        RequestId = r.Id, Index = i, TokenIds = [], Text = "", FinishReason = FinishReason.Error,
-                        StopReason = e.Message, PromptTokens = r.Prompt.Length,
-                    });
-            r.Complete();
-        }
-        Metrics.Failed++;
-        RequestFailed?.Invoke(r.Id, e);
-    }
+    private void Fail(Request r, Exception e) => _output.Fail(r, e);
 
     public void Dispose()
     {

@@ -1,24 +1,36 @@
+using Loom.Core.Threading;
 using Loom.Models.Architectures;
 
 namespace Loom.Engine;
 
 /// <summary>
 /// Turns a step's scheduled chunks into one ragged <see cref="ForwardBatch"/>, runs the model once for all of
-/// them, and exposes the logits of the chunks that end their sequence (those get a token sampled).
+/// them, and exposes the logits of the chunks that end their sequence (those get a token sampled). It creates and
+/// owns the KV cache and the compute pool its forward passes run on (its own when the options name a thread count,
+/// so two engines in one process never share one).
 /// </summary>
 public sealed class ModelRunner : IDisposable
 {
     private readonly ForwardBatch _batch = new();
+    private readonly ComputePool _pool;
+    private readonly bool _ownsPool;
+    private readonly AttentionPolicy _attention;
     private float[] _logits = [];
 
-    public ModelRunner(Transformer model, KvCache cache)
+    public ModelRunner(Transformer model, EngineOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         Model = model;
-        Cache = cache;
+        _attention = options.Attention ?? AttentionPolicy.Default;
+        Cache = CreateCache(model.Config, options);
+        if (options.Threads is int t) { _pool = new ComputePool(Math.Max(1, t)); _ownsPool = true; }
+        else _pool = ComputePool.Shared;
     }
 
     public Transformer Model { get; }
     public KvCache Cache { get; }
+    /// <summary>Threads a forward pass runs on, the engine loop's included.</summary>
+    public int Threads => _pool.Threads;
     public int VocabSize => Model.Config.VocabSize;
     /// <summary>Tokens run through the model since start (prefill and decode).</summary>
     public long TokensComputed { get; private set; }
@@ -31,12 +43,30 @@ public sealed class ModelRunner : IDisposable
             _batch.Add(c.Seq.Tokens.Slice(c.Start, c.Count), c.Start, c.Seq.BlockArray, c.Samples ? LogitRequest.Last : LogitRequest.None);
         int need = _batch.LogitCount * VocabSize;
         if (_logits.Length < need) _logits = new float[need];
-        Model.Forward(_batch, Cache, _logits);
+        Model.Forward(_batch, Cache, _logits, _pool, _attention);
         TokensComputed += _batch.TokenCount;
     }
 
     /// <summary>Logits of the <paramref name="i"/>-th sampling chunk of the last <see cref="Run"/>.</summary>
     public Span<float> Logits(int i) => _logits.AsSpan(i * VocabSize, VocabSize);
 
-    public void Dispose() => Cache.Dispose();
+    /// <summary>
+    /// Sizes the cache from what the engine can use (the context × a few sequences, or <see cref="EngineOptions.MaxKvTokens"/>)
+    /// within the memory budget, never from the claimed context alone.
+    /// </summary>
+    private static KvCache CreateCache(ModelConfig c, EngineOptions options)
+    {
+        long bytesPerBlock = KvCache.BytesPerToken(c.NumLayers, c.NumKvHeads, c.HeadDim, options.KvCacheDtype) * options.BlockSize;
+        long budget = options.KvCacheBytes ?? (long)(options.KvCacheFraction * KvCacheBudget.AvailableMemoryBytes());
+        long maxTokens = options.MaxKvTokens ?? (long)c.ContextLength * Math.Min(options.MaxNumSeqs, 8);
+        long blocks = Math.Min(budget / bytesPerBlock, (maxTokens + options.BlockSize - 1) / options.BlockSize);
+        if (blocks < 1) throw new ArgumentException($"KV cache budget of {budget} bytes holds no block of {bytesPerBlock} bytes");
+        return new KvCache(c.NumLayers, c.NumKvHeads, c.HeadDim, (int)Math.Min(blocks, int.MaxValue / options.BlockSize), options.BlockSize, options.KvCacheDtype);
+    }
+
+    public void Dispose()
+    {
+        Cache.Dispose();
+        if (_ownsPool) _pool.Dispose();
+    }
 }

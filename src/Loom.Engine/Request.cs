@@ -27,7 +27,6 @@ public sealed class Request
     public int Priority { get; }
     public DateTime ArrivalTime { get; }
     public List<Sequence> Sequences { get; } = [];
-    internal bool AbortRequested { get; set; }
     public bool IsFinished { get; internal set; }
 
     /// <summary>The request's outputs as the engine produces them; completes when every sequence has finished.</summary>

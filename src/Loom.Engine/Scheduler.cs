@@ -8,31 +8,41 @@ public readonly record struct ScheduledChunk(Sequence Seq, int Start, int Count)
 }
 
 /// <summary>
+/// One step's plan: the chunks to run (in order), the sequences preempted to make room (back in the waiting queue,
+/// blocks freed), and those that overflowed (the whole KV cache cannot hold their next token even alone; removed
+/// from the running set with their blocks kept, for the engine to finish). Reused by the next
+/// <see cref="Scheduler.Schedule"/>.
+/// </summary>
+public sealed class SchedulePlan
+{
+    internal readonly List<ScheduledChunk> ChunkList = [];
+    internal readonly List<Sequence> PreemptedList = [];
+    internal readonly List<Sequence> OverflowedList = [];
+
+    public IReadOnlyList<ScheduledChunk> Chunks => ChunkList;
+    public IReadOnlyList<Sequence> Preempted => PreemptedList;
+    public IReadOnlyList<Sequence> Overflowed => OverflowedList;
+}
+
+/// <summary>
 /// Iteration-level scheduling (Orca), with chunked prefill (Sarathi): every step first gives each running
 /// sequence that is decoding its one token, then running prefills their next chunk, then admits waiting
 /// requests' prompt chunks while the token budget, the sequence limit and the free KV blocks allow. When blocks
 /// run out, the newest running sequence is preempted: its blocks are freed and it is recomputed later.
-/// Waiting sequences run by priority (lower first), then arrival (FCFS).
+/// Waiting sequences run by priority (lower first), then arrival (FCFS). It owns each sequence's progress: only it
+/// (and the <see cref="BlockManager"/> it drives) moves <see cref="Sequence.ComputedTokens"/> and block tables.
 /// </summary>
 public sealed class Scheduler(EngineOptions options, BlockManager blocks, int contextLength)
 {
     private readonly List<Sequence> _waiting = [];
     private readonly List<Sequence> _running = [];
-    private readonly List<ScheduledChunk> _chunks = [];
-    private readonly List<Sequence> _overflow = [];
+    private readonly SchedulePlan _plan = new();
     private int _budget;
 
     public int WaitingCount => _waiting.Count;
     public int RunningCount => _running.Count;
     public long Preemptions { get; private set; }
     public IReadOnlyList<Sequence> Running => _running;
-    public IReadOnlyList<Sequence> Waiting => _waiting;
-
-    /// <summary>
-    /// Sequences the last <see cref="Schedule"/> gave up on because the whole KV cache cannot hold their next token
-    /// even with nothing else running; the engine finishes them (length). Removed from the running set, blocks kept.
-    /// </summary>
-    public IReadOnlyList<Sequence> Overflowed => _overflow;
 
     /// <summary>Queues a sequence: by priority (lower first), then arrival.</summary>
     public void Add(Sequence seq)
@@ -42,11 +52,26 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
         _waiting.Insert(i, seq);
     }
 
-    /// <summary>Adds a sequence forked from a running one (it already holds its blocks) to the running set.</summary>
-    public void AddRunning(Sequence seq)
+    /// <summary>
+    /// Starts <paramref name="child"/> from <paramref name="parent"/>'s computed prompt: it shares the parent's
+    /// blocks (copy-on-write on the last partial one) and runs from the next step.
+    /// </summary>
+    public void Fork(Sequence parent, Sequence child)
     {
-        seq.Status = SequenceStatus.Running;
-        _running.Add(seq);
+        blocks.Fork(parent, child);
+        child.CachedPromptTokens = parent.CachedPromptTokens;
+        child.Status = SequenceStatus.Running;
+        _running.Add(child);
+    }
+
+    /// <summary>
+    /// Records that <paramref name="chunk"/> ran: its tokens are in the cache, and the blocks they filled join the
+    /// prefix cache. Call once per chunk after the forward pass.
+    /// </summary>
+    public void Advance(ScheduledChunk chunk)
+    {
+        chunk.Seq.ComputedTokens += chunk.Count;
+        blocks.CommitFullBlocks(chunk.Seq);
     }
 
     /// <summary>Removes a finished or aborted sequence and frees its blocks.</summary>
@@ -56,11 +81,12 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
         blocks.Free(seq);
     }
 
-    /// <summary>Chooses this step's work. The returned list is reused by the next call.</summary>
-    public IReadOnlyList<ScheduledChunk> Schedule()
+    /// <summary>Chooses this step's work. The returned plan is reused by the next call.</summary>
+    public SchedulePlan Schedule()
     {
-        _chunks.Clear();
-        _overflow.Clear();
+        _plan.ChunkList.Clear();
+        _plan.OverflowedList.Clear();
+        _plan.PreemptedList.Clear();
         _budget = options.MaxNumBatchedTokens;
 
         // Decodes first, oldest first, so generation never stalls behind prompts.
@@ -77,7 +103,7 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
             var seq = _running[i];
             int remaining = seq.Length - seq.ComputedTokens;
             if (remaining <= 1) continue;
-            if (!options.ChunkedPrefill && remaining > _budget && _chunks.Count > 0) continue;
+            if (!options.ChunkedPrefill && remaining > _budget && _plan.ChunkList.Count > 0) continue;
             int want = options.ChunkedPrefill ? Math.Min(remaining, _budget) : remaining;
             if (!Reserve(seq, want)) break;
         }
@@ -96,7 +122,7 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
             }
             int remaining = seq.Length - seq.ComputedTokens;
             // Without chunking a prompt runs whole; one larger than the whole budget runs alone.
-            if (!options.ChunkedPrefill && remaining > _budget && _chunks.Count > 0) { Unmatch(seq); break; }
+            if (!options.ChunkedPrefill && remaining > _budget && _plan.ChunkList.Count > 0) { Unmatch(seq); break; }
             int want = options.ChunkedPrefill ? Math.Min(remaining, _budget) : remaining;
             if (!blocks.Grow(seq, seq.ComputedTokens + want))
             {
@@ -105,11 +131,11 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
                 if (!options.ChunkedPrefill || fit <= 0 || !blocks.Grow(seq, seq.ComputedTokens + fit))
                 {
                     Unmatch(seq);
-                    if (_running.Count == 0 && _chunks.Count == 0 && blocks.UsedBlocks == 0)
+                    if (_running.Count == 0 && _plan.ChunkList.Count == 0 && blocks.UsedBlocks == 0)
                     {
                         // Nothing else holds blocks, yet it does not fit: it never will.
                         _waiting.RemoveAt(0);
-                        _overflow.Add(seq);
+                        _plan.OverflowedList.Add(seq);
                         continue;
                     }
                     break;
@@ -119,10 +145,10 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
             _waiting.RemoveAt(0);
             seq.Status = SequenceStatus.Running;
             _running.Add(seq);
-            _chunks.Add(new ScheduledChunk(seq, seq.ComputedTokens, want));
+            _plan.ChunkList.Add(new ScheduledChunk(seq, seq.ComputedTokens, want));
             _budget -= want;
         }
-        return _chunks;
+        return _plan;
     }
 
     /// <summary>
@@ -138,14 +164,14 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
                 // Alone and still out of blocks: the cache can never hold this sequence's next tokens.
                 _running.Remove(seq);
                 RemoveChunks(seq);
-                _overflow.Add(seq);
+                _plan.OverflowedList.Add(seq);
                 return false;
             }
             var victim = _running[^1];
             Preempt(victim);
             if (victim == seq) return false;
         }
-        _chunks.Add(new ScheduledChunk(seq, seq.ComputedTokens, want));
+        _plan.ChunkList.Add(new ScheduledChunk(seq, seq.ComputedTokens, want));
         _budget -= want;
         return true;
     }
@@ -160,8 +186,8 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
 
     private void RemoveChunks(Sequence seq)
     {
-        for (int i = _chunks.Count - 1; i >= 0; i--)
-            if (_chunks[i].Seq == seq) { _budget += _chunks[i].Count; _chunks.RemoveAt(i); }
+        for (int i = _plan.ChunkList.Count - 1; i >= 0; i--)
+            if (_plan.ChunkList[i].Seq == seq) { _budget += _plan.ChunkList[i].Count; _plan.ChunkList.RemoveAt(i); }
     }
 
     private void Preempt(Sequence seq)
@@ -171,11 +197,8 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks, int co
         blocks.Free(seq);
         seq.ComputedTokens = 0;
         seq.Status = SequenceStatus.Waiting;
-        seq.Preemptions++;
         Preemptions++;
+        _plan.PreemptedList.Add(seq);
         _waiting.Insert(0, seq);
     }
-
-    /// <summary>Largest sequence length the engine accepts.</summary>
-    public int ContextLength => contextLength;
 }

@@ -51,8 +51,6 @@ public sealed class Sequence
     public int ComputedTokens { get; internal set; }
     /// <summary>Prompt tokens whose K/V came from the prefix cache rather than a forward pass.</summary>
     public int CachedPromptTokens { get; internal set; }
-    /// <summary>Times this sequence was preempted (its blocks taken back and recomputed later).</summary>
-    public int Preemptions { get; internal set; }
 
     internal Sampler Sampler { get; }
     internal IncrementalDecoder? Decoder { get; }
@@ -74,16 +72,7 @@ public sealed class Sequence
     /// <summary>The request's other sequences, waiting to share this one's prompt blocks once its prefill is done (n &gt; 1).</summary>
     internal List<Sequence>? PendingForks { get; set; }
 
-    internal void ClearBlocks()
-    {
-        BlockCount = 0;
-        HashedBlocks = 0;
-        ChainHash = 0;
-    }
-
-    /// <summary>Prefix-cache hash of the first <see cref="HashedBlocks"/> blocks.</summary>
-    internal ulong ChainHash { get; set; }
-    internal int HashedBlocks { get; set; }
+    internal void ClearBlocks() => BlockCount = 0;
 
     internal void Append(int token)
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Loom.Core.Tensors;
 using Loom.Models.Architectures;
+using Loom.Models.Synthetic;
 
 namespace Loom.Cli.Tests;
 

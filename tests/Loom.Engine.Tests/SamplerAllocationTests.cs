@@ -27,7 +27,7 @@ public class SamplerAllocationTests
         var prompt = Enumerable.Range(0, 300).Select(i => i * 7 % vocab).ToArray();
         var output = new int[1100];
         var work = new float[vocab];
-        var s = new Sampler(p, vocab, eosTokenIds: [0]);
+        var s = new Sampler(p, vocab);
 
         var produced = 0;
         void Step()

@@ -59,23 +59,41 @@ public class SamplerGreedyTests
     public void Min_tokens_masks_eos_and_stop_ids_until_reached()
     {
         var p = SamplingParams.Greedy(8) with { MinTokens = 2, StopTokenIds = [3] };
-        var s = new Sampler(p, 5, eosTokenIds: [4]);
-        Assert.Equal(2, s.Sample([0f, 1f, 2f, 9f, 10f], [], []));
-        Assert.Equal(2, s.Sample([0f, 1f, 2f, 9f, 10f], [], [2]));
-        Assert.Equal(4, s.Sample([0f, 1f, 2f, 9f, 10f], [], [2, 2]));
-        Assert.Equal(3, s.Sample([0f, 1f, 2f, 9f, 1f], [], [2, 2]));
+        var s = new Sampler(p, 5);
+        IReadOnlySet<int> eos = new HashSet<int> { 4 };
+        int Next(float[] logits, int[] output)
+        {
+            OutputProcessor.MaskUntilMinTokens(p, eos, output.Length, logits);
+            return s.Sample(logits, [], output);
+        }
+        Assert.Equal(2, Next([0f, 1f, 2f, 9f, 10f], []));
+        Assert.Equal(2, Next([0f, 1f, 2f, 9f, 10f], [2]));
+        Assert.Equal(4, Next([0f, 1f, 2f, 9f, 10f], [2, 2]));
+        Assert.Equal(3, Next([0f, 1f, 2f, 9f, 1f], [2, 2]));
     }
 
     [Fact]
-    public void IsStopToken_covers_eos_unless_ignored()
+    public void Ignore_eos_keeps_eos_drawable_during_min_tokens_and_from_ending()
     {
-        var s = new Sampler(new SamplingParams { StopTokenIds = [7] }, 10, eosTokenIds: [2]);
-        Assert.True(s.IsStopToken(7));
-        Assert.True(s.IsStopToken(2));
-        Assert.False(s.IsStopToken(3));
-        var ignoring = new Sampler(new SamplingParams { StopTokenIds = [7], IgnoreEos = true }, 10, eosTokenIds: [2]);
-        Assert.True(ignoring.IsStopToken(7));
-        Assert.False(ignoring.IsStopToken(2));
+        var p = SamplingParams.Greedy(8) with { MinTokens = 2, IgnoreEos = true };
+        IReadOnlySet<int> eos = new HashSet<int> { 4 };
+        var logits = new float[] { 0f, 1f, 2f, 9f, 10f };
+        OutputProcessor.MaskUntilMinTokens(p, eos, 0, logits);
+        Assert.Equal(10f, logits[4]);
+        Assert.False(OutputProcessor.IsStopToken(p, eos, 4));
+    }
+
+    [Fact]
+    public void Stop_tokens_cover_eos_unless_ignored()
+    {
+        IReadOnlySet<int> eos = new HashSet<int> { 2 };
+        var p = new SamplingParams { StopTokenIds = [7] };
+        Assert.True(OutputProcessor.IsStopToken(p, eos, 7));
+        Assert.True(OutputProcessor.IsStopToken(p, eos, 2));
+        Assert.False(OutputProcessor.IsStopToken(p, eos, 3));
+        var ignoring = p with { IgnoreEos = true };
+        Assert.True(OutputProcessor.IsStopToken(ignoring, eos, 7));
+        Assert.False(OutputProcessor.IsStopToken(ignoring, eos, 2));
     }
 
     [Fact]
@@ -85,7 +103,6 @@ public class SamplerGreedyTests
         Assert.Throws<ArgumentException>(() => s.Sample(new float[5], [], []));
         Assert.Throws<ArgumentOutOfRangeException>(() => s.Sample(new float[4], [], [4]));
         Assert.Throws<ArgumentOutOfRangeException>(() => s.Sample(new float[4], [-1], []));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Sampler(new SamplingParams(), 4, eosTokenIds: [4]));
     }
 
     [Fact]

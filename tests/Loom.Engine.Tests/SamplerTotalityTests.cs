@@ -61,7 +61,9 @@ public class SamplerTotalityTests
     private static void Verify(Case c)
     {
         var logits = (float[])c.Logits.Clone();
-        var sampler = new Sampler(c.Params, logits.Length, c.Eos);
+        // The engine masks what may not end the sequence yet (min_tokens) before the sampler sees the logits.
+        OutputProcessor.MaskUntilMinTokens(c.Params, c.Eos.ToHashSet(), c.Output.Length, logits);
+        var sampler = new Sampler(c.Params, logits.Length);
         // A hang must fail this test rather than the whole run: the sample runs on its own thread with a deadline.
         var task = Task.Run(() => sampler.Sample(logits, c.Prompt, c.Output));
         bool finished;
@@ -73,7 +75,7 @@ public class SamplerTotalityTests
         // +∞ tokens (if any) are the only candidates.
         var raw = (float[])c.Logits.Clone();
         if (c.Output.Length < c.Params.MinTokens)
-            foreach (var id in c.Params.StopTokenIds.Concat(c.Eos)) raw[id] = float.NegativeInfinity;
+            foreach (var id in c.Params.StopTokenIds.Concat(c.Params.IgnoreEos ? [] : c.Eos)) raw[id] = float.NegativeInfinity;
         bool anyCandidate = raw.Any(v => !float.IsNaN(v) && !float.IsNegativeInfinity(v));
         bool anyPositiveInfinity = raw.Any(float.IsPositiveInfinity);
 

@@ -2,6 +2,7 @@ using Loom.Core.Tensors;
 using Loom.Engine.Sampling;
 using Loom.Models;
 using Loom.Models.Architectures;
+using Loom.Models.Synthetic;
 
 namespace Loom.Engine.Tests;
 

@@ -1,5 +1,5 @@
 using Loom.Models.Architectures;
-using Loom.Models.Architectures.Attention;
+using Loom.Core.Kernels.Attention;
 
 namespace Loom.Models.Tests;
 
@@ -51,27 +51,28 @@ public class AttentionTests
     public void StoreAndComputeAllocateNothingOnceWarm(KvCacheType type, bool exact)
     {
         using var rig = new AttentionTestRig(64, 8, 2, 16, Mix, 9, type, context: 200);
-        var att = new PagedAttention(rig.Config) { ExactOnlyOverride = exact, SplitMinOverride = exact ? null : 0, TiledMinOverride = exact ? null : 0, ThreadsOverride = 8 };
+        var att = new PagedAttention(rig.Config);
+        var policy = exact ? new AttentionPolicy { ExactOnly = true, PlanThreads = 8 } : new AttentionPolicy { SplitMinPositions = 0, TiledMinPositions = 0, PlanThreads = 8 };
         rig.Prepare((b, layer, k, v) => att.Store(b, rig.Cache, layer, k, v));
         var k = rig.Random(rig.Batch.TokenCount * rig.KvDim, 1f);
         var v = rig.Random(rig.Batch.TokenCount * rig.KvDim, 1f);
         var o = new float[rig.Q.Length];
         // With one thread the dispatch runs inline: what is measured is attention's own allocation, not the pool's.
-        int threads = Core.Threading.RowParallel.Threads;
-        Core.Threading.RowParallel.Threads = 1;
-        try
+        using var pool = new Core.Threading.ComputePool(1);
+        // Warm up past tiered JIT recompilation, which can allocate on the calling thread (seen under a loaded run).
+        for (int i = 0; i < 60; i++)
         {
-            att.Store(rig.Batch, rig.Cache, 0, k, v);
-            att.Compute(rig.Batch, rig.Cache, 0, rig.Q, o);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 20; i++)
-            {
-                att.Store(rig.Batch, rig.Cache, i % 2, k, v);
-                att.Compute(rig.Batch, rig.Cache, i % 2, rig.Q, o);
-            }
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            att.Store(rig.Batch, rig.Cache, i % 2, k, v);
+            att.Compute(rig.Batch, rig.Cache, i % 2, rig.Q, o, pool, policy);
+            if (i == 30) Thread.Sleep(200);
         }
-        finally { Core.Threading.RowParallel.Threads = threads; }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++)
+        {
+            att.Store(rig.Batch, rig.Cache, i % 2, k, v);
+            att.Compute(rig.Batch, rig.Cache, i % 2, rig.Q, o, pool, policy);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]
@@ -123,13 +124,14 @@ public class TiledAttentionTests
     private static void Check(int hd, int heads, int kvHeads, int blockSize, int seed, int threads, KvCacheType type)
     {
         using var rig = new AttentionTestRig(hd, heads, kvHeads, blockSize, Mix, seed, type);
-        var att = new PagedAttention(rig.Config) { ExactOnlyOverride = false, SplitMinOverride = 0, TiledMinOverride = 0, ThreadsOverride = threads, ForceOnline = true };
+        var att = new PagedAttention(rig.Config);
+        var policy = new AttentionPolicy { SplitMinPositions = 0, TiledMinPositions = 0, PlanThreads = threads, ForceOnline = true };
         rig.Prepare((b, layer, k, v) => att.Store(b, rig.Cache, layer, k, v));
         var k = rig.Random(rig.Batch.TokenCount * rig.KvDim, 2f);
         var v = rig.Random(rig.Batch.TokenCount * rig.KvDim, 1f);
         att.Store(rig.Batch, rig.Cache, 1, k, v);
         var actual = new float[rig.Batch.TokenCount * heads * hd];
-        att.Compute(rig.Batch, rig.Cache, 1, rig.Q, actual);
+        att.Compute(rig.Batch, rig.Cache, 1, rig.Q, actual, policy: policy);
         var expected = DoubleReference.Attention(rig, 1);
         for (int i = 0; i < actual.Length; i++)
             Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-5 * Math.Max(1, Math.Abs(expected[i])),

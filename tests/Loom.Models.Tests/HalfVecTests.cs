@@ -1,4 +1,4 @@
-using Loom.Models.Architectures.Attention;
+using Loom.Core.Kernels.Attention;
 
 namespace Loom.Models.Tests;
 

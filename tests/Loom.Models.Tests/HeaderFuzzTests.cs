@@ -5,6 +5,7 @@ using Loom.Models.Architectures;
 using Loom.Models.Formats.SafeTensors;
 using Loom.Tests;
 using Xunit.Abstractions;
+using Loom.Models.Synthetic;
 
 namespace Loom.Models.Tests;
 

@@ -4,6 +4,7 @@ using FsCheck.Fluent;
 using Loom.Core.Tensors;
 using Loom.Models.Architectures;
 using Loom.Models.Formats.Gguf;
+using Loom.Models.Synthetic;
 
 namespace Loom.Models.Tests;
 

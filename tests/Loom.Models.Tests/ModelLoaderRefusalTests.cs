@@ -1,6 +1,7 @@
 using Loom.Core.Tensors;
 using Loom.Models.Architectures;
 using Loom.Models.Formats.Gguf;
+using Loom.Models.Synthetic;
 
 namespace Loom.Models.Tests;
 

@@ -1,6 +1,7 @@
 using Loom.Core.Tensors;
 using Loom.Models;
 using Loom.Models.Architectures;
+using Loom.Models.Synthetic;
 
 namespace Loom.Server.Tests;
 

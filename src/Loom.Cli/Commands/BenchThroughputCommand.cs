@@ -98,7 +98,7 @@ internal static class BenchThroughputCommand
                     output_len = outLen,
                     prefix_len = prefix,
                     concurrency = conc,
-                    threads = Core.Threading.RowParallel.Threads,
+                    threads = engine.Threads,
                     elapsed_seconds = seconds,
                     requests_per_second = rps,
                     output_tokens_per_second = outTps,
@@ -115,7 +115,7 @@ internal static class BenchThroughputCommand
             }
             else
             {
-                Console.Out.WriteLine($"{loaded.Name}: {n} requests, {inLen} prompt + {outLen} output tokens each, {conc} at once, {Core.Threading.RowParallel.Threads} threads");
+                Console.Out.WriteLine($"{loaded.Name}: {n} requests, {inLen} prompt + {outLen} output tokens each, {conc} at once, {engine.Threads} threads");
                 Console.Out.WriteLine($"Throughput: {rps:F2} requests/s, {totalTps:F1} total tok/s, {outTps:F1} output tok/s ({seconds:F2} s)");
                 Console.Out.WriteLine($"  prompt tokens computed {engine.Metrics.PromptTokens - promptBefore} (cached {cached}), mean TTFT {ttft.Average() * 1000:F0} ms, {engine.Metrics.Steps - stepsBefore} steps, {engine.Scheduler.Preemptions - preemptBefore} preemptions");
             }

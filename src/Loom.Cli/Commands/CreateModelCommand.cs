@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Loom.Models.Architectures;
 using Loom.Models.Quantize;
+using Loom.Models.Synthetic;
 
 namespace Loom.Cli.Commands;
 

@@ -231,7 +231,7 @@ public static class Dot
         long n = t.ByteSize / 2;
         int chunks = (int)Math.Max(1, Math.Min(256, n / 65536));
         int bad = 0;
-        Threading.RowParallel.For(chunks, t.ByteSize / chunks, (t, n, chunks), (s, start, end) =>
+        Threading.ComputePool.Shared.For(chunks, t.ByteSize / chunks, (t, n, chunks), (s, start, end) =>
         {
             var (t, n, chunks) = s;
             ushort* p = (ushort*)t.Data;

@@ -19,7 +19,7 @@ public static unsafe class MatMul
 
     private static readonly TileKernel?[] Kernels = new TileKernel?[64];
 
-    /// <summary>Bytes of scratch <see cref="Compute(WeightTensor, ReadOnlySpan{float}, int, Span{float}, Span{byte}, bool[])"/> needs for <paramref name="tokens"/> rows against <paramref name="w"/>.</summary>
+    /// <summary>Bytes of scratch <see cref="Compute(WeightTensor, ReadOnlySpan{float}, int, Span{float}, Span{byte}, bool[], ComputePool)"/> needs for <paramref name="tokens"/> rows against <paramref name="w"/>.</summary>
     public static long ScratchBytes(WeightTensor w, int tokens) =>
         tokens * Math.Max(TypeTraits.RowSize(Quants.VecDotType(w.Type), w.Cols), w.Cols % 32 == 0 ? PackedActivations.RowBytes(w.Cols) : 0);
 
@@ -27,12 +27,14 @@ public static unsafe class MatMul
     /// <paramref name="x"/> is [tokens, w.Cols] row-major, <paramref name="y"/> is [tokens, w.Rows].
     /// <paramref name="scratch"/> holds the converted activations (<see cref="ScratchBytes"/>).
     /// <paramref name="gemv"/>, when given, marks the tokens to sum as a lone decode token is summed (see <see cref="Dot"/>).
+    /// The rows are split over <paramref name="pool"/> (<see cref="ComputePool.Shared"/> when none is given).
     /// </summary>
-    public static void Compute(WeightTensor w, ReadOnlySpan<float> x, int tokens, Span<float> y, Span<byte> scratch, bool[]? gemv = null)
+    public static void Compute(WeightTensor w, ReadOnlySpan<float> x, int tokens, Span<float> y, Span<byte> scratch, bool[]? gemv = null, ComputePool? pool = null)
     {
         int k = w.Cols, n = w.Rows;
         if (x.Length < tokens * k || y.Length < tokens * n) throw new ArgumentException("matmul operand too small");
-        int xRow = ConvertActivations(w, x, tokens, scratch);
+        pool ??= ComputePool.Shared;
+        int xRow = ConvertActivations(w, x, tokens, scratch, pool);
 
         fixed (byte* xq = scratch)
         fixed (float* yp = y)
@@ -40,18 +42,18 @@ public static unsafe class MatMul
             if (w.Packed is { } packed)
             {
                 var job = new PackedJob(packed, xq, xRow, yp, tokens, n);
-                RowParallel.For(job.Pairs, (long)k * tokens * 2 * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end), ChunksPerThread(tokens));
+                pool.For(job.Pairs, (long)k * tokens * 2 * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end), ChunksPerThread(tokens));
             }
             else if (w.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)
             {
                 var job = new PairJob(w, xq, xRow, yp, tokens, n, k, gemv);
-                RowParallel.For(n, (long)k * tokens, job, static (j, start, end) => j.Run(start, end));
+                pool.For(n, (long)k * tokens, job, static (j, start, end) => j.Run(start, end));
             }
             else
             {
                 var job = new TileJob(KernelFor(w.Type), (byte*)w.Data, (nint)w.RowBytes, xq, xRow, yp, tokens, n, k);
                 int tiles = (n + TileKernels.MaxRows - 1) / TileKernels.MaxRows;
-                RowParallel.For(tiles, (long)k * tokens * TileKernels.MaxRows, job, static (j, start, end) => j.Run(start, end));
+                pool.For(tiles, (long)k * tokens * TileKernels.MaxRows, job, static (j, start, end) => j.Run(start, end));
             }
         }
     }
@@ -60,23 +62,24 @@ public static unsafe class MatMul
     /// y_i = x · W_iᵀ for two or three matrices that read the same input (Q, K and V; gate and up). When they are
     /// packed with the same activation format, the activations are converted once and one parallel operation covers
     /// all their rows, which saves conversions and, for a decode step, thread hand-offs; otherwise this is one
-    /// <see cref="Compute(WeightTensor, ReadOnlySpan{float}, int, Span{float}, Span{byte}, bool[])"/> per matrix.
+    /// <see cref="Compute(WeightTensor, ReadOnlySpan{float}, int, Span{float}, Span{byte}, bool[], ComputePool)"/> per matrix.
     /// Results are the same either way.
     /// </summary>
     public static void Compute(ReadOnlySpan<float> x, int tokens, Span<byte> scratch, bool[]? gemv,
-        WeightTensor w0, Span<float> y0, WeightTensor w1, Span<float> y1, WeightTensor? w2 = null, Span<float> y2 = default)
+        WeightTensor w0, Span<float> y0, WeightTensor w1, Span<float> y1, WeightTensor? w2 = null, Span<float> y2 = default, ComputePool? pool = null)
     {
+        pool ??= ComputePool.Shared;
         if (!Shares(w0, w1) || (w2 is not null && !Shares(w0, w2)))
         {
-            Compute(w0, x, tokens, y0, scratch, gemv);
-            Compute(w1, x, tokens, y1, scratch, gemv);
-            if (w2 is not null) Compute(w2, x, tokens, y2, scratch, gemv);
+            Compute(w0, x, tokens, y0, scratch, gemv, pool);
+            Compute(w1, x, tokens, y1, scratch, gemv, pool);
+            if (w2 is not null) Compute(w2, x, tokens, y2, scratch, gemv, pool);
             return;
         }
         int k = w0.Cols;
         if (x.Length < tokens * k || y0.Length < tokens * w0.Rows || y1.Length < tokens * w1.Rows || (w2 is not null && y2.Length < tokens * w2.Rows))
             throw new ArgumentException("matmul operand too small");
-        int xRow = ConvertActivations(w0, x, tokens, scratch);
+        int xRow = ConvertActivations(w0, x, tokens, scratch, pool);
 
         fixed (byte* xq = scratch)
         fixed (float* p0 = y0)
@@ -87,7 +90,7 @@ public static unsafe class MatMul
                 new PackedJob(w0.Packed!, xq, xRow, p0, tokens, w0.Rows),
                 new PackedJob(w1.Packed!, xq, xRow, p1, tokens, w1.Rows),
                 w2 is null ? default : new PackedJob(w2.Packed!, xq, xRow, p2, tokens, w2.Rows));
-            RowParallel.For(job.Pairs, (long)k * tokens * 2 * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end), ChunksPerThread(tokens));
+            pool.For(job.Pairs, (long)k * tokens * 2 * PackedMatrix.TileRows, job, static (j, start, end) => j.Run(start, end), ChunksPerThread(tokens));
         }
     }
 
@@ -95,7 +98,7 @@ public static unsafe class MatMul
     /// Converts the activation rows into <paramref name="scratch"/> in the format <paramref name="w"/>'s kernels take
     /// (its <see cref="Quants.VecDotType"/>, or <see cref="PackedActivations"/>), rows in parallel; returns the bytes per row.
     /// </summary>
-    private static int ConvertActivations(WeightTensor w, ReadOnlySpan<float> x, int tokens, Span<byte> scratch)
+    private static int ConvertActivations(WeightTensor w, ReadOnlySpan<float> x, int tokens, Span<byte> scratch, ComputePool pool)
     {
         int k = w.Cols;
         var dotType = Quants.VecDotType(w.Type);
@@ -104,7 +107,7 @@ public static unsafe class MatMul
         if (scratch.Length < tokens * xRow) throw new ArgumentException("matmul scratch too small");
         fixed (float* xp = x)
         fixed (byte* xq = scratch)
-            RowParallel.For(tokens, k * 4L, new QuantizeJob(xp, k, xq, xRow, dotType, packedX), static (j, start, end) => j.Run(start, end));
+            pool.For(tokens, k * 4L, new QuantizeJob(xp, k, xq, xRow, dotType, packedX), static (j, start, end) => j.Run(start, end));
         return xRow;
     }
 

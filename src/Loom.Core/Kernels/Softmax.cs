@@ -19,7 +19,7 @@ public static class Softmax
         for (int i = 0; i < x.Length; i++) x[i] *= inv;
     }
 
-    /// <summary>log(sum(exp(x))) computed stably in double.</summary>
+    /// <summary>log(sum(exp(x))), shifted by the maximum and summed in double: the one scalar log-sum-exp (the sampler's vector one is checked against it).</summary>
     public static double LogSumExp(ReadOnlySpan<float> x)
     {
         float max = float.NegativeInfinity;

@@ -16,6 +16,9 @@ public sealed class ComputePool : IDisposable
 
     private readonly object _lock = new();
     private readonly List<Thread> _workers = [];
+    // One reusable holder per state type and pool, so that publishing an operation allocates nothing and two
+    // pools running at once never share one. Touched only by the caller that holds _busy.
+    private readonly Dictionary<Type, WorkItem> _items = [];
     private WorkItem? _work;
     // High 32 bits: the operation's number; low 32 bits: the next chunk to claim. A worker that wakes late for an
     // operation that has already moved on fails its claim instead of running a chunk of the next one.
@@ -31,7 +34,10 @@ public sealed class ComputePool : IDisposable
     /// <summary>Creates a pool that runs operations on <paramref name="threads"/> threads, the caller included.</summary>
     public ComputePool(int threads) => Threads = threads;
 
-    /// <summary>The process-wide pool kernels use.</summary>
+    /// <summary>
+    /// A pool of one thread per core for callers that name none (model loading, tests, benchmarks). Nothing resizes
+    /// it: an engine that wants another thread count owns its own pool.
+    /// </summary>
     public static ComputePool Shared { get; } = new(Environment.ProcessorCount);
 
     /// <summary>Threads an operation runs on, the calling thread included (at least 1).</summary>
@@ -40,6 +46,8 @@ public sealed class ComputePool : IDisposable
         get => Volatile.Read(ref _participants) + 1;
         set
         {
+            // The shared pool is process-wide: resizing it would change every other user's thread count.
+            if (ReferenceEquals(this, Shared)) throw new InvalidOperationException("the shared compute pool is never resized; create a pool of your own");
             int workers = Math.Max(1, value) - 1;
             lock (_lock)
             {
@@ -74,7 +82,8 @@ public sealed class ComputePool : IDisposable
         }
         try
         {
-            var item = WorkItem<TState>.Instance;
+            if (!_items.TryGetValue(typeof(TState), out var held)) _items[typeof(TState)] = held = new WorkItem<TState>();
+            var item = (WorkItem<TState>)held;
             int chunks = Math.Min(count, (participants + 1) * Math.Max(1, chunksPerThread));
             item.Set(state, body, count);
             _work = item;
@@ -151,10 +160,8 @@ public sealed class ComputePool : IDisposable
         public abstract void Run(int chunk, int chunks);
     }
 
-    /// <summary>One reusable holder per state type, so publishing an operation allocates nothing.</summary>
     private sealed class WorkItem<TState> : WorkItem
     {
-        public static readonly WorkItem<TState> Instance = new();
         private TState _state = default!;
         private Action<TState, int, int>? _body;
         private int _count;

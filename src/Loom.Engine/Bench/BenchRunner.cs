@@ -30,7 +30,7 @@ public sealed class BenchRunner(Transformer model)
     /// <summary>KV-cache bytes a token at <paramref name="position"/> reads: K and V (f16) of every layer for positions 0..position.</summary>
     public long KvBytesRead(int position) => (position + 1L) * KvCache.BytesPerToken(Model.Config.NumLayers, Model.KvDim);
 
-    /// <summary>Runs every test at every thread count, reporting each result as it is done; restores <see cref="RowParallel.Threads"/>.</summary>
+    /// <summary>Runs every test at every thread count on a pool of its own, reporting each result as it is done.</summary>
     public IReadOnlyList<BenchResult> Run(BenchOptions options, Action<BenchResult>? onResult = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -47,51 +47,44 @@ public sealed class BenchRunner(Transformer model)
 
         using var probe = options.ProbeBytes > 0 && options.GenTokens > 0 ? new BandwidthProbe(options.ProbeBytes) : null;
         var results = new List<BenchResult>();
-        int savedThreads = RowParallel.Threads;
-        try
+        using var pool = new ComputePool(options.Threads.Max());
+        foreach (int threads in options.Threads)
         {
-            foreach (int threads in options.Threads)
+            pool.Threads = threads;
+            if (options.PromptTokens > 0)
             {
-                RowParallel.Threads = threads;
-                if (options.PromptTokens > 0)
+                int p = options.PromptTokens;
+                Prompt(RandomTokens(p)); // warm-up
+                var samples = new double[options.Repetitions];
+                for (int r = 0; r < samples.Length; r++)
                 {
-                    int p = options.PromptTokens;
-                    Prompt(RandomTokens(p)); // warm-up
-                    var samples = new double[options.Repetitions];
-                    for (int r = 0; r < samples.Length; r++)
-                    {
-                        var ids = RandomTokens(p);
-                        var sw = Stopwatch.StartNew();
-                        Prompt(ids);
-                        samples[r] = p / sw.Elapsed.TotalSeconds;
-                    }
-                    Report(new BenchResult { Test = $"pp{p}", Threads = threads, Tokens = p, Samples = samples });
+                    var ids = RandomTokens(p);
+                    var sw = Stopwatch.StartNew();
+                    Prompt(ids);
+                    samples[r] = p / sw.Elapsed.TotalSeconds;
                 }
-                if (options.GenTokens > 0)
-                {
-                    int n = options.GenTokens;
-                    Generate(RandomTokens(1)); // warm-up
-                    var samples = new double[options.Repetitions];
-                    for (int r = 0; r < samples.Length; r++)
-                    {
-                        var ids = RandomTokens(n);
-                        var sw = Stopwatch.StartNew();
-                        Generate(ids);
-                        samples[r] = n / sw.Elapsed.TotalSeconds;
-                    }
-                    double kv = Enumerable.Range(0, n).Average(i => (double)KvBytesRead(i));
-                    Report(new BenchResult
-                    {
-                        Test = $"tg{n}", Threads = threads, Tokens = n, Samples = samples,
-                        BytesPerToken = WeightBytesPerToken + kv,
-                        ProbeGBps = probe?.MeasureGBps(threads),
-                    });
-                }
+                Report(new BenchResult { Test = $"pp{p}", Threads = threads, Tokens = p, Samples = samples });
             }
-        }
-        finally
-        {
-            RowParallel.Threads = savedThreads;
+            if (options.GenTokens > 0)
+            {
+                int n = options.GenTokens;
+                Generate(RandomTokens(1)); // warm-up
+                var samples = new double[options.Repetitions];
+                for (int r = 0; r < samples.Length; r++)
+                {
+                    var ids = RandomTokens(n);
+                    var sw = Stopwatch.StartNew();
+                    Generate(ids);
+                    samples[r] = n / sw.Elapsed.TotalSeconds;
+                }
+                double kv = Enumerable.Range(0, n).Average(i => (double)KvBytesRead(i));
+                Report(new BenchResult
+                {
+                    Test = $"tg{n}", Threads = threads, Tokens = n, Samples = samples,
+                    BytesPerToken = WeightBytesPerToken + kv,
+                    ProbeGBps = probe?.MeasureGBps(threads),
+                });
+            }
         }
         return results;
 
@@ -106,7 +99,7 @@ public sealed class BenchRunner(Transformer model)
         {
             batch.Clear();
             batch.Add(ids, 0, table, LogitRequest.Last);
-            Model.Forward(batch, cache, logits);
+            Model.Forward(batch, cache, logits, pool);
         }
 
         void Generate(int[] ids)
@@ -115,7 +108,7 @@ public sealed class BenchRunner(Transformer model)
             {
                 batch.Clear();
                 batch.Add(ids.AsSpan(i, 1), i, table, LogitRequest.Last);
-                Model.Forward(batch, cache, logits);
+                Model.Forward(batch, cache, logits, pool);
             }
         }
     }

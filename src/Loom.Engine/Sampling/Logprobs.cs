@@ -10,23 +10,16 @@ namespace Loom.Engine.Sampling;
 /// </remarks>
 public static class Logprobs
 {
-    /// <summary>log(sum(exp(logits))), computed stably (shifted by the maximum) and accumulated in double.</summary>
+    /// <summary>
+    /// log(sum(exp(logits))), computed stably (shifted by the maximum) and accumulated in double, with the vector
+    /// kernels; <see cref="Core.Kernels.Softmax.LogSumExp"/> is its scalar reference.
+    /// </summary>
     public static double LogSumExp(ReadOnlySpan<float> logits)
     {
         if (logits.IsEmpty) throw new ArgumentException("No logits.", nameof(logits));
         var max = Kernels.Max(logits);
         if (float.IsInfinity(max)) return max;
         return max + Math.Log(Kernels.ExpShiftedSumNoStore(logits, max));
-    }
-
-    /// <summary>Straight double-precision reference for <see cref="LogSumExp"/>.</summary>
-    internal static double LogSumExpReference(ReadOnlySpan<float> logits)
-    {
-        double max = double.NegativeInfinity;
-        foreach (var v in logits) max = Math.Max(max, v);
-        double sum = 0;
-        foreach (var v in logits) sum += Math.Exp(v - max);
-        return max + Math.Log(sum);
     }
 
     /// <summary>log p(token) under softmax(logits).</summary>

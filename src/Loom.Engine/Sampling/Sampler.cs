@@ -28,8 +28,6 @@ public sealed class Sampler
     private readonly int _topK;              // 0 when disabled or when it keeps the whole vocabulary
     private readonly float _temperature;     // clamped as vLLM does
     private readonly Penalties? _penalties;
-    private readonly int[] _stopIds;         // end the sequence
-    private readonly int[] _minTokenMask;    // masked while fewer than MinTokens tokens were generated
     private readonly float[] _prob = [];     // unnormalised probabilities: by token id (dense) or by rank (sorted)
     private readonly ulong[] _keys = [];     // RankKey candidates, best first once sorted
     private readonly double[] _histogram = []; // top-p bucket masses
@@ -43,12 +41,9 @@ public sealed class Sampler
 
     /// <param name="p">Validated sampling parameters.</param>
     /// <param name="vocabSize">Length of every logits row.</param>
-    /// <param name="eosTokenIds">End-of-sequence ids; masked with <see cref="SamplingParams.StopTokenIds"/> until
-    /// <see cref="SamplingParams.MinTokens"/> tokens exist, and reported by <see cref="IsStopToken"/> unless
-    /// <see cref="SamplingParams.IgnoreEos"/>.</param>
     /// <param name="sequenceIndex">Which of the request's <see cref="SamplingParams.N"/> completions this is; mixed into
     /// the seed so seeded parallel completions differ from each other yet still reproduce. Index 0 uses the seed as is.</param>
-    public Sampler(SamplingParams p, int vocabSize, IReadOnlyList<int>? eosTokenIds = null, int sequenceIndex = 0)
+    public Sampler(SamplingParams p, int vocabSize, int sequenceIndex = 0)
     {
         ArgumentNullException.ThrowIfNull(p);
         ArgumentOutOfRangeException.ThrowIfLessThan(vocabSize, 1);
@@ -57,14 +52,6 @@ public sealed class Sampler
         _vocab = vocabSize;
         _topK = p.TopK > 0 && p.TopK < vocabSize ? p.TopK : 0;
         _temperature = p.IsGreedy ? 0f : MathF.Max(p.Temperature, MinTemperature);
-
-        var eos = eosTokenIds ?? [];
-        foreach (var id in p.StopTokenIds.Concat(eos))
-            if ((uint)id >= (uint)vocabSize)
-                throw new ArgumentOutOfRangeException(nameof(p), id, $"Stop/EOS token id {id} is outside the vocabulary [0, {vocabSize}).");
-        _stopIds = [.. p.StopTokenIds.Concat(p.IgnoreEos ? [] : eos).Distinct()];
-        // vLLM masks EOS during min_tokens even with ignore_eos; IgnoreEos only keeps EOS from ending the sequence.
-        _minTokenMask = [.. p.StopTokenIds.Concat(eos).Distinct()];
 
         if (Penalties.AreActive(p))
             _penalties = new Penalties(p.RepetitionPenalty, p.PresencePenalty, p.FrequencyPenalty, vocabSize);
@@ -93,9 +80,6 @@ public sealed class Sampler
     /// <summary>The parameters this sampler applies.</summary>
     public SamplingParams Params => _p;
 
-    /// <summary>True when <paramref name="token"/> ends the sequence: a stop token id, or EOS unless ignored.</summary>
-    public bool IsStopToken(int token) => Array.IndexOf(_stopIds, token) >= 0;
-
     /// <summary>
     /// Applies every processor to <paramref name="logits"/> in place and draws the next token.
     /// Compute raw logprobs (<see cref="Sampling.Logprobs"/>) before calling this, since the logits are overwritten.
@@ -121,8 +105,6 @@ public sealed class Sampler
         if (logits.Length != _vocab)
             throw new ArgumentException($"Expected {_vocab} logits, got {logits.Length}.", nameof(logits));
 
-        if (outputTokens.Length < _p.MinTokens)
-            foreach (var id in _minTokenMask) logits[id] = float.NegativeInfinity;
         _penalties?.Apply(logits, promptTokens, outputTokens);
         if (!_p.IsGreedy && _temperature != 1f) Kernels.Divide(logits, _temperature);
         Kernels.Sanitize(logits);

@@ -14,8 +14,6 @@ internal static class SamplerReference
         var v = raw.Length;
         var l = new double[v];
         for (var i = 0; i < v; i++) l[i] = raw[i];
-        if (output.Length < p.MinTokens)
-            foreach (var t in p.StopTokenIds) l[t] = double.NegativeInfinity;
 
         var seen = new HashSet<int>(prompt.Concat(output));
         foreach (var t in seen)

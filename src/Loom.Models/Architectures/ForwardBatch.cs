@@ -8,7 +8,7 @@ namespace Loom.Models.Architectures;
 public sealed class ForwardBatch
 {
     private int[] _tokens = new int[64], _positions = new int[64], _tokenSeq = new int[64];
-    private int[] _seqStart = new int[8], _seqLen = new int[8], _seqStartPos = new int[8];
+    private int[] _seqStart = new int[8], _seqLen = new int[8];
     private int[][] _blockTables = new int[8][];
     private int[] _logitTokens = new int[8];
 
@@ -26,8 +26,6 @@ public sealed class ForwardBatch
 
     public int SeqTokenStart(int seq) => _seqStart[seq];
     public int SeqTokenCount(int seq) => _seqLen[seq];
-    /// <summary>Position of the sequence's first token in this batch.</summary>
-    public int SeqStartPosition(int seq) => _seqStartPos[seq];
     /// <summary>Cache blocks of the sequence, in position order; must cover every position up to the last token in the batch.</summary>
     public int[] BlockTable(int seq) => _blockTables[seq];
 
@@ -39,15 +37,15 @@ public sealed class ForwardBatch
 
     /// <summary>
     /// Adds a sequence's run of <paramref name="tokens"/> starting at position <paramref name="startPos"/>.
-    /// <paramref name="logits"/>: none, only the last token's, or every token's (speculative verification, prompt logprobs).
+    /// <paramref name="logits"/>: none, or only the last token's.
     /// Returns the sequence's index in the batch.
     /// </summary>
     public int Add(ReadOnlySpan<int> tokens, int startPos, int[] blockTable, LogitRequest logits = LogitRequest.Last)
     {
         if (tokens.IsEmpty) throw new ArgumentException("a sequence contributes at least one token", nameof(tokens));
         int seq = SeqCount++;
-        Grow(ref _seqStart, SeqCount); Grow(ref _seqLen, SeqCount); Grow(ref _seqStartPos, SeqCount); Grow(ref _blockTables, SeqCount);
-        _seqStart[seq] = TokenCount; _seqLen[seq] = tokens.Length; _seqStartPos[seq] = startPos; _blockTables[seq] = blockTable;
+        Grow(ref _seqStart, SeqCount); Grow(ref _seqLen, SeqCount); Grow(ref _blockTables, SeqCount);
+        _seqStart[seq] = TokenCount; _seqLen[seq] = tokens.Length; _blockTables[seq] = blockTable;
         int need = TokenCount + tokens.Length;
         Grow(ref _tokens, need); Grow(ref _positions, need); Grow(ref _tokenSeq, need);
         for (int i = 0; i < tokens.Length; i++)
@@ -57,9 +55,8 @@ public sealed class ForwardBatch
         }
         if (logits != LogitRequest.None)
         {
-            int first = logits == LogitRequest.All ? TokenCount : need - 1;
-            Grow(ref _logitTokens, LogitCount + need - first);
-            for (int t = first; t < need; t++) _logitTokens[LogitCount++] = t;
+            Grow(ref _logitTokens, LogitCount + 1);
+            _logitTokens[LogitCount++] = need - 1;
         }
         TokenCount = need;
         return seq;
@@ -72,4 +69,4 @@ public sealed class ForwardBatch
 }
 
 /// <summary>Which of a sequence's tokens produce logits.</summary>
-public enum LogitRequest { None, Last, All }
+public enum LogitRequest { None, Last }

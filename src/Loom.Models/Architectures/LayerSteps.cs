@@ -12,8 +12,8 @@ namespace Loom.Models.Architectures;
 internal static class LayerSteps
 {
     /// <summary>For every token: x += delta (when given), then xb = RmsNorm(x)·weight.</summary>
-    public static void AddNorm(float[] x, float[]? delta, float[] xb, float[] weight, int tokens, int dim, float eps) =>
-        RowParallel.For(tokens, dim * 2L, (x, delta, xb, weight, dim, eps), static (s, start, end) =>
+    public static void AddNorm(ComputePool pool, float[] x, float[]? delta, float[] xb, float[] weight, int tokens, int dim, float eps) =>
+        pool.For(tokens, dim * 2L, (x, delta, xb, weight, dim, eps), static (s, start, end) =>
         {
             var (x, delta, xb, weight, dim, eps) = s;
             for (int t = start; t < end; t++)
@@ -25,16 +25,16 @@ internal static class LayerSteps
         });
 
     /// <summary>x += delta over the first <paramref name="tokens"/> rows of <paramref name="dim"/> values.</summary>
-    public static void Add(float[] x, float[] delta, int tokens, int dim) =>
-        RowParallel.For(tokens, dim, (x, delta, dim), static (s, start, end) =>
+    public static void Add(ComputePool pool, float[] x, float[] delta, int tokens, int dim) =>
+        pool.For(tokens, dim, (x, delta, dim), static (s, start, end) =>
         {
             var (x, delta, dim) = s;
             Add(x.AsSpan(start * dim, (end - start) * dim), delta.AsSpan(start * dim, (end - start) * dim));
         });
 
     /// <summary>gate = SiLU(gate)·up over the first <paramref name="tokens"/> rows of <paramref name="ffn"/> values.</summary>
-    public static void SwiGlu(float[] gate, float[] up, int tokens, int ffn) =>
-        RowParallel.For(tokens, ffn * 8L, (gate, up, ffn), static (s, start, end) =>
+    public static void SwiGlu(ComputePool pool, float[] gate, float[] up, int tokens, int ffn) =>
+        pool.For(tokens, ffn * 8L, (gate, up, ffn), static (s, start, end) =>
         {
             var (gate, up, ffn) = s;
             Activations.SwiGlu(gate.AsSpan(start * ffn, (end - start) * ffn), up.AsSpan(start * ffn, (end - start) * ffn));

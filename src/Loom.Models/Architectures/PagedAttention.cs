@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Loom.Core.Kernels;
 using Loom.Core.Threading;
-using Loom.Models.Architectures.Attention;
+using Loom.Core.Kernels.Attention;
 
 namespace Loom.Models.Architectures;
 
@@ -20,7 +20,7 @@ namespace Loom.Models.Architectures;
 internal sealed unsafe class PagedAttention
 {
     /// <summary>Positions widened at once; also ggml's single-token chain width (64 lanes).</summary>
-    public const int Tile = 64;
+    public const int Tile = ExactKernels.Tile;
 
     private readonly float _attnScale;
     // The call in flight, read by the workers, and its plan: which tokens take which path.
@@ -28,10 +28,10 @@ internal sealed unsafe class PagedAttention
     private KvCache _cache = null!;
     private int _layer, _parts, _exactCount, _flashCount, _splitCount;
     private float* _q, _out;
-    private int[] _exact = new int[16];       // token
-    private int[] _flash = new int[32];       // (first token, tokens) per prompt chunk
-    private int[] _split = new int[64];       // (token, splits, partials offset) per decode token
-    private int[] _splitItems = new int[64];  // (split token index, KV head, split) per work item
+    private int[] _exact = new int[16];                 // tokens on the exact path
+    private PromptTile[] _flash = new PromptTile[16];    // prompt tiles on the tiled path
+    private SplitToken[] _split = new SplitToken[16];    // decode tokens split across threads
+    private SplitWork[] _splitItems = new SplitWork[32]; // one split of one KV head of a split token
     private float[] _partials = [];
 
     public PagedAttention(ModelConfig config)
@@ -70,25 +70,31 @@ internal sealed unsafe class PagedAttention
             }
     }
 
-    /// <summary>Causal attention of every batch token over its own sequence's cached positions 0..pos.</summary>
-    public void Compute(ForwardBatch batch, KvCache cache, int layer, ReadOnlySpan<float> q, Span<float> output)
+    /// <summary>
+    /// Causal attention of every batch token over its own sequence's cached positions 0..pos, split over
+    /// <paramref name="pool"/> (<see cref="ComputePool.Shared"/> when none) and planned by <paramref name="policy"/>
+    /// (<see cref="AttentionPolicy.Default"/> when none).
+    /// </summary>
+    public void Compute(ForwardBatch batch, KvCache cache, int layer, ReadOnlySpan<float> q, Span<float> output,
+        ComputePool? pool = null, AttentionPolicy? policy = null)
     {
         var c = Config;
-        Plan(batch, cache);
+        pool ??= ComputePool.Shared;
+        Plan(batch, cache, policy ?? AttentionPolicy.Default, pool.Threads);
         int kvHeads = c.NumKvHeads;
         int items = _exactCount * kvHeads * _parts + _flashCount * kvHeads + _splitItemCount;
         long work = (long)(batch.TokenCount == 0 ? 0 : batch.Positions[batch.TokenCount - 1] + 1) * c.HeadDim * Group * 4;
         fixed (float* qp = q, op = output)
         {
             _batch = batch; _cache = cache; _layer = layer; _q = qp; _out = op;
-            // One thread needs no dispatch (and RowParallel.For allocates its closure even when it runs inline).
-            if (RowParallel.Threads <= 1 || items <= 1) Run(0, items);
-            else RowParallel.For(items, work, this, static (m, start, end) => m.Run(start, end));
+            // One thread needs no dispatch (and ComputePool.For allocates its closure even when it runs inline).
+            if (pool.Threads <= 1 || items <= 1) Run(0, items);
+            else pool.For(items, work, this, static (m, start, end) => m.Run(start, end));
             float* partials = Ptr(_partials);
             int stride = c.HeadDim + 2;
             for (int i = 0; i < _splitCount; i++)
             {
-                int t = _split[3 * i], splits = _split[3 * i + 1], offset = _split[3 * i + 2];
+                var (t, splits, offset) = _split[i];
                 for (int h = 0; h < c.NumHeads; h++)
                     OnlineSoftmax.Combine(partials + offset + h * splits * stride, splits, c.HeadDim, op + (t * c.NumHeads + h) * c.HeadDim);
             }
@@ -98,24 +104,17 @@ internal sealed unsafe class PagedAttention
 
     private int _splitItemCount;
 
-    // Per-instance stand-ins for the AttentionPolicy settings, so tests can steer one instance without
-    // touching the process-wide policy.
-    internal bool? ExactOnlyOverride;
-    /// <summary>Sends every f16 decode token through the online path, even unsplit.</summary>
-    internal bool ForceOnline;
-    internal int? SplitMinOverride, TiledMinOverride, ThreadsOverride;
-
     /// <summary>
     /// Sorts the batch's tokens onto the exact, tiled-prompt and split-decode paths (see <see cref="AttentionPolicy"/>)
     /// and sizes the split partials.
     /// </summary>
-    private void Plan(ForwardBatch batch, KvCache cache)
+    private void Plan(ForwardBatch batch, KvCache cache, AttentionPolicy policy, int poolThreads)
     {
         var c = Config;
-        int kvHeads = c.NumKvHeads, threads = ThreadsOverride ?? RowParallel.Threads;
-        int splitMin = SplitMinOverride ?? AttentionPolicy.SplitMinPositions, tiledMin = TiledMinOverride ?? AttentionPolicy.TiledMinPositions;
+        int kvHeads = c.NumKvHeads, threads = policy.PlanThreads ?? poolThreads;
+        int splitMin = policy.SplitMinPositions, tiledMin = policy.TiledMinPositions;
         bool exactOk = cache.Type == KvCacheType.F16;
-        bool reorder = !exactOk || !(ExactOnlyOverride ?? AttentionPolicy.ExactOnly);
+        bool reorder = !exactOk || !policy.ExactOnly;
         _exactCount = _flashCount = _splitCount = _splitItemCount = 0;
         int lone = 0;
         for (int s = 0; s < batch.SeqCount; s++) if (batch.SeqTokenCount(s) == 1) lone++;
@@ -127,18 +126,18 @@ internal sealed unsafe class PagedAttention
             if (count == 1)
             {
                 int splits = AttentionPolicy.Splits(end, lone * kvHeads, threads);
-                bool split = reorder && (!exactOk || ForceOnline || (splits > 1 && end >= splitMin));
-                if (!split) { Add(ref _exact, ref _exactCount, 1, first, 0, 0); continue; }
-                Add(ref _split, ref _splitCount, 3, first, splits, (int)partials);
+                bool split = reorder && (!exactOk || policy.ForceOnline || (splits > 1 && end >= splitMin));
+                if (!split) { Add(ref _exact, ref _exactCount, first); continue; }
+                Add(ref _split, ref _splitCount, new SplitToken(first, splits, (int)partials));
                 for (int kvh = 0; kvh < kvHeads; kvh++)
-                    for (int k = 0; k < splits; k++) Add(ref _splitItems, ref _splitItemCount, 3, _splitCount - 1, kvh, k);
+                    for (int k = 0; k < splits; k++) Add(ref _splitItems, ref _splitItemCount, new SplitWork(_splitCount - 1, kvh, k));
                 partials += (long)c.NumHeads * splits * (c.HeadDim + 2);
             }
             else if (reorder && (!exactOk || end >= tiledMin))
                 for (int t = 0; t < count; t += AttentionPolicy.TiledQueryTokens)
-                    Add(ref _flash, ref _flashCount, 2, first + t, Math.Min(AttentionPolicy.TiledQueryTokens, count - t), 0);
+                    Add(ref _flash, ref _flashCount, new PromptTile(first + t, Math.Min(AttentionPolicy.TiledQueryTokens, count - t)));
             else
-                for (int t = 0; t < count; t++) Add(ref _exact, ref _exactCount, 1, first + t, 0, 0);
+                for (int t = 0; t < count; t++) Add(ref _exact, ref _exactCount, first + t);
         }
         AttentionWorkspace.Ensure(ref _partials, partials);
         // Exact items are (token, KV head, share of its query heads): whole groups share the widened rows best,
@@ -148,14 +147,20 @@ internal sealed unsafe class PagedAttention
         while (Group % _parts != 0) _parts++;
     }
 
-    private static void Add(ref int[] list, ref int count, int width, int a, int b, int c)
+    private static void Add<T>(ref T[] list, ref int count, T item)
     {
-        if (list.Length < (count + 1) * width) Array.Resize(ref list, list.Length * 2 + width);
-        list[count * width] = a;
-        if (width > 1) list[count * width + 1] = b;
-        if (width > 2) list[count * width + 2] = c;
-        count++;
+        if (list.Length <= count) Array.Resize(ref list, list.Length * 2 + 1);
+        list[count++] = item;
     }
+
+    /// <summary>A run of a prompt chunk's tokens that shares each widened K/V tile.</summary>
+    private readonly record struct PromptTile(int First, int Tokens);
+
+    /// <summary>A decode token whose positions are split across threads, and where its partial results go.</summary>
+    private readonly record struct SplitToken(int Token, int Splits, int PartialsOffset);
+
+    /// <summary>One work item of a split token (its index in the split list): one KV head, one split.</summary>
+    private readonly record struct SplitWork(int SplitToken, int KvHead, int Split);
 
     private void Run(int start, int end)
     {
@@ -173,13 +178,14 @@ internal sealed unsafe class PagedAttention
             else if (item < exactItems + flashItems)
             {
                 int f = (item - exactItems) / kvHeads, kvh = (item - exactItems) % kvHeads;
-                TiledPrompt(ws, _flash[2 * f], _flash[2 * f + 1], kvh);
+                TiledPrompt(ws, _flash[f].First, _flash[f].Tokens, kvh);
             }
             else
             {
                 int i = item - exactItems - flashItems;
-                int st = _splitItems[3 * i];
-                SplitDecode(ws, _split[3 * st], _split[3 * st + 1], _split[3 * st + 2], _splitItems[3 * i + 1], _splitItems[3 * i + 2]);
+                var w = _splitItems[i];
+                var st = _split[w.SplitToken];
+                SplitDecode(ws, st.Token, st.Splits, st.PartialsOffset, w.KvHead, w.Split);
             }
         }
     }

@@ -53,10 +53,14 @@ public sealed unsafe class Transformer : IDisposable
 
     /// <summary>
     /// Runs the batch: writes every batch token's K/V into the cache through its sequence's block table, and
-    /// fills <paramref name="logits"/> ([batch.LogitCount, vocab]) for the requested tokens.
+    /// fills <paramref name="logits"/> ([batch.LogitCount, vocab]) for the requested tokens. The work is split over
+    /// <paramref name="pool"/> and attention planned by <paramref name="attention"/>: the caller's, never the process's
+    /// (<see cref="ComputePool.Shared"/> and <see cref="AttentionPolicy.Default"/> when none are given).
     /// </summary>
-    public void Forward(ForwardBatch batch, KvCache cache, Span<float> logits)
+    public void Forward(ForwardBatch batch, KvCache cache, Span<float> logits, ComputePool? pool = null, AttentionPolicy? attention = null)
     {
+        pool ??= ComputePool.Shared;
+        attention ??= AttentionPolicy.Default;
         var c = Config;
         int T = batch.TokenCount, dim = c.Dim, qDim = c.NumHeads * c.HeadDim, kvDim = KvDim, ffn = c.FfnDim;
         if (logits.Length < batch.LogitCount * c.VocabSize) throw new ArgumentException("logits buffer too small", nameof(logits));
@@ -83,7 +87,7 @@ public sealed unsafe class Transformer : IDisposable
             Quants.Dequantize(emb.Type, emb.Row(id), x.Slice(t * dim, dim));
         }
 
-        LayerSteps.AddNorm(s.X, null, s.Xb, _attnNorm[0], T, dim, c.RmsNormEps);
+        LayerSteps.AddNorm(pool, s.X, null, s.Xb, _attnNorm[0], T, dim, c.RmsNormEps);
         for (int l = 0; l < c.NumLayers; l++)
         {
             var w = Weights.Layers[l];
@@ -92,22 +96,22 @@ public sealed unsafe class Transformer : IDisposable
             var v = s.V.AsSpan(0, T * kvDim);
 
             // Attention block (xb holds the normed input).
-            MatMul.Compute(xb, T, s.Quant, gemv, w.Wq, q, w.Wk, k, w.Wv, v);
-            RowParallel.For(T, qDim + kvDim, (this, l), static (j, start, end) => j.Item1.PrepareQk(j.Item2, start, end));
+            MatMul.Compute(xb, T, s.Quant, gemv, w.Wq, q, w.Wk, k, w.Wv, v, pool);
+            pool.For(T, qDim + kvDim, (this, l), static (j, start, end) => j.Item1.PrepareQk(j.Item2, start, end));
             _attention.Store(batch, cache, l, k, v);
-            _attention.Compute(batch, cache, l, q, s.Att.AsSpan(0, T * qDim));
-            MatMul.Compute(w.Wo, s.Att.AsSpan(0, T * qDim), T, xb, s.Quant, gemv);
+            _attention.Compute(batch, cache, l, q, s.Att.AsSpan(0, T * qDim), pool, attention);
+            MatMul.Compute(w.Wo, s.Att.AsSpan(0, T * qDim), T, xb, s.Quant, gemv, pool);
 
             // Feed-forward block (SwiGLU). The reference runs the last layer's FFN only for output tokens, so a
             // sequence's single output token is summed there as a lone token.
             if (l == c.NumLayers - 1) MarkLoneOutputs(batch, gemv);
-            LayerSteps.AddNorm(s.X, s.Xb, s.Xb, _ffnNorm[l], T, dim, c.RmsNormEps);
+            LayerSteps.AddNorm(pool, s.X, s.Xb, s.Xb, _ffnNorm[l], T, dim, c.RmsNormEps);
             var gate = s.Gate.AsSpan(0, T * ffn);
-            MatMul.Compute(xb, T, s.Quant, gemv, w.WGate, gate, w.WUp, s.Up.AsSpan(0, T * ffn));
-            LayerSteps.SwiGlu(s.Gate, s.Up, T, ffn);
-            MatMul.Compute(w.WDown, gate, T, xb, s.Quant, gemv);
-            if (l + 1 < c.NumLayers) LayerSteps.AddNorm(s.X, s.Xb, s.Xb, _attnNorm[l + 1], T, dim, c.RmsNormEps);
-            else LayerSteps.Add(s.X, s.Xb, T, dim);
+            MatMul.Compute(xb, T, s.Quant, gemv, w.WGate, gate, w.WUp, s.Up.AsSpan(0, T * ffn), pool: pool);
+            LayerSteps.SwiGlu(pool, s.Gate, s.Up, T, ffn);
+            MatMul.Compute(w.WDown, gate, T, xb, s.Quant, gemv, pool);
+            if (l + 1 < c.NumLayers) LayerSteps.AddNorm(pool, s.X, s.Xb, s.Xb, _attnNorm[l + 1], T, dim, c.RmsNormEps);
+            else LayerSteps.Add(pool, s.X, s.Xb, T, dim);
         }
 
         // Final norm and classifier, only for the tokens whose logits are wanted.
@@ -118,7 +122,7 @@ public sealed unsafe class Transformer : IDisposable
             RmsNorm.Apply(x.Slice(batch.LogitTokens[i] * dim, dim), _outputNorm, xo.Slice(i * dim, dim), c.RmsNormEps);
         var outGemv = s.OutGemv;
         for (int i = 0; i < n; i++) outGemv[i] = gemv[batch.LogitTokens[i]];
-        MatMul.Compute(Weights.Output, xo, n, logits[..(n * c.VocabSize)], s.Quant, outGemv);
+        MatMul.Compute(Weights.Output, xo, n, logits[..(n * c.VocabSize)], s.Quant, outGemv, pool);
     }
 
     /// <summary>Marks tokens that are their sequence's only logit token as lone tokens.</summary>

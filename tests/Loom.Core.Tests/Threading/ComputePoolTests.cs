@@ -71,4 +71,8 @@ public class ComputePoolTests
         for (int i = 0; i < 1000; i++) pool.For(data.Length, 1_000_000, data, body);
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    [Fact]
+    public void TheSharedPoolIsNeverResized() =>
+        Assert.Throws<InvalidOperationException>(() => ComputePool.Shared.Threads = 1);
 }

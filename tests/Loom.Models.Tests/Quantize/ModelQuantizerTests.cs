@@ -4,6 +4,7 @@ using Loom.Core.Tensors;
 using Loom.Models.Architectures;
 using Loom.Models.Formats.Gguf;
 using Loom.Models.Quantize;
+using Loom.Models.Synthetic;
 
 namespace Loom.Models.Tests.Quantize;
 

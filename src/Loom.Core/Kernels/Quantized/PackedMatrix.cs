@@ -99,7 +99,7 @@ public sealed unsafe class PackedMatrix : IDisposable
             GgmlType.Q6_K => new PackedMatrix(w.Type, w.Rows, w.Cols, Q6_KPacked.TileBlockBytes, static (r, rb, b, d, _) => Q6_KPacked.Pack(r, rb, b, d), Q6_KPacked.Mul, null),
             _ => throw new NotSupportedException(w.Type.ToString()),
         };
-        Threading.RowParallel.For(w.Rows / TileRows, w.RowBytes * TileRows, (m, w), static (s, start, end) =>
+        Threading.ComputePool.Shared.For(w.Rows / TileRows, w.RowBytes * TileRows, (m, w), static (s, start, end) =>
         {
             var (m, w) = s;
             int paired = m.PairKernel is null ? 0 : w.Rows / TileRows & ~1;

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Loom.Models.Architectures.Attention;
+namespace Loom.Core.Kernels.Attention;
 
 /// <summary>
 /// f16 ↔ f32 conversion sixteen or thirty-two lanes at a time with integer bit operations (.NET exposes no F16C

@@ -1,4 +1,4 @@
-namespace Loom.Models.Architectures.Attention;
+namespace Loom.Core.Kernels.Attention;
 
 /// <summary>
 /// One worker thread's attention scratch, grown to the largest request seen and then reused, so attention

@@ -1,7 +1,7 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Loom.Models.Architectures.Attention;
+namespace Loom.Core.Kernels.Attention;
 
 /// <summary>
 /// The int8 KV cache's rows: each head vector is stored as round(x / s) with s = max|x| / 127, so the

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace Loom.Models.Architectures.Attention;
+namespace Loom.Core.Kernels.Attention;
 
 /// <summary>
 /// Flash-attention's running softmax: query rows take K/V one tile at a time, keeping per row a running
@@ -28,7 +28,7 @@ internal static unsafe class OnlineSoftmax
     {
         // Many rows (a prompt chunk): transpose the tile once so scores come 16 positions per vector, with no
         // horizontal sum per position. Few rows (a decode token's heads): the transpose would not pay.
-        float* kt = count >= 16 && rows == PagedAttention.Tile ? Transpose(k, rows, hd, scores + PagedAttention.Tile) : null;
+        float* kt = count >= 16 && rows == ExactKernels.Tile ? Transpose(k, rows, hd, scores + ExactKernels.Tile) : null;
         for (int r = 0; r < count; r++)
         {
             int valid = Math.Min(rows, ends[r] - j0);
@@ -62,11 +62,11 @@ internal static unsafe class OnlineSoftmax
     }
 
     /// <summary>Space <see cref="Tile"/> needs in its scores buffer: the scores plus a transposed K tile.</summary>
-    public static int ScratchFloats(int hd) => PagedAttention.Tile + PagedAttention.Tile * hd;
+    public static int ScratchFloats(int hd) => ExactKernels.Tile + ExactKernels.Tile * hd;
 
     private static float* Transpose(float* k, int rows, int hd, float* kt)
     {
-        const int T = PagedAttention.Tile;
+        const int T = ExactKernels.Tile;
         for (int i = 0; i < rows; i++)
             for (int d = 0; d < hd; d++) kt[d * T + i] = k[i * hd + d];
         return kt;
@@ -75,7 +75,7 @@ internal static unsafe class OnlineSoftmax
     /// <summary>scores[0..64) = scale · (q · K_i) from the transposed tile, four vectors of positions at once.</summary>
     private static void TransposedScores(float* q, float* kt, int hd, float scale, float* scores)
     {
-        const int T = PagedAttention.Tile;
+        const int T = ExactKernels.Tile;
         Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
         for (int d = 0; d < hd; d++)
         {

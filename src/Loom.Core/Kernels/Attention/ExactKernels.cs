@@ -2,15 +2,18 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Loom.Core.Kernels;
 
-namespace Loom.Models.Architectures.Attention;
+namespace Loom.Core.Kernels.Attention;
 
 /// <summary>
-/// The summation orders of llama.cpp's non-flash f16 attention (see <see cref="ReferenceAttention"/>), written
+/// The summation orders of llama.cpp's non-flash f16 attention (see Loom.Models' ReferenceAttention), written
 /// so that the vectors run across the head dimension, where every element is its own independent chain: the
 /// result is the same number for number, only computed sixteen dimensions at a time.
 /// </summary>
 internal static unsafe class ExactKernels
 {
+    /// <summary>Positions widened at once; also ggml's single-token chain width (64 lanes).</summary>
+    public const int Tile = 64;
+
     /// <summary>
     /// q·k as ggml sums it: a prompt token (<paramref name="gemm"/>) with n % 16 == 0 uses one 16-lane chain and
     /// the reduce tree; otherwise four 16-lane chains over 64-element steps, then the tail in double.

@@ -5,7 +5,7 @@ using Loom.Core.Tensors;
 using Loom.Models.Formats.Gguf;
 using Loom.Models.Quantize;
 
-namespace Loom.Models.Architectures;
+namespace Loom.Models.Synthetic;
 
 /// <summary>
 /// Writes a random-weight Llama-family GGUF laid out exactly as llama.cpp's converter lays out a real one

@@ -1,9 +1,8 @@
 using System.Buffers;
 using Loom.Core.Kernels;
 using Loom.Core.Threading;
-using Loom.Models.Architectures;
 
-namespace Loom.Models.Architectures.Attention;
+namespace Loom.Models.Architectures;
 
 /// <summary>
 /// The plain, element-at-a-time form of the exact f16 attention: rounds where llama.cpp's non-flash path rounds
@@ -36,7 +35,7 @@ internal sealed unsafe class ReferenceAttention(ModelConfig config)
         fixed (float* qp = q, op = output)
         {
             var job = new AttentionJob(this, batch, cache, layer, qp, op);
-            RowParallel.For(batch.TokenCount * Config.NumHeads, 4096, job, static (j, start, end) => j.Run(start, end));
+            ComputePool.Shared.For(batch.TokenCount * Config.NumHeads, 4096, job, static (j, start, end) => j.Run(start, end));
         }
     }
 

@@ -1,4 +1,4 @@
-namespace Loom.Models.Architectures;
+namespace Loom.Models.Synthetic;
 
 /// <summary>
 /// A small but real SentencePiece ("llama" model) vocabulary for synthetic models: &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;,

@@ -1,6 +1,6 @@
 using Loom.Core.Tensors;
 
-namespace Loom.Models.Architectures;
+namespace Loom.Models.Synthetic;
 
 /// <summary>
 /// Shape of a random-weight Llama-family model written by <see cref="SyntheticModel"/>. The defaults describe a
