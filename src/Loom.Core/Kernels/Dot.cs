@@ -149,19 +149,35 @@ public static class Dot
         return a + b;
     }
 
+    /// <summary>Eight halves' bits sign-extended to i32 lanes (vpmovsxwd), the input of <see cref="HalfBits8"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<int> SignExtend8(short* p) => System.Runtime.Intrinsics.X86.Avx2.IsSupported
+        ? System.Runtime.Intrinsics.X86.Avx2.ConvertToVector256Int32(p)
+        : Vector256.WidenLower(Vector256.Create(Vector128.Load(p), Vector128<short>.Zero));
+
     /// <summary>
-    /// Eight halves to floats, exactly: sign-extended, shifted under the float's exponent and mantissa, the sign's
-    /// copies in bits 28–30 cleared, rescaled by 2^112 (subnormals included); Inf and NaN get the all-ones exponent
-    /// back. Eight operations for eight values, where the 512-bit <see cref="Widen"/> emulated on 256-bit hardware costs
+    /// Sign-extended halves as floats worth their value × 2^−112: shifted under the float's exponent and mantissa,
+    /// the sign's copies in bits 28–30 cleared. Exact for every finite half, subnormals included; Inf and NaN come
+    /// out finite (<see cref="Widen8"/> restores them). Two operations for eight values.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> HalfBits8(Vector256<int> h) =>
+        (Vector256.ShiftLeft(h, 13) & Vector256.Create(unchecked((int)0x8FFFFFFF))).AsSingle();
+
+    /// <summary>Eight finite halves to floats, exactly: <see cref="HalfBits8"/> rescaled by 2^112.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<float> WidenFinite8(short* p) => HalfBits8(SignExtend8(p)) * Vector256.Create(Pow2To112);
+
+    /// <summary>
+    /// Eight halves to floats, exactly: <see cref="WidenFinite8"/>, with Inf and NaN given the all-ones exponent back.
+    /// Eight operations for eight values, where the 512-bit <see cref="Widen"/> emulated on 256-bit hardware costs
     /// about twice that.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector256<float> Widen8(ushort* p)
     {
-        var h = System.Runtime.Intrinsics.X86.Avx2.IsSupported
-            ? System.Runtime.Intrinsics.X86.Avx2.ConvertToVector256Int32((short*)p)
-            : Vector256.WidenLower(Vector256.Create(Vector128.Load((short*)p), Vector128<short>.Zero));
-        var scaled = (Vector256.ShiftLeft(h, 13) & Vector256.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector256.Create(Pow2To112);
+        var h = SignExtend8((short*)p);
+        var scaled = HalfBits8(h) * Vector256.Create(Pow2To112);
         var special = Vector256.Equals(h & Vector256.Create(0x7C00), Vector256.Create(0x7C00)) & Vector256.Create(0x7F800000);
         return (scaled.AsInt32() | special).AsSingle();
     }
@@ -203,27 +219,20 @@ public static class Dot
     public static unsafe float F16F32Prescaled(ReadOnlySpan<Half> w, float* xScaled)
     {
         int n = w.Length;
-        var mask = Vector256.Create(unchecked((int)0x8FFFFFFF));
         fixed (Half* wp = w)
         {
             short* h = (short*)wp;
             Vector256<float> lo = default, hi = default;
             for (int i = 0; i < n; i += 16)
             {
-                var a = (Vector256.ShiftLeft(Avx2Widen(h + i), 13) & mask).AsSingle();
-                var b = (Vector256.ShiftLeft(Avx2Widen(h + i + 8), 13) & mask).AsSingle();
+                var a = HalfBits8(SignExtend8(h + i));
+                var b = HalfBits8(SignExtend8(h + i + 8));
                 lo = Vector256.FusedMultiplyAdd(a, Vector256.Load(xScaled + i), lo);
                 hi = Vector256.FusedMultiplyAdd(b, Vector256.Load(xScaled + i + 8), hi);
             }
             return ReduceAdd(lo, hi);
         }
     }
-
-    /// <summary>Eight i16 sign-extended to i32 lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<int> Avx2Widen(short* p) => System.Runtime.Intrinsics.X86.Avx2.IsSupported
-        ? System.Runtime.Intrinsics.X86.Avx2.ConvertToVector256Int32(p)
-        : Vector256.WidenLower(Vector256.Create(Vector128.Load(p), Vector128<short>.Zero));
 
     /// <summary>Whether an f16 tensor holds no Inf or NaN (all exponent bits set), scanned in parallel at load.</summary>
     public static unsafe bool AllFiniteF16(Core.Tensors.WeightTensor t)

@@ -245,23 +245,9 @@ internal static unsafe class TileMath
                 y[t * yStride + r] = Sum(acc[r * TileKernels.MaxTokens + t]);
     }
 
-    /// <summary>
-    /// Eight consecutive f16 values (a packed tile's row scales) to floats, exactly for finite values: sign-extended,
-    /// shifted so the half's exponent and mantissa land under the float's, bits 28–30 (sign copies) cleared, then
-    /// rescaled by 2^112 (subnormals included). Four operations per eight scales; F16C has no .NET API.
-    /// </summary>
+    /// <summary>Eight consecutive f16 values (a packed tile's row scales, always finite) to floats, exactly.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Halves8(byte* p)
-    {
-        Vector256<int> h;
-        if (Avx2.IsSupported) h = Avx2.ConvertToVector256Int32((short*)p);
-        else
-        {
-            var v = Vector128.Load((short*)p);
-            h = Vector256.Create(Vector128.WidenLower(v), Vector128.WidenUpper(v));
-        }
-        return (Vector256.ShiftLeft(h, 13) & Vector256.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector256.Create(5.192296858534828e33f);
-    }
+    public static Vector256<float> Halves8(byte* p) => Dot.WidenFinite8((short*)p);
 
     /// <summary>
     /// Runs a packed kernel's four-token form over whole groups of four tokens and its one-token form over the rest.
