@@ -46,7 +46,10 @@ public static unsafe class MatMul
             }
             else if (w.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)
             {
-                var job = new PairJob(w, xq, xRow, yp, tokens, n, k, gemv);
+                // Decode against finite f16 weights: activations prescaled once here, for every thread's rows.
+                bool prescaled = w.Type == GgmlType.F16 && tokens < 4 && w.FiniteF16 && Dot.PrescaledF16 && k % 16 == 0
+                    && Prescale((float*)xq, xRow / sizeof(float), tokens, k);
+                var job = new PairJob(w, xq, xRow, yp, tokens, n, k, gemv, prescaled);
                 pool.For(n, (long)k * tokens, job, static (j, start, end) => j.Run(start, end));
             }
             else
@@ -199,9 +202,29 @@ public static unsafe class MatMul
         }
     }
 
-    /// <summary>Rows of at most this many f16 weights are widened on the stack for the multi-token path (and
-    /// activations of at most this many are prescaled for the decode path).</summary>
+    /// <summary>Rows of at most this many f16 weights are widened on the stack for the multi-token path.</summary>
     private const int WidenedRowLimit = 16384;
+
+    /// <summary>
+    /// Multiplies <paramref name="tokens"/> activation rows by 2^112 in place for <see cref="Dot.F16F32Prescaled"/>,
+    /// unless a value reaches 65536 (its scaled copy could overflow): then leaves them as they are and returns false.
+    /// </summary>
+    private static bool Prescale(float* x, int stride, int tokens, int k)
+    {
+        var limit = System.Runtime.Intrinsics.Vector256.Create(65536f);
+        for (int t = 0; t < tokens; t++)
+            for (int i = 0; i < k; i += 8)
+                if (System.Runtime.Intrinsics.Vector256.GreaterThanOrEqualAny(System.Runtime.Intrinsics.Vector256.Abs(System.Runtime.Intrinsics.Vector256.Load(x + (long)t * stride + i)), limit))
+                    return false;
+        var scale = System.Runtime.Intrinsics.Vector256.Create(Dot.F16Prescale);
+        for (int t = 0; t < tokens; t++)
+            for (int i = 0; i < k; i += 8)
+            {
+                float* p = x + (long)t * stride + i;
+                System.Runtime.Intrinsics.Vector256.Store(System.Runtime.Intrinsics.Vector256.Load(p) * scale, p);
+            }
+        return true;
+    }
 
     /// <summary>
     /// Float weights: one dot product per (row, token), in the GEMM or GEMV order the token asks for. For an f16 row
@@ -209,7 +232,9 @@ public static unsafe class MatMul
     /// (<see cref="Dot.F32Gemm4"/>): the same numbers as <see cref="Dot.F16F32"/>, since widening is exact and the
     /// chain is the same, without widening the row again for every token.
     /// </summary>
-    private readonly struct PairJob(WeightTensor w, byte* xq, int xRow, float* y, int tokens, int n, int k, bool[]? gemv)
+    /// <param name="prescaled">The activations were prescaled (<see cref="Prescale"/>): every dot is
+    /// <see cref="Dot.F16F32Prescaled"/>, the same numbers as <see cref="Dot.F16F32"/>.</param>
+    private readonly struct PairJob(WeightTensor w, byte* xq, int xRow, float* y, int tokens, int n, int k, bool[]? gemv, bool prescaled)
     {
         public void Run(int start, int end)
         {
@@ -218,9 +243,14 @@ public static unsafe class MatMul
             bool widen = type == GgmlType.F16 && tokens >= 4 && k % 16 == 0 && k <= WidenedRowLimit;
             // Three rows at a time on 256-bit hardware (Dot.F32GemmTile3x4), one row against four tokens otherwise.
             int group = widen && !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? 3 : 1;
-            Span<float> wide = widen ? stackalloc float[group * k] : default;
-            if (!widen && type == GgmlType.F16 && w.FiniteF16 && Dot.PrescaledF16 && k % 16 == 0 && k <= WidenedRowLimit && RunPrescaled(start, end))
+            if (prescaled)
+            {
+                for (int t = 0; t < tokens; t++)
+                    for (int r = start; r < end; r++)
+                        y[(long)t * n + r] = Dot.F16F32Prescaled(new ReadOnlySpan<Half>((byte*)w.Data + (long)r * rowBytes, k), (float*)(xq + (long)t * xRow));
                 return;
+            }
+            Span<float> wide = widen ? stackalloc float[group * k] : default;
             // Token blocks keep the activations a thread meets cache-resident while it walks its rows.
             for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
             {
@@ -258,35 +288,6 @@ public static unsafe class MatMul
                     }
                 }
             }
-        }
-
-        /// <summary>
-        /// Decode against finite f16 weights: each token's activations prescaled by 2^112 once, then
-        /// <see cref="Dot.F16F32Prescaled"/> per row (the same numbers as <see cref="Dot.F16F32"/>). False, having
-        /// done nothing, when a token's activations reach 65536 and the scaled copy could overflow.
-        /// </summary>
-        private bool RunPrescaled(int start, int end)
-        {
-            var limit = System.Runtime.Intrinsics.Vector256.Create(65536f);
-            for (int t = 0; t < tokens; t++)
-            {
-                float* x = (float*)(xq + (long)t * xRow);
-                for (int i = 0; i < k; i += 8)
-                    if (System.Runtime.Intrinsics.Vector256.GreaterThanOrEqualAny(System.Runtime.Intrinsics.Vector256.Abs(System.Runtime.Intrinsics.Vector256.Load(x + i)), limit))
-                        return false;
-            }
-            Span<float> scaled = stackalloc float[k];
-            int rowBytes = (int)w.RowBytes;
-            var scale = System.Runtime.Intrinsics.Vector256.Create(Dot.F16Prescale);
-            fixed (float* xs = scaled)
-                for (int t = 0; t < tokens; t++)
-                {
-                    float* x = (float*)(xq + (long)t * xRow);
-                    for (int i = 0; i < k; i += 8) System.Runtime.Intrinsics.Vector256.Store(System.Runtime.Intrinsics.Vector256.Load(x + i) * scale, xs + i);
-                    for (int r = start; r < end; r++)
-                        y[(long)t * n + r] = Dot.F16F32Prescaled(new ReadOnlySpan<Half>((byte*)w.Data + (long)r * rowBytes, k), xs);
-                }
-            return true;
         }
     }
 }
