@@ -188,12 +188,8 @@ public class BenchServeCommandTests
     public async Task BenchmarksTheRealLoomServer()
     {
         using var dir = new TempDir();
-        var path = dir.File("tiny.gguf");
-        Assert.Equal(0, CliRunner.Run("create-model", "--shape", "tiny", "--type", "Q8_0", path).Code);
-        using var model = ModelLoader.Load(path);
-        using var engine = new LlmEngine(model, new EngineOptions { Threads = 1, MaxNumSeqs = 8 });
-        await using var server = LoomServer.Create(engine, new LoomServerOptions { Port = 0 });
-        await server.StartAsync();
+        await using var loom = await LoomOnTinyModel.StartAsync(dir);
+        var server = loom.Server;
 
         var r = RunJson(dir, "--base-url", server.BaseAddress.ToString(), "--num-prompts", "6", "--random-input-len", "12",
             "--random-prefix-len", "4", "--random-output-len", "5", "--ignore-eos", "--max-concurrency", "3", "--slo-e2el-ms", "600000");
@@ -320,12 +316,8 @@ public class BenchServeCommandTests
     public async Task NoTimedPromptIsServedFromThePrefixCache()
     {
         using var dir = new TempDir();
-        var path = dir.File("tiny.gguf");
-        Assert.Equal(0, CliRunner.Run("create-model", "--shape", "tiny", "--type", "Q8_0", path).Code);
-        using var model = ModelLoader.Load(path);
-        using var engine = new LlmEngine(model, new EngineOptions { Threads = 1, MaxNumSeqs = 8 });
-        await using var server = LoomServer.Create(engine, new LoomServerOptions { Port = 0 });
-        await server.StartAsync();
+        await using var loom = await LoomOnTinyModel.StartAsync(dir);
+        var (server, engine) = (loom.Server, loom.Engine);
 
         // Two sweep points of three requests, each point after its own test request: with the same prompts at every
         // point (or the test request reusing a timed prompt) whole 16-token blocks would come from the cache.
@@ -337,5 +329,33 @@ public class BenchServeCommandTests
         int promptLen = points[0].GetProperty("input_lens")[0].GetInt32();
         Assert.All(points.SelectMany(p => p.GetProperty("input_lens").EnumerateArray()), x => Assert.Equal(promptLen, x.GetInt32()));
         Assert.Equal(2 * (3 + 1) * promptLen, engine.Metrics.PromptTokens);
+    }
+
+    /// <summary>A real `loom serve` in-process on a tiny model made with `create-model`.</summary>
+    private sealed class LoomOnTinyModel : IAsyncDisposable
+    {
+        private readonly LoadedModel _model;
+        private LoomOnTinyModel(LoadedModel model, LlmEngine engine, LoomServer server) { _model = model; Engine = engine; Server = server; }
+
+        public LlmEngine Engine { get; }
+        public LoomServer Server { get; }
+
+        public static async Task<LoomOnTinyModel> StartAsync(TempDir dir)
+        {
+            var path = dir.File("tiny.gguf");
+            Assert.Equal(0, CliRunner.Run("create-model", "--shape", "tiny", "--type", "Q8_0", path).Code);
+            var model = ModelLoader.Load(path);
+            var engine = new LlmEngine(model, new EngineOptions { Threads = 1, MaxNumSeqs = 8 });
+            var server = LoomServer.Create(engine, new LoomServerOptions { Port = 0 });
+            await server.StartAsync();
+            return new LoomOnTinyModel(model, engine, server);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Server.DisposeAsync();
+            Engine.Dispose();
+            _model.Dispose();
+        }
     }
 }
