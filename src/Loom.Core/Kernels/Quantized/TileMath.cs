@@ -137,10 +137,6 @@ internal static unsafe class TileMath
         return Vector256.Create(Vector128.WidenLower(v), Vector128.WidenUpper(v));
     }
 
-    /// <summary>acc + Σ quads u8 w × s8 x → i32 over 32 activation bytes at <paramref name="x"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> DotBytesAdd(Vector256<int> acc, Vector256<byte> w, byte* x) => Dot4(acc, w, Vector256.Load((sbyte*)x));
-
     /// <summary>Byte j = 16 where bit j of <paramref name="bits"/> is set, else 0: the fifth bit of Q5_0/Q5_1 quants.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<byte> FifthBits(uint bits)
