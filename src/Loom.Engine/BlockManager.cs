@@ -11,14 +11,15 @@ public sealed class BlockManager
 {
     private readonly int[] _refCount;
     private readonly ulong[] _hash;           // 0 = not a cached full block
-    private readonly int[][] _blockTokens;    // tokens of each cached full block, to rule out hash collisions
-    private readonly Dictionary<ulong, int> _cached = [];
+    private readonly int[] _blockTokens;      // tokens of each cached full block (block b at b·BlockSize), to rule out hash collisions
+    private readonly Dictionary<ulong, int> _cached;
     // How far each sequence's blocks are hashed into the prefix cache: the chain hash of its first Blocks blocks.
     // Kept here with the hashing it serves; an entry lives while the sequence holds blocks.
     private readonly Dictionary<Sequence, PrefixChain> _chains = new(ReferenceEqualityComparer.Instance);
     // Unreferenced blocks in release order: plain free ones and cached ones alike; allocation takes the oldest.
+    // Each block keeps its one node for life, so taking and releasing blocks allocates nothing.
     private readonly LinkedList<int> _available = new();
-    private readonly LinkedListNode<int>?[] _availableNode;
+    private readonly LinkedListNode<int>[] _node;
 
     private readonly Action<int, int>? _copyBlock;
 
@@ -36,9 +37,10 @@ public sealed class BlockManager
         PrefixCaching = prefixCaching;
         _refCount = new int[numBlocks];
         _hash = new ulong[numBlocks];
-        _blockTokens = new int[numBlocks][];
-        _availableNode = new LinkedListNode<int>?[numBlocks];
-        for (int b = 0; b < numBlocks; b++) _availableNode[b] = _available.AddLast(b);
+        _blockTokens = prefixCaching ? new int[checked(numBlocks * blockSize)] : [];
+        _cached = new Dictionary<ulong, int>(numBlocks);
+        _node = new LinkedListNode<int>[numBlocks];
+        for (int b = 0; b < numBlocks; b++) _node[b] = _available.AddLast(b);
     }
 
     public int NumBlocks { get; }
@@ -76,7 +78,7 @@ public sealed class BlockManager
             var chunk = tokens.Slice(i * BlockSize, BlockSize);
             ulong h = Hash(chain.Hash, chunk);
             PrefixQueries++;
-            if (!_cached.TryGetValue(h, out int b) || !chunk.SequenceEqual(_blockTokens[b])) break;
+            if (!_cached.TryGetValue(h, out int b) || !chunk.SequenceEqual(CachedTokens(b))) break;
             PrefixHits++;
             Acquire(b);
             seq.AddBlock(b);
@@ -163,7 +165,7 @@ public sealed class BlockManager
             // A block already cached (reused), or an equal block cached elsewhere: keep the first.
             if (_hash[b] != 0 || _cached.ContainsKey(chain.Hash)) continue;
             _hash[b] = chain.Hash;
-            _blockTokens[b] = chunk.ToArray();
+            chunk.CopyTo(_blockTokens.AsSpan(b * BlockSize, BlockSize));
             _cached[chain.Hash] = b;
             CachedInUse++;
         }
@@ -184,8 +186,7 @@ public sealed class BlockManager
     {
         if (_refCount[b]++ == 0)
         {
-            _available.Remove(_availableNode[b]!);
-            _availableNode[b] = null;
+            _available.Remove(_node[b]);
             UsedBlocks++;
             if (_hash[b] != 0) CachedInUse++;
         }
@@ -196,7 +197,7 @@ public sealed class BlockManager
         if (_refCount[b] <= 0) throw new InvalidOperationException($"block {b} released more often than acquired");
         if (--_refCount[b] == 0)
         {
-            _availableNode[b] = _available.AddLast(b);
+            _available.AddLast(_node[b]);
             UsedBlocks--;
             if (_hash[b] != 0) CachedInUse--;
         }
@@ -210,7 +211,6 @@ public sealed class BlockManager
             // Evict: the oldest released block gives up its cached prefix.
             _cached.Remove(_hash[b]);
             _hash[b] = 0;
-            _blockTokens[b] = null!;
         }
         Acquire(b);
         return b;
@@ -236,12 +236,14 @@ public sealed class BlockManager
         for (int b = 0; b < NumBlocks; b++)
         {
             if (_refCount[b] < 0) throw new InvalidOperationException($"block {b} has negative references");
-            if (_refCount[b] > 0) { used++; if (_hash[b] != 0) inUseCached++; if (_availableNode[b] is not null) throw new InvalidOperationException($"block {b} is in use and available"); }
-            else if (_availableNode[b] is null) throw new InvalidOperationException($"block {b} is neither in use nor available");
+            if (_refCount[b] > 0) { used++; if (_hash[b] != 0) inUseCached++; if (_node[b].List is not null) throw new InvalidOperationException($"block {b} is in use and available"); }
+            else if (_node[b].List is null) throw new InvalidOperationException($"block {b} is neither in use nor available");
         }
         if (used != UsedBlocks || inUseCached != CachedInUse || used + _available.Count != NumBlocks)
             throw new InvalidOperationException("block counters disagree with the blocks");
     }
+
+    private ReadOnlySpan<int> CachedTokens(int b) => _blockTokens.AsSpan(b * BlockSize, BlockSize);
 
     private readonly record struct PrefixChain(ulong Hash, int Blocks);
 }

@@ -24,3 +24,25 @@ public interface IEngineFaults
 {
     void At(EngineStage stage, Request request);
 }
+
+/// <summary>How the engine consults <see cref="IEngineFaults"/> for a step's chunks: once per request they concern.</summary>
+internal static class EngineFaultsExtensions
+{
+    public static void AtEach(this IEngineFaults faults, EngineStage stage, IReadOnlyList<ScheduledChunk> chunks)
+    {
+        foreach (var r in RequestsOf(chunks)) faults.At(stage, r);
+    }
+
+    /// <summary>Schedule-stage faults: a failure for one request's chunk fails that request and drops it from the step; the rest run.</summary>
+    public static IReadOnlyList<ScheduledChunk> DropFailing(this IEngineFaults faults, IReadOnlyList<ScheduledChunk> chunks, Action<Request, Exception> fail)
+    {
+        foreach (var r in RequestsOf(chunks))
+        {
+            try { faults.At(EngineStage.Schedule, r); }
+            catch (Exception e) { fail(r, e); }
+        }
+        return chunks.Where(c => c.Seq.Status != SequenceStatus.Finished).ToArray();
+    }
+
+    private static IEnumerable<Request> RequestsOf(IReadOnlyList<ScheduledChunk> chunks) => chunks.Select(c => c.Seq.Request).Distinct();
+}

@@ -17,8 +17,8 @@ public sealed record GenerationResult(string RequestId, int[] PromptIds, IReadOn
         int cached = 0;
         await foreach (var o in request.Outputs(ct))
         {
-            ids[o.Index].AddRange(o.TokenIds);
-            text[o.Index].Append(o.Text);
+            ids[o.Index].AddRange(o.TokenIds.Span);
+            text[o.Index].Append(o.Delta);
             if (o.Logprobs is not null) logprobs[o.Index].AddRange(o.Logprobs);
             if (o.FinishReason is not null) { finish[o.Index] = o.FinishReason; stop[o.Index] = o.StopReason; }
             cached = Math.Max(cached, o.CachedPromptTokens);

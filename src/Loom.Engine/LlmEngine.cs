@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Loom.Engine.Sampling;
 using Loom.Models;
 using Loom.Models.Architectures;
@@ -15,11 +16,9 @@ public sealed class LlmEngine : IDisposable
 {
     private readonly ConcurrentQueue<Request> _incoming = new();
     private readonly ConcurrentQueue<string> _aborts = new();
-    private readonly SemaphoreSlim _signal = new(0);
-    private readonly CancellationTokenSource _stop = new();
     private readonly ModelRunner _runner;
     private readonly OutputProcessor _output;
-    private Thread? _loop;
+    private readonly EngineLoop _loop;
     private long _nextSeqId, _nextRequestId;
     private int _pending;
 
@@ -34,6 +33,7 @@ public sealed class LlmEngine : IDisposable
         Blocks = new BlockManager(cache.NumBlocks, Options.BlockSize, Options.PrefixCaching, cache.CopyBlock);
         Scheduler = new Scheduler(Options, Blocks, c.ContextLength);
         _output = new OutputProcessor(model.Tokenizer, c, Scheduler, Metrics, Options.Faults, () => Interlocked.Decrement(ref _pending));
+        _loop = new EngineLoop(Step, () => HasWork, _output.FailAll);
     }
 
     public LoadedModel Model { get; }
@@ -67,7 +67,7 @@ public sealed class LlmEngine : IDisposable
         }
         var request = new Request(requestId ?? $"req-{Interlocked.Increment(ref _nextRequestId)}", prompt, p, priority);
         _incoming.Enqueue(request);
-        _signal.Release();
+        _loop.Wake();
         return request;
     }
 
@@ -75,7 +75,7 @@ public sealed class LlmEngine : IDisposable
     public void Abort(string requestId)
     {
         _aborts.Enqueue(requestId);
-        _signal.Release();
+        _loop.Wake();
     }
 
     /// <summary>True while anything is queued, waiting or running.</summary>
@@ -102,16 +102,15 @@ public sealed class LlmEngine : IDisposable
         var chunks = Plan();
         if (chunks is null) return true;
         if (chunks.Count == 0) return HasWork;
-        var started = DateTime.UtcNow;
+        long started = Stopwatch.GetTimestamp();
         try
         {
-            if (Options.Faults is { } faults)
-                foreach (var r in RequestsOf(chunks)) faults.At(EngineStage.Run, r);
+            Options.Faults?.AtEach(EngineStage.Run, chunks);
             _runner.Run(chunks);
         }
         catch (Exception e)
         {
-            foreach (var r in RequestsOf(chunks)) Fail(r, e);
+            for (int i = 0; i < chunks.Count; i++) _output.Fail(chunks[i].Seq.Request, e); // once per request: failing is idempotent
             return true;
         }
         int sampleIndex = 0;
@@ -125,16 +124,15 @@ public sealed class LlmEngine : IDisposable
             {
                 Scheduler.Advance(chunk);
                 if (seq.OutputLength == 0) Metrics.PromptTokens += chunk.Count;
-                if (!chunk.Samples) continue;
-                _output.SampleAndEmit(seq, _runner.Logits(logitsRow));
+                if (chunk.Samples) _output.SampleAndEmit(seq, _runner.Logits(logitsRow));
             }
             catch (Exception e)
             {
-                Fail(seq.Request, e);
+                _output.Fail(seq.Request, e);
             }
         }
         Metrics.Steps++;
-        Metrics.StepSeconds += (DateTime.UtcNow - started).TotalSeconds;
+        Metrics.StepSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
         Metrics.Preemptions = Scheduler.Preemptions;
         return true;
     }
@@ -146,77 +144,21 @@ public sealed class LlmEngine : IDisposable
         try
         {
             plan = Scheduler.Schedule();
-            if (plan.Overflowed.Count > 0)
-                foreach (var seq in plan.Overflowed.ToArray()) _output.Finish(seq, FinishReason.Length, null, "");
+            for (int i = plan.Overflowed.Count - 1; i >= 0; i--) _output.Finish(plan.Overflowed[i], FinishReason.Length, null);
         }
         catch (Exception e)
         {
             _output.FailAll(e);
             return null;
         }
-        IReadOnlyList<ScheduledChunk> chunks = plan.Chunks;
-        if (Options.Faults is not { } faults || chunks.Count == 0) return chunks;
-        // A failure for one request's chunk removes that request from the step; the rest run.
-        foreach (var r in RequestsOf(chunks))
-        {
-            try { faults.At(EngineStage.Schedule, r); }
-            catch (Exception e) { Fail(r, e); }
-        }
-        return chunks.Where(c => c.Seq.Status != SequenceStatus.Finished).ToArray();
+        return Options.Faults is { } faults ? faults.DropFailing(plan.Chunks, _output.Fail) : plan.Chunks;
     }
 
-    private static Request[] RequestsOf(IReadOnlyList<ScheduledChunk> chunks) => chunks.Select(c => c.Seq.Request).Distinct().ToArray();
+    /// <summary>True once <see cref="Start"/> has the background loop stepping; otherwise callers step.</summary>
+    public bool IsLooping => _loop.IsRunning;
 
     /// <summary>Starts the background step loop (for servers and concurrent callers).</summary>
-    public void Start()
-    {
-        if (_loop is not null) return;
-        _loop = new Thread(Loop) { IsBackground = true, Name = "loom-engine" };
-        _loop.Start();
-    }
-
-    private void Loop()
-    {
-        var ct = _stop.Token;
-        while (!ct.IsCancellationRequested)
-        {
-            bool worked;
-            try { worked = Step(); }
-            catch (Exception e)
-            {
-                // Step contains failures to the requests they concern; anything that still escapes fails every
-                // request in flight, so none waits forever on a loop that cannot serve it.
-                _output.FailAll(e);
-                worked = false;
-            }
-            if (!worked && !HasWork)
-            {
-                try { _signal.Wait(ct); } catch (OperationCanceledException) { break; }
-            }
-        }
-    }
-
-    /// <summary>Runs prompts to completion (offline batch generation through the same step loop).</summary>
-    public async Task<IReadOnlyList<GenerationResult>> GenerateAsync(IReadOnlyList<int[]> prompts, SamplingParams p, CancellationToken ct = default)
-    {
-        var requests = prompts.Select(prompt => AddRequest(prompt, p)).ToArray();
-        if (_loop is null)
-        {
-            // No background loop: step on this thread until these requests are done.
-            while (requests.Any(r => !r.IsFinished)) { ct.ThrowIfCancellationRequested(); Step(); }
-        }
-        var results = new GenerationResult[requests.Length];
-        for (int i = 0; i < requests.Length; i++) results[i] = await GenerationResult.CollectAsync(requests[i], ct);
-        return results;
-    }
-
-    /// <summary>Runs prompts to completion on the calling thread (or waits for the background loop) and returns their results in order.</summary>
-    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<int[]> prompts, SamplingParams p, CancellationToken ct = default) =>
-        GenerateAsync(prompts, p, ct).GetAwaiter().GetResult();
-
-    /// <summary>Tokenizes each prompt (adding BOS as the model wants) and runs them to completion.</summary>
-    public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<string> prompts, SamplingParams p, CancellationToken ct = default) =>
-        Generate(prompts.Select(t => Model.Tokenizer.Encode(t, addSpecial: true, parseSpecial: true)).ToArray(), p, ct);
+    public void Start() => _loop.Start();
 
     private void Admit()
     {
@@ -224,45 +166,34 @@ public sealed class LlmEngine : IDisposable
         {
             _output.InFlight[r.Id] = r;
             try { AdmitOne(r); }
-            catch (Exception e) { Fail(r, e); }
+            catch (Exception e) { _output.Fail(r, e); }
         }
     }
 
     private void AdmitOne(Request r)
     {
+        Options.Faults?.At(EngineStage.Admit, r);
+        Sequence? first = null;
+        for (int i = 0; i < r.Params.N; i++)
         {
-            Options.Faults?.At(EngineStage.Admit, r);
-            Sequence? first = null;
-            for (int i = 0; i < r.Params.N; i++)
-            {
-                var decoder = Model.Tokenizer.CreateDecoder(continuesText: true);
-                var stops = r.Params.Stop.Count > 0 ? new StopStringMatcher(r.Params.Stop) : null;
-                var seq = new Sequence(_nextSeqId++, r, i, r.Prompt, new Sampler(r.Params, Model.Config.VocabSize, sequenceIndex: i), decoder, stops);
-                r.Sequences.Add(seq);
-                // The other choices wait for the first one's prefill and then share its blocks.
-                if (first is null) { first = seq; Scheduler.Add(seq); }
-                else (first.PendingForks ??= []).Add(seq);
-            }
+            var stops = r.Params.Stop.Count > 0 ? new StopStringMatcher(r.Params.Stop) : null;
+            var text = new SequenceText(Model.Tokenizer.CreateDecoder(continuesText: true), stops, r.Params.MaxTokens);
+            var seq = new Sequence(_nextSeqId++, r, i, r.Prompt, new Sampler(r.Params, Model.Config.VocabSize, sequenceIndex: i), text);
+            r.Sequences.Add(seq);
+            // The other choices wait for the first one's prefill and then share its blocks.
+            if (first is null) { first = seq; Scheduler.Add(seq); }
+            else (first.PendingForks ??= []).Add(seq);
         }
     }
 
     private void ProcessAborts()
     {
-        while (_aborts.TryDequeue(out var id))
-        {
-            if (!_output.InFlight.TryGetValue(id, out var r)) continue;
-            foreach (var seq in r.Sequences)
-                if (seq.Status != SequenceStatus.Finished) _output.Finish(seq, FinishReason.Abort, null, "");
-            Metrics.Aborted++;
-        }
+        while (_aborts.TryDequeue(out var id)) _output.Abort(id);
     }
-
-    private void Fail(Request r, Exception e) => _output.Fail(r, e);
 
     public void Dispose()
     {
-        _stop.Cancel();
-        _loop?.Join();
+        _loop.Dispose();
         _runner.Dispose();
     }
 }

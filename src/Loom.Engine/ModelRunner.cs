@@ -39,8 +39,11 @@ public sealed class ModelRunner : IDisposable
     public void Run(IReadOnlyList<ScheduledChunk> chunks)
     {
         _batch.Clear();
-        foreach (var c in chunks)
+        for (int i = 0; i < chunks.Count; i++)
+        {
+            var c = chunks[i];
             _batch.Add(c.Seq.Tokens.Slice(c.Start, c.Count), c.Start, c.Seq.BlockArray, c.Samples ? LogitRequest.Last : LogitRequest.None);
+        }
         int need = _batch.LogitCount * VocabSize;
         if (_logits.Length < need) _logits = new float[need];
         Model.Forward(_batch, Cache, _logits, _pool, _attention);

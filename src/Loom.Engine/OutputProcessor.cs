@@ -100,7 +100,7 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
 
         FinishReason? finish = null;
         string? stopReason = null;
-        string text = "";
+        ReadOnlyMemory<char> text = default;
         if (IsStopToken(p, tokenizer.EndOfGenerationIds, token))
         {
             finish = FinishReason.Stop;
@@ -108,40 +108,39 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
         }
         else
         {
-            text = seq.Decoder?.Add(token) ?? "";
-            if (seq.Stops is { } m)
+            if (seq.Text is { } t)
             {
-                text = m.Feed(text);
-                if (m.Stopped) { finish = FinishReason.Stop; stopReason = m.MatchedStop; }
+                text = t.Add(token);
+                if (t.StoppedByString) { finish = FinishReason.Stop; stopReason = t.MatchedStop; }
             }
         }
         if (finish is null && (seq.OutputLength >= p.MaxTokens || seq.Length >= config.ContextLength)) finish = FinishReason.Length;
 
-        if (finish is null) seq.Request.Emit(Output(seq, [token], text, logprob is null ? null : [logprob], null, null));
-        else Finish(seq, finish.Value, stopReason, text, token, logprob);
+        var tokens = seq.TokenView(seq.Length - 1, 1);
+        if (finish is null) seq.Request.Emit(Output(seq, tokens, text, logprob is null ? null : [logprob], null, null));
+        else Finish(seq, finish.Value, stopReason, text, tokens, logprob);
     }
 
     /// <summary>Ends <paramref name="seq"/>: flushes held-back text, frees it, and completes its request when it was the last.</summary>
-    public void Finish(Sequence seq, FinishReason reason, string? stopReason, string text, int? token = null, TokenLogprob? logprob = null)
+    public void Finish(Sequence seq, FinishReason reason, string? stopReason, ReadOnlyMemory<char> text = default, ReadOnlyMemory<int> tokens = default, TokenLogprob? logprob = null)
     {
-        if (reason is FinishReason.Length || (reason == FinishReason.Stop && seq.Stops is not { Stopped: true }))
+        if (seq.Text is { StoppedByString: false } t && reason is FinishReason.Length or FinishReason.Stop)
         {
             // Release what the decoder and the stop matcher were holding back.
-            string rest = seq.Decoder?.Flush() ?? "";
-            if (seq.Stops is { } m) rest = m.Feed(rest) + (m.Stopped ? "" : m.Flush());
-            text += rest;
+            var rest = t.Flush();
+            if (!rest.IsEmpty) text = text.IsEmpty ? rest : string.Concat(text.Span, rest.Span).AsMemory();
         }
         seq.Status = SequenceStatus.Finished;
         seq.FinishReason = reason;
         scheduler.Remove(seq);
         var r = seq.Request;
-        r.Emit(Output(seq, token is int t ? [t] : [], text, logprob is null ? null : [logprob], reason, stopReason));
+        r.Emit(Output(seq, tokens, text, logprob is null ? null : [logprob], reason, stopReason));
         if (seq.PendingForks is { } pending)
         {
             // Ended before its prompt was computed: the choices that were to share it end the same way.
             seq.PendingForks = null;
             foreach (var child in pending)
-                if (child.Status != SequenceStatus.Finished) Finish(child, reason, stopReason, "");
+                if (child.Status != SequenceStatus.Finished) Finish(child, reason, stopReason);
         }
         // The last of the request's sequences to finish completes it (finishing one may finish its pending forks first).
         if (!r.IsFinished && r.Sequences.All(s => s.Status == SequenceStatus.Finished))
@@ -150,6 +149,15 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
             metrics.RecordFinished(r);
             r.Complete();
         }
+    }
+
+    /// <summary>Ends every unfinished sequence of the request, if it is still in flight, with <see cref="FinishReason.Abort"/>.</summary>
+    public void Abort(string requestId)
+    {
+        if (!InFlight.TryGetValue(requestId, out var r)) return;
+        foreach (var seq in r.Sequences)
+            if (seq.Status != SequenceStatus.Finished) Finish(seq, FinishReason.Abort, null);
+        metrics.Aborted++;
     }
 
     /// <summary>
@@ -163,7 +171,7 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
         foreach (var seq in r.Sequences.ToArray())
         {
             if (seq.Status == SequenceStatus.Finished) continue;
-            try { Finish(seq, FinishReason.Error, e.Message, ""); }
+            try { Finish(seq, FinishReason.Error, e.Message); }
             catch (Exception)
             {
                 seq.Status = SequenceStatus.Finished;
@@ -179,7 +187,7 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
                 if (!r.Sequences.Any(q => q.Index == i && q.FinishReason is not null))
                     r.Emit(new RequestOutput
                     {
-                        RequestId = r.Id, Index = i, TokenIds = [], Text = "", FinishReason = FinishReason.Error,
+                        RequestId = r.Id, Index = i, FinishReason = FinishReason.Error,
                         StopReason = e.Message, PromptTokens = r.Prompt.Length,
                     });
             r.Complete();
@@ -202,12 +210,12 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
         onCompleted();
     }
 
-    private static RequestOutput Output(Sequence seq, int[] tokens, string text, TokenLogprob[]? logprobs, FinishReason? reason, string? stopReason) => new()
+    private static RequestOutput Output(Sequence seq, ReadOnlyMemory<int> tokens, ReadOnlyMemory<char> text, TokenLogprob[]? logprobs, FinishReason? reason, string? stopReason) => new()
     {
         RequestId = seq.Request.Id,
         Index = seq.Index,
         TokenIds = tokens,
-        Text = text,
+        Delta = text,
         Logprobs = logprobs,
         FinishReason = reason,
         StopReason = stopReason,

@@ -32,20 +32,28 @@ public sealed class Request
     /// <summary>The request's outputs as the engine produces them; completes when every sequence has finished.</summary>
     public IAsyncEnumerable<RequestOutput> Outputs(CancellationToken ct = default) => _channel.Reader.ReadAllAsync(ct);
 
-    internal void Emit(RequestOutput o) => _channel.Writer.TryWrite(o);
+    internal void Emit(in RequestOutput o) => _channel.Writer.TryWrite(o);
+
+    /// <summary>Takes the next output if one is ready, without waiting (for callers that step the engine themselves).</summary>
+    public bool TryReadOutput(out RequestOutput o) => _channel.Reader.TryRead(out o);
 
     internal void Complete(Exception? error = null) => _channel.Writer.TryComplete(error);
 }
 
-/// <summary>One step's worth of output for one sequence of a request.</summary>
-public sealed record RequestOutput
+/// <summary>
+/// One step's worth of output for one sequence of a request. A value, not an object, and its tokens and text are views
+/// of the sequence's own buffers, so the engine emits it without allocating; <see cref="Text"/> makes a string when read.
+/// </summary>
+public readonly record struct RequestOutput
 {
     public required string RequestId { get; init; }
     /// <summary>Which of the n choices.</summary>
     public required int Index { get; init; }
-    public required IReadOnlyList<int> TokenIds { get; init; }
+    public ReadOnlyMemory<int> TokenIds { get; init; }
     /// <summary>Text completed by these tokens (held back while it could still become a stop string).</summary>
-    public required string Text { get; init; }
+    public ReadOnlyMemory<char> Delta { get; init; }
+    /// <summary><see cref="Delta"/> as a string.</summary>
+    public string Text => Delta.ToString();
     /// <summary>Log-probabilities of the new tokens, when asked for.</summary>
     public IReadOnlyList<TokenLogprob>? Logprobs { get; init; }
     public FinishReason? FinishReason { get; init; }

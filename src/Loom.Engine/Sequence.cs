@@ -1,5 +1,4 @@
 using Loom.Engine.Sampling;
-using Loom.Models.Tokenizers;
 
 namespace Loom.Engine;
 
@@ -19,7 +18,7 @@ public sealed class Sequence
     private int[] _tokens;
     private int[] _blocks = new int[4];
 
-    internal Sequence(long id, Request request, int index, ReadOnlySpan<int> prompt, Sampler sampler, IncrementalDecoder? decoder, StopStringMatcher? stops)
+    internal Sequence(long id, Request request, int index, ReadOnlySpan<int> prompt, Sampler sampler, SequenceText? text)
     {
         Id = id;
         Request = request;
@@ -29,8 +28,7 @@ public sealed class Sequence
         prompt.CopyTo(_tokens);
         Length = prompt.Length;
         Sampler = sampler;
-        Decoder = decoder;
-        Stops = stops;
+        Text = text;
     }
 
     public long Id { get; }
@@ -47,14 +45,19 @@ public sealed class Sequence
     public ReadOnlySpan<int> Tokens => _tokens.AsSpan(0, Length);
     public ReadOnlySpan<int> PromptTokens => _tokens.AsSpan(0, PromptLength);
     public ReadOnlySpan<int> OutputTokens => _tokens.AsSpan(PromptLength, OutputLength);
+    /// <summary>
+    /// A view of tokens for an output. Appending never rewrites a written position (growing copies to a new
+    /// array and leaves the old one), so the view stays valid on the consumer's thread.
+    /// </summary>
+    internal ReadOnlyMemory<int> TokenView(int start, int count) => _tokens.AsMemory(start, count);
     /// <summary>Tokens whose K/V are in the cache.</summary>
     public int ComputedTokens { get; internal set; }
     /// <summary>Prompt tokens whose K/V came from the prefix cache rather than a forward pass.</summary>
     public int CachedPromptTokens { get; internal set; }
 
     internal Sampler Sampler { get; }
-    internal IncrementalDecoder? Decoder { get; }
-    internal StopStringMatcher? Stops { get; }
+    /// <summary>Its text as generated; null for a sequence that only schedules (tests of the block manager and scheduler).</summary>
+    internal SequenceText? Text { get; }
 
     /// <summary>KV block table: block ids in position order.</summary>
     internal int[] BlockArray => _blocks;

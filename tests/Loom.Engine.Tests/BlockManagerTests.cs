@@ -6,7 +6,7 @@ public class BlockManagerTests
 {
     private static readonly Request Req = new("r", [1], SamplingParams.Greedy(4), 0);
 
-    private static Sequence Seq(params int[] tokens) => new(0, Req, 0, tokens, new Sampler(SamplingParams.Greedy(4), 512), null, null);
+    private static Sequence Seq(params int[] tokens) => new(0, Req, 0, tokens, new Sampler(SamplingParams.Greedy(4), 512), null);
 
     private static int[] Range(int start, int count) => Enumerable.Range(start, count).ToArray();
 

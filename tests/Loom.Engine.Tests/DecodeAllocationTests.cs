@@ -24,7 +24,7 @@ public class DecodeAllocationTests
             using var model = ModelLoader.Load(path);
             var m = model.Transformer;
             var c = m.Config;
-            const int blockSize = 16, tokens = 512, measured = 160, window = 16;
+            const int blockSize = 16, tokens = 512, measured = 160;
             using var cache = new KvCache(c.NumLayers, c.NumKvHeads * c.HeadDim, tokens / blockSize + 1, blockSize);
             var table = Enumerable.Range(0, tokens / blockSize + 1).ToArray();
             var batch = new ForwardBatch();
@@ -42,24 +42,8 @@ public class DecodeAllocationTests
                 token = sampler.Sample(logits, ReadOnlySpan<int>.Empty, output.AsSpan(0, pos + 1));
             }
 
-            // Warm up past tiered JIT recompilation (which can allocate on the calling thread, later when the machine
-            // is loaded and the background compiler lags): until a window of steps allocates nothing, within a bound.
             int pos = 0;
-            for (; pos < 96; pos++)
-            {
-                Step(pos);
-                if (pos == 48) Thread.Sleep(500);
-            }
-            for (long windowBytes = -1; windowBytes != 0 && pos + window + measured <= tokens;)
-            {
-                long start = GC.GetAllocatedBytesForCurrentThread();
-                for (int end = pos + window; pos < end; pos++) Step(pos);
-                windowBytes = GC.GetAllocatedBytesForCurrentThread() - start;
-                if (windowBytes != 0) Thread.Sleep(200);
-            }
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int end = pos + measured; pos < end; pos++) Step(pos);
-            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            long allocated = AllocationProbe.Measure(() => Step(pos++), measured, maxSteps: tokens);
             Assert.True(allocated == 0, $"{allocated} bytes allocated over {measured} decode steps");
         }
         finally

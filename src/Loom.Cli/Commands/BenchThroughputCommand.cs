@@ -76,8 +76,8 @@ internal static class BenchThroughputCommand
                     int count = 0;
                     await foreach (var o in request.Outputs(ct))
                     {
-                        if (count == 0 && o.TokenIds.Count > 0) ttft[i] = sw.Elapsed.TotalSeconds - start;
-                        count += o.TokenIds.Count;
+                        if (count == 0 && o.TokenIds.Length > 0) ttft[i] = sw.Elapsed.TotalSeconds - start;
+                        count += o.TokenIds.Length;
                         if (o.FinishReason is not null) Interlocked.Add(ref cached, o.CachedPromptTokens);
                     }
                     Interlocked.Add(ref generated, count);

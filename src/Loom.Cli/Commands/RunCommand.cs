@@ -65,11 +65,11 @@ internal static class RunCommand
             var stdout = Console.Out;
             await foreach (var o in request.Outputs(ct))
             {
-                if (ids.Count == 0 && o.TokenIds.Count > 0) firstToken = sw.Elapsed.TotalSeconds;
-                ids.AddRange(o.TokenIds);
+                if (ids.Count == 0 && o.TokenIds.Length > 0) firstToken = sw.Elapsed.TotalSeconds;
+                ids.AddRange(o.TokenIds.Span);
                 text.Append(o.Text);
                 finish ??= o.FinishReason;
-                if (!json && o.Text.Length > 0) { stdout.Write(o.Text); stdout.Flush(); }
+                if (!json && !o.Delta.IsEmpty) { stdout.Write(o.Delta.Span); stdout.Flush(); }
             }
             double total = sw.Elapsed.TotalSeconds;
             double genSeconds = total - firstToken;

@@ -40,15 +40,27 @@ public sealed class StopStringMatcher
     {
         ArgumentNullException.ThrowIfNull(delta);
         if (Stopped) return "";
-        if (_stops.Length == 0) return delta;
         var text = _held + delta;
+        int safe = Scan(text);
+        _held = Stopped ? "" : text[safe..];
+        return text[..safe];
+    }
 
+    /// <summary>
+    /// The same rule over text the caller keeps: <paramref name="pending"/> is everything not emitted yet (what was
+    /// held back plus what arrived since). Returns how many of its characters are safe to emit now; once a stop string
+    /// completes, <see cref="Stopped"/> is set and the count is the text before it.
+    /// </summary>
+    public int Scan(ReadOnlySpan<char> pending)
+    {
+        if (Stopped) return 0;
+        if (_stops.Length == 0) return pending.Length;
         var matchStart = -1;
         var matchEnd = int.MaxValue;
         foreach (var stop in _stops)
         {
             // The first occurrence of a stop is also its earliest-ending one.
-            var at = text.IndexOf(stop, StringComparison.Ordinal);
+            var at = pending.IndexOf(stop.AsSpan(), StringComparison.Ordinal);
             if (at < 0) continue;
             var end = at + stop.Length;
             if (end < matchEnd || (end == matchEnd && at < matchStart))
@@ -61,13 +73,9 @@ public sealed class StopStringMatcher
         if (matchStart >= 0)
         {
             Stopped = true;
-            _held = "";
-            return text[..matchStart];
+            return matchStart;
         }
-
-        var hold = HeldLength(text);
-        _held = text[^hold..];
-        return text[..^hold];
+        return pending.Length - HeldLength(pending);
     }
 
     /// <summary>Returns the held-back text at the end of the stream (empty once stopped) and clears it.</summary>
@@ -79,12 +87,12 @@ public sealed class StopStringMatcher
     }
 
     // Length of the longest tail of text that is a proper prefix of some stop string.
-    private int HeldLength(string text)
+    private int HeldLength(ReadOnlySpan<char> text)
     {
         var max = Math.Min(text.Length, _longest - 1);
         for (var k = max; k > 0; k--)
         {
-            var tail = text.AsSpan(text.Length - k);
+            var tail = text[(text.Length - k)..];
             foreach (var stop in _stops)
                 if (stop.Length > k && stop.AsSpan().StartsWith(tail, StringComparison.Ordinal))
                     return k;

@@ -1,4 +1,4 @@
-using System.Text;
+using System.Text.Unicode;
 
 namespace Loom.Models.Tokenizers;
 
@@ -11,10 +11,10 @@ public sealed class IncrementalDecoder
 {
     private readonly Tokenizer _tokenizer;
     private readonly bool _skipSpecial;
-    private readonly Decoder _utf8 = new UTF8Encoding(false, false).GetDecoder();
     private readonly List<byte> _pending = new();
     private readonly bool _continuesText;
     private bool _first = true;
+    private TextBuffer? _scratch;   // for the string-returning calls only
 
     internal IncrementalDecoder(Tokenizer tokenizer, bool skipSpecial, bool continuesText = false)
     {
@@ -27,6 +27,14 @@ public sealed class IncrementalDecoder
     /// <summary>Adds one token; returns the text it completes (possibly empty).</summary>
     public string Add(int id)
     {
+        var scratch = Scratch();
+        Add(id, scratch);
+        return scratch.ToString();
+    }
+
+    /// <summary>Adds one token and appends the text it completes (possibly none) to <paramref name="text"/>.</summary>
+    public void Add(int id, TextBuffer text)
+    {
         _pending.AddRange(_tokenizer.PieceBytes(id, _first, _skipSpecial));
         _first = false;
         int commit = _pending.Count;
@@ -37,24 +45,44 @@ public sealed class IncrementalDecoder
             for (int k = span.Length - 1; k >= 3; k--)
                 if (SpaceCleaner.IsCutPoint(span, k)) { commit = k; break; }
         }
-        return Emit(commit, flush: false);
+        Emit(commit, flush: false, text);
     }
 
     /// <summary>Returns whatever is still held back (an incomplete character becomes U+FFFD, as in Decode) and resets.</summary>
     public string Flush()
     {
-        string s = Emit(_pending.Count, flush: true);
-        _first = !_continuesText;
-        return s;
+        var scratch = Scratch();
+        Flush(scratch);
+        return scratch.ToString();
     }
 
-    private string Emit(int count, bool flush)
+    /// <summary>Appends whatever is still held back (an incomplete character becomes U+FFFD, as in Decode) and resets.</summary>
+    public void Flush(TextBuffer text)
+    {
+        Emit(_pending.Count, flush: true, text);
+        _first = !_continuesText;
+    }
+
+    private TextBuffer Scratch()
+    {
+        _scratch ??= new TextBuffer();
+        _scratch.Clear();
+        return _scratch;
+    }
+
+    private void Emit(int count, bool flush, TextBuffer text)
     {
         var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_pending)[..count];
         int n = _tokenizer.CleanSpaces ? SpaceCleaner.Clean(span) : count;
-        var chars = new char[_utf8.GetCharCount(span[..n], flush)];
-        int written = _utf8.GetChars(span[..n], chars, flush);
+        // Utf8.ToUtf16 rather than a System.Text.Decoder: the decoder's replacement fallback allocates for every
+        // invalid sequence, and sampling draws stray byte tokens often. UTF-16 never takes more chars than UTF-8 took bytes.
+        Utf8.ToUtf16(span[..n], text.GetSpan(n), out int read, out int written, replaceInvalidSequences: true, isFinalBlock: flush);
+        text.Advance(written);
+        // An incomplete character at the end waits for its next bytes.
+        Span<byte> tail = stackalloc byte[4];
+        int keep = n - read;
+        span.Slice(read, keep).CopyTo(tail);
         _pending.RemoveRange(0, count);
-        return new string(chars, 0, written);
+        if (keep > 0) _pending.InsertRange(0, tail[..keep]);
     }
 }

@@ -43,7 +43,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
             {
                 usage.Add(0, o);
                 if (o.FinishReason == Engine.FinishReason.Error) { await sse.WriteErrorAsync(OpenAiException.EngineFailure(o.StopReason)); break; }
-                if (o.Text.Length == 0 && o.FinishReason is null && o.Logprobs is null) continue;
+                if (o.Delta.IsEmpty && o.FinishReason is null && o.Logprobs is null) continue;
                 var lp = o.Logprobs is { } l && topLogprobs is int k ? LogprobFormatter.Chat(s.Tokenizer, l, k) : null;
                 var choice = new ChatChunkChoice(o.Index, new ChatDelta(null, o.Text), lp,
                     o.FinishReason is null ? null : SamplingMapper.Finish(o.FinishReason), o.StopReason);

@@ -15,8 +15,8 @@ internal sealed class ChoiceAccumulator
 
     public void Add(RequestOutput o)
     {
-        Text.Append(o.Text);
-        TokenIds.AddRange(o.TokenIds);
+        Text.Append(o.Delta);
+        TokenIds.AddRange(o.TokenIds.Span);
         if (o.Logprobs is not null) Logprobs.AddRange(o.Logprobs);
         CompletionTokens = Math.Max(CompletionTokens, o.CompletionTokens);
         if (o.FinishReason is not null) { FinishReason = o.FinishReason; StopReason = o.StopReason; }

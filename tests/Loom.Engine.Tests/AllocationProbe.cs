@@ -1,0 +1,45 @@
+namespace Loom.Engine.Tests;
+
+/// <summary>Measures what a repeated step allocates on the calling thread once it is warm.</summary>
+internal static class AllocationProbe
+{
+    /// <summary>
+    /// Warms <paramref name="step"/> up past tiered JIT recompilation (which can allocate on the calling thread, later
+    /// when the machine is loaded and the background compiler lags): until a window of steps allocates nothing, within
+    /// <paramref name="maxSteps"/>. Then returns the bytes <paramref name="measured"/> more steps allocate.
+    /// <paramref name="between"/> runs after every step, outside what is measured.
+    /// </summary>
+    public static long Measure(Action step, int measured, int maxSteps, Action? between = null, int warm = 96, int window = 16)
+    {
+        int done = 0;
+        void Run()
+        {
+            step();
+            done++;
+        }
+        for (; done < warm;)
+        {
+            Run();
+            between?.Invoke();
+            if (done == warm / 2) Thread.Sleep(500);
+        }
+        for (long windowBytes = -1; windowBytes != 0 && done + window + measured <= maxSteps;)
+        {
+            windowBytes = 0;
+            for (int i = 0; i < window; i++) windowBytes += Once(Run, between);
+            if (windowBytes != 0) Thread.Sleep(200);
+        }
+        long allocated = 0;
+        for (int i = 0; i < measured; i++) allocated += Once(Run, between);
+        return allocated;
+    }
+
+    private static long Once(Action step, Action? between)
+    {
+        long start = GC.GetAllocatedBytesForCurrentThread();
+        step();
+        long bytes = GC.GetAllocatedBytesForCurrentThread() - start;
+        between?.Invoke();
+        return bytes;
+    }
+}

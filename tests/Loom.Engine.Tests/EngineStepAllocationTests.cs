@@ -1,0 +1,56 @@
+using Loom.Core.Tensors;
+using Loom.Engine.Sampling;
+using Loom.Models;
+using Loom.Models.Synthetic;
+
+namespace Loom.Engine.Tests;
+
+/// <summary>
+/// A steady-state engine step allocates nothing, the engine included: scheduling, the forward pass, sampling, block
+/// commits to the prefix cache, detokenizing, stop-string checks and emitting each sequence's output.
+/// </summary>
+public class EngineStepAllocationTests
+{
+    [Fact]
+    public void DecodeStepWithSixteenRunningSequencesAllocatesNothing()
+    {
+        string dir = Directory.CreateTempSubdirectory("loom-step-alloc-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "m.gguf");
+            SyntheticModel.Write(path, SyntheticModelSpec.Tiny with { ContextLength = 1024 }, GgmlType.Q8_0, seed: 3);
+            using var model = ModelLoader.Load(path);
+            using var engine = new LlmEngine(model, new EngineOptions { KvCacheBytes = 64 << 20, MaxKvTokens = 16 * 1024, MaxNumSeqs = 16 });
+            const int sequences = 16, maxTokens = 600, measured = 64;
+            var rng = new Random(7);
+            var requests = new Request[sequences];
+            for (int i = 0; i < sequences; i++)
+            {
+                var p = new SamplingParams
+                {
+                    MaxTokens = maxTokens, IgnoreEos = true, Seed = (ulong)i, Temperature = 0.9f, TopK = 40, TopP = 0.95f, MinP = 0.02f,
+                    RepetitionPenalty = 1.1f,
+                    // Half the sequences watch for stop strings that never complete: the matcher runs on every token.
+                    Stop = i % 2 == 0 ? ["#never-said#", "@also-never@"] : [],
+                };
+                requests[i] = engine.AddRequest(TinyModels.RandomTokens(rng, 8 + i, model.Config.VocabSize), p);
+            }
+            int emitted = 0;
+            void Drain()
+            {
+                foreach (var r in requests)
+                    while (r.TryReadOutput(out var o)) emitted += o.TokenIds.Length;
+            }
+
+            long allocated = AllocationProbe.Measure(() => engine.Step(), measured, maxSteps: maxTokens - 8, between: Drain);
+
+            Assert.True(engine.Scheduler.RunningCount == sequences, $"{engine.Scheduler.RunningCount} running; {allocated} bytes allocated");
+            Assert.True(emitted >= sequences * (96 + measured), $"only {emitted} tokens emitted");
+            Assert.True(allocated == 0, $"{allocated} bytes allocated over {measured} engine steps with {sequences} sequences");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
