@@ -40,13 +40,8 @@ public static class Q3_K
         {
             var x = src.Slice(i * BlockSize, BlockSize);
             var b = dst.Slice(i * BlockBytes, BlockBytes);
-            float maxScale = 0, amax = 0;
-            for (int g = 0; g < 16; g++)
-            {
-                scales[g] = KQuantSearch.MakeQ3Quants(4, x.Slice(16 * g, 16), L.Slice(16 * g, 16));
-                float scale = MathF.Abs(scales[g]);
-                if (scale > amax) { amax = scale; maxScale = scales[g]; }
-            }
+            for (int g = 0; g < 16; g++) scales[g] = KQuantSearch.MakeQ3Quants(4, x.Slice(16 * g, 16), L.Slice(16 * g, 16));
+            float maxScale = QuantMath.MaxByMagnitude(scales, out _);
 
             var sc = b.Slice(ScalesOffset, 12);
             sc.Clear();

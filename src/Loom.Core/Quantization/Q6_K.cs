@@ -36,13 +36,8 @@ public static class Q6_K
         {
             var x = src.Slice(i * BlockSize, BlockSize);
             var b = dst.Slice(i * BlockBytes, BlockBytes);
-            float maxScale = 0, maxAbsScale = 0;
-            for (int g = 0; g < 16; g++)
-            {
-                scales[g] = KQuantSearch.MakeQxQuants(32, x.Slice(16 * g, 16), L.Slice(16 * g, 16));
-                float abs = MathF.Abs(scales[g]);
-                if (abs > maxAbsScale) { maxAbsScale = abs; maxScale = scales[g]; }
-            }
+            for (int g = 0; g < 16; g++) scales[g] = KQuantSearch.MakeQxQuants(32, x.Slice(16 * g, 16), L.Slice(16 * g, 16));
+            float maxScale = QuantMath.MaxByMagnitude(scales, out float maxAbsScale);
             if (maxAbsScale < KQuantSearch.GroupMaxEps)
             {
                 b.Clear();
