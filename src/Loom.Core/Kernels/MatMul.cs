@@ -1,5 +1,4 @@
 using Loom.Core.Kernels.Quantized;
-using Loom.Core.Quantization;
 using Loom.Core.Tensors;
 using Loom.Core.Threading;
 

@@ -17,33 +17,14 @@ internal static class KQuantSearch
     public static float MakeQxQuants(int nmax, ReadOnlySpan<float> x, Span<sbyte> L)
     {
         int n = x.Length;
-        float max = 0, amax = 0;
-        for (int i = 0; i < n; i++)
-        {
-            float ax = MathF.Abs(x[i]);
-            if (ax > amax) { amax = ax; max = x[i]; }
-        }
-        if (amax < GroupMaxEps)
-        {
-            L[..n].Clear();
-            return 0f;
-        }
-        float iscale = -nmax / max;
-        float sumlx = 0, suml2 = 0;
-        for (int i = 0; i < n; i++)
-        {
-            int l = Math.Clamp(QuantMath.NearestInt(iscale * x[i]), -nmax, nmax - 1);
-            L[i] = (sbyte)(l + nmax);
-            float w = x[i] * x[i];
-            sumlx += w * x[i] * l;
-            suml2 += w * l * l;
-        }
+        if (!FirstFit(nmax, x, L, out float max, out float sumlx, out float suml2)) return 0f;
+        for (int i = 0; i < n; i++) L[i] += (sbyte)nmax;
         float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
         float best = scale * sumlx;
         for (int step = -9; step <= 9; step++)
         {
             if (step == 0) continue;
-            iscale = -(nmax + 0.1f * step) / max;
+            float iscale = -(nmax + 0.1f * step) / max;
             sumlx = suml2 = 0;
             for (int i = 0; i < n; i++)
             {
@@ -69,27 +50,7 @@ internal static class KQuantSearch
     public static float MakeQ3Quants(int nmax, ReadOnlySpan<float> x, Span<sbyte> L)
     {
         int n = x.Length;
-        float max = 0, amax = 0;
-        for (int i = 0; i < n; i++)
-        {
-            float ax = MathF.Abs(x[i]);
-            if (ax > amax) { amax = ax; max = x[i]; }
-        }
-        if (amax < GroupMaxEps)
-        {
-            L[..n].Clear();
-            return 0f;
-        }
-        float iscale = -nmax / max;
-        float sumlx = 0, suml2 = 0;
-        for (int i = 0; i < n; i++)
-        {
-            int l = Math.Clamp(QuantMath.NearestInt(iscale * x[i]), -nmax, nmax - 1);
-            L[i] = (sbyte)l;
-            float w = x[i] * x[i];
-            sumlx += w * x[i] * l;
-            suml2 += w * l * l;
-        }
+        if (!FirstFit(nmax, x, L, out _, out float sumlx, out float suml2)) return 0f;
         for (int itry = 0; itry < 5; itry++)
         {
             int changed = 0;
@@ -119,6 +80,32 @@ internal static class KQuantSearch
         }
         for (int i = 0; i < n; i++) L[i] += (sbyte)nmax;
         return sumlx / suml2;
+    }
+
+    /// <summary>
+    /// The fit both symmetric searches start from: L[i] = round(-nmax/max · x[i]) in [-nmax, nmax-1] (no bias yet),
+    /// with its x²-weighted sums Σw·x·l and Σw·l². False, with L cleared, for a group that counts as all zero.
+    /// </summary>
+    private static bool FirstFit(int nmax, ReadOnlySpan<float> x, Span<sbyte> L, out float max, out float sumlx, out float suml2)
+    {
+        int n = x.Length;
+        max = QuantMath.MaxByMagnitude(x, out float amax);
+        sumlx = suml2 = 0;
+        if (amax < GroupMaxEps)
+        {
+            L[..n].Clear();
+            return false;
+        }
+        float iscale = -nmax / max;
+        for (int i = 0; i < n; i++)
+        {
+            int l = Math.Clamp(QuantMath.NearestInt(iscale * x[i]), -nmax, nmax - 1);
+            L[i] = (sbyte)l;
+            float w = x[i] * x[i];
+            sumlx += w * x[i] * l;
+            suml2 += w * l * l;
+        }
+        return true;
     }
 
     /// <summary>

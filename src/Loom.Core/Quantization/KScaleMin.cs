@@ -1,7 +1,7 @@
 namespace Loom.Core.Quantization;
 
 /// <summary>
-/// The 12-byte packing of eight 6-bit scales and eight 6-bit mins shared by Q4_K and Q5_K (get_scale_min_k4).
+/// The 12-byte packing of eight 6-bit scales and eight 6-bit mins of the <see cref="ScaleMinSuperBlock"/> (get_scale_min_k4).
 /// For j &lt; 4: scale = bytes[j] &amp; 63, min = bytes[j+4] &amp; 63. For j &gt;= 4: scale = (bytes[j+4] &amp; 0xF) | (bytes[j-4] &gt;&gt; 6) &lt;&lt; 4,
 /// min = (bytes[j+4] &gt;&gt; 4) | (bytes[j] &gt;&gt; 6) &lt;&lt; 4.
 /// </summary>

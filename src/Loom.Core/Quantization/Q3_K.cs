@@ -14,21 +14,8 @@ public static class Q3_K
     private const int QsOffset = 32, ScalesOffset = 96, DOffset = 108;
 
     /// <summary>Expands <c>dst.Length</c> weights (a multiple of 256).</summary>
-    public static void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        int nb = QuantMath.Blocks(dst.Length, BlockSize, BlockBytes, src.Length, nameof(Q3_K));
-        for (int i = 0; i < nb; i++)
-        {
-            var b = src.Slice(i * BlockBytes, BlockBytes);
-            var y = dst.Slice(i * BlockSize, BlockSize);
-            float dAll = QuantMath.ReadHalf(b, DOffset);
-            for (int g = 0; g < 16; g++)
-            {
-                float dl = dAll * (Scale(b, g) - 32);
-                for (int e = 16 * g; e < 16 * g + 16; e++) y[e] = dl * Quant(b, e);
-            }
-        }
-    }
+    public static void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) =>
+        SymmetricSuperBlock.Dequantize(src, dst, BlockBytes, DOffset, nameof(Q3_K), Unpack);
 
     /// <summary>quantize_row_q3_K_ref (llama-quantize without an importance matrix).</summary>
     public static void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
@@ -40,13 +27,8 @@ public static class Q3_K
         {
             var x = src.Slice(i * BlockSize, BlockSize);
             var b = dst.Slice(i * BlockBytes, BlockBytes);
-            float maxScale = 0, amax = 0;
-            for (int g = 0; g < 16; g++)
-            {
-                scales[g] = KQuantSearch.MakeQ3Quants(4, x.Slice(16 * g, 16), L.Slice(16 * g, 16));
-                float scale = MathF.Abs(scales[g]);
-                if (scale > amax) { amax = scale; maxScale = scales[g]; }
-            }
+            for (int g = 0; g < 16; g++) scales[g] = KQuantSearch.MakeQ3Quants(4, x.Slice(16 * g, 16), L.Slice(16 * g, 16));
+            float maxScale = QuantMath.MaxByMagnitude(scales, out _);
 
             var sc = b.Slice(ScalesOffset, 12);
             sc.Clear();
@@ -97,35 +79,14 @@ public static class Q3_K
         }
     }
 
-    /// <summary>
-    /// ggml_vec_dot_q3_K_q8_K (scalar): integer products accumulated into 8 int lanes (element e goes to lane e%8)
-    /// scaled by (s_g - 32); per super-block each lane is added to its own float lane as (d*d_x) * lane; the 8 float
-    /// lanes are summed in order at the end.
-    /// </summary>
-    public static float Dot(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n)
+    /// <summary>ggml_vec_dot_q3_K_q8_K (scalar), with the group scales s_g - 32: see <see cref="SymmetricSuperBlock.Dot"/>.</summary>
+    public static float Dot(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n) =>
+        SymmetricSuperBlock.Dot(w, x, n, BlockBytes, DOffset, nameof(Q3_K), Unpack);
+
+    private static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> quants, Span<int> scales)
     {
-        int nb = QuantMath.Blocks(n, BlockSize, BlockBytes, w.Length, nameof(Q3_K));
-        QuantMath.Blocks(n, Q8_K.BlockSize, Q8_K.BlockBytes, x.Length, nameof(Q8_K));
-        Span<float> sums = stackalloc float[8];
-        Span<int> aux32 = stackalloc int[8];
-        sums.Clear();
-        for (int i = 0; i < nb; i++)
-        {
-            var a = w.Slice(i * BlockBytes, BlockBytes);
-            var b = x.Slice(i * Q8_K.BlockBytes, Q8_K.BlockBytes);
-            var q8 = Q8_K.Quants(b);
-            aux32.Clear();
-            for (int g = 0; g < 16; g++)
-            {
-                int scale = Scale(a, g) - 32;
-                for (int e = 16 * g; e < 16 * g + 16; e++) aux32[e & 7] += scale * (q8[e] * Quant(a, e));
-            }
-            float d = QuantMath.ReadHalf(a, DOffset) * Q8_K.Scale(b);
-            for (int l = 0; l < 8; l++) sums[l] += d * aux32[l];
-        }
-        float sumf = 0;
-        for (int l = 0; l < 8; l++) sumf += sums[l];
-        return sumf;
+        for (int g = 0; g < 16; g++) scales[g] = Scale(block, g) - 32;
+        for (int e = 0; e < BlockSize; e++) quants[e] = (sbyte)Quant(block, e);
     }
 
     /// <summary>The stored 6-bit scale (0..63, bias 32) of group <paramref name="g"/>.</summary>

@@ -35,12 +35,7 @@ public static class Q4_1
         {
             var x = src.Slice(i * BlockSize, BlockSize);
             var b = dst.Slice(i * BlockBytes, BlockBytes);
-            float min = float.MaxValue, max = -float.MaxValue;
-            for (int j = 0; j < BlockSize; j++)
-            {
-                if (x[j] < min) min = x[j];
-                if (x[j] > max) max = x[j];
-            }
+            var (min, max) = QuantMath.Range(x);
             float d = (max - min) / 15;
             float id = d != 0 ? 1.0f / d : 0.0f;
             QuantMath.WriteHalf(b, 0, d);

@@ -10,96 +10,15 @@ public static class Q4_K
 {
     public const int BlockSize = 256;
     public const int BlockBytes = 144;
-    private const int ScalesOffset = 4, QsOffset = 16;
+    private const int QsOffset = 16;
+    private static readonly ScaleMinSuperBlock Format = new(nameof(Q4_K), BlockBytes, QhOffset: -1, QsOffset, Nmax: 15, Rmin: -1f, Nstep: 20);
 
     /// <summary>Expands <c>dst.Length</c> weights (a multiple of 256).</summary>
-    public static void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        int nb = QuantMath.Blocks(dst.Length, BlockSize, BlockBytes, src.Length, nameof(Q4_K));
-        for (int i = 0; i < nb; i++)
-        {
-            var b = src.Slice(i * BlockBytes, BlockBytes);
-            var y = dst.Slice(i * BlockSize, BlockSize);
-            float d = QuantMath.ReadHalf(b, 0), min = QuantMath.ReadHalf(b, 2);
-            for (int g = 0; g < 8; g++)
-            {
-                KScaleMin.Get(b.Slice(ScalesOffset, 12), g, out int sc, out int m);
-                float dl = d * sc, ml = min * m;
-                for (int e = 32 * g; e < 32 * g + 32; e++) y[e] = dl * Quant(b, e) - ml;
-            }
-        }
-    }
+    public static void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) => Format.Dequantize(src, dst);
 
     /// <summary>quantize_row_q4_K_ref (llama-quantize without an importance matrix).</summary>
-    public static void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
-    {
-        int nb = QuantMath.Blocks(src.Length, BlockSize, BlockBytes, dst.Length, nameof(Q4_K));
-        Span<byte> L = stackalloc byte[BlockSize];
-        Span<byte> laux = stackalloc byte[32];
-        Span<float> weights = stackalloc float[32];
-        Span<float> mins = stackalloc float[8];
-        Span<float> scales = stackalloc float[8];
-        for (int i = 0; i < nb; i++)
-        {
-            var x = src.Slice(i * BlockSize, BlockSize);
-            var b = dst.Slice(i * BlockBytes, BlockBytes);
-            for (int g = 0; g < 8; g++)
-            {
-                var xg = x.Slice(32 * g, 32);
-                KQuantWeights.RmsPlusAbs(xg, weights);
-                scales[g] = KQuantSearch.MakeQkx2Quants(15, xg, weights, L.Slice(32 * g, 32), out mins[g], laux, -1f, 0.1f, 20, false);
-            }
-            var (d, dmin) = KScaleMin.Pack(scales, mins, b.Slice(ScalesOffset, 12));
-            QuantMath.WriteHalf(b, 0, d);
-            QuantMath.WriteHalf(b, 2, dmin);
-            KQuantWeights.Requantize(x, b, ScalesOffset, 15, L);
-            for (int c = 0; c < 4; c++)
-            {
-                for (int l = 0; l < 32; l++) b[QsOffset + 32 * c + l] = (byte)(L[64 * c + l] | (L[64 * c + l + 32] << 4));
-            }
-        }
-    }
+    public static void Quantize(ReadOnlySpan<float> src, Span<byte> dst) => Format.Quantize(src, dst);
 
-    /// <summary>
-    /// ggml_vec_dot_q4_K_q8_K (scalar): products times the 6-bit group scale accumulate in 8 int lanes (lane e%8);
-    /// per super-block the float lanes get (d*d_x) * lane and sumf -= (dmin*d_x) * sum(bsums * mins); the lanes are
-    /// added to sumf in order at the end.
-    /// </summary>
-    public static float Dot(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n)
-    {
-        int nb = QuantMath.Blocks(n, BlockSize, BlockBytes, w.Length, nameof(Q4_K));
-        QuantMath.Blocks(n, Q8_K.BlockSize, Q8_K.BlockBytes, x.Length, nameof(Q8_K));
-        Span<float> sums = stackalloc float[8];
-        Span<int> aux32 = stackalloc int[8];
-        sums.Clear();
-        float sumf = 0;
-        for (int i = 0; i < nb; i++)
-        {
-            var a = w.Slice(i * BlockBytes, BlockBytes);
-            var b = x.Slice(i * Q8_K.BlockBytes, Q8_K.BlockBytes);
-            var q8 = Q8_K.Quants(b);
-            aux32.Clear();
-            int sumi = 0;
-            for (int g = 0; g < 8; g++)
-            {
-                KScaleMin.Get(a.Slice(ScalesOffset, 12), g, out int sc, out int m);
-                sumi += (Q8_K.BlockSum(b, 2 * g) + Q8_K.BlockSum(b, 2 * g + 1)) * m;
-                for (int e = 32 * g; e < 32 * g + 32; e++) aux32[e & 7] += sc * (q8[e] * Quant(a, e));
-            }
-            float dy = Q8_K.Scale(b);
-            float d = QuantMath.ReadHalf(a, 0) * dy;
-            for (int l = 0; l < 8; l++) sums[l] += d * aux32[l];
-            float dmin = QuantMath.ReadHalf(a, 2) * dy;
-            sumf -= dmin * sumi;
-        }
-        for (int l = 0; l < 8; l++) sumf += sums[l];
-        return sumf;
-    }
-
-    /// <summary>The 4-bit quant (0..15) of element <paramref name="e"/>.</summary>
-    private static int Quant(ReadOnlySpan<byte> block, int e)
-    {
-        byte q = block[QsOffset + 32 * (e >> 6) + (e & 31)];
-        return (e & 32) == 0 ? q & 0xF : q >> 4;
-    }
+    /// <summary>ggml_vec_dot_q4_K_q8_K (scalar): see <see cref="ScaleMinSuperBlock.Dot"/>.</summary>
+    public static float Dot(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n) => Format.Dot(w, x, n);
 }

@@ -38,11 +38,7 @@ public static class Q5_0
         {
             var x = src.Slice(i * BlockSize, BlockSize);
             var b = dst.Slice(i * BlockBytes, BlockBytes);
-            float amax = 0, max = 0;
-            for (int j = 0; j < BlockSize; j++)
-            {
-                if (amax < MathF.Abs(x[j])) { amax = MathF.Abs(x[j]); max = x[j]; }
-            }
+            float max = QuantMath.MaxByMagnitude(x, out _);
             float d = max / -16;
             float id = d != 0 ? 1.0f / d : 0.0f;
             QuantMath.WriteHalf(b, 0, d);

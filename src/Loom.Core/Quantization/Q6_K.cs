@@ -14,17 +14,8 @@ public static class Q6_K
     private const int QhOffset = 128, ScalesOffset = 192, DOffset = 208;
 
     /// <summary>Expands <c>dst.Length</c> weights (a multiple of 256).</summary>
-    public static void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        int nb = QuantMath.Blocks(dst.Length, BlockSize, BlockBytes, src.Length, nameof(Q6_K));
-        for (int i = 0; i < nb; i++)
-        {
-            var b = src.Slice(i * BlockBytes, BlockBytes);
-            var y = dst.Slice(i * BlockSize, BlockSize);
-            float d = QuantMath.ReadHalf(b, DOffset);
-            for (int e = 0; e < BlockSize; e++) y[e] = d * (sbyte)b[ScalesOffset + (e >> 4)] * Quant(b, e);
-        }
-    }
+    public static void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) =>
+        SymmetricSuperBlock.Dequantize(src, dst, BlockBytes, DOffset, nameof(Q6_K), Unpack);
 
     /// <summary>quantize_row_q6_K_ref (llama-quantize without an importance matrix).</summary>
     public static void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
@@ -36,13 +27,8 @@ public static class Q6_K
         {
             var x = src.Slice(i * BlockSize, BlockSize);
             var b = dst.Slice(i * BlockBytes, BlockBytes);
-            float maxScale = 0, maxAbsScale = 0;
-            for (int g = 0; g < 16; g++)
-            {
-                scales[g] = KQuantSearch.MakeQxQuants(32, x.Slice(16 * g, 16), L.Slice(16 * g, 16));
-                float abs = MathF.Abs(scales[g]);
-                if (abs > maxAbsScale) { maxAbsScale = abs; maxScale = scales[g]; }
-            }
+            for (int g = 0; g < 16; g++) scales[g] = KQuantSearch.MakeQxQuants(32, x.Slice(16 * g, 16), L.Slice(16 * g, 16));
+            float maxScale = QuantMath.MaxByMagnitude(scales, out float maxAbsScale);
             if (maxAbsScale < KQuantSearch.GroupMaxEps)
             {
                 b.Clear();
@@ -74,31 +60,14 @@ public static class Q6_K
         }
     }
 
-    /// <summary>ggml_vec_dot_q6_K_q8_K (scalar): same 8-lane accumulation as <see cref="Q3_K.Dot"/>, with int8 group scales.</summary>
-    public static float Dot(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n)
+    /// <summary>ggml_vec_dot_q6_K_q8_K (scalar), with int8 group scales: see <see cref="SymmetricSuperBlock.Dot"/>.</summary>
+    public static float Dot(ReadOnlySpan<byte> w, ReadOnlySpan<byte> x, int n) =>
+        SymmetricSuperBlock.Dot(w, x, n, BlockBytes, DOffset, nameof(Q6_K), Unpack);
+
+    private static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> quants, Span<int> scales)
     {
-        int nb = QuantMath.Blocks(n, BlockSize, BlockBytes, w.Length, nameof(Q6_K));
-        QuantMath.Blocks(n, Q8_K.BlockSize, Q8_K.BlockBytes, x.Length, nameof(Q8_K));
-        Span<float> sums = stackalloc float[8];
-        Span<int> aux32 = stackalloc int[8];
-        sums.Clear();
-        for (int i = 0; i < nb; i++)
-        {
-            var a = w.Slice(i * BlockBytes, BlockBytes);
-            var b = x.Slice(i * Q8_K.BlockBytes, Q8_K.BlockBytes);
-            var q8 = Q8_K.Quants(b);
-            aux32.Clear();
-            for (int g = 0; g < 16; g++)
-            {
-                int scale = (sbyte)a[ScalesOffset + g];
-                for (int e = 16 * g; e < 16 * g + 16; e++) aux32[e & 7] += scale * (q8[e] * Quant(a, e));
-            }
-            float d = QuantMath.ReadHalf(a, DOffset) * Q8_K.Scale(b);
-            for (int l = 0; l < 8; l++) sums[l] += d * aux32[l];
-        }
-        float sumf = 0;
-        for (int l = 0; l < 8; l++) sumf += sums[l];
-        return sumf;
+        for (int g = 0; g < 16; g++) scales[g] = (sbyte)block[ScalesOffset + g];
+        for (int e = 0; e < BlockSize; e++) quants[e] = (sbyte)Quant(block, e);
     }
 
     /// <summary>The signed 6-bit quant (-32..31) of element <paramref name="e"/>.</summary>

@@ -49,12 +49,7 @@ public static class Q8_K
         {
             var x = src.Slice(i * BlockSize, BlockSize);
             var b = dst.Slice(i * BlockBytes, BlockBytes);
-            float max = 0, amax = 0;
-            for (int j = 0; j < BlockSize; j++)
-            {
-                float ax = MathF.Abs(x[j]);
-                if (ax > amax) { amax = ax; max = x[j]; }
-            }
+            float max = QuantMath.MaxByMagnitude(x, out float amax);
             if (amax == 0)
             {
                 // ggml leaves bsums untouched here; zeros are what they would sum to.

@@ -1,7 +1,5 @@
 using System.Buffers.Binary;
 using System.Numerics;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace Loom.Core.Quantization;
 

@@ -28,6 +28,34 @@ internal static class QuantMath
     /// <summary>_mm256_round_ps(_MM_ROUND_NEAREST): halves go to even (ggml's x86 activation quantizers use it).</summary>
     public static float RoundEven(float v) => MathF.Round(v, MidpointRounding.ToEven);
 
+    /// <summary>
+    /// The value of largest magnitude (the first, on ties), signed, and its magnitude: the symmetric quantizers scale
+    /// by it so that it lands exactly on the most negative quant.
+    /// </summary>
+    public static float MaxByMagnitude(ReadOnlySpan<float> x, out float amax)
+    {
+        float max = 0;
+        amax = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            float ax = MathF.Abs(x[i]);
+            if (ax > amax) { amax = ax; max = x[i]; }
+        }
+        return max;
+    }
+
+    /// <summary>The smallest and largest value (float.MaxValue and -float.MaxValue for none), as the offset quantizers take them.</summary>
+    public static (float Min, float Max) Range(ReadOnlySpan<float> x)
+    {
+        float min = float.MaxValue, max = -float.MaxValue;
+        for (int i = 0; i < x.Length; i++)
+        {
+            if (x[i] < min) min = x[i];
+            if (x[i] > max) max = x[i];
+        }
+        return (min, max);
+    }
+
     /// <summary>Throws unless <paramref name="n"/> elements fit whole blocks in both spans.</summary>
     public static int Blocks(int n, int blockSize, int blockBytes, int srcBytes, string type)
     {

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Loom.Engine.Sampling;
 
@@ -98,7 +99,21 @@ internal static class Kernels
     }
 
     /// <summary>dst[i] = exp(x[i] - shift); returns the sum, accumulated in double.</summary>
-    public static double ExpShiftedSum(ReadOnlySpan<float> x, float shift, Span<float> dst)
+    public static double ExpShiftedSum(ReadOnlySpan<float> x, float shift, Span<float> dst) => ExpShiftedSum(x, shift, dst, store: true);
+
+    public static double ExpShiftedSumReference(ReadOnlySpan<float> x, float shift, Span<float> dst)
+    {
+        double sum = 0;
+        for (var i = 0; i < x.Length; i++) sum += dst[i] = MathF.Exp(x[i] - shift);
+        return sum;
+    }
+
+    /// <summary>sum(exp(x[i] - shift)) in double, without storing the terms.</summary>
+    public static double ExpShiftedSumNoStore(ReadOnlySpan<float> x, float shift) => ExpShiftedSum(x, shift, default, store: false);
+
+    /// <summary>Both public forms: inlined with a constant <paramref name="store"/>, so the no-store one writes nothing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double ExpShiftedSum(ReadOnlySpan<float> x, float shift, Span<float> dst, bool store)
     {
         var i = 0;
         double sum = 0;
@@ -109,40 +124,18 @@ internal static class Kernels
             for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
             {
                 var e = Vector.Exp(new Vector<float>(x[i..]) - s);
-                e.CopyTo(dst[i..]);
+                if (store) e.CopyTo(dst[i..]);
                 Vector.Widen(e, out var lo, out var hi);
                 acc += lo + hi;
             }
             sum = Vector.Sum(acc);
         }
-        for (; i < x.Length; i++) sum += dst[i] = MathF.Exp(x[i] - shift);
-        return sum;
-    }
-
-    public static double ExpShiftedSumReference(ReadOnlySpan<float> x, float shift, Span<float> dst)
-    {
-        double sum = 0;
-        for (var i = 0; i < x.Length; i++) sum += dst[i] = MathF.Exp(x[i] - shift);
-        return sum;
-    }
-
-    /// <summary>sum(exp(x[i] - shift)) in double, without storing the terms.</summary>
-    public static double ExpShiftedSumNoStore(ReadOnlySpan<float> x, float shift)
-    {
-        var i = 0;
-        double sum = 0;
-        if (Vector.IsHardwareAccelerated && x.Length >= Vector<float>.Count)
+        for (; i < x.Length; i++)
         {
-            var s = new Vector<float>(shift);
-            var acc = Vector<double>.Zero;
-            for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
-            {
-                Vector.Widen(Vector.Exp(new Vector<float>(x[i..]) - s), out var lo, out var hi);
-                acc += lo + hi;
-            }
-            sum = Vector.Sum(acc);
+            float e = MathF.Exp(x[i] - shift);
+            if (store) dst[i] = e;
+            sum += e;
         }
-        for (; i < x.Length; i++) sum += MathF.Exp(x[i] - shift);
         return sum;
     }
 }

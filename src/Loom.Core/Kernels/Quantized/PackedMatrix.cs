@@ -1,5 +1,3 @@
-using System.Runtime.Intrinsics.X86;
-using Loom.Core.Quantization;
 using Loom.Core.Tensors;
 
 namespace Loom.Core.Kernels.Quantized;

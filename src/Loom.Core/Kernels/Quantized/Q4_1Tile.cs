@@ -1,6 +1,3 @@
-using System.Runtime.Intrinsics;
-using Loom.Core.Quantization;
-
 namespace Loom.Core.Kernels.Quantized;
 
 /// <summary>Q4_1 × Q8_1 on the shared <see cref="BlockTile{TFormat}"/> driver: d, m, then 16 bytes of nibbles.</summary>

@@ -1,8 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-using Loom.Core.Quantization;
-
 namespace Loom.Core.Kernels.Quantized;
 
 /// <summary>

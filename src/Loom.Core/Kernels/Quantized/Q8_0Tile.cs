@@ -1,6 +1,3 @@
-using System.Runtime.Intrinsics;
-using Loom.Core.Quantization;
-
 namespace Loom.Core.Kernels.Quantized;
 
 /// <summary>

@@ -1,4 +1,3 @@
-using Loom.Core.Quantization;
 using Loom.Core.Tensors;
 
 namespace Loom.Core.Kernels.Quantized;
