@@ -17,6 +17,7 @@ var root = new RootCommand("Loom: LLM inference and serving in .NET. Runs GGUF, 
     BenchCommand.Create(),
 };
 root.Options.Add(verbose);
+root.Options.Add(CliProgress.Option);
 
 ParseResult? parse = null;
 try

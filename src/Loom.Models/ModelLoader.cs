@@ -10,10 +10,13 @@ public sealed record ModelLoadOptions
 {
     /// <summary>Tokenizer file for llama2.c checkpoints (default: tokenizer.bin or tok*.bin beside the checkpoint).</summary>
     public string? TokenizerPath { get; init; }
-    /// <summary>Touch every weight page at load (reported through <see cref="Progress"/>) so the first token does not pay for page faults.</summary>
+    /// <summary>Touch every weight page at load so the first token does not pay for page faults.</summary>
     public bool Prefetch { get; init; }
-    /// <summary>Receives load progress from 0 to 1.</summary>
-    public IProgress<double>? Progress { get; init; }
+    /// <summary>
+    /// Hears how far loading has come, in bytes of weights: preparing them for the forward pass (repacking, checks),
+    /// then, with <see cref="Prefetch"/>, paging them in, each pass taking an equal share of the total.
+    /// </summary>
+    public IProgress<WorkProgress>? Progress { get; init; }
 }
 
 /// <summary>Opens any model Loom runs: a GGUF file, a Hugging Face directory (safetensors + config.json + tokenizer.json) or a llama2.c checkpoint.</summary>
@@ -22,15 +25,24 @@ public static class ModelLoader
     public static LoadedModel Load(string path, ModelLoadOptions? options = null)
     {
         options ??= new ModelLoadOptions();
+        int passes = options.Prefetch ? 2 : 1;
+        var prepare = Pass(options.Progress, 0, passes);
         LoadedModel model;
-        if (Directory.Exists(path)) model = LoadHuggingFace(path);
+        if (Directory.Exists(path)) model = LoadHuggingFace(path, prepare);
         else if (!File.Exists(path)) throw new ModelFormatException(path, "no such file or directory");
-        else if (IsGguf(path)) model = LoadGguf(path);
-        else if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) model = LoadHuggingFace(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        else model = LoadLlama2c(path, options.TokenizerPath);
-        if (options.Prefetch || options.Progress is not null) Touch(model, options.Progress);
+        else if (IsGguf(path)) model = LoadGguf(path, prepare);
+        else if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) model = LoadHuggingFace(Path.GetDirectoryName(Path.GetFullPath(path))!, prepare);
+        else model = LoadLlama2c(path, options.TokenizerPath, prepare);
+        if (options.Prefetch) Touch(model, Pass(options.Progress, 1, passes));
         return model;
     }
+
+    /// <summary>
+    /// Pass <paramref name="index"/> of <paramref name="count"/> over the weights as its share of one total, the weights'
+    /// size, which is the figure a reader expects to see.
+    /// </summary>
+    private static IProgress<WorkProgress>? Pass(IProgress<WorkProgress>? progress, int index, int count) => progress is null ? null
+        : new InlineProgress<WorkProgress>(p => progress.Report(p with { Done = (index * p.Total + p.Done) / count }));
 
     private static bool IsGguf(string path)
     {
@@ -39,7 +51,7 @@ public static class ModelLoader
         return fs.Read(magic) == 4 && BitConverter.ToUInt32(magic) == GgufFile.Magic;
     }
 
-    private static LoadedModel LoadGguf(string path)
+    private static LoadedModel LoadGguf(string path, IProgress<WorkProgress>? progress)
     {
         var file = GgufFile.Open(path);
         try
@@ -51,7 +63,7 @@ public static class ModelLoader
             {
                 Path = path,
                 Format = "gguf",
-                Transformer = new Transformer(config, weights),
+                Transformer = new Transformer(config, weights, progress),
                 Tokenizer = tokenizer,
                 Name = file.GetString("general.name") ?? Path.GetFileNameWithoutExtension(path),
                 Metadata = file.Metadata,
@@ -64,7 +76,7 @@ public static class ModelLoader
         }
     }
 
-    private static LoadedModel LoadHuggingFace(string dir)
+    private static LoadedModel LoadHuggingFace(string dir, IProgress<WorkProgress>? progress)
     {
         string tokenizerJson = Path.Combine(dir, "tokenizer.json");
         if (!File.Exists(tokenizerJson)) throw new ModelFormatException(dir, "no tokenizer.json in the model directory");
@@ -77,7 +89,7 @@ public static class ModelLoader
             {
                 Path = dir,
                 Format = "safetensors",
-                Transformer = new Transformer(config, weights),
+                Transformer = new Transformer(config, weights, progress),
                 Tokenizer = tokenizer,
                 Name = Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar)),
             };
@@ -89,7 +101,7 @@ public static class ModelLoader
         }
     }
 
-    private static LoadedModel LoadLlama2c(string path, string? tokenizerPath)
+    private static LoadedModel LoadLlama2c(string path, string? tokenizerPath, IProgress<WorkProgress>? progress)
     {
         tokenizerPath ??= FindLlama2cTokenizer(path) ?? throw new ModelFormatException(path, "llama2.c checkpoint needs a tokenizer: pass --tokenizer or put tokenizer.bin beside it");
         var (config, weights) = Llama2cCheckpoint.Load(path);
@@ -101,7 +113,7 @@ public static class ModelLoader
             {
                 Path = path,
                 Format = "llama2c",
-                Transformer = new Transformer(config, weights),
+                Transformer = new Transformer(config, weights, progress),
                 Tokenizer = tokenizer,
                 Name = Path.GetFileNameWithoutExtension(path),
             };
@@ -129,7 +141,7 @@ public static class ModelLoader
     }
 
     /// <summary>Reads one byte per page of every tensor so the OS maps the weights in now.</summary>
-    private static unsafe void Touch(LoadedModel model, IProgress<double>? progress)
+    private static unsafe void Touch(LoadedModel model, IProgress<WorkProgress>? progress)
     {
         var tensors = model.Transformer.Weights.All().ToArray();
         long total = tensors.Sum(t => t.ByteSize), done = 0;
@@ -139,7 +151,7 @@ public static class ModelLoader
             byte* p = (byte*)t.Data;
             for (long o = 0; o < t.ByteSize; o += 4096) sink += p[o];
             done += t.ByteSize;
-            progress?.Report(total == 0 ? 1 : (double)done / total);
+            progress?.Report(new WorkProgress(done, total, WorkProgress.Bytes, t.Name));
         }
         GC.KeepAlive(sink);
     }

@@ -30,9 +30,16 @@ public class BatchInvarianceTests(ITestOutputHelper output)
         Check(model, prompts, TinyModels.Greedy(16), chunkedPrefill, prefixCaching);
     }
 
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public void ShippedModel(bool chunkedPrefill, bool prefixCaching) => RealModel(RepoModels.Stories260K, chunkedPrefill, prefixCaching);
+
     [SharedTheory]
     [MemberData(nameof(Modes))]
-    public void SharedModels(bool chunkedPrefill, bool prefixCaching)
+    public void SharedF16Model(bool chunkedPrefill, bool prefixCaching) =>
+        RealModel(SharedData.Path("models/tinystories-656k/TinyStories-656K.f16.gguf"), chunkedPrefill, prefixCaching);
+
+    private void RealModel(string path, bool chunkedPrefill, bool prefixCaching)
     {
         string[] sentences =
         [
@@ -40,18 +47,15 @@ public class BatchInvarianceTests(ITestOutputHelper output)
             "One day, the sun was hot and the sky was blue.", "Tom had a big red ball.", "The cat sat on the mat.",
             "They went to the store to buy some milk and bread.", "Mom said, \"Be careful!\"", "The bird flew up high.",
         ];
-        foreach (var path in new[] { "models/stories260K/stories260K.gguf", "models/tinystories-656k/TinyStories-656K.f16.gguf" })
+        using var model = ModelLoader.Load(path);
+        var rng = new Random(99);
+        var prompts = Enumerable.Range(0, 32).Select(i =>
         {
-            using var model = ModelLoader.Load(SharedData.Path(path));
-            var rng = new Random(99);
-            var prompts = Enumerable.Range(0, 32).Select(i =>
-            {
-                // 1 to 4 sentences; prompts starting alike share cached blocks.
-                var text = string.Join(" ", Enumerable.Range(0, 1 + i % 4).Select(j => sentences[(i / 4 + j * (1 + rng.Next(3))) % sentences.Length]));
-                return model.Tokenizer.Encode(text);
-            }).ToArray();
-            Check(model, prompts, TinyModels.Greedy(12), chunkedPrefill, prefixCaching);
-        }
+            // 1 to 4 sentences; prompts starting alike share cached blocks.
+            var text = string.Join(" ", Enumerable.Range(0, 1 + i % 4).Select(j => sentences[(i / 4 + j * (1 + rng.Next(3))) % sentences.Length]));
+            return model.Tokenizer.Encode(text);
+        }).ToArray();
+        Check(model, prompts, TinyModels.Greedy(12), chunkedPrefill, prefixCaching);
     }
 
     // Each prompt alone, computed once for all modes (a request alone is scheduled the same way in every mode).

@@ -5,10 +5,10 @@ namespace Loom.Models.Tests;
 
 public class GgufSmokeTests
 {
-    [SharedFact]
-    public void OpensSharedModel()
+    [Fact]
+    public void OpensShippedModel()
     {
-        using var f = GgufFile.Open(SharedData.Path("models/stories260K/stories260K.gguf"));
+        using var f = GgufFile.Open(RepoModels.Stories260K);
         Assert.Equal("llama", f.GetString("general.architecture"));
         Assert.Equal(48, f.Tensors.Count);
     }

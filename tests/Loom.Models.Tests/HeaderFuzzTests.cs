@@ -61,7 +61,7 @@ public class HeaderFuzzTests(ITestOutputHelper output)
             SyntheticModel.Write(dir.File("seed.gguf"), spec, type);
             seeds.Add(File.ReadAllBytes(dir.File("seed.gguf")));
         }
-        if (SharedData.Available) seeds.Add(File.ReadAllBytes(SharedData.Path("models/stories260K/stories260K.gguf")));
+        seeds.Add(File.ReadAllBytes(RepoModels.Stories260K));
         var layouts = seeds.Select(GgufLayout.Parse).ToArray();
         var buffer = new byte[seeds.Max(s => s.Length)];
         string path = dir.File("mutant.gguf");

@@ -12,9 +12,9 @@ namespace Loom.Models.Tests;
 /// </summary>
 public class HfModelTinyStoriesTests
 {
-    private static string Dir => SharedData.Path("models/tinystories-656k");
+    private static string Dir => RepoModels.TinyStories656K;
 
-    [SharedFact]
+    [Fact]
     public void ConfigMatchesSources()
     {
         var (c, w) = HfModelLoader.Load(Dir);
@@ -64,7 +64,7 @@ public class HfModelTinyStoriesTests
     {
         var (c, w) = HfModelLoader.Load(Dir);
         using var _ = w;
-        using var g = GgufFile.Open(Path.Combine(Dir, "TinyStories-656K.f16.gguf"));
+        using var g = GgufFile.Open(SharedData.Path("models/tinystories-656k/TinyStories-656K.f16.gguf"));
         Func<int, int> same = r => r;
         Func<int, int> rope = r => HfRowOfGgufRow(r, c.HeadDim);
 

@@ -8,9 +8,11 @@ namespace Loom.Models.Tests;
 /// <summary>Round trips, streaming decode, and the hand-written splitters against the general regex path.</summary>
 public sealed class TokenizerPropertyTests
 {
-    private static Tokenizer Load(string relative)
+    private static Tokenizer Load(string relative) => LoadFile(SharedData.Path(relative));
+
+    private static Tokenizer LoadFile(string path)
     {
-        using var gguf = GgufFile.Open(SharedData.Path(relative));
+        using var gguf = GgufFile.Open(path);
         return Tokenizer.FromGguf(gguf);
     }
 
@@ -104,11 +106,11 @@ public sealed class TokenizerPropertyTests
         }
     }
 
-    [SharedFact]
+    [Fact]
     public void ContinuationDecoderKeepsTheFirstLeadingSpace()
     {
         // A completion's first token follows its prompt: " big" after "Lily saw a" keeps its space, as in llama.cpp.
-        var tok = Load("models/stories260K/stories260K.gguf");
+        var tok = LoadFile(RepoModels.Stories260K);
         var prompt = tok.Encode("Lily saw a", addSpecial: true);
         var full = tok.Encode("Lily saw a big dog", addSpecial: true);
         Assert.Equal(prompt, full[..prompt.Length]);
@@ -120,10 +122,10 @@ public sealed class TokenizerPropertyTests
         Assert.Equal("big dog", tok.Decode(full[prompt.Length..]));
     }
 
-    [SharedFact]
+    [Fact]
     public void ByteTokensSplitMultiByteCharactersWithoutReplacementChunks()
     {
-        var tok = Load("models/stories260K/stories260K.gguf");
+        var tok = LoadFile(RepoModels.Stories260K);
         var ids = tok.Encode("é🦙日", addSpecial: false);
         Assert.True(ids.Length >= 9, "expected byte fallback tokens");
         var dec = tok.CreateDecoder();

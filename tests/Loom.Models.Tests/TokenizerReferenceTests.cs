@@ -164,10 +164,10 @@ public sealed class TokenizerReferenceTests
         Assert.NotEqual(0, Loom.Models.Tokenizers.UnicodeFlags.Get(0x3000) & Loom.Models.Tokenizers.UnicodeFlags.Whitespace);
     }
 
-    [SharedFact]
+    [Fact]
     public void EndOfGenerationAndSpecialTokens()
     {
-        using var gguf = GgufFile.Open(SharedData.Path("models/stories260K/stories260K.gguf"));
+        using var gguf = GgufFile.Open(RepoModels.Stories260K);
         var tok = Tokenizer.FromGguf(gguf);
         Assert.Contains(tok.EosId, tok.EndOfGenerationIds);
         Assert.True(tok.IsSpecial(tok.BosId));

@@ -6,13 +6,13 @@ using OpenAI.Chat;
 
 namespace Loom.Server.Tests;
 
-/// <summary>The server over a real trained model from ../shared, with a chat template given to the server.</summary>
+/// <summary>The server over a real trained model (the one the repository ships), with a chat template given to the server.</summary>
 public sealed class SharedModelServerTests
 {
-    [SharedFact]
+    [Fact]
     public async Task Stories260K_completion_and_templated_chat_equal_the_engine()
     {
-        using var model = ModelLoader.Load(SharedData.Path("models/stories260K/stories260K.gguf"));
+        using var model = ModelLoader.Load(RepoModels.Stories260K);
         Assert.Null(model.ChatTemplate);
         using var engine = new LlmEngine(model, new EngineOptions { Threads = 1, MaxNumSeqs = 4 });
         const string template = "{{ bos_token }}{% for m in messages %}{% if m.role == 'user' %}{{ m.content }}{% endif %}{% endfor %}";

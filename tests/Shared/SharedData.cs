@@ -2,6 +2,7 @@ namespace Loom.Tests;
 
 /// <summary>
 /// Locates the project's sibling <c>shared/</c> folder (models and llama.cpp reference outputs).
+/// (The small models the repository ships itself are <see cref="RepoModels"/>.)
 /// Tests that need it use <see cref="SharedFactAttribute"/>/<see cref="SharedTheoryAttribute"/> and skip, saying why, when it is absent.
 /// </summary>
 public static class SharedData
@@ -25,6 +26,39 @@ public static class SharedData
             var candidate = System.IO.Path.Combine(dir.FullName, "shared");
             if (Directory.Exists(System.IO.Path.Combine(candidate, "models")) && Directory.Exists(System.IO.Path.Combine(candidate, "reference")))
                 return candidate;
+        }
+        return null;
+    }
+}
+
+/// <summary>
+/// The small real models the repository itself ships in <c>models/</c> (see models/README.md): tests that need only a
+/// small trained model use these and run on a fresh clone, leaving ../shared to the llama.cpp reference outputs and the
+/// files too many or too large to ship.
+/// </summary>
+public static class RepoModels
+{
+    private static readonly string? Root = Find();
+
+    /// <summary>stories260K, GGUF, all F32.</summary>
+    public static string Stories260K => Path("stories260K.gguf");
+
+    /// <summary>TinyStories-656K as a Hugging Face directory (F32 safetensors, tokenizer.json).</summary>
+    public static string TinyStories656K => Path("tinystories-656k");
+
+    /// <summary>Absolute path of a file under the repository's models/.</summary>
+    public static string Path(string relative) => System.IO.Path.Combine(
+        Root ?? throw new InvalidOperationException("the repository's models/ folder was not found above the test binaries (set LOOM_MODELS_DIR)"),
+        relative);
+
+    private static string? Find()
+    {
+        var env = Environment.GetEnvironmentVariable("LOOM_MODELS_DIR");
+        if (!string.IsNullOrEmpty(env) && File.Exists(System.IO.Path.Combine(env, "stories260K.gguf"))) return System.IO.Path.GetFullPath(env);
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = System.IO.Path.Combine(dir.FullName, "models");
+            if (File.Exists(System.IO.Path.Combine(candidate, "stories260K.gguf"))) return candidate;
         }
         return null;
     }

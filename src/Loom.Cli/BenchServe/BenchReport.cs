@@ -10,6 +10,7 @@ namespace Loom.Cli.BenchServe;
 /// <summary>
 /// Runs side by side, from their JSON results alone (so <c>bench compare</c> can read what any earlier run wrote): a
 /// markdown table and a self-contained HTML page whose charts are PNGs drawn by ScottPlot and embedded as data URIs.
+/// <see cref="Page"/> and <see cref="Chart"/> make the reports of <c>loom bench</c> and <c>bench throughput</c> too.
 /// </summary>
 internal static class BenchReport
 {
@@ -91,30 +92,43 @@ internal static class BenchReport
     public static string Html(IReadOnlyList<Run> runs, string title)
     {
         string load = LoadName(runs);
-        var charts = new List<string>
+        var charts = new List<string>();
+        // Against load only when there is a curve to draw: a single run is one dot per chart.
+        if (runs.Any(r => r.Points.Count > 1))
         {
-            LineChart(runs, load, "Output throughput", "tokens/s", [("output_throughput", "")]),
-            LineChart(runs, load, "Request throughput", "requests/s", [("request_throughput", "")]),
-            LineChart(runs, load, "Time to first token", "ms", [("median_ttft_ms", "p50"), ("p99_ttft_ms", "p99")]),
-            LineChart(runs, load, "Time per output token", "ms", [("median_tpot_ms", "p50"), ("p99_tpot_ms", "p99")]),
-            Cdf(runs, "TTFT distribution", "ttfts"),
-            Cdf(runs, "End-to-end latency distribution", "e2els"),
-        };
+            charts.Add(LineChart(runs, load, "Output throughput", "tokens/s", [("output_throughput", "")]));
+            charts.Add(LineChart(runs, load, "Request throughput", "requests/s", [("request_throughput", "")]));
+            charts.Add(LineChart(runs, load, "Time to first token", "ms", [("median_ttft_ms", "p50"), ("p99_ttft_ms", "p99")]));
+            charts.Add(LineChart(runs, load, "Time per output token", "ms", [("median_tpot_ms", "p50"), ("p99_tpot_ms", "p99")]));
+        }
+        charts.Add(Cdf(runs, "TTFT distribution", "ttfts"));
+        charts.Add(Cdf(runs, "End-to-end latency distribution", "e2els"));
+        return Page(title, MarkdownTable(runs), [], charts);
+    }
+
+    /// <summary>
+    /// A self-contained page (no scripts, nothing fetched): the title, <paramref name="markdownTable"/> as an HTML
+    /// table, a paragraph per note, and the charts (from <see cref="Chart"/>).
+    /// </summary>
+    public static string Page(string title, string markdownTable, IEnumerable<string> notes, IEnumerable<string> charts)
+    {
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(WebUtility.HtmlEncode(title)).Append("</title>\n");
         sb.Append("<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;font-size:14px}")
           .Append("td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}")
           .Append(".charts{display:flex;flex-wrap:wrap;gap:1em;margin-top:1.5em}.charts img{border:1px solid #eee}</style></head><body>\n");
         sb.Append("<h1>").Append(WebUtility.HtmlEncode(title)).Append("</h1>\n<table>\n");
-        var table = MarkdownTable(runs).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var table = markdownTable.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         for (int i = 0; i < table.Length; i++)
         {
             if (i == 1) continue;
             string tag = i == 0 ? "th" : "td";
-            var cells = table[i].Trim('|').Split('|').Select(c => $"<{tag}>{WebUtility.HtmlEncode(c.Trim())}</{tag}>");
+            var cells = table[i].Trim().Trim('|').Split('|').Select(c => $"<{tag}>{WebUtility.HtmlEncode(c.Trim())}</{tag}>");
             sb.Append("<tr>").Append(string.Concat(cells)).Append("</tr>\n");
         }
-        sb.Append("</table>\n<div class=\"charts\">\n");
+        sb.Append("</table>\n");
+        foreach (var note in notes) sb.Append("<p>").Append(WebUtility.HtmlEncode(note)).Append("</p>\n");
+        sb.Append("<div class=\"charts\">\n");
         foreach (var chart in charts) sb.Append(chart).Append('\n');
         sb.Append("</div>\n</body></html>\n");
         return sb.ToString();
@@ -137,7 +151,7 @@ internal static class BenchReport
                 line.MarkerSize = 7;
             }
         }
-        return Finish(plot, title, load, unit);
+        return Chart(plot, title, load, unit);
     }
 
     private static string Cdf(IReadOnlyList<Run> runs, string title, string key)
@@ -156,10 +170,11 @@ internal static class BenchReport
                 line.LegendText = Header(run, p);
             }
         }
-        return Finish(plot, title, "ms", "fraction of requests");
+        return Chart(plot, title, "ms", "fraction of requests");
     }
 
-    private static string Finish(Plot plot, string title, string x, string y)
+    /// <summary>The plot as an <c>img</c> element with the PNG inline, titled and labelled.</summary>
+    public static string Chart(Plot plot, string title, string x, string y)
     {
         plot.Title(title);
         plot.XLabel(x);

@@ -22,10 +22,11 @@ internal static class BenchCommand
         var probe = new Option<int>("--probe-mib") { Description = "Buffer of the memory-bandwidth probe in MiB (0 = skip the probe)", DefaultValueFactory = _ => 1024 }.InRange(0);
         var output = new Option<string>("--output", "-o") { Description = "table: a markdown table as llama-bench prints; json: one array of objects", DefaultValueFactory = _ => "table" };
         output.AcceptOnlyFromAmong("table", "json");
+        var report = new Option<string?>("--report") { Description = "Write a self-contained HTML report: the table, and charts of tokens/s per thread count and per repetition" };
 
         var cmd = new Command("bench", "Measure prompt processing (pp) and text generation (tg) speed, like llama-bench")
         {
-            model, tokenizer, prompt, gen, threads, reps, probe, output,
+            model, tokenizer, prompt, gen, threads, reps, probe, output, report,
         };
         cmd.Subcommands.Add(BenchThroughputCommand.Create());
         cmd.Subcommands.Add(BenchServeCommand.Create());
@@ -41,31 +42,37 @@ internal static class BenchCommand
                 ProbeBytes = (long)parse.GetValue(probe) << 20,
             };
             bool json = parse.GetValue(output) == "json";
-            using var loaded = ModelOptions.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: json);
+            using var loaded = ModelOptions.Load(parse, parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: json);
             options.Validate(loaded.Config.ContextLength);
             var info = ModelInfo.Of(loaded);
             var runner = new BenchRunner(loaded.Transformer);
-            var o = Console.Out;
-            if (json)
+            var results = CliProgress.Run(parse, "bench", json, progress =>
             {
-                var results = runner.Run(options);
-                o.WriteLine(JsonSerializer.Serialize(results.Select(r => Json(info, options, r))));
-                return 0;
-            }
-            // The kernels column stands where llama-bench prints its backend: which code path produced the figures.
-            o.WriteLine("| model | size | params | type | kernels | threads | test | t/s | GB/s | % of probe |");
-            o.WriteLine("| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |");
-            runner.Run(options, r =>
-            {
-                string gbps = r.GBps is { } g ? g.ToString("F2", CultureInfo.InvariantCulture) : "";
-                string pct = r.PercentOfProbe is { } p ? string.Create(CultureInfo.InvariantCulture, $"{p:F1}% of {r.ProbeGBps:F2}") : "";
-                o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {info.Name} | {Size(info.Bytes)} | {Params(info.Params)} | {info.Type} | {KernelTier.Name} | {r.Threads} | {r.Test} | {r.Mean:F2} ± {r.StdDev:F2} | {gbps} | {pct} |"));
-                o.Flush();
+                if (json) return runner.Run(options, progress: progress);
+                foreach (var line in TableHeader) progress.WriteLine(line);
+                return runner.Run(options, r => progress.WriteLine(Row(info, r)), progress);
             });
+            if (json) Console.Out.WriteLine(JsonSerializer.Serialize(results.Select(r => Json(info, options, r))));
+            if (parse.GetValue(report) is { } html)
+                File.WriteAllText(html, BenchCommandReport.Html(info.Name, [.. TableHeader, .. results.Select(r => Row(info, r))], options, results));
             return 0;
         });
         return cmd;
+    }
+
+    // The kernels column stands where llama-bench prints its backend: which code path produced the figures.
+    private static readonly string[] TableHeader =
+    [
+        "| model | size | params | type | kernels | threads | test | t/s | GB/s | % of probe |",
+        "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ];
+
+    private static string Row(ModelInfo info, BenchResult r)
+    {
+        string gbps = r.GBps is { } g ? g.ToString("F2", CultureInfo.InvariantCulture) : "";
+        string pct = r.PercentOfProbe is { } p ? string.Create(CultureInfo.InvariantCulture, $"{p:F1}% of {r.ProbeGBps:F2}") : "";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"| {info.Name} | {Size(info.Bytes)} | {Params(info.Params)} | {info.Type} | {KernelTier.Name} | {r.Threads} | {r.Test} | {r.Mean:F2} ± {r.StdDev:F2} | {gbps} | {pct} |");
     }
 
     private static int[] ParseThreads(string? s)

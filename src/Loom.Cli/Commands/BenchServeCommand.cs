@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Loom.Cli.BenchServe;
-using Spectre.Console;
+using Loom.Models;
 
 namespace Loom.Cli.Commands;
 
@@ -133,7 +133,7 @@ internal static class BenchServeCommand
             var runs = new List<JsonObject>();
             foreach (var point in points)
             {
-                var result = await RunWithProgressAsync(point, ct);
+                var result = await RunWithProgressAsync(parse, point, ct);
                 if (points.Length > 1)
                     Console.Out.WriteLine(overRate ? $"request rate {point.RequestRate.ToString(CultureInfo.InvariantCulture)}/s:" : $"max concurrency {point.MaxConcurrency}:");
                 result.WriteSummary(Console.Out);
@@ -171,41 +171,12 @@ internal static class BenchServeCommand
         return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && v > 0 && double.IsFinite(v) ? v : null;
     }
 
-    /// <summary>A live bar on a terminal; on a pipe or file, a plain line at every tenth of the requests.</summary>
-    private static async Task<ServeBenchResult> RunWithProgressAsync(ServeBenchSettings settings, CancellationToken ct)
+    /// <summary>The requests that have ended, as progress.</summary>
+    private static Task<ServeBenchResult> RunWithProgressAsync(ParseResult parse, ServeBenchSettings settings, CancellationToken ct)
     {
         int total = settings.Prompts.Count;
-        if (Console.IsErrorRedirected)
-        {
-            int step = Math.Max(1, total / 10), reported = 0;
-            var gate = new object();
-            return await ServeBenchmark.RunAsync(settings, (done, failed) =>
-            {
-                lock (gate)
-                {
-                    int ended = done + failed;
-                    if (ended / step <= reported / step && ended != total) return;
-                    reported = ended;
-                    Console.Error.WriteLine($"bench serve: {ended}/{total} requests ended ({failed} failed)");
-                }
-            }, ct);
-        }
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        ServeBenchResult? result = null;
-        await console.Progress().AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .StartAsync(async ctx =>
-            {
-                var task = ctx.AddTask("requests", maxValue: total);
-                string name = settings.MaxConcurrency is int c ? $"requests (c={c})" : "requests";
-                task.Description = name;
-                result = await ServeBenchmark.RunAsync(settings, (done, failed) =>
-                {
-                    task.Value = done + failed;
-                    task.Description = failed > 0 ? $"{name}, {failed} failed" : name;
-                }, ct);
-                task.Value = total;
-            });
-        return result!;
+        string title = settings.MaxConcurrency is int c ? $"requests (c={c})" : "requests";
+        return CliProgress.RunAsync(parse, title, quiet: false, progress => ServeBenchmark.RunAsync(settings, (done, failed) =>
+            progress.Report(new WorkProgress(done + failed, total, "requests", failed > 0 ? $"{failed} failed" : null)), ct));
     }
 }

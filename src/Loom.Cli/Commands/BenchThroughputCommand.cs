@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using Loom.Cli.BenchServe;
 using Loom.Engine;
 using Loom.Engine.Sampling;
 using Loom.Models;
@@ -27,11 +29,12 @@ internal static class BenchThroughputCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the random prompts", DefaultValueFactory = _ => 0 };
         var output = new Option<string>("--output", "-o") { Description = "text or json", DefaultValueFactory = _ => "text" };
         output.AcceptOnlyFromAmong("text", "json");
+        var report = new Option<string?>("--report") { Description = "Write a self-contained HTML report: the figures, and the distributions of TTFT and end-to-end latency" };
         var engineOptions = new EngineCliOptions();
 
         var cmd = new Command("throughput", "Measure batched generation throughput: requests/s and output tokens/s")
         {
-            model, tokenizer, threads, numPrompts, inputLen, outputLen, prefixLen, concurrency, seed, output,
+            model, tokenizer, threads, numPrompts, inputLen, outputLen, prefixLen, concurrency, seed, output, report,
         };
         engineOptions.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
@@ -50,7 +53,7 @@ internal static class BenchThroughputCommand
                 MaxKvTokens = conc * (inLen + outLen + 16),
             };
             var options = engineOptions.Apply(parse, defaults);
-            using var loaded = ModelOptions.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: json);
+            using var loaded = ModelOptions.Load(parse, parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: json);
             if (inLen + outLen > loaded.Config.ContextLength)
                 throw new ArgumentException($"--input-len + --output-len ({inLen + outLen}) exceeds the model's context ({loaded.Config.ContextLength})");
             var prompts = MakePrompts(loaded, n, inLen, prefix, parse.GetValue(seed));
@@ -65,26 +68,41 @@ internal static class BenchThroughputCommand
             var gate = new SemaphoreSlim(conc);
             long generated = 0, cached = 0;
             var ttft = new double[n];
+            var e2el = new double[n];
+            var itl = new List<double>[n];
             var sw = Stopwatch.StartNew();
-            var tasks = prompts.Select(async (prompt, i) =>
+            await CliProgress.RunAsync(parse, "bench throughput", json, async progress =>
             {
-                await gate.WaitAsync(ct);
-                try
+                long total = (long)n * outLen;
+                var tasks = prompts.Select(async (prompt, i) =>
                 {
-                    double start = sw.Elapsed.TotalSeconds;
-                    var request = engine.AddRequest(prompt, p);
-                    int count = 0;
-                    await foreach (var o in request.Outputs(ct))
+                    await gate.WaitAsync(ct);
+                    try
                     {
-                        if (count == 0 && o.TokenIds.Length > 0) ttft[i] = sw.Elapsed.TotalSeconds - start;
-                        count += o.TokenIds.Length;
-                        if (o.FinishReason is not null) Interlocked.Add(ref cached, o.CachedPromptTokens);
+                        double start = sw.Elapsed.TotalSeconds, last = start;
+                        itl[i] = new List<double>(outLen);
+                        var request = engine.AddRequest(prompt, p);
+                        int count = 0;
+                        await foreach (var o in request.Outputs(ct))
+                        {
+                            double now = sw.Elapsed.TotalSeconds;
+                            if (o.TokenIds.Length > 0)
+                            {
+                                if (count == 0) ttft[i] = now - start;
+                                else itl[i].Add(now - last);
+                                last = now;
+                                progress.Report(new WorkProgress(Interlocked.Add(ref generated, o.TokenIds.Length), total, WorkProgress.Tokens));
+                            }
+                            count += o.TokenIds.Length;
+                            if (o.FinishReason is not null) Interlocked.Add(ref cached, o.CachedPromptTokens);
+                        }
+                        e2el[i] = sw.Elapsed.TotalSeconds - start;
                     }
-                    Interlocked.Add(ref generated, count);
-                }
-                finally { gate.Release(); }
-            }).ToArray();
-            await Task.WhenAll(tasks);
+                    finally { gate.Release(); }
+                }).ToArray();
+                await Task.WhenAll(tasks);
+                return 0;
+            });
             double seconds = sw.Elapsed.TotalSeconds;
 
             double rps = n / seconds, outTps = generated / seconds, totalTps = ((long)n * inLen + generated) / seconds;
@@ -119,9 +137,46 @@ internal static class BenchThroughputCommand
                 Console.Out.WriteLine($"Throughput: {rps:F2} requests/s, {totalTps:F1} total tok/s, {outTps:F1} output tok/s ({seconds:F2} s)");
                 Console.Out.WriteLine($"  prompt tokens computed {engine.Metrics.PromptTokens - promptBefore} (cached {cached}), mean TTFT {ttft.Average() * 1000:F0} ms, {engine.Metrics.Steps - stepsBefore} steps, {engine.Scheduler.Preemptions - preemptBefore} preemptions");
             }
+            if (parse.GetValue(report) is { } html)
+            {
+                var figures = ReportFigures(n, inLen, generated, conc, seconds, ttft, e2el, itl);
+                await File.WriteAllTextAsync(html, BenchReport.Html([new BenchReport.Run(loaded.Name, [figures])],
+                    $"loom bench throughput: {loaded.Name}, {n} requests of {inLen} + {outLen} tokens, {conc} at once, {engine.Threads} threads"), ct);
+            }
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>The run under <c>bench serve</c>'s keys (latencies in ms, samples in s), for its report.</summary>
+    private static JsonObject ReportFigures(int n, int inLen, long generated, int conc, double seconds, double[] ttft, double[] e2el, List<double>[] itl)
+    {
+        var o = new JsonObject
+        {
+            ["completed"] = n,
+            ["failed"] = 0,
+            ["max_concurrency"] = conc,
+            ["duration"] = seconds,
+            ["request_throughput"] = n / seconds,
+            ["output_throughput"] = generated / seconds,
+            ["total_token_throughput"] = ((long)n * inLen + generated) / seconds,
+        };
+        // TPOT as bench serve defines it: the time after the first token over the tokens after it.
+        var samples = new Dictionary<string, double[]>
+        {
+            ["ttft"] = ttft.Select(x => x * 1000).ToArray(),
+            ["tpot"] = itl.Where(g => g.Count > 0).Select(g => g.Sum() / g.Count * 1000).ToArray(),
+            ["itl"] = itl.SelectMany(g => g).Select(x => x * 1000).ToArray(),
+            ["e2el"] = e2el.Select(x => x * 1000).ToArray(),
+        };
+        foreach (var (metric, v) in samples)
+        {
+            o[$"mean_{metric}_ms"] = v.Length == 0 ? 0 : v.Average();
+            foreach (var (key, p) in ServeBenchResult.Percentiles) o[$"{key}_{metric}_ms"] = ServeBenchResult.Percentile(v, p);
+        }
+        o["ttfts"] = new JsonArray(ttft.Select(x => (JsonNode)x).ToArray());
+        o["e2els"] = new JsonArray(e2el.Select(x => (JsonNode)x).ToArray());
+        return o;
     }
 
     /// <summary>

@@ -32,7 +32,11 @@ internal static class CreateModelCommand
                 ?? throw new ArgumentException($"unknown shape '{name}' (expected one of {string.Join(", ", Shapes.Select(s => s.Name))})");
             var fileType = LlamaFileTypes.Parse(parse.GetValue(type)!);
             string path = parse.GetValue(output)!;
-            SyntheticModel.Write(path, spec, fileType, parse.GetValue(seed), parse.GetValue(pure));
+            CliProgress.Run(parse, $"writing {Path.GetFileName(path)}", quiet: false, progress =>
+            {
+                SyntheticModel.Write(path, spec, fileType, parse.GetValue(seed), parse.GetValue(pure), progress);
+                return 0;
+            });
             Console.Error.WriteLine($"wrote {path}: {spec.Name} {fileType}, {new FileInfo(path).Length / 1048576.0:F1} MiB");
             return 0;
         });

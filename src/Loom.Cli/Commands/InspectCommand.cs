@@ -14,7 +14,7 @@ internal static class InspectCommand
         var cmd = new Command("inspect", "Show a model's architecture, hyperparameters, tensors and tokenizer") { model, tokenizer, tensors };
         cmd.SetAction(parse =>
         {
-            using var m = ModelOptions.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: true);
+            using var m = ModelOptions.Load(parse, parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: false, prefetch: false);
             var c = m.Config;
             var o = Console.Out;
             o.WriteLine($"model:         {m.Name} ({m.Format}) {m.Path}");

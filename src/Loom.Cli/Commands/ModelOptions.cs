@@ -1,10 +1,9 @@
 using System.CommandLine;
 using Loom.Models;
-using Spectre.Console;
 
 namespace Loom.Cli.Commands;
 
-/// <summary>Options every model-loading command shares, and loading with a progress bar on a terminal.</summary>
+/// <summary>Options every model-loading command shares, and loading with progress.</summary>
 internal static class ModelOptions
 {
     public static Option<string> Model() => new("--model", "-m")
@@ -23,19 +22,11 @@ internal static class ModelOptions
         Description = "Compute threads (default: all cores)",
     }.InRange(1, CliChecks.MaxThreads);
 
-    /// <summary>Loads the model, showing a progress bar while its weights are paged in when stderr is a terminal.</summary>
-    public static LoadedModel Load(string path, string? tokenizer, bool quiet)
-    {
-        if (quiet || Console.IsErrorRedirected)
-            return ModelLoader.Load(path, new ModelLoadOptions { TokenizerPath = tokenizer });
-        LoadedModel? model = null;
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        console.Progress().AutoClear(true).Start(ctx =>
-        {
-            var task = ctx.AddTask($"loading {Path.GetFileName(path.TrimEnd('/'))}", maxValue: 1.0);
-            model = ModelLoader.Load(path, new ModelLoadOptions { TokenizerPath = tokenizer, Progress = new Progress<double>(v => task.Value = v) });
-            task.Value = 1.0;
-        });
-        return model!;
-    }
+    /// <summary>
+    /// Loads the model with its progress on stderr (see <see cref="CliProgress"/>; none when <paramref name="quiet"/>),
+    /// paging the weights in unless <paramref name="prefetch"/> is off, so the first token does not pay for it.
+    /// </summary>
+    public static LoadedModel Load(ParseResult parse, string path, string? tokenizer, bool quiet, bool prefetch = true) =>
+        CliProgress.Run(parse, $"loading {Path.GetFileName(path.TrimEnd('/', Path.DirectorySeparatorChar))}", quiet, progress =>
+            ModelLoader.Load(path, new ModelLoadOptions { TokenizerPath = tokenizer, Prefetch = prefetch, Progress = progress }));
 }

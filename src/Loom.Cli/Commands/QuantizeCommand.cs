@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Loom.Models.Quantize;
-using Spectre.Console;
 
 namespace Loom.Cli.Commands;
 
@@ -32,9 +31,8 @@ internal static class QuantizeCommand
             IReadOnlyList<QuantizedTensor> tensors;
             try
             {
-                tensors = Console.IsErrorRedirected
-                    ? ModelQuantizer.Quantize(inPath, outPath, options)
-                    : WithProgress(inPath, outPath, options);
+                tensors = CliProgress.Run(parse, $"quantizing to {options.FileType}", quiet: false,
+                    progress => ModelQuantizer.Quantize(inPath, outPath, options, progress));
             }
             catch (NotSupportedException e) { throw new ArgumentException(e.Message, e); }
             long before = tensors.Sum(t => t.BytesIn), after = tensors.Sum(t => t.BytesOut);
@@ -43,29 +41,5 @@ internal static class QuantizeCommand
             return 0;
         });
         return cmd;
-    }
-
-    private static IReadOnlyList<QuantizedTensor> WithProgress(string inPath, string outPath, ModelQuantizeOptions options)
-    {
-        IReadOnlyList<QuantizedTensor>? result = null;
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        console.Progress().AutoClear(true).Start(ctx =>
-        {
-            var task = ctx.AddTask($"quantizing to {options.FileType}", maxValue: 1.0);
-            // Progress<T> would post to the thread pool; the bar only needs the latest value, so set it directly.
-            var progress = new DirectProgress<QuantizeProgress>(p =>
-            {
-                task.Value = p.Fraction;
-                task.Description = Markup.Escape($"[{p.Index + 1}/{p.Count}] {p.Tensor} -> {p.To}");
-            });
-            result = ModelQuantizer.Quantize(inPath, outPath, options, progress);
-            task.Value = 1.0;
-        });
-        return result!;
-    }
-
-    private sealed class DirectProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

@@ -49,7 +49,7 @@ internal static class RunCommand
             };
             p.Validate();
             var options = engineOptions.Apply(parse, new EngineOptions { Threads = parse.GetValue(threads), MaxNumSeqs = 1 });
-            using var loaded = ModelOptions.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: json);
+            using var loaded = ModelOptions.Load(parse, parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: json);
             var promptIds = loaded.Tokenizer.Encode(parse.GetValue(prompt)!, addSpecial: true, parseSpecial: true);
             // One sequence never needs more KV than its prompt and its tokens, however long the model claims its context is.
             options = options with { MaxKvTokens = options.MaxKvTokens ?? (int)Math.Min(loaded.Config.ContextLength, (long)promptIds.Length + p.MaxTokens + 1) };
@@ -67,7 +67,7 @@ internal static class RunCommand
             {
                 if (ids.Count == 0 && o.TokenIds.Length > 0) firstToken = sw.Elapsed.TotalSeconds;
                 ids.AddRange(o.TokenIds.Span);
-                text.Append(o.Text);
+                text.Append(o.Delta);
                 finish ??= o.FinishReason;
                 if (!json && !o.Delta.IsEmpty) { stdout.Write(o.Delta.Span); stdout.Flush(); }
             }

@@ -34,7 +34,7 @@ internal static class ServeCommand
             try { if (template is not null) _ = new Loom.Models.ChatTemplates.ChatTemplate(template); }
             catch (Loom.Models.ChatTemplates.ChatTemplateException e) { throw new ArgumentException($"--chat-template {parse.GetValue(chatTemplate)}: {e.Message}"); }
             var engineSettings = engineOptions.Apply(parse, new EngineOptions { Threads = parse.GetValue(threads), MaxWaiting = waiting });
-            using var loaded = ModelOptions.Load(parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: false);
+            using var loaded = ModelOptions.Load(parse, parse.GetValue(model)!, parse.GetValue(tokenizer), quiet: false);
             using var engine = new LlmEngine(loaded, engineSettings);
             var options = new LoomServerOptions
             {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Loom.Core.Threading;
+using Loom.Models;
 using Loom.Models.Architectures;
 
 namespace Loom.Engine.Bench;
@@ -30,8 +31,11 @@ public sealed class BenchRunner(Transformer model)
     /// <summary>KV-cache bytes a token at <paramref name="position"/> reads: K and V (f16) of every layer for positions 0..position.</summary>
     public long KvBytesRead(int position) => (position + 1L) * KvCache.BytesPerToken(Model.Config.NumLayers, Model.KvDim);
 
-    /// <summary>Runs every test at every thread count on a pool of its own, reporting each result as it is done.</summary>
-    public IReadOnlyList<BenchResult> Run(BenchOptions options, Action<BenchResult>? onResult = null)
+    /// <summary>
+    /// Runs every test at every thread count on a pool of its own, reporting each result as it is done;
+    /// <paramref name="progress"/> hears the tokens run so far, warm-ups included, of all the tests.
+    /// </summary>
+    public IReadOnlyList<BenchResult> Run(BenchOptions options, Action<BenchResult>? onResult = null, IProgress<WorkProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var c = Model.Config;
@@ -47,6 +51,10 @@ public sealed class BenchRunner(Transformer model)
 
         using var probe = options.ProbeBytes > 0 && options.GenTokens > 0 ? new BandwidthProbe(options.ProbeBytes) : null;
         var results = new List<BenchResult>();
+        // Each prompt test runs once more as its warm-up; a generation test's warm-up is one token.
+        long perThreads = (options.Repetitions + 1L) * options.PromptTokens + (options.GenTokens > 0 ? (long)options.Repetitions * options.GenTokens + 1 : 0);
+        long total = options.Threads.Count * perThreads, done = 0;
+        string test = "";
         using var pool = new ComputePool(options.Threads.Max());
         foreach (int threads in options.Threads)
         {
@@ -54,6 +62,7 @@ public sealed class BenchRunner(Transformer model)
             if (options.PromptTokens > 0)
             {
                 int p = options.PromptTokens;
+                test = $"pp{p}, {threads} threads";
                 Prompt(RandomTokens(p)); // warm-up
                 var samples = new double[options.Repetitions];
                 for (int r = 0; r < samples.Length; r++)
@@ -68,6 +77,7 @@ public sealed class BenchRunner(Transformer model)
             if (options.GenTokens > 0)
             {
                 int n = options.GenTokens;
+                test = $"tg{n}, {threads} threads";
                 Generate(RandomTokens(1)); // warm-up
                 var samples = new double[options.Repetitions];
                 for (int r = 0; r < samples.Length; r++)
@@ -94,12 +104,19 @@ public sealed class BenchRunner(Transformer model)
             onResult?.Invoke(r);
         }
 
+        void Advance(int tokens)
+        {
+            done += tokens;
+            progress?.Report(new WorkProgress(done, total, WorkProgress.Tokens, test));
+        }
+
         // A fresh sequence each time: positions from 0, so earlier runs' cache entries are simply overwritten.
         void Prompt(int[] ids)
         {
             batch.Clear();
             batch.Add(ids, 0, table, LogitRequest.Last);
             Model.Forward(batch, cache, logits, pool);
+            Advance(ids.Length);
         }
 
         void Generate(int[] ids)
@@ -109,6 +126,7 @@ public sealed class BenchRunner(Transformer model)
                 batch.Clear();
                 batch.Add(ids.AsSpan(i, 1), i, table, LogitRequest.Last);
                 Model.Forward(batch, cache, logits, pool);
+                Advance(1);
             }
         }
     }

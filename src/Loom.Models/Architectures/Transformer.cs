@@ -22,7 +22,12 @@ public sealed unsafe class Transformer : IDisposable
     private readonly List<PackedMatrix> _packed = [];
     private Scratch _s = new();
 
-    public Transformer(ModelConfig config, ModelWeights weights)
+    /// <summary>
+    /// Prepares <paramref name="weights"/> for the forward pass: packs the matrices that have a packed layout here and
+    /// checks F16 matrices for non-finite values, the slow part of loading a large model, which
+    /// <paramref name="progress"/> hears of tensor by tensor (in bytes of the weights walked).
+    /// </summary>
+    public Transformer(ModelConfig config, ModelWeights weights, IProgress<WorkProgress>? progress = null)
     {
         Config = config;
         Weights = weights;
@@ -38,11 +43,17 @@ public sealed unsafe class Transformer : IDisposable
             _qNorm[l] = ToFloatsOrNull(w.QNorm); _kNorm[l] = ToFloatsOrNull(w.KNorm);
         }
         _outputNorm = ToFloats(weights.OutputNorm);
-        foreach (var t in weights.All())
-            if (t != weights.TokenEmbedding && t.Packed is null && PackedMatrix.CanPack(t)) _packed.Add(t.Packed = PackedMatrix.Pack(t));
-        if (weights.Output.Packed is null && PackedMatrix.CanPack(weights.Output)) _packed.Add(weights.Output.Packed = PackedMatrix.Pack(weights.Output));
-        foreach (var t in weights.All().Append(weights.Output).Distinct())
+        var tensors = weights.All().ToArray();
+        long total = tensors.Sum(t => t.ByteSize), done = 0;
+        foreach (var t in tensors)
+        {
+            // The embedding is read a row at a time, so it packs only when it is also the classifier.
+            bool matmul = t != weights.TokenEmbedding || t == weights.Output;
+            if (matmul && t.Packed is null && PackedMatrix.CanPack(t)) _packed.Add(t.Packed = PackedMatrix.Pack(t));
             if (t.Type == Core.Tensors.GgmlType.F16 && t.Shape.Length == 2) t.FiniteF16 = Dot.AllFiniteF16(t);
+            done += t.ByteSize;
+            progress?.Report(new WorkProgress(done, total, WorkProgress.Bytes, t.Name));
+        }
         _ropeFactors = config.RopeFreqFactors ?? [];
         _attention = new PagedAttention(config);
     }

@@ -17,6 +17,3 @@ public sealed record ModelQuantizeOptions
 
 /// <summary>One tensor of a quantized model: its name, input and output types and sizes.</summary>
 public sealed record QuantizedTensor(string Name, long[] Shape, GgmlType From, GgmlType To, long BytesIn, long BytesOut);
-
-/// <summary>Progress of <see cref="ModelQuantizer.Quantize"/>: the tensor now being written and the share of input bytes done.</summary>
-public readonly record struct QuantizeProgress(int Index, int Count, string Tensor, GgmlType To, double Fraction);

@@ -20,12 +20,13 @@ public static unsafe class ModelQuantizer
     private static readonly string[] SplitKeys = ["split.no", "split.count", "split.tensors.count"];
 
     /// <summary>
-    /// Quantizes <paramref name="inputPath"/> into <paramref name="outputPath"/> and returns what each tensor became.
+    /// Quantizes <paramref name="inputPath"/> into <paramref name="outputPath"/> and returns what each tensor became;
+    /// <paramref name="progress"/> hears the input bytes converted, as each tensor starts and ends.
     /// Throws <see cref="ModelFormatException"/> for a bad input file and <see cref="ArgumentException"/> when the
     /// input is already quantized (without <see cref="ModelQuantizeOptions.AllowRequantize"/>) or the paths coincide.
     /// Nothing is left at <paramref name="outputPath"/> on failure.
     /// </summary>
-    public static IReadOnlyList<QuantizedTensor> Quantize(string inputPath, string outputPath, ModelQuantizeOptions options, IProgress<QuantizeProgress>? progress = null)
+    public static IReadOnlyList<QuantizedTensor> Quantize(string inputPath, string outputPath, ModelQuantizeOptions options, IProgress<WorkProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(inputPath);
         ArgumentNullException.ThrowIfNull(outputPath);
@@ -57,7 +58,7 @@ public static unsafe class ModelQuantizer
         w.Add("general.quantization_version", 2u);
         w.Add("general.file_type", (uint)options.FileType);
 
-        long totalIn = Math.Max(1, plan.Sum(p => p.BytesIn)), doneIn = 0;
+        long totalIn = plan.Sum(p => p.BytesIn), doneIn = 0;
         int threads = Math.Max(1, options.Threads ?? Environment.ProcessorCount);
         var buffers = new Buffers(); // tensors are written one after another, so they share the slice buffers
         for (int i = 0; i < plan.Count; i++)
@@ -67,28 +68,34 @@ public static unsafe class ModelQuantizer
             int index = i;
             w.AddTensor(p.Name, p.To, p.Shape, stream =>
             {
-                progress?.Report(new QuantizeProgress(index, plan.Count, p.Name, p.To, (double)doneIn / totalIn));
-                if (p.To == p.From) Copy(tensor, stream);
-                else Convert(tensor, p.To, stream, threads, buffers);
-                doneIn += p.BytesIn;
-                progress?.Report(new QuantizeProgress(index, plan.Count, p.Name, p.To, (double)doneIn / totalIn));
+                string item = $"[{index + 1}/{plan.Count}] {p.Name} -> {p.To}";
+                progress?.Report(new WorkProgress(doneIn, totalIn, WorkProgress.Bytes, item));
+                // Slice by slice, since one embedding matrix can take a good share of the whole run.
+                void Advance(long bytes)
+                {
+                    doneIn += bytes;
+                    progress?.Report(new WorkProgress(doneIn, totalIn, WorkProgress.Bytes, item));
+                }
+                if (p.To == p.From) Copy(tensor, stream, Advance);
+                else Convert(tensor, p.To, stream, threads, buffers, Advance);
             });
         }
         w.Write(outputPath);
         return plan;
     }
 
-    private static void Copy(WeightTensor t, Stream output)
+    private static void Copy(WeightTensor t, Stream output, Action<long> advance)
     {
         for (long off = 0; off < t.ByteSize; off += 1 << 24)
         {
             int n = (int)Math.Min(1 << 24, t.ByteSize - off);
             output.Write(new ReadOnlySpan<byte>((byte*)t.Data + off, n));
+            advance(n);
         }
     }
 
     /// <summary>Dequantizes a slice of rows to floats, quantizes it to <paramref name="to"/> (rows split over threads) and writes it.</summary>
-    private static void Convert(WeightTensor t, GgmlType to, Stream output, int threads, Buffers buffers)
+    private static void Convert(WeightTensor t, GgmlType to, Stream output, int threads, Buffers buffers, Action<long> advance)
     {
         int cols = t.Cols;
         long rows = t.ElementCount / cols;
@@ -113,6 +120,7 @@ public static unsafe class ModelQuantizer
             if (workers <= 1) Rows(0, n);
             else Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, c => Rows(n * c / workers, n * (c + 1) / workers));
             output.Write(bytes, 0, (int)(n * outRow));
+            advance(n * inRow);
         }
     }
 

@@ -23,16 +23,17 @@ public static class SyntheticModel
     /// biases are F32. Matrix weights are approximately N(0, 1/fan_in) (standard deviation 1/sqrt(row length)), so
     /// activations stay O(1); norm weights are 1 plus small noise. Throws <see cref="ArgumentException"/> when the spec
     /// does not fit the type (see <see cref="SyntheticModelSpec.Validate"/>) and <see cref="NotSupportedException"/>
-    /// when <see cref="Quants.Quantize"/> cannot produce the type yet.
+    /// when <see cref="Quants.Quantize"/> cannot produce the type yet. <paramref name="progress"/> hears the bytes of
+    /// tensor data written.
     /// </summary>
-    public static void Write(string path, SyntheticModelSpec spec, GgmlType matrixType, int seed = 0)
+    public static void Write(string path, SyntheticModelSpec spec, GgmlType matrixType, int seed = 0, IProgress<WorkProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate(matrixType);
         Quants.Quantize(matrixType, new float[TypeTraits.BlockSize(matrixType)], new byte[TypeTraits.TypeSize(matrixType)]);
         var w = new GgufWriter();
         AddMetadata(w, spec, FileType(matrixType));
-        AddTensors(w, spec, (_, _) => matrixType, seed);
+        AddTensors(w, spec, (_, _) => matrixType, seed, progress);
         w.Write(path);
     }
 
@@ -40,10 +41,10 @@ public static class SyntheticModel
     /// Writes the model as llama-quantize would write it from an F32 original with <paramref name="fileType"/>: each
     /// weight gets the type <see cref="TensorTypeRules"/> chooses (so Q4_K_M gives attn_v and ffn_down Q6_K in some
     /// layers, and the classifier Q6_K), or the mix's default type everywhere when <paramref name="pure"/>. Norms and
-    /// biases are F32. The weights are the same values <see cref="Write(string, SyntheticModelSpec, GgmlType, int)"/>
-    /// writes for the same seed, before quantization.
+    /// biases are F32. The weights are the same values <see cref="Write(string, SyntheticModelSpec, GgmlType, int, IProgress{WorkProgress})"/>
+    /// writes for the same seed, before quantization. <paramref name="progress"/> hears the bytes of tensor data written.
     /// </summary>
-    public static void Write(string path, SyntheticModelSpec spec, LlamaFileType fileType, int seed = 0, bool pure = false)
+    public static void Write(string path, SyntheticModelSpec spec, LlamaFileType fileType, int seed = 0, bool pure = false, IProgress<WorkProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate(GgmlType.F32);
@@ -51,7 +52,7 @@ public static class SyntheticModel
         var rules = new TensorTypeRules(fileType, info, pure);
         var w = new GgufWriter();
         AddMetadata(w, spec, (int)fileType);
-        AddTensors(w, spec, (name, shape) => rules.Choose(name, shape, GgmlType.F32), seed);
+        AddTensors(w, spec, (name, shape) => rules.Choose(name, shape, GgmlType.F32), seed, progress);
         w.Write(path);
     }
 
@@ -102,10 +103,10 @@ public static class SyntheticModel
         w.Add("general.quantization_version", 2u);
     }
 
-    private static void AddTensors(GgufWriter w, SyntheticModelSpec s, Func<string, long[], GgmlType> matrixType, int seed)
+    private static void AddTensors(GgufWriter w, SyntheticModelSpec s, Func<string, long[], GgmlType> matrixType, int seed, IProgress<WorkProgress>? progress)
     {
         long dim = s.Dim, ffn = s.FfnDim, hd = s.EffectiveHeadDim, q = s.NumHeads * hd, kv = s.NumKvHeads * hd;
-        var scratch = new Scratch(); // tensors are written one after another, so they share one pair of buffers
+        var scratch = new Scratch(progress); // tensors are written one after another, so they share one pair of buffers
         void Matrix(string name, long cols, long rows) => Add(w, scratch, name, matrixType(name, [cols, rows]), [cols, rows], seed, Init.Matrix);
         void Norm(string name, long n) => Add(w, scratch, name, GgmlType.F32, [n], seed, Init.Norm);
         void Bias(string name, long n) => Add(w, scratch, name, GgmlType.F32, [n], seed, Init.Bias);
@@ -141,17 +142,28 @@ public static class SyntheticModel
 
     private enum Init { Matrix, Norm, Bias }
 
-    private sealed class Scratch
+    private sealed class Scratch(IProgress<WorkProgress>? progress)
     {
         private float[] _floats = [];
         private byte[] _bytes = [];
+        private long _done;
         public float[] Floats(long n) => _floats.Length >= n ? _floats : _floats = new float[n];
         public byte[] Bytes(long n) => _bytes.Length >= n ? _bytes : _bytes = new byte[n];
+
+        /// <summary>Bytes of every tensor added: all are added before the first is written.</summary>
+        public long Total { get; set; }
+
+        public void Wrote(long bytes, string tensor)
+        {
+            _done += bytes;
+            progress?.Report(new WorkProgress(_done, Total, WorkProgress.Bytes, tensor));
+        }
     }
 
     private static void Add(GgufWriter w, Scratch scratch, string name, GgmlType type, long[] shape, int seed, Init init)
     {
         long cols = shape[0], rows = shape.Length > 1 ? shape[1] : 1;
+        scratch.Total += TypeTraits.RowSize(type, cols) * rows;
         w.AddTensor(name, type, shape, stream => Generate(stream, scratch, name, type, cols, rows, seed, init));
     }
 
@@ -172,6 +184,7 @@ public static class SyntheticModel
             if (type == GgmlType.F32) MemoryMarshal.AsBytes(f).CopyTo(dst);
             else WeightQuantizer.Quantize(type, f, dst);
             output.Write(dst);
+            scratch.Wrote(dst.Length, name);
         }
     }
 
