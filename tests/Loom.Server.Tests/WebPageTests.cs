@@ -84,6 +84,8 @@ public sealed class WebPageFixture : IAsyncLifetime
             Port = 0, ApiKey = ServerFixture.ApiKey, ServedModelName = ModelName, ChatTemplate = template,
         });
         await Server.StartAsync();
+        // The whole suite runs beside these tests on a few cores: Playwright's 5 s default is too tight there.
+        Assertions.SetDefaultExpectTimeout(20_000);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium.Executable, Headless = true });
     }

@@ -110,6 +110,8 @@
   async function send(text) {
     if (!model) await loadModel();
     if (!model) return;
+    // Cleared only now: a message typed before the key was given is still there to send once it is.
+    $('prompt').value = '';
     showError('');
     const messages = [...history, { role: 'user', content: text }];
     const system = $('system').value.trim();
@@ -170,7 +172,6 @@
     e.preventDefault();
     const text = $('prompt').value.trim();
     if (!text || controller) return;
-    $('prompt').value = '';
     send(text);
   });
   $('prompt').addEventListener('keydown', e => {
