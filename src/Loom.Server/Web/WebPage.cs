@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
