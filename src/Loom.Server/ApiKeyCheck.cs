@@ -8,7 +8,8 @@ namespace Loom.Server;
 
 /// <summary>
 /// Middleware requiring <c>Authorization: Bearer KEY</c> on the API routes (/v1/*, /tokenize, /detokenize);
-/// /health and /metrics stay open for probes and scrapers, as in vLLM.
+/// /health and /metrics stay open for probes and scrapers, as in vLLM, and the web page (/ and /ui/*) for browsers:
+/// it holds no data, and asks the user for the key its own API calls send.
 /// </summary>
 internal sealed class ApiKeyCheck(string key)
 {

@@ -17,7 +17,7 @@ namespace Loom.Server;
 
 /// <summary>
 /// The OpenAI-compatible HTTP server over one <see cref="LlmEngine"/> (Kestrel): /v1/completions,
-/// /v1/chat/completions, /v1/models, /health, /metrics, /tokenize and /detokenize. Build it with
+/// /v1/chat/completions, /v1/models, /health, /metrics, /tokenize and /detokenize, and a web page at /. Build it with
 /// <see cref="Create"/>, <see cref="StartAsync"/> it (port 0 picks a free port; see <see cref="BaseAddress"/>),
 /// and dispose it to stop. The engine's step loop is started if it was not; the engine is not disposed.
 /// </summary>
@@ -93,6 +93,7 @@ public sealed class LoomServer : IAsyncDisposable
             ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
             return ctx.Response.WriteAsync(exporter.Scrape(), ctx.RequestAborted);
         });
+        Web.WebPage.Map(app);
         app.MapFallback((HttpContext ctx) => throw new OpenAiException(HttpStatusCode.NotFound,
             $"No route for {ctx.Request.Method} {ctx.Request.Path}.", "invalid_request_error", null, "not_found"));
         return new LoomServer(app, context, exporter);

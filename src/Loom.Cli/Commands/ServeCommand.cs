@@ -54,7 +54,7 @@ internal static class ServeCommand
             {
                 throw new IOException($"cannot listen on {options.Host}:{portValue}: {e.Message}", e);
             }
-            Console.Error.WriteLine($"loom: serving '{server.ServedModelName}' at {server.BaseAddress} (OpenAI API under {server.BaseAddress}v1), kernels: {Loom.Core.Kernels.KernelTier.Name}; Ctrl+C stops");
+            Console.Error.WriteLine($"loom: serving '{server.ServedModelName}' at {server.BaseAddress} (the web page; the OpenAI API under {server.BaseAddress}v1), kernels: {Loom.Core.Kernels.KernelTier.Name}; Ctrl+C stops");
             await server.WaitForShutdownAsync(ct);
             return 0;
         });
