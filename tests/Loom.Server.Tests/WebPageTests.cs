@@ -48,8 +48,7 @@ public sealed class WebAssetTests(ServerFixture f)
 }
 
 /// <summary>
-/// A server with an API key over stories260K from ../shared (real words in the screenshot) or, without it, the tiny
-/// chat model; its steps slowed so a stream lasts long enough to stop and to be seen in the metrics; and one headless
+/// A server with an API key over the repository's stories260K (real words in the screenshot); its steps slowed so a stream lasts long enough to stop and to be seen in the metrics; and one headless
 /// Chromium for the class.
 /// </summary>
 public sealed class WebPageFixture : IAsyncLifetime
@@ -66,7 +65,7 @@ public sealed class WebPageFixture : IAsyncLifetime
     public LlmEngine Engine { get; private set; } = null!;
     public LoomServer Server { get; private set; } = null!;
     public IBrowser Browser { get; private set; } = null!;
-    public string ModelName => SharedData.Available ? "stories" : "tiny";
+    public string ModelName => "stories";
     /// <summary>max_tokens for an answer that runs for seconds: most of the context.</summary>
     public int LongAnswer => Engine.Model.Config.ContextLength - 64;
     internal SdkRaw Api => new(Clients.For(new Uri(Server.BaseAddress, "v1"), ServerFixture.ApiKey), new Uri(Server.BaseAddress, "v1"));
@@ -75,13 +74,11 @@ public sealed class WebPageFixture : IAsyncLifetime
     {
         if (Chromium.SkipReason is not null) return;
         const string storyTemplate = "{{ bos_token }}{% for m in messages %}{% if m.role == 'user' %}{{ m.content }} {% endif %}{% endfor %}";
-        (_model, string? template) = SharedData.Available
-            ? (ModelLoader.Load(SharedData.Path("models/stories260K/stories260K.gguf")), storyTemplate)
-            : (TestModels.LoadChat(), null);
+        _model = ModelLoader.Load(RepoModels.Stories260K);
         Engine = new LlmEngine(_model, new EngineOptions { Threads = 1, MaxNumSeqs = 16, Faults = new SlowSteps() });
         Server = LoomServer.Create(Engine, new LoomServerOptions
         {
-            Port = 0, ApiKey = ServerFixture.ApiKey, ServedModelName = ModelName, ChatTemplate = template,
+            Port = 0, ApiKey = ServerFixture.ApiKey, ServedModelName = ModelName, ChatTemplate = storyTemplate,
         });
         await Server.StartAsync();
         // The whole suite runs beside these tests on a few cores: Playwright's 5 s default is too tight there.
