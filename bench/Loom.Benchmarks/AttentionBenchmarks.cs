@@ -35,7 +35,7 @@ public class AttentionBenchmarks
         var fill = new ForwardBatch();
         fill.Add(new int[Context], 0, table, LogitRequest.None);
         var kv = BenchData.Floats(Context * KvHeads * HeadDim, 1);
-        _attention.Store(fill, _cache, 0, kv, kv);
+        _cache.Store(fill, 0, kv, kv);
 
         _decode.Add([0], Context - 1, table);
         _prompt.Add(new int[64], 0, table);

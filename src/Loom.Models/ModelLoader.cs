@@ -1,5 +1,6 @@
 using Loom.Models.Architectures;
 using Loom.Models.Formats.Gguf;
+using Loom.Models.Formats.SafeTensors;
 using Loom.Models.Formats.Llama2c;
 using Loom.Models.Tokenizers;
 

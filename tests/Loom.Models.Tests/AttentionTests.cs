@@ -27,13 +27,13 @@ public class AttentionTests
         using var rig = new AttentionTestRig(hd, heads, kvHeads, blockSize, Mix, seed, context: 200);
         var fast = new PagedAttention(rig.Config);
         var reference = new ReferenceAttention(rig.Config);
-        rig.Prepare((b, layer, k, v) => fast.Store(b, rig.Cache, layer, k, v));
+        rig.Prepare((b, layer, k, v) => rig.Cache.Store(b, layer, k, v));
         int n = rig.Batch.TokenCount * heads * hd;
         for (int layer = 0; layer < rig.Config.NumLayers; layer++)
         {
             var k = rig.Random(rig.Batch.TokenCount * rig.KvDim, 2f);
             var v = rig.Random(rig.Batch.TokenCount * rig.KvDim, 1f);
-            fast.Store(rig.Batch, rig.Cache, layer, k, v);
+            rig.Cache.Store(rig.Batch, layer, k, v);
             var expected = new float[n];
             var actual = new float[n];
             reference.Compute(rig.Batch, rig.Cache, layer, rig.Q, expected);
@@ -53,7 +53,7 @@ public class AttentionTests
         using var rig = new AttentionTestRig(64, 8, 2, 16, Mix, 9, type, context: 200);
         var att = new PagedAttention(rig.Config);
         var policy = exact ? new AttentionPolicy { ExactOnly = true, PlanThreads = 8 } : new AttentionPolicy { SplitMinPositions = 0, TiledMinPositions = 0, PlanThreads = 8 };
-        rig.Prepare((b, layer, k, v) => att.Store(b, rig.Cache, layer, k, v));
+        rig.Prepare((b, layer, k, v) => rig.Cache.Store(b, layer, k, v));
         var k = rig.Random(rig.Batch.TokenCount * rig.KvDim, 1f);
         var v = rig.Random(rig.Batch.TokenCount * rig.KvDim, 1f);
         var o = new float[rig.Q.Length];
@@ -62,14 +62,14 @@ public class AttentionTests
         // Warm up past tiered JIT recompilation, which can allocate on the calling thread (seen under a loaded run).
         for (int i = 0; i < 60; i++)
         {
-            att.Store(rig.Batch, rig.Cache, i % 2, k, v);
+            rig.Cache.Store(rig.Batch, i % 2, k, v);
             att.Compute(rig.Batch, rig.Cache, i % 2, rig.Q, o, pool, policy);
             if (i == 30) Thread.Sleep(200);
         }
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 20; i++)
         {
-            att.Store(rig.Batch, rig.Cache, i % 2, k, v);
+            rig.Cache.Store(rig.Batch, i % 2, k, v);
             att.Compute(rig.Batch, rig.Cache, i % 2, rig.Q, o, pool, policy);
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
@@ -82,7 +82,7 @@ public class AttentionTests
         rig.Prepare((_, _, _, _) => { });
         var k = rig.Random(9 * rig.KvDim, 70000f); // includes values past the f16 range
         var v = rig.Random(9 * rig.KvDim, 1e-5f);   // and in its subnormal range
-        new PagedAttention(rig.Config).Store(rig.Batch, rig.Cache, 1, k, v);
+        rig.Cache.Store(rig.Batch, 1, k, v);
         var table = rig.Batch.BlockTable(0);
         for (int t = 0; t < 9; t++)
         {
@@ -126,10 +126,10 @@ public class TiledAttentionTests
         using var rig = new AttentionTestRig(hd, heads, kvHeads, blockSize, Mix, seed, type);
         var att = new PagedAttention(rig.Config);
         var policy = new AttentionPolicy { SplitMinPositions = 0, TiledMinPositions = 0, PlanThreads = threads, ForceOnline = true };
-        rig.Prepare((b, layer, k, v) => att.Store(b, rig.Cache, layer, k, v));
+        rig.Prepare((b, layer, k, v) => rig.Cache.Store(b, layer, k, v));
         var k = rig.Random(rig.Batch.TokenCount * rig.KvDim, 2f);
         var v = rig.Random(rig.Batch.TokenCount * rig.KvDim, 1f);
-        att.Store(rig.Batch, rig.Cache, 1, k, v);
+        rig.Cache.Store(rig.Batch, 1, k, v);
         var actual = new float[rig.Batch.TokenCount * heads * hd];
         att.Compute(rig.Batch, rig.Cache, 1, rig.Q, actual, policy: policy);
         var expected = DoubleReference.Attention(rig, 1);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Loom.Models.Architectures;
+using Loom.Models.Formats.SafeTensors;
 
 namespace Loom.Models.Tests;
 

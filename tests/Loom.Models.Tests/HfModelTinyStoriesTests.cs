@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Loom.Core.Tensors;
 using Loom.Models.Architectures;
+using Loom.Models.Formats.SafeTensors;
 using Loom.Models.Formats.Gguf;
 using Loom.Tests;
 

@@ -86,7 +86,7 @@ public class KvCacheInt8StorageTests
         var k = rig.Random(13 * rig.KvDim, 3f);
         var v = rig.Random(13 * rig.KvDim, 0.01f);
         for (int i = 0; i < 48; i++) k[i] = 0; // an all-zero head vector must stay zero, not NaN
-        new PagedAttention(rig.Config).Store(rig.Batch, rig.Cache, 0, k, v);
+        rig.Cache.Store(rig.Batch, 0, k, v);
         var table = rig.Batch.BlockTable(0);
         for (int t = 0; t < 13; t++)
             for (int h = 0; h < 2; h++)

@@ -1,3 +1,4 @@
+using Loom.Core.Kernels.Attention;
 using Loom.Core.Tensors;
 
 namespace Loom.Models.Architectures;
@@ -78,6 +79,44 @@ public sealed unsafe class KvCache : IDisposable
 
     /// <summary>The <see cref="NumKvHeads"/> V scales of the token at <paramref name="slot"/>.</summary>
     public float* VScales(int layer, int slot) => (float*)_vScale![layer].Pointer + (long)slot * NumKvHeads;
+
+    /// <summary>
+    /// Writes every batch token's K and V rows (<see cref="KvDim"/> floats each) of <paramref name="layer"/> into
+    /// its slot, found through its sequence's block table: rounded to f16, or quantized per head for int8.
+    /// </summary>
+    public void Store(ForwardBatch batch, int layer, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
+    {
+        int kvDim = KvDim;
+        fixed (float* kp = k, vp = v)
+            for (int t = 0; t < batch.TokenCount; t++)
+            {
+                int[] table = batch.BlockTable(batch.TokenSeq[t]);
+                int pos = batch.Positions[t];
+                int slot = table[pos / BlockSize] * BlockSize + pos % BlockSize;
+                if (Type == KvCacheType.Int8)
+                {
+                    int hd = HeadDim;
+                    float* ks = KScales(layer, slot), vs = VScales(layer, slot);
+                    for (int h = 0; h < NumKvHeads; h++)
+                    {
+                        ks[h] = Int8Rows.Quantize(kp + t * kvDim + h * hd, hd, KInt8(layer, slot) + h * hd);
+                        vs[h] = Int8Rows.Quantize(vp + t * kvDim + h * hd, hd, VInt8(layer, slot) + h * hd);
+                    }
+                    continue;
+                }
+                HalfVec.Narrow(kp + t * kvDim, K(layer, slot), kvDim);
+                HalfVec.Narrow(vp + t * kvDim, V(layer, slot), kvDim);
+            }
+    }
+
+    /// <summary>
+    /// <paramref name="layer"/> as the attention kernels read it, in KV-head rows of <paramref name="headDim"/>
+    /// (an f16 cache made from a row width alone does not know its heads).
+    /// </summary>
+    internal PagedKv Layer(int layer, int headDim) => new(
+        (void*)_k[layer].Pointer, (void*)_v[layer].Pointer,
+        _kScale is null ? null : (float*)_kScale[layer].Pointer, _vScale is null ? null : (float*)_vScale[layer].Pointer,
+        KvDim / headDim, headDim, BlockSize, (long)NumBlocks * BlockSize);
 
     /// <summary>Copies every layer's K/V (and scales) of one block into another (copy-on-write of a shared partial block).</summary>
     public void CopyBlock(int src, int dst)

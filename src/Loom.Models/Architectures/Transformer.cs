@@ -109,7 +109,7 @@ public sealed unsafe class Transformer : IDisposable
             // Attention block (xb holds the normed input).
             MatMul.Compute(xb, T, s.Quant, gemv, w.Wq, q, w.Wk, k, w.Wv, v, pool);
             pool.For(T, qDim + kvDim, (this, l), static (j, start, end) => j.Item1.PrepareQk(j.Item2, start, end));
-            _attention.Store(batch, cache, l, k, v);
+            cache.Store(batch, l, k, v);
             _attention.Compute(batch, cache, l, q, s.Att.AsSpan(0, T * qDim), pool, attention);
             MatMul.Compute(w.Wo, s.Att.AsSpan(0, T * qDim), T, xb, s.Quant, gemv, pool);
 

@@ -1,10 +1,13 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Loom.Core.Kernels.Attention;
 
 /// <summary>
 /// One worker thread's attention scratch, grown to the largest request seen and then reused, so attention
 /// allocates nothing once warm. Per thread because the parallel dispatch hands out index ranges, not thread ids.
 /// </summary>
-internal sealed class AttentionWorkspace
+internal sealed unsafe class AttentionWorkspace
 {
     [ThreadStatic] private static AttentionWorkspace? t_current;
 
@@ -29,4 +32,8 @@ internal sealed class AttentionWorkspace
     {
         if (a.Length < n) a = GC.AllocateUninitializedArray<T>((int)Math.Max(n, a.Length * 3L / 2), pinned: true);
     }
+
+    /// <summary>The first element of a buffer, which is pinned (<see cref="Ensure"/> allocates it so).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T* Ptr<T>(T[] a) where T : unmanaged => (T*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(a));
 }

@@ -23,6 +23,9 @@ internal static unsafe class OnlineSoftmax
     /// Folds one tile (positions j0..j0+rows, K and V rows widened in <paramref name="k"/>/<paramref name="v"/>)
     /// into each query row r whose causal end ends[r] (exclusive) lies past j0.
     /// </summary>
+    // A tile's work dwarfs a call. Inlined into the paged drivers, it spent their JIT inlining budget and left
+    // its own vector helpers as calls (a tenth slower where Vector512 is emulated).
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static void Tile(float* q, int count, int hd, float scale, int* ends, int j0, int rows, float* k, float* v,
         float* scores, float* m, float* l, float* acc)
     {

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using System.Text.Unicode;
+using Loom.Models.Architectures;
 
-namespace Loom.Models.Architectures;
+namespace Loom.Models.Formats.SafeTensors;
 
 /// <summary>
 /// Turns a Hugging Face <c>config.json</c> of a Llama-family model into a <see cref="ModelConfig"/>,

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Loom.Models.Architectures;
+namespace Loom.Models.Formats.SafeTensors;
 
 /// <summary>
 /// Typed reads from one JSON object of a Hugging Face config, where a JSON <c>null</c> means "not set"

@@ -1,7 +1,7 @@
 using Loom.Core.Tensors;
-using Loom.Models.Formats.Gguf;
+using Loom.Models.Architectures;
 
-namespace Loom.Models.Architectures;
+namespace Loom.Models.Formats.Gguf;
 
 /// <summary>Reads a Llama-family model's configuration and weights from a GGUF file (llama.cpp's naming).</summary>
 public static class GgufModelLoader

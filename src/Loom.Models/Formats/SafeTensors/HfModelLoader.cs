@@ -1,7 +1,7 @@
 using Loom.Core.Tensors;
-using Loom.Models.Formats.SafeTensors;
+using Loom.Models.Architectures;
 
-namespace Loom.Models.Architectures;
+namespace Loom.Models.Formats.SafeTensors;
 
 /// <summary>
 /// Loads a Hugging Face Llama/Mistral/Qwen2/Qwen3 checkpoint directory (<c>config.json</c> plus

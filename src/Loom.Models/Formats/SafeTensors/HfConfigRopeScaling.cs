@@ -1,4 +1,6 @@
-namespace Loom.Models.Architectures;
+using Loom.Models.Architectures;
+
+namespace Loom.Models.Formats.SafeTensors;
 
 /// <summary>
 /// RoPE scaling from a Hugging Face <c>rope_scaling</c> block, turned into the numbers llama.cpp would
