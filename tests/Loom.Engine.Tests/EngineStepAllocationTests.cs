@@ -20,7 +20,8 @@ public class EngineStepAllocationTests
             string path = Path.Combine(dir, "m.gguf");
             SyntheticModel.Write(path, SyntheticModelSpec.Tiny with { ContextLength = 1024 }, GgmlType.Q8_0, seed: 3);
             using var model = ModelLoader.Load(path);
-            using var engine = new LlmEngine(model, new EngineOptions { KvCacheBytes = 64 << 20, MaxKvTokens = 16 * 1024, MaxNumSeqs = 16 });
+            // Its own two-thread pool (Threads), so another test busy on the shared pool cannot change who runs what.
+            using var engine = new LlmEngine(model, new EngineOptions { KvCacheBytes = 64 << 20, MaxKvTokens = 16 * 1024, MaxNumSeqs = 16, Threads = 2 });
             const int sequences = 16, maxTokens = 600, measured = 64;
             var rng = new Random(7);
             var requests = new Request[sequences];
