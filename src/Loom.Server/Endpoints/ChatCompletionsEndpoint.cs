@@ -43,7 +43,8 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
             {
                 usage.Add(0, o);
                 if (o.FinishReason == Engine.FinishReason.Error) { await sse.WriteErrorAsync(OpenAiException.EngineFailure(o.StopReason)); break; }
-                if (o.Delta.IsEmpty && o.FinishReason is null && o.Logprobs is null) continue;
+                // A token whose text is held back still gets its (empty) chunk, as in CompletionsEndpoint.
+                if (o.Delta.IsEmpty && o.TokenIds.IsEmpty && o.FinishReason is null && o.Logprobs is null) continue;
                 var lp = o.Logprobs is { } l && topLogprobs is int k ? LogprobFormatter.Chat(s.Tokenizer, l, k) : null;
                 var choice = new ChatChunkChoice(o.Index, new ChatDelta(null, o.Text), lp,
                     o.FinishReason is null ? null : SamplingMapper.Finish(o.FinishReason), o.StopReason);

@@ -42,7 +42,9 @@ internal sealed class CompletionsEndpoint(ServingContext s)
                 int index = prompt * p.N + o.Index;
                 string text = o.Text;
                 if (!started[index]) { started[index] = true; if (promptTexts is not null) text = promptTexts[prompt] + text; }
-                if (text.Length == 0 && o.FinishReason is null && o.Logprobs is null) continue;
+                // A token whose text is held back (part of a UTF-8 character, or maybe a stop string) still gets its
+                // chunk, as vLLM streams it: clients time tokens by chunks, and a silent stream looks stalled.
+                if (text.Length == 0 && o.TokenIds.IsEmpty && o.FinishReason is null && o.Logprobs is null) continue;
                 var lp = o.Logprobs is { } l ? LogprobFormatter.Completion(s.Tokenizer, l, offsets[index]) : null;
                 if (lp is not null) offsets[index] += lp.Tokens.Sum(t => t.Length);
                 var choice = new CompletionChoice(index, text, lp, o.FinishReason is null ? null : SamplingMapper.Finish(o.FinishReason), o.StopReason);
