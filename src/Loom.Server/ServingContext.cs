@@ -1,3 +1,4 @@
+using Loom.Server.Chat;
 using Loom.Engine;
 using Loom.Models.Tokenizers;
 

@@ -1,3 +1,4 @@
+using Loom.Server.InProcess;
 using System.Text;
 using Loom.Engine;
 using Loom.Models;

@@ -1,3 +1,4 @@
+using Loom.Server.Chat;
 #pragma warning disable OPENAI001 // Seed is marked experimental in the SDK
 using System.ClientModel;
 using System.Text.Json;

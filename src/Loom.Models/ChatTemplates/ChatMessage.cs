@@ -1,3 +1,7 @@
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
+using Loom.Models.ChatTemplates.Runtime;
+
 namespace Loom.Models.ChatTemplates;
 
 /// <summary>One turn of a conversation as a chat template sees it: <c>message.role</c> and <c>message.content</c>.</summary>

@@ -1,7 +1,7 @@
 using Loom.Models.ChatTemplates;
 using Loom.Models.Tokenizers;
 
-namespace Loom.Server;
+namespace Loom.Server.Chat;
 
 /// <summary>
 /// Turns a conversation into prompt tokens with the model's own chat template (GGUF <c>tokenizer.chat_template</c>

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text;
+using Loom.Models.ChatTemplates.Syntax;
+using Loom.Models.ChatTemplates.Runtime;
 
-namespace Loom.Models.ChatTemplates;
+namespace Loom.Models.ChatTemplates.Lexing;
 
 /// <summary>
 /// Splits template source into text and tag tokens, applying Jinja's whitespace rules as Hugging Face configures

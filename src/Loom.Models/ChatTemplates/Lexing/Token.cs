@@ -1,4 +1,7 @@
-namespace Loom.Models.ChatTemplates;
+using Loom.Models.ChatTemplates.Syntax;
+using Loom.Models.ChatTemplates.Runtime;
+
+namespace Loom.Models.ChatTemplates.Lexing;
 
 internal enum TokenKind
 {

@@ -1,6 +1,8 @@
 using System.Collections;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
 
-namespace Loom.Models.ChatTemplates;
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>Turns caller-supplied .NET values (the <c>extra</c> variables) into template values.</summary>
 internal static class ClrConverter

@@ -1,4 +1,7 @@
-namespace Loom.Models.ChatTemplates;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
+
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>Global functions: Jinja's (<c>range</c>, <c>namespace</c>, <c>dict</c>) and Hugging Face's
 /// (<c>raise_exception</c>, <c>strftime_now</c>).</summary>

@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
 
-namespace Loom.Models.ChatTemplates;
+namespace Loom.Models.ChatTemplates.Runtime;
 
 internal sealed partial class Interpreter
 {

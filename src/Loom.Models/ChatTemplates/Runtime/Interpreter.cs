@@ -1,7 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Text;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
 
-namespace Loom.Models.ChatTemplates;
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>
 /// Walks the statement tree, writing output. One instance per render: it carries the step and depth counters

@@ -1,6 +1,8 @@
 using System.Text;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
 
-namespace Loom.Models.ChatTemplates;
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>
 /// Python's <c>json.dumps</c>, which transformers' <c>tojson</c> filter calls with <c>ensure_ascii=False</c>:

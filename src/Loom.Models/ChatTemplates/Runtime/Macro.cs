@@ -1,4 +1,7 @@
-namespace Loom.Models.ChatTemplates;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
+
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>A macro (or the body of a call block, as <c>caller</c>) closed over the scope that defined it.</summary>
 internal sealed class Macro : Callable

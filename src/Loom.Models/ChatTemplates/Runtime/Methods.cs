@@ -1,6 +1,8 @@
 using System.Text;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
 
-namespace Loom.Models.ChatTemplates;
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>The Python methods templates call on strings and dicts (<c>s.strip()</c>, <c>d.items()</c>, ...).</summary>
 internal static class Methods

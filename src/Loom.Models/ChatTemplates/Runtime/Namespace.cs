@@ -1,4 +1,7 @@
-namespace Loom.Models.ChatTemplates;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
+
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>
 /// The object <c>namespace(...)</c> returns: the one value whose attributes a template may assign

@@ -1,4 +1,7 @@
-namespace Loom.Models.ChatTemplates;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
+
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>Python's binary operators over template values, raising where Python would raise TypeError.</summary>
 internal static class Operators

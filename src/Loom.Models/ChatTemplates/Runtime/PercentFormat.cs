@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
 
-namespace Loom.Models.ChatTemplates;
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>The <c>format</c> filter: Python's <c>"%s" % args</c> for the common conversions.</summary>
 internal static class PercentFormat

@@ -1,4 +1,7 @@
-namespace Loom.Models.ChatTemplates;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
+
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>
 /// A Python dict: insertion-ordered, keyed by strings, numbers, booleans or None with Python's key equality
@@ -12,7 +15,7 @@ internal sealed class PyDict : OrderedDictionary<object, object?>
 
     /// <summary>Checks that <paramref name="key"/> is hashable in Python terms, as dict literals and assignment need.</summary>
     public static object Key(object? key) =>
-        TryKey(key, out var k) ? k : throw new ChatTemplateException($"unhashable type: '{Loom.Models.ChatTemplates.Values.TypeName(key)}'");
+        TryKey(key, out var k) ? k : throw new ChatTemplateException($"unhashable type: '{Loom.Models.ChatTemplates.Runtime.Values.TypeName(key)}'");
 
     public static bool TryKey(object? key, out object result)
     {
@@ -37,7 +40,7 @@ internal sealed class PyDict : OrderedDictionary<object, object?>
         public static readonly KeyComparer Instance = new();
 
         public new bool Equals(object? x, object? y) =>
-            ReferenceEquals(x, y) || (!ReferenceEquals(x, NoneKey) && !ReferenceEquals(y, NoneKey) && Loom.Models.ChatTemplates.Values.PyEquals(x, y));
+            ReferenceEquals(x, y) || (!ReferenceEquals(x, NoneKey) && !ReferenceEquals(y, NoneKey) && Loom.Models.ChatTemplates.Runtime.Values.PyEquals(x, y));
 
         public int GetHashCode(object obj) => obj switch
         {

@@ -1,6 +1,8 @@
 using System.Globalization;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
 
-namespace Loom.Models.ChatTemplates;
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>Python's float <c>repr</c>: shortest round-trip digits, fixed notation for exponents in [-4, 16).</summary>
 internal static class PyFloat

@@ -1,4 +1,7 @@
-namespace Loom.Models.ChatTemplates;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
+
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>
 /// A tuple: behaves as a list everywhere except that it prints as <c>(a, b)</c> and never equals a list,

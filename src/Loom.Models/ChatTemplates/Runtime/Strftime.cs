@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
 
-namespace Loom.Models.ChatTemplates;
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>Python's <c>strftime</c> for the directives chat templates use (C locale names).</summary>
 internal static class Strftime

@@ -1,6 +1,8 @@
 using System.Text;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Syntax;
 
-namespace Loom.Models.ChatTemplates;
+namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>
 /// Python semantics for template values. Values are <c>null</c> (None), <see cref="Undefined"/>, bool, long,

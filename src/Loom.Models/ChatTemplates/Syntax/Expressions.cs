@@ -1,4 +1,7 @@
-namespace Loom.Models.ChatTemplates;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Runtime;
+
+namespace Loom.Models.ChatTemplates.Syntax;
 
 /// <summary>An expression node; <see cref="Line"/>/<see cref="Column"/> locate it for runtime errors.</summary>
 internal abstract record Expr(int Line, int Column);

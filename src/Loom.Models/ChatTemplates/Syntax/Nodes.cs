@@ -1,4 +1,7 @@
-namespace Loom.Models.ChatTemplates;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Runtime;
+
+namespace Loom.Models.ChatTemplates.Syntax;
 
 /// <summary>A statement node of the template body.</summary>
 internal abstract record Node(int Line, int Column);

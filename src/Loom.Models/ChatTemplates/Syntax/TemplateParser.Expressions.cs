@@ -1,6 +1,8 @@
 using System.Globalization;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Runtime;
 
-namespace Loom.Models.ChatTemplates;
+namespace Loom.Models.ChatTemplates.Syntax;
 
 /// <summary>Expression grammar, with Jinja's precedence from loosest to tightest.</summary>
 internal sealed partial class TemplateParser

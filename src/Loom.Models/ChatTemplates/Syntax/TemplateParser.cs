@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
+using Loom.Models.ChatTemplates.Lexing;
+using Loom.Models.ChatTemplates.Runtime;
 
-namespace Loom.Models.ChatTemplates;
+namespace Loom.Models.ChatTemplates.Syntax;
 
 /// <summary>
 /// Recursive-descent parser from tokens to statement nodes. Expression parsing lives in

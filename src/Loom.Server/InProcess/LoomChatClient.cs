@@ -1,3 +1,4 @@
+using Loom.Server.Chat;
 using System.Runtime.CompilerServices;
 using Loom.Engine;
 using Loom.Engine.Sampling;
@@ -5,7 +6,7 @@ using Loom.Server.Generation;
 using Microsoft.Extensions.AI;
 using TemplateMessage = Loom.Models.ChatTemplates.ChatMessage;
 
-namespace Loom.Server;
+namespace Loom.Server.InProcess;
 
 /// <summary>
 /// An in-process <see cref="IChatClient"/> over an <see cref="LlmEngine"/>: the conversation is rendered with the
