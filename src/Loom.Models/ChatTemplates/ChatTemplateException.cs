@@ -1,6 +1,3 @@
-using Loom.Models.ChatTemplates.Lexing;
-using Loom.Models.ChatTemplates.Syntax;
-using Loom.Models.ChatTemplates.Runtime;
 
 namespace Loom.Models.ChatTemplates;
 

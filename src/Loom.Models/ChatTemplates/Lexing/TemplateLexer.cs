@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Loom.Models.ChatTemplates.Syntax;
-using Loom.Models.ChatTemplates.Runtime;
 
 namespace Loom.Models.ChatTemplates.Lexing;
 

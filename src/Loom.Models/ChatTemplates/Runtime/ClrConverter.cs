@@ -1,6 +1,4 @@
 using System.Collections;
-using Loom.Models.ChatTemplates.Lexing;
-using Loom.Models.ChatTemplates.Syntax;
 
 namespace Loom.Models.ChatTemplates.Runtime;
 

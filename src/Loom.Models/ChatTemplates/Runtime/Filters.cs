@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
-using Loom.Models.ChatTemplates.Lexing;
-using Loom.Models.ChatTemplates.Syntax;
 
 namespace Loom.Models.ChatTemplates.Runtime;
 

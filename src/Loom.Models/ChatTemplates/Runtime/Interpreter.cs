@@ -1,7 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Text;
-using Loom.Models.ChatTemplates.Lexing;
-using Loom.Models.ChatTemplates.Syntax;
 
 namespace Loom.Models.ChatTemplates.Runtime;
 
