@@ -31,7 +31,7 @@ public sealed class LlmEngine : IDisposable
         _runner = new ModelRunner(model.Transformer, Options);
         var cache = _runner.Cache;
         Blocks = new BlockManager(cache.NumBlocks, Options.BlockSize, Options.PrefixCaching, cache.CopyBlock);
-        Scheduler = new Scheduler(Options, Blocks, c.ContextLength);
+        Scheduler = new Scheduler(Options, Blocks);
         _output = new OutputProcessor(model.Tokenizer, c, Scheduler, Metrics, Options.Faults, () => Interlocked.Decrement(ref _pending));
         _loop = new EngineLoop(Step, () => HasWork, _output.FailAll);
     }

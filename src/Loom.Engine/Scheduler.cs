@@ -32,7 +32,7 @@ public sealed class SchedulePlan
 /// Waiting sequences run by priority (lower first), then arrival (FCFS). It owns each sequence's progress: only it
 /// (and the <see cref="BlockManager"/> it drives) moves <see cref="Sequence.ComputedTokens"/> and block tables.
 /// </summary>
-public sealed class Scheduler(EngineOptions options, BlockManager blocks, int contextLength)
+public sealed class Scheduler(EngineOptions options, BlockManager blocks)
 {
     private readonly List<Sequence> _waiting = [];
     private readonly List<Sequence> _running = [];
