@@ -3,9 +3,9 @@ using System.Text.Unicode;
 namespace Loom.Models.Tokenizers;
 
 /// <summary>
-/// Turns tokens into text as they arrive. <see cref="Add"/> returns only completed text: a UTF-8 character split across
+/// Turns tokens into text as they arrive. <see cref="Add(int)"/> returns only completed text: a UTF-8 character split across
 /// byte tokens waits for its last byte, and with space cleaning a tail that later bytes could still change waits too.
-/// The outputs of all <see cref="Add"/> calls plus <see cref="Flush"/> equal <see cref="Tokenizer.Decode"/> of the same ids.
+/// The outputs of all <see cref="Add(int)"/> calls plus <see cref="Flush()"/> equal <see cref="Tokenizer.Decode"/> of the same ids.
 /// </summary>
 public sealed class IncrementalDecoder
 {
