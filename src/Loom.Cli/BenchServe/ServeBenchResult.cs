@@ -31,14 +31,36 @@ internal sealed class ServeBenchResult
     public long OutputTokens => Succeeded.Sum(r => (long)r.OutputTokens);
 
     /// <summary>The samples of one metric, in milliseconds: per request for TTFT, TPOT and E2EL, per gap for ITL.</summary>
-    public double[] Samples(string metric) => metric switch
+    public double[] Samples(string metric) => Samples(Succeeded, metric);
+
+    private static double[] Samples(IEnumerable<RequestResult> ok, string metric) => metric switch
     {
-        "ttft" => Succeeded.Select(r => r.TtftS * 1000).ToArray(),
-        "tpot" => Succeeded.Where(r => r.TpotS is not null).Select(r => r.TpotS!.Value * 1000).ToArray(),
-        "itl" => Succeeded.SelectMany(r => r.Itl).Select(x => x * 1000).ToArray(),
-        "e2el" => Succeeded.Select(r => r.E2elS * 1000).ToArray(),
+        "ttft" => ok.Select(r => r.TtftS * 1000).ToArray(),
+        "tpot" => ok.Where(r => r.TpotS is not null).Select(r => r.TpotS!.Value * 1000).ToArray(),
+        "itl" => ok.SelectMany(r => r.Itl).Select(x => x * 1000).ToArray(),
+        "e2el" => ok.Select(r => r.E2elS * 1000).ToArray(),
         _ => throw new ArgumentOutOfRangeException(nameof(metric)),
     };
+
+    /// <summary>
+    /// Each latency metric's mean, standard deviation and percentiles (ms), then the per-request lists (s) that CDFs
+    /// are drawn from, over completed requests: what any run reports under vLLM's keys, served or in-process.
+    /// </summary>
+    public static void AddLatencies(JsonObject o, IReadOnlyList<RequestResult> ok)
+    {
+        foreach (var m in Metrics)
+        {
+            var v = Samples(ok, m);
+            o[$"mean_{m}_ms"] = v.Length == 0 ? 0 : v.Average();
+            o[$"std_{m}_ms"] = Std(v);
+            foreach (var (key, p) in Percentiles) o[$"{key}_{m}_ms"] = Percentile(v, p);
+        }
+        o["input_lens"] = new JsonArray(ok.Select(r => (JsonNode)r.PromptTokens).ToArray());
+        o["output_lens"] = new JsonArray(ok.Select(r => (JsonNode)r.OutputTokens).ToArray());
+        o["ttfts"] = new JsonArray(ok.Select(r => (JsonNode)r.TtftS).ToArray());
+        o["e2els"] = new JsonArray(ok.Select(r => (JsonNode)r.E2elS).ToArray());
+        o["itls"] = new JsonArray(ok.Select(r => (JsonNode)new JsonArray(r.Itl.Select(x => (JsonNode)x).ToArray())).ToArray());
+    }
 
     public bool HasSlo => Settings.SloTtftMs is not null || Settings.SloTpotMs is not null || Settings.SloE2elMs is not null;
 
@@ -99,19 +121,8 @@ internal sealed class ServeBenchResult
             o["slo_e2el_ms"] = s.SloE2elMs;
             o["good_requests"] = GoodRequests;
         }
-        foreach (var m in Metrics)
-        {
-            var v = Samples(m);
-            o[$"mean_{m}_ms"] = v.Length == 0 ? 0 : v.Average();
-            o[$"std_{m}_ms"] = Std(v);
-            foreach (var (key, p) in Percentiles) o[$"{key}_{m}_ms"] = Percentile(v, p);
-        }
         // Per-request lists in seconds, as vLLM writes them, so CDFs and other statistics can be drawn later.
-        o["input_lens"] = new JsonArray(ok.Select(r => (JsonNode)r.PromptTokens).ToArray());
-        o["output_lens"] = new JsonArray(ok.Select(r => (JsonNode)r.OutputTokens).ToArray());
-        o["ttfts"] = new JsonArray(ok.Select(r => (JsonNode)r.TtftS).ToArray());
-        o["e2els"] = new JsonArray(ok.Select(r => (JsonNode)r.E2elS).ToArray());
-        o["itls"] = new JsonArray(ok.Select(r => (JsonNode)new JsonArray(r.Itl.Select(x => (JsonNode)x).ToArray())).ToArray());
+        AddLatencies(o, ok);
         o["errors"] = new JsonArray(Requests.Where(r => !r.Success && !r.Cancelled).Select(r => (JsonNode)r.Error!).ToArray());
         return o;
     }

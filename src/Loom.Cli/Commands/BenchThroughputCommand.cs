@@ -70,6 +70,7 @@ internal static class BenchThroughputCommand
             var ttft = new double[n];
             var e2el = new double[n];
             var itl = new List<double>[n];
+            var counts = new int[n];
             var sw = Stopwatch.StartNew();
             await CliProgress.RunAsync(parse, "bench throughput", json, async progress =>
             {
@@ -97,6 +98,7 @@ internal static class BenchThroughputCommand
                             if (o.FinishReason is not null) Interlocked.Add(ref cached, o.CachedPromptTokens);
                         }
                         e2el[i] = sw.Elapsed.TotalSeconds - start;
+                        counts[i] = count;
                     }
                     finally { gate.Release(); }
                 }).ToArray();
@@ -139,7 +141,7 @@ internal static class BenchThroughputCommand
             }
             if (parse.GetValue(report) is { } html)
             {
-                var figures = ReportFigures(n, inLen, generated, conc, seconds, ttft, e2el, itl);
+                var figures = ReportFigures(inLen, generated, conc, seconds, ttft, e2el, itl, counts);
                 await File.WriteAllTextAsync(html, BenchReport.Html([new BenchReport.Run(loaded.Name, [figures])],
                     $"loom bench throughput: {loaded.Name}, {n} requests of {inLen} + {outLen} tokens, {conc} at once, {engine.Threads} threads"), ct);
             }
@@ -148,9 +150,10 @@ internal static class BenchThroughputCommand
         return cmd;
     }
 
-    /// <summary>The run under <c>bench serve</c>'s keys (latencies in ms, samples in s), for its report.</summary>
-    private static JsonObject ReportFigures(int n, int inLen, long generated, int conc, double seconds, double[] ttft, double[] e2el, List<double>[] itl)
+    /// <summary>The run under <c>bench serve</c>'s keys, its latencies computed by the same code, for its report.</summary>
+    private static JsonObject ReportFigures(int inLen, long generated, int conc, double seconds, double[] ttft, double[] e2el, List<double>[] itl, int[] counts)
     {
+        int n = ttft.Length;
         var o = new JsonObject
         {
             ["completed"] = n,
@@ -161,21 +164,11 @@ internal static class BenchThroughputCommand
             ["output_throughput"] = generated / seconds,
             ["total_token_throughput"] = ((long)n * inLen + generated) / seconds,
         };
-        // TPOT as bench serve defines it: the time after the first token over the tokens after it.
-        var samples = new Dictionary<string, double[]>
+        var requests = Enumerable.Range(0, n).Select(i => new RequestResult
         {
-            ["ttft"] = ttft.Select(x => x * 1000).ToArray(),
-            ["tpot"] = itl.Where(g => g.Count > 0).Select(g => g.Sum() / g.Count * 1000).ToArray(),
-            ["itl"] = itl.SelectMany(g => g).Select(x => x * 1000).ToArray(),
-            ["e2el"] = e2el.Select(x => x * 1000).ToArray(),
-        };
-        foreach (var (metric, v) in samples)
-        {
-            o[$"mean_{metric}_ms"] = v.Length == 0 ? 0 : v.Average();
-            foreach (var (key, p) in ServeBenchResult.Percentiles) o[$"{key}_{metric}_ms"] = ServeBenchResult.Percentile(v, p);
-        }
-        o["ttfts"] = new JsonArray(ttft.Select(x => (JsonNode)x).ToArray());
-        o["e2els"] = new JsonArray(e2el.Select(x => (JsonNode)x).ToArray());
+            Success = true, TtftS = ttft[i], E2elS = e2el[i], Itl = itl[i], PromptTokens = inLen, OutputTokens = counts[i],
+        }).ToArray();
+        ServeBenchResult.AddLatencies(o, requests);
         return o;
     }
 
