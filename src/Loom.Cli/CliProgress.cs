@@ -47,19 +47,8 @@ internal sealed class CliProgress : IProgress<WorkProgress>
     }
 
     /// <summary>Runs <paramref name="work"/>, showing its progress as <paramref name="parse"/>'s <c>--progress</c> asks; <paramref name="quiet"/> (JSON output) shows none.</summary>
-    public static T Run<T>(ParseResult parse, string title, bool quiet, Func<CliProgress, T> work)
-    {
-        var p = Create(parse, title, quiet);
-        if (p._mode != Mode.Bar) return work(p);
-        T result = default!;
-        p.Bar().Start(ctx =>
-        {
-            p.Attach(ctx);
-            result = work(p);
-            p.Finish();
-        });
-        return result;
-    }
+    public static T Run<T>(ParseResult parse, string title, bool quiet, Func<CliProgress, T> work) =>
+        RunAsync(parse, title, quiet, p => Task.FromResult(work(p))).GetAwaiter().GetResult();
 
     /// <inheritdoc cref="Run"/>
     public static async Task<T> RunAsync<T>(ParseResult parse, string title, bool quiet, Func<CliProgress, Task<T>> work)
