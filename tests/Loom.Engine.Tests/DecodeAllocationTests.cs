@@ -1,3 +1,4 @@
+using Loom.Tests;
 using Loom.Core.Tensors;
 using Loom.Engine.Sampling;
 using Loom.Models;

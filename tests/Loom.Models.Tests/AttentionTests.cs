@@ -1,3 +1,4 @@
+using Loom.Tests;
 using Loom.Models.Architectures;
 using Loom.Core.Kernels.Attention;
 
@@ -59,20 +60,15 @@ public class AttentionTests
         var o = new float[rig.Q.Length];
         // With one thread the dispatch runs inline: what is measured is attention's own allocation, not the pool's.
         using var pool = new Core.Threading.ComputePool(1);
-        // Warm up past tiered JIT recompilation, which can allocate on the calling thread (seen under a loaded run).
-        for (int i = 0; i < 60; i++)
+        int step = 0;
+        void Step()
         {
-            rig.Cache.Store(rig.Batch, i % 2, k, v);
-            att.Compute(rig.Batch, rig.Cache, i % 2, rig.Q, o, pool, policy);
-            if (i == 30) Thread.Sleep(200);
+            rig.Cache.Store(rig.Batch, step % 2, k, v);
+            att.Compute(rig.Batch, rig.Cache, step % 2, rig.Q, o, pool, policy);
+            step++;
         }
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 20; i++)
-        {
-            rig.Cache.Store(rig.Batch, i % 2, k, v);
-            att.Compute(rig.Batch, rig.Cache, i % 2, rig.Q, o, pool, policy);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        long allocated = AllocationProbe.Measure(Step, measured: 20, maxSteps: 2_000, warm: 60, window: 8);
+        Assert.Equal(0, allocated);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Loom.Tests;
 using Loom.Core.Threading;
 
 namespace Loom.Core.Tests.Threading;
@@ -66,10 +67,7 @@ public class ComputePoolTests
         using var pool = new ComputePool(2);
         var data = new long[4096];
         Action<long[], int, int> body = static (d, start, end) => { for (int i = start; i < end; i++) d[i]++; };
-        for (int i = 0; i < 100; i++) pool.For(data.Length, 1_000_000, data, body);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++) pool.For(data.Length, 1_000_000, data, body);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, AllocationProbe.Measure(() => pool.For(data.Length, 1_000_000, data, body), measured: 1000, maxSteps: 20_000));
     }
 
     [Fact]

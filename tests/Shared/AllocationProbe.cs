@@ -1,4 +1,4 @@
-namespace Loom.Engine.Tests;
+namespace Loom.Tests;
 
 /// <summary>Measures what a repeated step allocates on the calling thread once it is warm.</summary>
 internal static class AllocationProbe
