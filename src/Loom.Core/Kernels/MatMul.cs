@@ -20,7 +20,14 @@ public static unsafe class MatMul
 
     /// <summary>Bytes of scratch <see cref="Compute(WeightTensor, ReadOnlySpan{float}, int, Span{float}, Span{byte}, bool[], ComputePool)"/> needs for <paramref name="tokens"/> rows against <paramref name="w"/>.</summary>
     public static long ScratchBytes(WeightTensor w, int tokens) =>
-        tokens * Math.Max(TypeTraits.RowSize(Quants.VecDotType(w.Type), w.Cols), w.Cols % 32 == 0 ? PackedActivations.RowBytes(w.Cols) : 0);
+        PackedOffset(w, tokens) + (UsesF16Gemm(w, tokens) ? (tokens + F16Gemm.Tokens - 1) / F16Gemm.Tokens * F16Gemm.BlockBytes(w.Cols) : 0);
+
+    /// <summary>Where <see cref="F16Gemm"/>'s packed activations start in the scratch: after the converted rows, aligned.</summary>
+    private static long PackedOffset(WeightTensor w, int tokens) =>
+        (tokens * Math.Max(TypeTraits.RowSize(Quants.VecDotType(w.Type), w.Cols), w.Cols % 32 == 0 ? PackedActivations.RowBytes(w.Cols) : 0) + 63) & ~63L;
+
+    /// <summary>Multi-token f16 products run <see cref="F16Gemm"/> where it applies and there are tokens enough to fill its lanes.</summary>
+    private static bool UsesF16Gemm(WeightTensor w, int tokens) => w.Type == GgmlType.F16 && tokens >= F16Gemm.Tokens / 2 && F16Gemm.Applies(w.Cols);
 
     /// <summary>
     /// <paramref name="x"/> is [tokens, w.Cols] row-major, <paramref name="y"/> is [tokens, w.Rows].
@@ -48,7 +55,15 @@ public static unsafe class MatMul
                 // Decode against finite f16 weights: activations prescaled once here, for every thread's rows.
                 bool prescaled = w.Type == GgmlType.F16 && tokens < 4 && w.FiniteF16 && Dot.PrescaledF16 && k % 16 == 0
                     && Prescale((float*)xq, xRow / sizeof(float), tokens, k);
-                var job = new PairJob(w, xq, xRow, yp, tokens, n, k, gemv, prescaled);
+                float* packedX = null;
+                if (UsesF16Gemm(w, tokens))
+                {
+                    if (scratch.Length < ScratchBytes(w, tokens)) throw new ArgumentException("matmul scratch too small");
+                    packedX = (float*)(xq + PackedOffset(w, tokens));
+                    int blocks = (tokens + F16Gemm.Tokens - 1) / F16Gemm.Tokens;
+                    pool.For(blocks, (long)k * F16Gemm.Tokens, new PackJob(xq, xRow, packedX, tokens, k), static (j, start, end) => j.Run(start, end));
+                }
+                var job = new PairJob(w, xq, xRow, yp, tokens, n, k, gemv, prescaled, packedX);
                 pool.For(n, (long)k * tokens, job, static (j, start, end) => j.Run(start, end));
             }
             else
@@ -139,6 +154,17 @@ public static unsafe class MatMul
     }
 
     private static TileKernel KernelFor(GgmlType type) => Kernels[(int)type] ??= TileKernels.For(type);
+
+    /// <summary>Blocks [start, end) of <see cref="F16Gemm.Tokens"/> float activation rows into <see cref="F16Gemm"/>'s layout.</summary>
+    private readonly struct PackJob(byte* xq, int xRow, float* packedX, int tokens, int k)
+    {
+        public void Run(int start, int end)
+        {
+            for (int b = start; b < end; b++)
+                F16Gemm.Pack((float*)(xq + (long)b * F16Gemm.Tokens * xRow), xRow / sizeof(float), Math.Min(F16Gemm.Tokens, tokens - b * F16Gemm.Tokens), k,
+                    packedX + b * F16Gemm.BlockBytes(k) / sizeof(float));
+        }
+    }
 
     /// <summary>Activation rows [start, end) to the weight's dot type, or to the packed kernels' format.</summary>
     private readonly struct QuantizeJob(float* x, int k, byte* xq, int xRow, GgmlType dotType, bool packed)
@@ -233,10 +259,12 @@ public static unsafe class MatMul
     /// </summary>
     /// <param name="prescaled">The activations were prescaled (<see cref="Prescale"/>): every dot is
     /// <see cref="Dot.F16F32Prescaled"/>, the same numbers as <see cref="Dot.F16F32"/>.</param>
-    private readonly struct PairJob(WeightTensor w, byte* xq, int xRow, float* y, int tokens, int n, int k, bool[]? gemv, bool prescaled)
+    /// <param name="packedX">The activations packed for <see cref="F16Gemm"/>, which then takes rows six at a time.</param>
+    private readonly struct PairJob(WeightTensor w, byte* xq, int xRow, float* y, int tokens, int n, int k, bool[]? gemv, bool prescaled, float* packedX)
     {
         public void Run(int start, int end)
         {
+            if (packedX != null) start = RunF16Gemm(start, end);
             var type = w.Type;
             int rowBytes = (int)w.RowBytes;
             bool widen = type == GgmlType.F16 && tokens >= 4 && k % 16 == 0 && k <= WidenedRowLimit;
@@ -287,6 +315,25 @@ public static unsafe class MatMul
                     }
                 }
             }
+        }
+
+        /// <summary>Rows [start, end) six at a time through <see cref="F16Gemm"/>; returns the first row left over.</summary>
+        private int RunF16Gemm(int start, int end)
+        {
+            Span<float> wide = stackalloc float[F16Gemm.Rows * k];
+            var acc = stackalloc float[F16Gemm.AccumulatorFloats];
+            int blocks = (tokens + F16Gemm.Tokens - 1) / F16Gemm.Tokens, rowBytes = (int)w.RowBytes;
+            int r = start;
+            fixed (float* wf = wide)
+                for (; r + F16Gemm.Rows <= end; r += F16Gemm.Rows)
+                {
+                    for (int i = 0; i < F16Gemm.Rows; i++)
+                        FloatFormats.F16ToF32(new ReadOnlySpan<Half>((byte*)w.Data + (long)(r + i) * rowBytes, k), wide.Slice(i * k, k));
+                    for (int b = 0; b < blocks; b++)
+                        F16Gemm.Tile(wf, k, packedX + b * F16Gemm.BlockBytes(k) / sizeof(float), Math.Min(F16Gemm.Tokens, tokens - b * F16Gemm.Tokens),
+                            y + (long)b * F16Gemm.Tokens * n + r, n, acc);
+                }
+            return r;
         }
     }
 }

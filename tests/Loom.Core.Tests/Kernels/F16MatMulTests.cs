@@ -5,8 +5,9 @@ using Loom.Core.Tensors;
 namespace Loom.Core.Tests.Kernels;
 
 /// <summary>
-/// F16 weights against several tokens take the widened-row path (four tokens per pass); every output must equal
-/// the per-pair dot product bit for bit, whatever the token count, block boundary or row split.
+/// F16 weights against several tokens take the widened-row paths (four tokens per pass, or sixteen in
+/// <see cref="F16Gemm"/> where it applies); every output must equal the per-pair dot product bit for bit, whatever the
+/// token count, block boundary or row split.
 /// </summary>
 public unsafe class F16MatMulTests
 {
@@ -18,11 +19,31 @@ public unsafe class F16MatMulTests
     [InlineData(1056, 13, 9)]  // slices of 512 with a partial last one; 13 rows = four 3-row groups and one lone row
     [InlineData(48, 5, 7)] // k % 16 == 0 but odd rows; and 48 is not a multiple of 64
     [InlineData(40, 3, 6)] // k % 16 != 0: the per-pair path
-    public void MultiTokenF16EqualsPerPairDots(int k, int rows, int tokens)
+    [InlineData(64, 6, 8)] // F16Gemm: one block, half its lanes empty
+    [InlineData(272, 13, 17)] // two rows left over after two 6-row tiles; a second block with one token
+    [InlineData(1056, 19, 40)] // three slices, the last of 32; blocks of 16, 16 and 8
+    [InlineData(2048, 12, 48)]
+    [InlineData(8208, 7, 9)] // past F16Gemm.MaxK: the dot-form tiles
+    public void MultiTokenF16EqualsPerPairDots(int k, int rows, int tokens) => CheckAgainstPairs(k, rows, tokens, special: false);
+
+    /// <summary>Infinities, NaNs and subnormals go through every multi-token path as through the per-pair dot.</summary>
+    [Theory]
+    [InlineData(64, 7, 5)]
+    [InlineData(528, 13, 20)]
+    public void MultiTokenF16WithSpecialValuesEqualsPerPairDots(int k, int rows, int tokens) => CheckAgainstPairs(k, rows, tokens, special: true);
+
+    private static void CheckAgainstPairs(int k, int rows, int tokens, bool special)
     {
         var rng = new Random(k + rows + tokens);
         var weights = new Half[rows * k];
-        for (int i = 0; i < weights.Length; i++) weights[i] = (Half)(rng.NextDouble() * 2 - 1);
+        for (int i = 0; i < weights.Length; i++)
+            weights[i] = special && i % 5 == 0 ? BitConverter.UInt16BitsToHalf((ushort)rng.Next(0, 0x400)) : (Half)(rng.NextDouble() * 2 - 1);
+        if (special)
+        {
+            weights[k + 17] = Half.PositiveInfinity;
+            weights[3 * k + 5] = Half.NaN;
+            weights[rows * k - 1] = Half.NegativeInfinity;
+        }
         fixed (Half* wp = weights)
         {
             var w = new WeightTensor("w", GgmlType.F16, [k, rows], (nint)wp, weights.Length * 2);
