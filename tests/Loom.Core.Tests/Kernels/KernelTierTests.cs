@@ -37,10 +37,9 @@ public unsafe class KernelTierTests
     {
         var probe = new WeightTensor("probe", type, [TypeTraits.BlockSize(type), 8], 0, 0);
         Assert.Equal(KernelTier.QuantizedSimd, PackedMatrix.CanPack(probe));
-        // The row-layout kernels (matrices whose rows are not a multiple of 8): the shared block driver (Q4_0, Q8_0)
-        // runs wherever the packed kernels do; the K-quant ones are x86 AVX2 code.
+        // The row-layout kernels (matrices whose rows are not a multiple of 8) run wherever the packed kernels do.
         bool hasTile = TileKernels.For(type).Target is null;
-        Assert.Equal(type is GgmlType.Q4_0 or GgmlType.Q8_0 ? KernelTier.QuantizedSimd : Avx2.IsSupported && Fma.IsSupported, hasTile);
+        Assert.Equal(KernelTier.QuantizedSimd, hasTile);
     }
 
     /// <summary>

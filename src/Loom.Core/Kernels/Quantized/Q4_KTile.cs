@@ -1,7 +1,7 @@
 namespace Loom.Core.Kernels.Quantized;
 
 /// <summary>
-/// Q4_K × Q8_K tile kernel (AVX2, AVX-VNNI when present). Per super-block and weight row the 128 nibble bytes are
+/// Q4_K × Q8_K tile kernel on <see cref="TileMath"/>'s helpers (AVX2, AVX-VNNI when present, ARM64). Per super-block and weight row the 128 nibble bytes are
 /// unpacked once into eight 32-byte groups and the 6-bit scales into i16 splats; every token of the tile then costs
 /// one vpmaddubsw + one vpdpwssd per group. Group mins are applied through the activations' bsums, so all integer
 /// sums are exact and the result differs from <see cref="Q4_K.Dot"/> only in float summation order.
@@ -9,7 +9,7 @@ namespace Loom.Core.Kernels.Quantized;
 public static unsafe class Q4_KTile
 {
     /// <summary>True when this machine runs the SIMD path.</summary>
-    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+    public static bool IsSupported => TileMath.IsSupported;
 
     /// <summary>A <see cref="TileKernel"/> for Q4_K weights and Q8_K activations.</summary>
     public static void Mul(byte* w, nint wRowBytes, int rows, byte* x, nint xRowBytes, int tokens, int n, float* y, nint yStride)
@@ -30,18 +30,18 @@ public static unsafe class Q4_KTile
                 float d = TileMath.Half(b), dmin = TileMath.Half(b + 2);
                 UnpackScales(b + 4, out var scales, out var mins);
 
-                var q = Avx.LoadVector256(b + QsOffset);
-                var w0 = Avx2.And(q, nibble);
-                var w1 = Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble);
-                q = Avx.LoadVector256(b + QsOffset + 32);
-                var w2 = Avx2.And(q, nibble);
-                var w3 = Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble);
-                q = Avx.LoadVector256(b + QsOffset + 64);
-                var w4 = Avx2.And(q, nibble);
-                var w5 = Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble);
-                q = Avx.LoadVector256(b + QsOffset + 96);
-                var w6 = Avx2.And(q, nibble);
-                var w7 = Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble);
+                var q = Vector256.Load(b + QsOffset);
+                var w0 = Vector256.BitwiseAnd(q, nibble);
+                var w1 = Vector256.BitwiseAnd(Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble);
+                q = Vector256.Load(b + QsOffset + 32);
+                var w2 = Vector256.BitwiseAnd(q, nibble);
+                var w3 = Vector256.BitwiseAnd(Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble);
+                q = Vector256.Load(b + QsOffset + 64);
+                var w4 = Vector256.BitwiseAnd(q, nibble);
+                var w5 = Vector256.BitwiseAnd(Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble);
+                q = Vector256.Load(b + QsOffset + 96);
+                var w6 = Vector256.BitwiseAnd(q, nibble);
+                var w7 = Vector256.BitwiseAnd(Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble);
 
                 var s0 = TileMath.Splat(scales, 0);
                 var s1 = TileMath.Splat(scales, 1);
@@ -66,10 +66,10 @@ public static unsafe class Q4_KTile
                     even = TileMath.DotAdd(even, TileMath.MulPairs(w6, xq + 192), s6);
                     odd = TileMath.DotAdd(odd, TileMath.MulPairs(w7, xq + 224), s7);
                     // Lane g: m_g · (bsum_2g + bsum_2g+1), the group's Σ x weighted by its min.
-                    var m = Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)(xb + XBsums)), mins);
+                    var m = TileMath.DotAdd(Vector256<int>.Zero, Vector256.Load((short*)(xb + XBsums)), mins);
                     float dx = *(float*)xb;
-                    var sum = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Add(even, odd)), Vector256.Create(d * dx), a[t]);
-                    a[t] = Fma.MultiplyAdd(Avx.ConvertToVector256Single(m), Vector256.Create(-dmin * dx), sum);
+                    var sum = TileMath.MulAdd(TileMath.ToFloat(Vector256.Add(even, odd)), Vector256.Create(d * dx), a[t]);
+                    a[t] = TileMath.MulAdd(TileMath.ToFloat(m), Vector256.Create(-dmin * dx), sum);
                 }
             }
         }
@@ -87,15 +87,16 @@ public static unsafe class Q4_KTile
         // p[0..11] are the packed fields (p[12..15], the first quants, ride along unused). Gather bytes so that one
         // pass of masks builds [sc0..3, sc4..7, m0..3, m4..7]: low bits from s[0..3], s[8..11], s[4..7], s[8..11]>>4,
         // top two bits of sc4..7 and m4..7 from bits 6-7 of s[0..3] and s[4..7].
-        var v = Sse2.LoadVector128(p);
-        var low = Ssse3.Shuffle(v, Vector128.Create((byte)0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
-        var top = Ssse3.Shuffle(v, Vector128.Create((byte)0x80, 0x80, 0x80, 0x80, 0, 1, 2, 3, 0x80, 0x80, 0x80, 0x80, 4, 5, 6, 7));
-        var lowShifted = Sse2.ShiftRightLogical(low.AsUInt16(), 4).AsByte();
-        low = Sse41.BlendVariable(low, lowShifted, Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF));
-        low = Sse2.And(low, Vector128.Create((byte)63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15));
-        var t = Sse2.Or(low, Sse2.And(Sse2.ShiftRightLogical(top.AsUInt16(), 2).AsByte(), Vector128.Create((byte)0x30)));
-        var sc16 = Sse41.ConvertToVector128Int16(t);
+        var v = Vector128.Load(p);
+        var low = Vector128.Shuffle(v, Vector128.Create((byte)0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+        var top = Vector128.Shuffle(v, Vector128.Create((byte)0x80, 0x80, 0x80, 0x80, 0, 1, 2, 3, 0x80, 0x80, 0x80, 0x80, 4, 5, 6, 7));
+        var lowShifted = Vector128.ShiftRightLogical(low.AsUInt16(), 4).AsByte();
+        low = Vector128.ConditionalSelect(Vector128.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF), lowShifted, low);
+        low &= Vector128.Create((byte)63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15);
+        var t = low | (Vector128.ShiftRightLogical(top.AsUInt16(), 2).AsByte() & Vector128.Create((byte)0x30));
+        var sc16 = Vector128.WidenLower(t).AsInt16();
         scales = Vector256.Create(sc16, sc16);
-        mins = Avx2.ConvertToVector256Int16(Ssse3.Shuffle(t, Vector128.Create((byte)8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15)));
+        var m = Vector128.Shuffle(t, Vector128.Create((byte)8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15));
+        mins = Vector256.Create(Vector128.WidenLower(m), Vector128.WidenUpper(m)).AsInt16();
     }
 }

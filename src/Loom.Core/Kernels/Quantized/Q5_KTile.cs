@@ -10,7 +10,7 @@ namespace Loom.Core.Kernels.Quantized;
 public static unsafe class Q5_KTile
 {
     /// <summary>True when this machine runs the SIMD path.</summary>
-    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+    public static bool IsSupported => TileMath.IsSupported;
 
     /// <summary>A <see cref="TileKernel"/> for Q5_K weights and Q8_K activations.</summary>
     public static void Mul(byte* w, nint wRowBytes, int rows, byte* x, nint xRowBytes, int tokens, int n, float* y, nint yStride)
@@ -31,19 +31,19 @@ public static unsafe class Q5_KTile
                 float d = TileMath.Half(b), dmin = TileMath.Half(b + 2);
                 Q4_KTile.UnpackScales(b + 4, out var scales, out var mins);
 
-                var qh = Avx.LoadVector256(b + QhOffset);
-                var q = Avx.LoadVector256(b + QsOffset);
-                var w0 = Avx2.Or(Avx2.And(q, nibble), HighBit(qh, 0));
-                var w1 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble), HighBit(qh, 1));
-                q = Avx.LoadVector256(b + QsOffset + 32);
-                var w2 = Avx2.Or(Avx2.And(q, nibble), HighBit(qh, 2));
-                var w3 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble), HighBit(qh, 3));
-                q = Avx.LoadVector256(b + QsOffset + 64);
-                var w4 = Avx2.Or(Avx2.And(q, nibble), HighBit(qh, 4));
-                var w5 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble), HighBit(qh, 5));
-                q = Avx.LoadVector256(b + QsOffset + 96);
-                var w6 = Avx2.Or(Avx2.And(q, nibble), HighBit(qh, 6));
-                var w7 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble), HighBit(qh, 7));
+                var qh = Vector256.Load(b + QhOffset);
+                var q = Vector256.Load(b + QsOffset);
+                var w0 = Vector256.BitwiseOr(Vector256.BitwiseAnd(q, nibble), HighBit(qh, 0));
+                var w1 = Vector256.BitwiseOr(Vector256.BitwiseAnd(Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble), HighBit(qh, 1));
+                q = Vector256.Load(b + QsOffset + 32);
+                var w2 = Vector256.BitwiseOr(Vector256.BitwiseAnd(q, nibble), HighBit(qh, 2));
+                var w3 = Vector256.BitwiseOr(Vector256.BitwiseAnd(Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble), HighBit(qh, 3));
+                q = Vector256.Load(b + QsOffset + 64);
+                var w4 = Vector256.BitwiseOr(Vector256.BitwiseAnd(q, nibble), HighBit(qh, 4));
+                var w5 = Vector256.BitwiseOr(Vector256.BitwiseAnd(Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble), HighBit(qh, 5));
+                q = Vector256.Load(b + QsOffset + 96);
+                var w6 = Vector256.BitwiseOr(Vector256.BitwiseAnd(q, nibble), HighBit(qh, 6));
+                var w7 = Vector256.BitwiseOr(Vector256.BitwiseAnd(Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), nibble), HighBit(qh, 7));
 
                 var s0 = TileMath.Splat(scales, 0);
                 var s1 = TileMath.Splat(scales, 1);
@@ -68,10 +68,10 @@ public static unsafe class Q5_KTile
                     even = TileMath.DotAdd(even, TileMath.MulPairs(w6, xq + 192), s6);
                     odd = TileMath.DotAdd(odd, TileMath.MulPairs(w7, xq + 224), s7);
                     // Lane g: m_g · (bsum_2g + bsum_2g+1), the group's Σ x weighted by its min.
-                    var m = Avx2.MultiplyAddAdjacent(Avx.LoadVector256((short*)(xb + XBsums)), mins);
+                    var m = TileMath.DotAdd(Vector256<int>.Zero, Vector256.Load((short*)(xb + XBsums)), mins);
                     float dx = *(float*)xb;
-                    var sum = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Add(even, odd)), Vector256.Create(d * dx), a[t]);
-                    a[t] = Fma.MultiplyAdd(Avx.ConvertToVector256Single(m), Vector256.Create(-dmin * dx), sum);
+                    var sum = TileMath.MulAdd(TileMath.ToFloat(Vector256.Add(even, odd)), Vector256.Create(d * dx), a[t]);
+                    a[t] = TileMath.MulAdd(TileMath.ToFloat(m), Vector256.Create(-dmin * dx), sum);
                 }
             }
         }
@@ -82,7 +82,7 @@ public static unsafe class Q5_KTile
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> HighBit(Vector256<byte> qh, [ConstantExpected(Max = 7)] byte g)
     {
-        var bit = Avx2.And(qh, Vector256.Create((byte)(1 << g))).AsUInt16();
-        return (g < 4 ? Avx2.ShiftLeftLogical(bit, (byte)(4 - g)) : Avx2.ShiftRightLogical(bit, (byte)(g - 4))).AsByte();
+        var bit = Vector256.BitwiseAnd(qh, Vector256.Create((byte)(1 << g))).AsUInt16();
+        return (g < 4 ? Vector256.ShiftLeft(bit, (byte)(4 - g)) : Vector256.ShiftRightLogical(bit, (byte)(g - 4))).AsByte();
     }
 }

@@ -1,7 +1,7 @@
 namespace Loom.Core.Kernels.Quantized;
 
 /// <summary>
-/// Q6_K × Q8_K tile kernel (AVX2, AVX-VNNI when present). Per super-block and weight row the 6-bit quants are
+/// Q6_K × Q8_K tile kernel on <see cref="TileMath"/>'s helpers (AVX2, AVX-VNNI when present, ARM64). Per super-block and weight row the 6-bit quants are
 /// assembled once into eight 32-byte vectors of unsigned values 0..63 and the sixteen int8 scales into i16 splats;
 /// every token then costs one vpmaddubsw + one vpdpwssd per 32 weights. The -32 offset is taken out exactly through
 /// the activations' bsums (Σ scale_g·(q-32)·x = Σ scale_g·q·x - 32·Σ scale_g·bsum_g), so integer sums are exact and the
@@ -10,7 +10,7 @@ namespace Loom.Core.Kernels.Quantized;
 public static unsafe class Q6_KTile
 {
     /// <summary>True when this machine runs the SIMD path.</summary>
-    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+    public static bool IsSupported => TileMath.IsSupported;
 
     /// <summary>A <see cref="TileKernel"/> for Q6_K weights and Q8_K activations.</summary>
     public static void Mul(byte* w, nint wRowBytes, int rows, byte* x, nint xRowBytes, int tokens, int n, float* y, nint yStride)
@@ -31,25 +31,24 @@ public static unsafe class Q6_KTile
                 TileMath.Prefetch(b, rows * wRowBytes, Q6_K.BlockBytes);
                 float d = TileMath.Half(b + DOffset);
 
-                var ql0 = Avx.LoadVector256(b);
-                var ql1 = Avx.LoadVector256(b + 32);
-                var qh = Avx.LoadVector256(b + QhOffset);
-                var w0 = Avx2.Or(Avx2.And(ql0, low4), Avx2.And(Avx2.ShiftLeftLogical(qh.AsUInt16(), 4).AsByte(), bits45));
-                var w1 = Avx2.Or(Avx2.And(ql1, low4), Avx2.And(Avx2.ShiftLeftLogical(qh.AsUInt16(), 2).AsByte(), bits45));
-                var w2 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte(), low4), Avx2.And(qh, bits45));
-                var w3 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte(), low4), Avx2.And(Avx2.ShiftRightLogical(qh.AsUInt16(), 2).AsByte(), bits45));
-                ql0 = Avx.LoadVector256(b + 64);
-                ql1 = Avx.LoadVector256(b + 96);
-                qh = Avx.LoadVector256(b + QhOffset + 32);
-                var w4 = Avx2.Or(Avx2.And(ql0, low4), Avx2.And(Avx2.ShiftLeftLogical(qh.AsUInt16(), 4).AsByte(), bits45));
-                var w5 = Avx2.Or(Avx2.And(ql1, low4), Avx2.And(Avx2.ShiftLeftLogical(qh.AsUInt16(), 2).AsByte(), bits45));
-                var w6 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte(), low4), Avx2.And(qh, bits45));
-                var w7 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte(), low4), Avx2.And(Avx2.ShiftRightLogical(qh.AsUInt16(), 2).AsByte(), bits45));
+                var ql0 = Vector256.Load(b);
+                var ql1 = Vector256.Load(b + 32);
+                var qh = Vector256.Load(b + QhOffset);
+                var w0 = Vector256.BitwiseOr(Vector256.BitwiseAnd(ql0, low4), Vector256.BitwiseAnd(Vector256.ShiftLeft(qh.AsUInt16(), 4).AsByte(), bits45));
+                var w1 = Vector256.BitwiseOr(Vector256.BitwiseAnd(ql1, low4), Vector256.BitwiseAnd(Vector256.ShiftLeft(qh.AsUInt16(), 2).AsByte(), bits45));
+                var w2 = Vector256.BitwiseOr(Vector256.BitwiseAnd(Vector256.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte(), low4), Vector256.BitwiseAnd(qh, bits45));
+                var w3 = Vector256.BitwiseOr(Vector256.BitwiseAnd(Vector256.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte(), low4), Vector256.BitwiseAnd(Vector256.ShiftRightLogical(qh.AsUInt16(), 2).AsByte(), bits45));
+                ql0 = Vector256.Load(b + 64);
+                ql1 = Vector256.Load(b + 96);
+                qh = Vector256.Load(b + QhOffset + 32);
+                var w4 = Vector256.BitwiseOr(Vector256.BitwiseAnd(ql0, low4), Vector256.BitwiseAnd(Vector256.ShiftLeft(qh.AsUInt16(), 4).AsByte(), bits45));
+                var w5 = Vector256.BitwiseOr(Vector256.BitwiseAnd(ql1, low4), Vector256.BitwiseAnd(Vector256.ShiftLeft(qh.AsUInt16(), 2).AsByte(), bits45));
+                var w6 = Vector256.BitwiseOr(Vector256.BitwiseAnd(Vector256.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte(), low4), Vector256.BitwiseAnd(qh, bits45));
+                var w7 = Vector256.BitwiseOr(Vector256.BitwiseAnd(Vector256.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte(), low4), Vector256.BitwiseAnd(Vector256.ShiftRightLogical(qh.AsUInt16(), 2).AsByte(), bits45));
 
-                var sc8 = Sse2.LoadVector128((sbyte*)(b + ScalesOffset));
-                var sc16 = Avx2.ConvertToVector256Int16(sc8);
+                var sc16 = TileMath.SBytes16((sbyte*)(b + ScalesOffset));
                 // -32·scale per group of 16, to meet the bsums.
-                var offset = Avx2.Subtract(Vector256<short>.Zero, Avx2.ShiftLeftLogical(sc16, 5));
+                var offset = Vector256.Subtract(Vector256<short>.Zero, Vector256.ShiftLeft(sc16, 5));
                 var lo = Vector256.Create(sc16.GetLower(), sc16.GetLower());
                 var hi = Vector256.Create(sc16.GetUpper(), sc16.GetUpper());
                 var s0 = TileMath.Splat2(lo, 0, 1);
@@ -66,7 +65,7 @@ public static unsafe class Q6_KTile
                 for (int t = 0; t < tokens; t++, xb += xRowBytes)
                 {
                     byte* xq = xb + XQs;
-                    var even = TileMath.DotAdd(Vector256<int>.Zero, Avx.LoadVector256((short*)(xb + XBsums)), offset);
+                    var even = TileMath.DotAdd(Vector256<int>.Zero, Vector256.Load((short*)(xb + XBsums)), offset);
                     even = TileMath.DotAdd(even, TileMath.MulPairs(w0, xq), s0);
                     var odd = TileMath.DotAdd(Vector256<int>.Zero, TileMath.MulPairs(w1, xq + 32), s1);
                     even = TileMath.DotAdd(even, TileMath.MulPairs(w2, xq + 64), s2);
@@ -75,7 +74,7 @@ public static unsafe class Q6_KTile
                     odd = TileMath.DotAdd(odd, TileMath.MulPairs(w5, xq + 160), s5);
                     even = TileMath.DotAdd(even, TileMath.MulPairs(w6, xq + 192), s6);
                     odd = TileMath.DotAdd(odd, TileMath.MulPairs(w7, xq + 224), s7);
-                    a[t] = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.Add(even, odd)), Vector256.Create(d * *(float*)xb), a[t]);
+                    a[t] = TileMath.MulAdd(TileMath.ToFloat(Vector256.Add(even, odd)), Vector256.Create(d * *(float*)xb), a[t]);
                 }
             }
         }

@@ -167,22 +167,41 @@ internal static unsafe class TileMath
     /// holds for every 6-bit-or-narrower unsigned weight: 2·63·128 &lt; 32768.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<short> MulPairs(Vector256<byte> w, byte* x) => Avx2.MultiplyAddAdjacent(w, Avx.LoadVector256((sbyte*)x));
+    public static Vector256<short> MulPairs(Vector256<byte> w, byte* x)
+    {
+        if (Avx2.IsSupported) return Avx2.MultiplyAddAdjacent(w, Avx.LoadVector256((sbyte*)x));
+        var s = Vector256.Load((sbyte*)x);
+        return Vector256.Create(MulPairs(w.GetLower(), s.GetLower()), MulPairs(w.GetUpper(), s.GetUpper()));
+    }
+
+    /// <summary>The 128-bit half of <see cref="MulPairs(Vector256{byte}, byte*)"/>: widening multiplies, then pairwise adds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<short> MulPairs(Vector128<byte> w, Vector128<sbyte> s)
+    {
+        if (AdvSimd.Arm64.IsSupported)
+            return AdvSimd.Arm64.AddPairwise(
+                AdvSimd.ZeroExtendWideningLower(w.GetLower()).AsInt16() * AdvSimd.SignExtendWideningLower(s.GetLower()),
+                AdvSimd.ZeroExtendWideningUpper(w).AsInt16() * AdvSimd.SignExtendWideningUpper(s));
+        return Ssse3.MultiplyAddAdjacent(w, s);
+    }
 
     /// <summary>The 16 i16 lanes all equal to lane <paramref name="k"/> of each 128-bit half of <paramref name="v"/> (k &lt; 8).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<short> Splat(Vector256<short> v, int k) =>
-        Avx2.Shuffle(v.AsByte(), Vector256.Create((ushort)(0x0100 + 0x0202 * k)).AsByte()).AsInt16();
+        Avx2.IsSupported ? Avx2.Shuffle(v.AsByte(), Vector256.Create((ushort)(0x0100 + 0x0202 * k)).AsByte()).AsInt16() : Splat2(v, k, k);
 
     /// <summary>
     /// Lane <paramref name="lo"/> of the low 128-bit half in the low eight i16 lanes, lane <paramref name="hi"/> of the
     /// high half in the high eight.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<short> Splat2(Vector256<short> v, int lo, int hi) =>
-        Avx2.Shuffle(v.AsByte(), Vector256.Create(
-            Vector128.Create((ushort)(0x0100 + 0x0202 * lo)).AsByte(),
-            Vector128.Create((ushort)(0x0100 + 0x0202 * hi)).AsByte())).AsInt16();
+    public static Vector256<short> Splat2(Vector256<short> v, int lo, int hi)
+    {
+        var loIndex = Vector128.Create((ushort)(0x0100 + 0x0202 * lo)).AsByte();
+        var hiIndex = Vector128.Create((ushort)(0x0100 + 0x0202 * hi)).AsByte();
+        if (Avx2.IsSupported) return Avx2.Shuffle(v.AsByte(), Vector256.Create(loIndex, hiIndex)).AsInt16();
+        return Vector256.Create(Vector128.Shuffle(v.GetLower().AsByte(), loIndex), Vector128.Shuffle(v.GetUpper().AsByte(), hiIndex)).AsInt16();
+    }
 
     /// <summary>
     /// fp16 → fp32 without a call (the Half conversion operator is not an intrinsic, and a call inside a kernel loop
