@@ -108,6 +108,51 @@ public class MoeFeedForwardTests
         }
     }
 
+    /// <summary>
+    /// A decode step reads only the routed experts: with every other expert's weights overwritten by NaN, the token's
+    /// output is unchanged bit for bit.
+    /// </summary>
+    [Fact]
+    public void DecodeReadsOnlyTheRoutedExperts()
+    {
+        using var layer = new Layer(SyntheticModelSpec.OlmoeTiny, GgmlType.F32);
+        var c = layer.Config;
+        var w = layer.Weights.Layers[1].Moe!;
+        var x = Inputs(1, c.Dim, 3);
+        var expected = layer.Run(x, 1, gemv: true);
+
+        var logits = new float[c.ExpertCount];
+        var router = new float[c.Dim];
+        for (int e = 0; e < c.ExpertCount; e++)
+        {
+            Core.Quantization.Quants.Dequantize(w.Router.Type, w.Router.Row(e), router);
+            logits[e] = (float)Enumerable.Range(0, c.Dim).Sum(i => (double)router[i] * x[i]);
+        }
+        var chosen = new int[c.ExpertUsedCount];
+        MoeRouting.Route(logits, chosen, new float[chosen.Length], c.ExpertWeightsNorm, 1f);
+
+        var keep = new List<byte[]>();
+        WeightTensor Poisoned(WeightTensor t)
+        {
+            var bytes = GC.AllocateArray<byte>((int)t.ByteSize, pinned: true);
+            t.Bytes.CopyTo(bytes);
+            var floats = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan());
+            long perExpert = t.Shape[0] * t.Shape[1];
+            for (int e = 0; e < c.ExpertCount; e++)
+                if (!chosen.Contains(e)) floats.Slice((int)(e * perExpert), (int)perExpert).Fill(float.NaN);
+            keep.Add(bytes);
+            return new WeightTensor(t.Name, t.Type, t.Shape, System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(bytes, 0), t.ByteSize);
+        }
+        var poisoned = new MoeWeights { Router = w.Router, GateExps = Poisoned(w.GateExps), UpExps = Poisoned(w.UpExps), DownExps = Poisoned(w.DownExps) };
+        var moe = new MoeFeedForward(c, poisoned, []);
+        var s = new MoeScratch();
+        s.Ensure(c, [moe], 1);
+        var y = new float[c.Dim];
+        moe.Forward(x, 1, [true], y, s, ComputePool.Shared);
+        Assert.Equal(expected, y);
+        GC.KeepAlive(keep);
+    }
+
     [Fact]
     public void RoutingPicksTheTopKAndNormalizes()
     {
