@@ -27,6 +27,31 @@ public class CreateModelAndQuantizeCommandTests
         Assert.Equal(File.ReadAllBytes(dir.File("t.gguf")), File.ReadAllBytes(dir.File("u.gguf")));
     }
 
+    /// <summary>An MoE shape is written as llama.cpp's converter writes it (F32 router, 3-D experts), and inspect shows its experts.</summary>
+    [Theory]
+    [InlineData("qwen2moe-tiny", "qwen2moe", "8 routed, 2 used per token, ffn 64 each, 1 shared (ffn 128, sigmoid-gated)", "GQA (2 query heads per KV head)")]
+    [InlineData("olmoe-tiny", "olmoe", "8 routed, 2 used per token, ffn 64 each, no shared; weights as softmax gives them", "MHA")]
+    [InlineData("mixtral-tiny", "llama", "4 routed, 2 used per token, ffn 128 each, no shared; weights renormalized", "GQA")]
+    public void CreateModelWritesMixtureOfExpertsShapesThatInspectDescribes(string shape, string arch, string experts, string attention)
+    {
+        using var dir = new TempDir();
+        var (code, _, err) = CliRunner.Run("create-model", "--shape", shape, "--type", "Q8_0", dir.File("m.gguf"));
+        Assert.True(code == 0, err);
+        using (var f = GgufFile.Open(dir.File("m.gguf")))
+        {
+            Assert.Equal(arch, f.Metadata["general.architecture"]);
+            Assert.Equal(GgmlType.F32, f.FindTensor("blk.0.ffn_gate_inp.weight")!.Type);
+            var up = f.FindTensor("blk.1.ffn_up_exps.weight")!;
+            Assert.Equal(GgmlType.Q8_0, up.Type);
+            Assert.Equal(3, up.Shape.Length);
+            Assert.Null(f.FindTensor("blk.0.ffn_up.weight"));
+        }
+        var (icode, output, ierr) = CliRunner.Run("inspect", "--no-tensors", dir.File("m.gguf"));
+        Assert.True(icode == 0, ierr);
+        Assert.Contains($"experts:       {experts}", output);
+        Assert.Contains($"attention:     {attention}", output);
+    }
+
     [Fact]
     public void QuantizeConvertsAGeneratedF32Model()
     {

@@ -30,6 +30,26 @@ public class BatchInvarianceTests(ITestOutputHelper output)
         Check(model, prompts, TinyModels.Greedy(16), chunkedPrefill, prefixCaching);
     }
 
+    /// <summary>16 mixed requests on each MoE layout, with chunked prefill and the prefix cache on.</summary>
+    [Theory]
+    [InlineData("mixtral-tiny")]
+    [InlineData("qwen2moe-tiny")]
+    [InlineData("qwen3moe-tiny")]
+    [InlineData("olmoe-tiny")]
+    public void MixtureOfExperts(string shape)
+    {
+        using var model = MoeParityTests.Load(shape, Models.Quantize.LlamaFileType.F16);
+        var rng = new Random(4321);
+        int vocab = model.Config.VocabSize;
+        var head = TinyModels.RandomTokens(rng, 40, vocab);
+        var prompts = Enumerable.Range(0, 16).Select(i =>
+        {
+            var own = TinyModels.RandomTokens(rng, 1 + rng.Next(80), vocab);
+            return i % 3 == 0 ? [.. head, .. own] : own;
+        }).ToArray();
+        Check(model, prompts, TinyModels.Greedy(16), chunkedPrefill: true, prefixCaching: true);
+    }
+
     [Theory]
     [MemberData(nameof(Modes))]
     public void ShippedModel(bool chunkedPrefill, bool prefixCaching) => RealModel(RepoModels.Stories260K, chunkedPrefill, prefixCaching);

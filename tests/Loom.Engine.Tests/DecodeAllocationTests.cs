@@ -14,14 +14,20 @@ public class DecodeAllocationTests
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.F16)]
-    public void DecodeLoopAllocatesNothing(GgmlType type)
+    [InlineData(GgmlType.Q4_0, true)]
+    [InlineData(GgmlType.F16, true)]
+    public void DecodeLoopAllocatesNothing(GgmlType type, bool moe = false)
     {
         string dir = Directory.CreateTempSubdirectory("loom-alloc-").FullName;
         try
         {
             string path = Path.Combine(dir, "m.gguf");
             // Large enough that every matmul goes through the thread pool.
-            SyntheticModel.Write(path, SyntheticModelSpec.Tiny with { Dim = 256, FfnDim = 512, NumHeads = 8, NumKvHeads = 2, ContextLength = 1024 }, type, seed: 5);
+            // The MoE model is Qwen2-MoE's layout: routed experts and a gated shared expert.
+            var spec = moe
+                ? SyntheticModelSpec.Qwen2MoeTiny with { Dim = 256, ExpertFfnDim = 128, SharedExpertFfnDim = 256, NumHeads = 8, NumKvHeads = 2, ContextLength = 1024 }
+                : SyntheticModelSpec.Tiny with { Dim = 256, FfnDim = 512, NumHeads = 8, NumKvHeads = 2, ContextLength = 1024 };
+            SyntheticModel.Write(path, spec, type, seed: 5);
             using var model = ModelLoader.Load(path);
             var m = model.Transformer;
             var c = m.Config;

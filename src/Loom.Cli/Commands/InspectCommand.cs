@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Loom.Models.Architectures;
 using Loom.Models.Formats.Gguf;
 
 namespace Loom.Cli.Commands;
@@ -22,11 +23,13 @@ internal static class InspectCommand
             o.WriteLine($"layers:        {c.NumLayers}");
             o.WriteLine($"dim:           {c.Dim}   ffn: {c.FfnDim}");
             o.WriteLine($"heads:         {c.NumHeads} (kv {c.NumKvHeads}, head dim {c.HeadDim})");
+            o.WriteLine($"attention:     {AttentionKind(c)}");
+            o.WriteLine($"experts:       {Experts(c)}");
             o.WriteLine($"context:       {c.ContextLength}");
             o.WriteLine($"vocab:         {c.VocabSize}");
             o.WriteLine($"rms norm eps:  {c.RmsNormEps:g}");
             o.WriteLine($"rope:          {c.RopeStyle}, theta {c.RopeTheta:g}, dims {c.RopeDim}, scale {c.RopeFreqScale:g}{(c.RopeFreqFactors is null ? "" : ", frequency factors")}");
-            o.WriteLine($"flags:         tied embeddings {c.TiedEmbeddings}, qkv bias {c.QkvBias}, qk norm {c.QkNorm}");
+            o.WriteLine($"flags:         tied embeddings {c.TiedEmbeddings}, qkv bias {c.QkvBias}, qk norm {c.QkNorm}{(c.QkNormFullWidth ? " (over the whole width)" : "")}");
             var weights = m.Transformer.Weights.All().ToArray();
             long bytes = weights.Sum(t => t.ByteSize), elements = weights.Sum(t => t.ElementCount);
             o.WriteLine($"parameters:    {elements:N0} in {weights.Length} tensors, {bytes / 1048576.0:F1} MiB");
@@ -48,6 +51,15 @@ internal static class InspectCommand
         });
         return cmd;
     }
+
+    /// <summary>MHA when every query head has its own K/V head, MQA when all share one, GQA between.</summary>
+    private static string AttentionKind(ModelConfig c) =>
+        c.NumKvHeads == c.NumHeads ? "MHA" : c.NumKvHeads == 1 ? "MQA" : $"GQA ({c.NumHeads / c.NumKvHeads} query heads per KV head)";
+
+    private static string Experts(ModelConfig c) => !c.IsMoe ? "none (dense)" :
+        $"{c.ExpertCount} routed, {c.ExpertUsedCount} used per token, ffn {c.ExpertFfnDim} each, " +
+        (c.SharedExpertFfnDim > 0 ? $"1 shared (ffn {c.SharedExpertFfnDim}, sigmoid-gated)" : "no shared") +
+        $"; weights {(c.ExpertWeightsNorm ? "renormalized" : "as softmax gives them")}{(c.ExpertWeightsScale != 1f ? $", scaled {c.ExpertWeightsScale:g}" : "")}";
 
     private static string Show(object v) => v switch
     {

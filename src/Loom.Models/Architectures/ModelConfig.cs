@@ -6,7 +6,7 @@ namespace Loom.Models.Architectures;
 /// </summary>
 public sealed record ModelConfig
 {
-    /// <summary>Architecture name as GGUF spells it: llama, mistral, qwen2, qwen3.</summary>
+    /// <summary>Architecture name as GGUF spells it: llama, mistral, qwen2, qwen3, qwen2moe, qwen3moe, olmoe.</summary>
     public required string Architecture { get; init; }
     public required int VocabSize { get; init; }
     /// <summary>Model (embedding) width.</summary>
@@ -31,6 +31,21 @@ public sealed record ModelConfig
     public bool TiedEmbeddings { get; init; }
     public bool QkvBias { get; init; }
     public bool QkNorm { get; init; }
+    /// <summary>Q and K are RMS-normed over their whole width (OLMoE), not head by head (Qwen3).</summary>
+    public bool QkNormFullWidth { get; init; }
+    /// <summary>Routed experts per layer; 0 for a dense feed-forward.</summary>
+    public int ExpertCount { get; init; }
+    /// <summary>Experts each token is routed to (top-k).</summary>
+    public int ExpertUsedCount { get; init; }
+    /// <summary>Hidden width of one routed expert.</summary>
+    public int ExpertFfnDim { get; init; }
+    /// <summary>Hidden width of the shared expert every token also runs (Qwen2-MoE); 0 when there is none.</summary>
+    public int SharedExpertFfnDim { get; init; }
+    /// <summary>The top-k routing weights are renormalized to sum to one (Mixtral, Qwen3-MoE), or kept as softmax gave them.</summary>
+    public bool ExpertWeightsNorm { get; init; }
+    /// <summary>Factor applied to the routing weights after any normalization.</summary>
+    public float ExpertWeightsScale { get; init; } = 1f;
+    public bool IsMoe => ExpertCount > 0;
 
     /// <summary>Checks that the numbers describe a runnable model; throws <see cref="ModelFormatException"/> naming <paramref name="path"/>.</summary>
     public void Validate(string path)
@@ -51,6 +66,14 @@ public sealed record ModelConfig
         Check(RopeDim > 0 && RopeDim <= HeadDim && RopeDim % 2 == 0, $"rope dim {RopeDim} for head dim {HeadDim}");
         Check(RmsNormEps > 0 && float.IsFinite(RmsNormEps), $"rms norm eps {RmsNormEps}");
         Check(RopeTheta > 0 && float.IsFinite(RopeTheta), $"rope theta {RopeTheta}");
+        if (IsMoe)
+        {
+            InRange(ExpertCount, ModelLimits.MaxExperts, "expert count");
+            Check(ExpertUsedCount > 0 && ExpertUsedCount <= ExpertCount, $"{ExpertUsedCount} experts used per token out of {ExpertCount}");
+            InRange(ExpertFfnDim, ModelLimits.MaxWidth, "expert feed-forward length");
+            Check(SharedExpertFfnDim >= 0 && SharedExpertFfnDim <= ModelLimits.MaxWidth, $"shared expert feed-forward length {SharedExpertFfnDim}");
+            Check(ExpertWeightsScale > 0 && float.IsFinite(ExpertWeightsScale), $"expert weights scale {ExpertWeightsScale}");
+        }
         Check(RopeFreqFactors is null || RopeFreqFactors.Length == RopeDim / 2, "rope frequency factors do not match the rope dimension");
     }
 }

@@ -18,6 +18,8 @@ public static class ModelLimits
     public const int MaxWidth = 1 << 20;
     public const int MaxVocab = 1 << 24;
     public const int MaxContext = 1 << 24;
+    /// <summary>Routed experts per layer (DeepSeek-V3 has 256).</summary>
+    public const int MaxExperts = 1 << 12;
 
     /// <summary>A one-line description for error messages, e.g. "1..1024".</summary>
     public static string Range(long max) => $"1..{max}";

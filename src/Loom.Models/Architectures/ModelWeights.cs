@@ -17,9 +17,30 @@ public sealed class LayerWeights
     public WeightTensor? QNorm { get; init; }
     public WeightTensor? KNorm { get; init; }
     public required WeightTensor FfnNorm { get; init; }
-    public required WeightTensor WGate { get; init; }
-    public required WeightTensor WUp { get; init; }
-    public required WeightTensor WDown { get; init; }
+    /// <summary>The dense feed-forward; null in a mixture-of-experts layer.</summary>
+    public WeightTensor? WGate { get; init; }
+    public WeightTensor? WUp { get; init; }
+    public WeightTensor? WDown { get; init; }
+    /// <summary>The mixture-of-experts feed-forward; null in a dense layer.</summary>
+    public MoeWeights? Moe { get; init; }
+}
+
+/// <summary>
+/// A mixture-of-experts layer as llama.cpp's GGUF lays it out: the router <c>ffn_gate_inp</c> [dim, experts], the
+/// experts stacked in 3-D tensors <c>ffn_{gate,up}_exps</c> [dim, expert ffn, experts] and <c>ffn_down_exps</c>
+/// [expert ffn, dim, experts], and optionally a shared expert (<c>ffn_*_shexp</c>) with its sigmoid gate
+/// <c>ffn_gate_inp_shexp</c> [dim].
+/// </summary>
+public sealed class MoeWeights
+{
+    public required WeightTensor Router { get; init; }
+    public required WeightTensor GateExps { get; init; }
+    public required WeightTensor UpExps { get; init; }
+    public required WeightTensor DownExps { get; init; }
+    public WeightTensor? SharedGateInp { get; init; }
+    public WeightTensor? GateShexp { get; init; }
+    public WeightTensor? UpShexp { get; init; }
+    public WeightTensor? DownShexp { get; init; }
 }
 
 /// <summary>
@@ -47,6 +68,11 @@ public sealed class ModelWeights : IDisposable
                 yield return l.AttnNorm; yield return l.Wq; yield return l.Wk; yield return l.Wv; yield return l.Wo;
                 yield return l.Bq; yield return l.Bk; yield return l.Bv; yield return l.QNorm; yield return l.KNorm;
                 yield return l.FfnNorm; yield return l.WGate; yield return l.WUp; yield return l.WDown;
+                if (l.Moe is { } m)
+                {
+                    yield return m.Router; yield return m.GateExps; yield return m.UpExps; yield return m.DownExps;
+                    yield return m.SharedGateInp; yield return m.GateShexp; yield return m.UpShexp; yield return m.DownShexp;
+                }
             }
             yield return OutputNorm;
             yield return Output;

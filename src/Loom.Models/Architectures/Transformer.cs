@@ -3,13 +3,14 @@ using Loom.Core.Kernels.Quantized;
 using Loom.Core.Quantization;
 using Loom.Core.Tensors;
 using Loom.Core.Threading;
+using Loom.Models.Architectures.Moe;
 
 namespace Loom.Models.Architectures;
 
 /// <summary>
 /// The Llama-family decoder: one forward pass over a ragged batch of sequences whose K/V live in a paged
-/// <see cref="KvCache"/>. Variants (GQA, QKV bias, QK-norm, RoPE kind and scaling, tied embeddings) come from
-/// <see cref="ModelConfig"/>. Where llama.cpp rounds (K/V cached as f16, activations converted to the weight's
+/// <see cref="KvCache"/>. Variants (GQA, QKV bias, QK-norm, RoPE kind and scaling, tied embeddings, a
+/// mixture-of-experts feed-forward) come from <see cref="ModelConfig"/>. Where llama.cpp rounds (K/V cached as f16, activations converted to the weight's
 /// dot type), this does the same, so logits agree closely with the reference.
 /// </summary>
 public sealed unsafe class Transformer : IDisposable
@@ -19,6 +20,8 @@ public sealed unsafe class Transformer : IDisposable
     private readonly float[] _outputNorm;
     private readonly float[] _ropeFactors;
     private readonly PagedAttention _attention;
+    private readonly MoeFeedForward?[] _moe;
+    private readonly MoeScratch _moeScratch = new();
     private readonly List<PackedMatrix> _packed = [];
     private Scratch _s = new();
 
@@ -54,6 +57,7 @@ public sealed unsafe class Transformer : IDisposable
             done += t.ByteSize;
             progress?.Report(new WorkProgress(done, total, WorkProgress.Bytes, t.Name));
         }
+        _moe = weights.Layers.Select(w => w.Moe is { } m ? new MoeFeedForward(config, m, _packed) : null).ToArray();
         _ropeFactors = config.RopeFreqFactors ?? [];
         _attention = new PagedAttention(config);
     }
@@ -76,6 +80,7 @@ public sealed unsafe class Transformer : IDisposable
         int T = batch.TokenCount, dim = c.Dim, qDim = c.NumHeads * c.HeadDim, kvDim = KvDim, ffn = c.FfnDim;
         if (logits.Length < batch.LogitCount * c.VocabSize) throw new ArgumentException("logits buffer too small", nameof(logits));
         _s.Ensure(this, T, batch.LogitCount, c.ContextLength);
+        if (c.IsMoe) _moeScratch.Ensure(c, _moe, T);
         var s = _s;
         var x = s.X.AsSpan(0, T * dim);
         var xb = s.Xb.AsSpan(0, T * dim);
@@ -113,16 +118,21 @@ public sealed unsafe class Transformer : IDisposable
             _attention.Compute(batch, cache, l, q, s.Att.AsSpan(0, T * qDim), pool, attention);
             MatMul.Compute(w.Wo, s.Att.AsSpan(0, T * qDim), T, xb, s.Quant, gemv, pool);
 
-            // Feed-forward block (SwiGLU). The reference runs the last layer's FFN only for output tokens, so a
-            // sequence's single output token is summed there as a lone token.
+            // Feed-forward block: SwiGLU, or a mixture of SwiGLU experts. The reference runs the last layer's FFN
+            // only for output tokens, so a sequence's single output token is summed there as a lone token.
             if (l == c.NumLayers - 1) MarkLoneOutputs(batch, gemv);
             LayerSteps.AddNorm(pool, s.X, s.Xb, s.Xb, _ffnNorm[l], T, dim, c.RmsNormEps);
-            var gate = s.Gate.AsSpan(0, T * ffn);
-            MatMul.Compute(xb, T, s.Quant, gemv, w.WGate, gate, w.WUp, s.Up.AsSpan(0, T * ffn), pool: pool);
-            LayerSteps.SwiGlu(pool, s.Gate, s.Up, T, ffn);
-            MatMul.Compute(w.WDown, gate, T, xb, s.Quant, gemv, pool);
-            if (l + 1 < c.NumLayers) LayerSteps.AddNorm(pool, s.X, s.Xb, s.Xb, _attnNorm[l + 1], T, dim, c.RmsNormEps);
-            else LayerSteps.Add(pool, s.X, s.Xb, T, dim);
+            var ffnOut = s.Xb;
+            if (_moe[l] is { } moe) moe.Forward(s.Xb, T, gemv, ffnOut = s.FfnOut, _moeScratch, pool);
+            else
+            {
+                var gate = s.Gate.AsSpan(0, T * ffn);
+                MatMul.Compute(xb, T, s.Quant, gemv, w.WGate!, gate, w.WUp!, s.Up.AsSpan(0, T * ffn), pool: pool);
+                LayerSteps.SwiGlu(pool, s.Gate, s.Up, T, ffn);
+                MatMul.Compute(w.WDown!, gate, T, xb, s.Quant, gemv, pool);
+            }
+            if (l + 1 < c.NumLayers) LayerSteps.AddNorm(pool, s.X, ffnOut, s.Xb, _attnNorm[l + 1], T, dim, c.RmsNormEps);
+            else LayerSteps.Add(pool, s.X, ffnOut, T, dim);
         }
 
         // Final norm and classifier, only for the tokens whose logits are wanted.
@@ -148,7 +158,7 @@ public sealed unsafe class Transformer : IDisposable
         }
     }
 
-    /// <summary>Q and K of tokens [start, end): bias (Qwen2), per-head RMSNorm (Qwen3), then RoPE; V's bias.</summary>
+    /// <summary>Q and K of tokens [start, end): bias (Qwen2), RMSNorm per head (Qwen3) or over the whole width (OLMoE), then RoPE; V's bias.</summary>
     private void PrepareQk(int l, int start, int end)
     {
         var c = Config;
@@ -158,8 +168,8 @@ public sealed unsafe class Transformer : IDisposable
             var q = _s.Q.AsSpan(t * qDim, qDim);
             var k = _s.K.AsSpan(t * kvDim, kvDim);
             AddBias(q, _bq[l]); AddBias(k, _bk[l]); AddBias(_s.V.AsSpan(t * kvDim, kvDim), _bv[l]);
-            if (_qNorm[l] is { } qn) HeadNorm(q, qn);
-            if (_kNorm[l] is { } kn) HeadNorm(k, kn);
+            if (_qNorm[l] is { } qn) QkNorm(q, qn);
+            if (_kNorm[l] is { } kn) QkNorm(k, kn);
             var cos = _s.RopeCos.AsSpan(t * half, half);
             var sin = _s.RopeSin.AsSpan(t * half, half);
             Rotate(q, cos, sin);
@@ -172,9 +182,9 @@ public sealed unsafe class Transformer : IDisposable
         if (bias is not null) LayerSteps.Add(y, bias);
     }
 
-    private void HeadNorm(Span<float> y, float[] weight)
+    private void QkNorm(Span<float> y, float[] weight)
     {
-        int hd = Config.HeadDim;
+        int hd = Config.QkNormFullWidth ? y.Length : Config.HeadDim;
         for (int h = 0; h < y.Length / hd; h++)
         {
             var head = y.Slice(h * hd, hd);
@@ -212,7 +222,7 @@ public sealed unsafe class Transformer : IDisposable
     /// <summary>Activation buffers, grown to the largest batch seen and then reused.</summary>
     private sealed class Scratch
     {
-        public float[] X = [], Xb = [], Q = [], K = [], V = [], Att = [], Gate = [], Up = [], RopeCos = [], RopeSin = [];
+        public float[] X = [], Xb = [], FfnOut = [], Q = [], K = [], V = [], Att = [], Gate = [], Up = [], RopeCos = [], RopeSin = [];
         public bool[] Gemv = [], OutGemv = [];
         public byte[] Quant = [];
         private int _tokens = -1;
@@ -225,7 +235,9 @@ public sealed unsafe class Transformer : IDisposable
             X = new float[tokens * c.Dim]; Xb = new float[tokens * c.Dim];
             Q = new float[tokens * qDim]; K = new float[tokens * m.KvDim]; V = new float[tokens * m.KvDim];
             Att = new float[tokens * qDim];
-            Gate = new float[tokens * c.FfnDim]; Up = new float[tokens * c.FfnDim];
+            int ffn = c.IsMoe ? 0 : c.FfnDim;
+            Gate = new float[tokens * ffn]; Up = new float[tokens * ffn];
+            FfnOut = new float[c.IsMoe ? tokens * c.Dim : 0];
             Gemv = new bool[tokens]; OutGemv = new bool[tokens];
             RopeCos = new float[tokens * (c.RopeDim / 2)]; RopeSin = new float[tokens * (c.RopeDim / 2)];
             long quant = 0;

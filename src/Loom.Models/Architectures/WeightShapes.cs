@@ -28,15 +28,42 @@ public static class WeightShapes
             if (c.QkNorm)
             {
                 if (l.QNorm is null || l.KNorm is null) throw new ModelFormatException(path, $"{c.Architecture} needs Q/K norm tensors");
-                Expect(l.QNorm, path, c.HeadDim);
-                Expect(l.KNorm, path, c.HeadDim);
+                Expect(l.QNorm, path, c.QkNormFullWidth ? qDim : c.HeadDim);
+                Expect(l.KNorm, path, c.QkNormFullWidth ? kvDim : c.HeadDim);
             }
             Expect(l.FfnNorm, path, c.Dim);
-            Expect(l.WGate, path, c.Dim, c.FfnDim);
-            Expect(l.WUp, path, c.Dim, c.FfnDim);
-            Expect(l.WDown, path, c.FfnDim, c.Dim);
+            if (c.IsMoe) ExpectMoe(c, l.Moe, path);
+            else
+            {
+                Expect(Required(l.WGate, "ffn_gate", path), path, c.Dim, c.FfnDim);
+                Expect(Required(l.WUp, "ffn_up", path), path, c.Dim, c.FfnDim);
+                Expect(Required(l.WDown, "ffn_down", path), path, c.FfnDim, c.Dim);
+            }
         }
     }
+
+    private static void ExpectMoe(ModelConfig c, MoeWeights? m, string path)
+    {
+        if (m is null) throw new ModelFormatException(path, $"{c.ExpertCount} experts declared, but a layer has no expert tensors");
+        int e = c.ExpertCount, ff = c.ExpertFfnDim, sh = c.SharedExpertFfnDim;
+        Expect(m.Router, path, c.Dim, e);
+        Expect(m.GateExps, path, c.Dim, ff, e);
+        Expect(m.UpExps, path, c.Dim, ff, e);
+        Expect(m.DownExps, path, ff, c.Dim, e);
+        if (m.Router.Type != GgmlType.F32) throw new ModelFormatException(path, $"tensor '{m.Router.Name}' has type {m.Router.Type}, expected F32");
+        if (sh == 0) return;
+        Expect(Required(m.GateShexp, "ffn_gate_shexp", path), path, c.Dim, sh);
+        Expect(Required(m.UpShexp, "ffn_up_shexp", path), path, c.Dim, sh);
+        Expect(Required(m.DownShexp, "ffn_down_shexp", path), path, sh, c.Dim);
+        if (m.SharedGateInp is { } g)
+        {
+            Expect(g, path, c.Dim);
+            if (g.Type != GgmlType.F32) throw new ModelFormatException(path, $"tensor '{g.Name}' has type {g.Type}, expected F32");
+        }
+    }
+
+    private static WeightTensor Required(WeightTensor? t, string what, string path) =>
+        t ?? throw new ModelFormatException(path, $"a layer has no '{what}' tensor");
 
     private static void Expect(WeightTensor t, string path, params long[] shape)
     {

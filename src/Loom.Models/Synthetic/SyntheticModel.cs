@@ -48,7 +48,7 @@ public static class SyntheticModel
     {
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate(GgmlType.F32);
-        var info = new QuantizationModelInfo(spec.Architecture, spec.NumLayers, spec.NumHeads, spec.NumKvHeads, 0, !spec.TiedEmbeddings, spec.NumLayers);
+        var info = new QuantizationModelInfo(spec.Architecture, spec.NumLayers, spec.NumHeads, spec.NumKvHeads, spec.ExpertCount, !spec.TiedEmbeddings, spec.NumLayers);
         var rules = new TensorTypeRules(fileType, info, pure);
         var w = new GgufWriter();
         AddMetadata(w, spec, (int)fileType);
@@ -87,6 +87,13 @@ public static class SyntheticModel
         w.Add("general.file_type", (uint)fileType);
         w.Add($"{a}.vocab_size", (uint)s.VocabSize);
         w.Add($"{a}.rope.dimension_count", (uint)headDim);
+        if (s.IsMoe)
+        {
+            w.Add($"{a}.expert_count", (uint)s.ExpertCount);
+            w.Add($"{a}.expert_used_count", (uint)s.ExpertUsedCount);
+            if (a is "qwen2moe" or "qwen3moe") w.Add($"{a}.expert_feed_forward_length", (uint)s.EffectiveExpertFfnDim);
+            if (a == "qwen2moe") w.Add($"{a}.expert_shared_feed_forward_length", (uint)s.SharedExpertFfnDim);
+        }
 
         var (tokens, scores, types) = SyntheticModelVocab.Build(s.VocabSize);
         w.Add("tokenizer.ggml.model", "llama");
@@ -108,6 +115,10 @@ public static class SyntheticModel
         long dim = s.Dim, ffn = s.FfnDim, hd = s.EffectiveHeadDim, q = s.NumHeads * hd, kv = s.NumKvHeads * hd;
         var scratch = new Scratch(progress); // tensors are written one after another, so they share one pair of buffers
         void Matrix(string name, long cols, long rows) => Add(w, scratch, name, matrixType(name, [cols, rows]), [cols, rows], seed, Init.Matrix);
+        void Experts(string name, long cols, long rows) =>
+            Add(w, scratch, name, matrixType(name, [cols, rows, s.ExpertCount]), [cols, rows, s.ExpertCount], seed, Init.Matrix);
+        // llama.cpp's converter and llama-quantize keep the router (and qwen2moe's shared-expert gate) in F32.
+        void Router(string name, params long[] shape) => Add(w, scratch, name, GgmlType.F32, shape, seed, Init.Matrix);
         void Norm(string name, long n) => Add(w, scratch, name, GgmlType.F32, [n], seed, Init.Norm);
         void Bias(string name, long n) => Add(w, scratch, name, GgmlType.F32, [n], seed, Init.Bias);
 
@@ -127,17 +138,35 @@ public static class SyntheticModel
             }
             if (s.QkNorm)
             {
-                Norm(b + "attn_q_norm.weight", hd);
-                Norm(b + "attn_k_norm.weight", hd);
+                Norm(b + "attn_q_norm.weight", s.QkNormFullWidth ? q : hd);
+                Norm(b + "attn_k_norm.weight", s.QkNormFullWidth ? kv : hd);
             }
             Matrix(b + "attn_output.weight", q, dim);
             Norm(b + "ffn_norm.weight", dim);
-            Matrix(b + "ffn_gate.weight", dim, ffn);
-            Matrix(b + "ffn_up.weight", dim, ffn);
-            Matrix(b + "ffn_down.weight", ffn, dim);
+            if (s.IsMoe)
+            {
+                long ffe = s.EffectiveExpertFfnDim, sh = s.EffectiveSharedExpertFfnDim;
+                Router(b + "ffn_gate_inp.weight", dim, s.ExpertCount);
+                Experts(b + "ffn_gate_exps.weight", dim, ffe);
+                Experts(b + "ffn_up_exps.weight", dim, ffe);
+                Experts(b + "ffn_down_exps.weight", ffe, dim);
+                if (sh > 0)
+                {
+                    Router(b + "ffn_gate_inp_shexp.weight", dim);
+                    Matrix(b + "ffn_gate_shexp.weight", dim, sh);
+                    Matrix(b + "ffn_up_shexp.weight", dim, sh);
+                    Matrix(b + "ffn_down_shexp.weight", sh, dim);
+                }
+            }
+            else
+            {
+                Matrix(b + "ffn_gate.weight", dim, ffn);
+                Matrix(b + "ffn_up.weight", dim, ffn);
+                Matrix(b + "ffn_down.weight", ffn, dim);
+            }
         }
         Norm("output_norm.weight", dim);
-        if (!s.TiedEmbeddings) Matrix("output.weight", dim, s.VocabSize);
+        if (!s.TiedEmbeddings) Add(w, scratch, "output.weight", matrixType("output.weight", [dim, s.VocabSize]), [dim, s.VocabSize], seed, Init.Matrix, s.OutputWeightScale);
     }
 
     private enum Init { Matrix, Norm, Bias }
@@ -160,17 +189,17 @@ public static class SyntheticModel
         }
     }
 
-    private static void Add(GgufWriter w, Scratch scratch, string name, GgmlType type, long[] shape, int seed, Init init)
+    private static void Add(GgufWriter w, Scratch scratch, string name, GgmlType type, long[] shape, int seed, Init init, float gain = 1f)
     {
-        long cols = shape[0], rows = shape.Length > 1 ? shape[1] : 1;
+        long cols = shape[0], rows = shape.Skip(1).Aggregate(1L, (a, b) => a * b);
         scratch.Total += TypeTraits.RowSize(type, cols) * rows;
-        w.AddTensor(name, type, shape, stream => Generate(stream, scratch, name, type, cols, rows, seed, init));
+        w.AddTensor(name, type, shape, stream => Generate(stream, scratch, name, type, cols, rows, seed, init, gain));
     }
 
-    private static void Generate(Stream output, Scratch scratch, string name, GgmlType type, long cols, long rows, int seed, Init init)
+    private static void Generate(Stream output, Scratch scratch, string name, GgmlType type, long cols, long rows, int seed, Init init, float gain)
     {
         var rng = new SyntheticRandom(seed, name);
-        float scale = init switch { Init.Matrix => 1f / MathF.Sqrt(cols), Init.Norm => 0.05f, _ => 0.02f };
+        float scale = gain * init switch { Init.Matrix => 1f / MathF.Sqrt(cols), Init.Norm => 0.05f, _ => 0.02f };
         float offset = init == Init.Norm ? 1f : 0f;
         long rowsPerChunk = Math.Max(1, ChunkElements / cols);
         var floats = scratch.Floats(rowsPerChunk * cols);

@@ -11,7 +11,11 @@ public sealed record SyntheticModelSpec
 {
     /// <summary>Written as <c>general.name</c>.</summary>
     public string Name { get; init; } = "synthetic-tiny";
-    /// <summary>llama, qwen2 (adds Q/K/V biases) or qwen3 (adds per-head Q/K RMS norms).</summary>
+    /// <summary>
+    /// llama, qwen2 (adds Q/K/V biases), qwen3 (adds per-head Q/K RMS norms), or a mixture of experts: llama with
+    /// <see cref="ExpertCount"/> set (Mixtral), qwen2moe (Q/K/V biases, a gated shared expert), qwen3moe (per-head Q/K
+    /// norms) or olmoe (Q/K norms over the whole width, no GQA).
+    /// </summary>
     public string Architecture { get; init; } = "llama";
     public int Dim { get; init; } = 64;
     public int FfnDim { get; init; } = 128;
@@ -28,10 +32,28 @@ public sealed record SyntheticModelSpec
     public bool TiedEmbeddings { get; init; }
     /// <summary>Written as <c>tokenizer.chat_template</c> when set; null writes none (the default).</summary>
     public string? ChatTemplate { get; init; }
+    /// <summary>Routed experts per layer; 0 (the default) writes a dense feed-forward.</summary>
+    public int ExpertCount { get; init; }
+    public int ExpertUsedCount { get; init; }
+    /// <summary>Hidden width of one routed expert; null means <see cref="FfnDim"/> (Mixtral and OLMoE write no other).</summary>
+    public int? ExpertFfnDim { get; init; }
+    /// <summary>Hidden width of qwen2moe's shared expert.</summary>
+    public int SharedExpertFfnDim { get; init; }
+    /// <summary>
+    /// Multiplies the standard deviation of <c>output.weight</c>. Random tiny models give nearly tied logits at 1; a
+    /// larger spread makes greedy tokens a sharp test of a peer's numbers.
+    /// </summary>
+    public float OutputWeightScale { get; init; } = 1f;
 
     public int EffectiveHeadDim => HeadDim ?? (NumHeads > 0 ? Dim / NumHeads : 0);
-    public bool QkvBias => Architecture == "qwen2";
-    public bool QkNorm => Architecture == "qwen3";
+    public bool QkvBias => Architecture is "qwen2" or "qwen2moe";
+    public bool QkNorm => Architecture is "qwen3" or "qwen3moe" or "olmoe";
+    /// <summary>OLMoE norms Q and K over their whole width, so its norm weights are that long.</summary>
+    public bool QkNormFullWidth => Architecture == "olmoe";
+    public bool IsMoe => ExpertCount > 0;
+    public int EffectiveExpertFfnDim => ExpertFfnDim ?? FfnDim;
+    public int EffectiveSharedExpertFfnDim => Architecture == "qwen2moe" ? SharedExpertFfnDim : 0;
+    private bool MoeArchitecture => Architecture is "qwen2moe" or "qwen3moe" or "olmoe";
 
     /// <summary>Fewest tokens the embedded vocabulary needs: &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;, 256 byte tokens and "▁".</summary>
     public const int MinVocabSize = 3 + 256 + 1;
@@ -45,7 +67,15 @@ public sealed record SyntheticModelSpec
     public void Validate(GgmlType matrixType)
     {
         void Check(bool ok, string problem) { if (!ok) throw new ArgumentException($"synthetic model '{Name}': {problem}"); }
-        Check(Architecture is "llama" or "qwen2" or "qwen3", $"architecture '{Architecture}' is not llama, qwen2 or qwen3");
+        Check(Architecture is "llama" or "qwen2" or "qwen3" || MoeArchitecture, $"architecture '{Architecture}' is not llama, qwen2, qwen3, qwen2moe, qwen3moe or olmoe");
+        Check(!MoeArchitecture || IsMoe, $"{Architecture} needs experts");
+        Check(IsMoe ? ExpertUsedCount > 0 && ExpertUsedCount <= ExpertCount : ExpertUsedCount == 0, $"{ExpertUsedCount} experts used out of {ExpertCount}");
+        Check(!IsMoe || Architecture is not ("qwen2" or "qwen3"), $"{Architecture} has no experts (use {Architecture}moe)");
+        Check(ExpertFfnDim is null || Architecture is "qwen2moe" or "qwen3moe", $"{Architecture}'s experts are feed-forward length wide");
+        Check(EffectiveExpertFfnDim > 0 && (Architecture != "qwen2moe" || SharedExpertFfnDim > 0), "expert widths must be positive");
+        Check(Architecture is not ("olmoe" or "qwen2moe") || (NumHeads * EffectiveHeadDim == Dim && (Architecture != "olmoe" || NumKvHeads == NumHeads)),
+            $"{Architecture} needs heads × head dim = dim{(Architecture == "olmoe" ? " and as many KV heads as heads" : "")}");
+        Check(OutputWeightScale > 0 && float.IsFinite(OutputWeightScale), $"output weight scale {OutputWeightScale}");
         Check(Dim > 0 && FfnDim > 0 && NumLayers > 0 && ContextLength > 0, "dimensions must be positive");
         Check(NumHeads > 0 && NumKvHeads > 0 && NumHeads % NumKvHeads == 0, $"{NumHeads} heads cannot share {NumKvHeads} KV heads");
         Check(EffectiveHeadDim > 0 && EffectiveHeadDim % 2 == 0, $"head dim {EffectiveHeadDim} must be positive and even");
@@ -55,7 +85,7 @@ public sealed record SyntheticModelSpec
         Check(RmsNormEps > 0 && RopeTheta > 0, "eps and rope theta must be positive");
         Check(SyntheticModel.FileType(matrixType) >= 0, $"{matrixType} is not a weight type a model file can use");
         int bs = TypeTraits.BlockSize(matrixType);
-        foreach (var (what, n) in new[] { ("dim", Dim), ("ffn dim", FfnDim), ("heads × head dim", NumHeads * EffectiveHeadDim) })
+        foreach (var (what, n) in new[] { ("dim", Dim), ("ffn dim", IsMoe ? EffectiveExpertFfnDim : FfnDim), ("heads × head dim", NumHeads * EffectiveHeadDim), ("shared expert ffn dim", EffectiveSharedExpertFfnDim) })
             Check(n % bs == 0, $"{what} {n} is not a multiple of the {matrixType} block size {bs}");
     }
 
@@ -81,6 +111,36 @@ public sealed record SyntheticModelSpec
     {
         Name = "qwen2.5-0.5b", Architecture = "qwen2", Dim = 896, FfnDim = 4864, NumLayers = 24, NumHeads = 14, NumKvHeads = 2,
         VocabSize = 151936, ContextLength = 32768, RopeTheta = 1000000f, RmsNormEps = 1e-6f, TiedEmbeddings = true,
+    };
+
+    /// <summary>Mixtral's layout at the tiny default's size: llama with 4 experts of ffn 128, 2 used, weights renormalized.</summary>
+    public static SyntheticModelSpec MixtralTiny => new() { Name = "mixtral-tiny", ExpertCount = 4, ExpertUsedCount = 2, OutputWeightScale = 8 };
+
+    /// <summary>Qwen2-MoE's layout, tiny: QKV bias, 8 experts of ffn 64 (2 used) and a sigmoid-gated shared expert of ffn 128.</summary>
+    public static SyntheticModelSpec Qwen2MoeTiny => new()
+    {
+        Name = "qwen2moe-tiny", Architecture = "qwen2moe", ExpertCount = 8, ExpertUsedCount = 2, ExpertFfnDim = 64,
+        SharedExpertFfnDim = 128, RopeTheta = 1000000f, RmsNormEps = 1e-6f, OutputWeightScale = 8,
+    };
+
+    /// <summary>Qwen3-MoE's layout, tiny: per-head Q/K norms, head dim 32, 8 experts of ffn 64 (2 used), weights renormalized.</summary>
+    public static SyntheticModelSpec Qwen3MoeTiny => new()
+    {
+        Name = "qwen3moe-tiny", Architecture = "qwen3moe", HeadDim = 32, ExpertCount = 8, ExpertUsedCount = 2, ExpertFfnDim = 64,
+        RopeTheta = 1000000f, RmsNormEps = 1e-6f, OutputWeightScale = 8,
+    };
+
+    /// <summary>OLMoE's layout, tiny: Q/K norms over the whole width, 4 heads and 4 KV heads, 8 experts of ffn 64, 2 used.</summary>
+    public static SyntheticModelSpec OlmoeTiny => new()
+    {
+        Name = "olmoe-tiny", Architecture = "olmoe", FfnDim = 64, NumKvHeads = 4, ExpertCount = 8, ExpertUsedCount = 2, OutputWeightScale = 8,
+    };
+
+    /// <summary>OLMoE-1B-7B: dim 2048, 16 layers, 16 heads (no GQA), 64 experts of ffn 1024 with 8 used, vocab 50304, context 4096.</summary>
+    public static SyntheticModelSpec Olmoe1B7B => new()
+    {
+        Name = "olmoe-1b-7b", Architecture = "olmoe", Dim = 2048, FfnDim = 1024, NumLayers = 16, NumHeads = 16, NumKvHeads = 16,
+        ExpertCount = 64, ExpertUsedCount = 8, VocabSize = 50304, ContextLength = 4096,
     };
 
     /// <summary>llama2.c stories110M: dim 768, ffn 2048, 12 layers, 12 heads (no GQA), vocab 32000, context 1024.</summary>

@@ -7,7 +7,10 @@ namespace Loom.Models.Formats.Gguf;
 public static class GgufModelLoader
 {
     /// <summary>Architectures this loader understands, as GGUF's general.architecture spells them.</summary>
-    public static readonly IReadOnlyList<string> SupportedArchitectures = ["llama", "mistral", "qwen2", "qwen3"];
+    public static readonly IReadOnlyList<string> SupportedArchitectures = ["llama", "mistral", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe"];
+
+    /// <summary>Architectures whose every layer is a mixture of experts.</summary>
+    private static readonly string[] MoeArchitectures = ["qwen2moe", "qwen3moe", "olmoe"];
 
     public static ModelConfig ReadConfig(GgufFile f)
     {
@@ -67,12 +70,23 @@ public static class GgufModelLoader
             freqFactors = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(f.GetTensor("rope_freqs.weight").Bytes).ToArray();
         }
 
+        int ffn = Int("feed_forward_length", ModelLimits.MaxWidth);
+        int experts = f.Has($"{arch}.expert_count") ? Int("expert_count", ModelLimits.MaxExperts) : 0;
+        if (MoeArchitectures.Contains(arch) && experts == 0) throw new ModelFormatException(path, $"{arch} needs metadata '{arch}.expert_count'");
+        int used = experts > 0 ? Int("expert_used_count", experts) : 0;
+        // Qwen2-MoE names its expert widths; Mixtral's and OLMoE's experts are feed_forward_length wide, and llama.cpp
+        // gives Qwen2-MoE's shared expert that width when the key is absent.
+        int expertFfn = experts > 0 ? Int("expert_feed_forward_length", ModelLimits.MaxWidth, arch == "qwen2moe" ? ffn / used : ffn) : 0;
+        int sharedFfn = arch == "qwen2moe" ? Int("expert_shared_feed_forward_length", ModelLimits.MaxWidth, ffn) : 0;
+        // Which architectures renormalize the top-k weights is llama.cpp's per-architecture choice; a file may say otherwise.
+        bool normW = f.GetBool($"{arch}.expert_weights_norm") ?? arch is "llama" or "mistral" or "qwen3moe";
+
         var config = new ModelConfig
         {
             Architecture = arch,
             VocabSize = vocab,
             Dim = dim,
-            FfnDim = Int("feed_forward_length", ModelLimits.MaxWidth),
+            FfnDim = ffn,
             NumLayers = Int("block_count", ModelLimits.MaxLayers),
             NumHeads = heads,
             NumKvHeads = kvHeads,
@@ -82,12 +96,19 @@ public static class GgufModelLoader
             RopeTheta = (float)(f.GetFloat($"{arch}.rope.freq_base") ?? 10000.0),
             RopeDim = ropeDim,
             // llama.cpp's converter permutes llama Q/K rows to adjacent-pair layout; qwen keeps rotate-half.
-            RopeStyle = arch is "qwen2" or "qwen3" ? RopeStyle.NeoX : RopeStyle.Interleaved,
+            RopeStyle = arch is "llama" or "mistral" ? RopeStyle.Interleaved : RopeStyle.NeoX,
             RopeFreqScale = freqScale,
             RopeFreqFactors = freqFactors,
             TiedEmbeddings = !f.HasTensor("output.weight"),
             QkvBias = arch == "qwen2" || f.HasTensor("blk.0.attn_q.bias"),
-            QkNorm = arch == "qwen3" || f.HasTensor("blk.0.attn_q_norm.weight"),
+            QkNorm = arch is "qwen3" or "qwen3moe" or "olmoe" || f.HasTensor("blk.0.attn_q_norm.weight"),
+            QkNormFullWidth = arch == "olmoe",
+            ExpertCount = experts,
+            ExpertUsedCount = used,
+            ExpertFfnDim = expertFfn,
+            SharedExpertFfnDim = sharedFfn,
+            ExpertWeightsNorm = normW,
+            ExpertWeightsScale = (float)(f.GetFloat($"{arch}.expert_weights_scale") ?? 1.0),
         };
         config.Validate(path);
         CheckAgainstTensors(f, config);
@@ -132,6 +153,9 @@ public static class GgufModelLoader
             $"metadata '{arch}.attention.head_count_kv' = {c.NumKvHeads} × head dim {c.HeadDim} (expected [{c.Dim}, {(long)c.NumKvHeads * c.HeadDim}])");
         Rows("blk.0.ffn_up.weight", c.FfnDim,
             $"metadata '{arch}.feed_forward_length' = {c.FfnDim} (expected [{c.Dim}, {c.FfnDim}])");
+        Rows("blk.0.ffn_gate_inp.weight", c.ExpertCount, $"metadata '{arch}.expert_count' = {c.ExpertCount} (expected [{c.Dim}, {c.ExpertCount}])");
+        Rows("blk.0.ffn_up_exps.weight", (long)c.ExpertFfnDim * c.ExpertCount,
+            $"{c.ExpertCount} experts of feed-forward length {c.ExpertFfnDim} (expected [{c.Dim}, {c.ExpertFfnDim}, {c.ExpertCount}])");
     }
 
     /// <summary>Views of every weight tensor in the (still open) file; the file becomes the weights' owner.</summary>
@@ -156,9 +180,20 @@ public static class GgufModelLoader
                 QNorm = Opt(p + "attn_q_norm.weight"),
                 KNorm = Opt(p + "attn_k_norm.weight"),
                 FfnNorm = f.GetTensor(p + "ffn_norm.weight"),
-                WGate = f.GetTensor(p + "ffn_gate.weight"),
-                WUp = f.GetTensor(p + "ffn_up.weight"),
-                WDown = f.GetTensor(p + "ffn_down.weight"),
+                WGate = config.IsMoe ? null : f.GetTensor(p + "ffn_gate.weight"),
+                WUp = config.IsMoe ? null : f.GetTensor(p + "ffn_up.weight"),
+                WDown = config.IsMoe ? null : f.GetTensor(p + "ffn_down.weight"),
+                Moe = config.IsMoe ? new MoeWeights
+                {
+                    Router = f.GetTensor(p + "ffn_gate_inp.weight"),
+                    GateExps = f.GetTensor(p + "ffn_gate_exps.weight"),
+                    UpExps = f.GetTensor(p + "ffn_up_exps.weight"),
+                    DownExps = f.GetTensor(p + "ffn_down_exps.weight"),
+                    SharedGateInp = Opt(p + "ffn_gate_inp_shexp.weight"),
+                    GateShexp = Opt(p + "ffn_gate_shexp.weight"),
+                    UpShexp = Opt(p + "ffn_up_shexp.weight"),
+                    DownShexp = Opt(p + "ffn_down_shexp.weight"),
+                } : null,
             };
         }
         var embedding = f.GetTensor("token_embd.weight");
