@@ -1,0 +1,44 @@
+namespace Loom.Engine.Speculative;
+
+/// <summary>
+/// One sequence's speculation: this step's draft, laid out after the sequence's last token so the verification
+/// chunk's tokens are one contiguous run, its current draft length, and its counts for the request's usage.
+/// </summary>
+internal sealed class SpeculationState(int maxTokens)
+{
+    // [0] = the sequence's last token (not yet in the cache), [1..DraftCount] = the proposal.
+    private readonly int[] _verify = new int[maxTokens + 1];
+
+    /// <summary>Draft length asked of the proposer next (adapts to acceptance).</summary>
+    public int K { get; set; } = maxTokens;
+    public int MaxTokens => maxTokens;
+    /// <summary>Tokens of this step's proposal.</summary>
+    public int DraftCount { get; private set; }
+    public ReadOnlySpan<int> Draft => _verify.AsSpan(1, DraftCount);
+    /// <summary>The last token followed by the first <paramref name="draft"/> draft tokens: what the verification pass runs.</summary>
+    public ReadOnlySpan<int> VerifyTokens(int draft) => _verify.AsSpan(0, 1 + draft);
+
+    /// <summary>Draft tokens verified over the sequence's life.</summary>
+    public int Proposed { get; private set; }
+    /// <summary>Draft tokens the target accepted.</summary>
+    public int Accepted { get; private set; }
+
+    /// <summary>Asks <paramref name="proposer"/> for up to <paramref name="limit"/> tokens after <paramref name="tokens"/>.</summary>
+    public int Propose(ISpeculativeProposer proposer, ReadOnlySpan<int> tokens, int limit)
+    {
+        _verify[0] = tokens[^1];
+        DraftCount = limit <= 0 ? 0 : proposer.Propose(tokens, _verify.AsSpan(1, Math.Min(limit, maxTokens)));
+        return DraftCount;
+    }
+
+    public void Clear() => DraftCount = 0;
+
+    /// <summary>Counts a verification of <paramref name="verified"/> draft tokens of which <paramref name="accepted"/> were accepted, and adapts <see cref="K"/>.</summary>
+    public void Record(int verified, int accepted, bool adaptive)
+    {
+        Proposed += verified;
+        Accepted += accepted;
+        DraftCount = 0;
+        if (adaptive && verified > 0) K = accepted == verified ? Math.Min(maxTokens, K + 1) : Math.Max(1, accepted + 1);
+    }
+}

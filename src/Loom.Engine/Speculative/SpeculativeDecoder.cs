@@ -1,0 +1,69 @@
+namespace Loom.Engine.Speculative;
+
+/// <summary>
+/// Speculative decoding inside the continuous batch. Before each step it asks the proposer for drafts for the
+/// running sequences that decode (within the back-off cap, <see cref="SpeculativeOptions.MaxBatchTokens"/>); the
+/// scheduler runs each draft with its sequence's last token as one chunk whose every row returns logits; after the
+/// pass this verifies each draft against those logits and the scheduler keeps only the accepted tokens' KV.
+/// </summary>
+/// <remarks>
+/// Verification is the speculative-sampling rule (Leviathan et al., Chen et al.) for a point-mass draft: position j
+/// draws x from the target's distribution p_j, processed by the sequence's own sampler exactly as a plain decode
+/// would be (penalties and min_tokens over the tokens accepted before j, temperature, top-k/p, min-p, its seeded
+/// generator). The draft token t is accepted when x = t, which happens with probability p_j(t) = min(1, p/q);
+/// otherwise x itself is the resample from p_j with t removed and renormalised, which is norm(max(0, p − q)); after
+/// k acceptances the last row gives the bonus token. Each emitted token costs one draw, as without speculation, so a
+/// seeded request yields the same tokens either way, and greedy output is the argmax chain itself. A stop string,
+/// EOS or the length limit inside an accepted run ends the sequence at that token, as a plain decode would.
+/// </remarks>
+internal sealed class SpeculativeDecoder(SpeculativeOptions options, int contextLength, EngineMetrics metrics)
+{
+    private readonly ISpeculativeProposer _proposer = options.CreateProposer();
+
+    public SpeculativeOptions Options => options;
+
+    /// <summary>A new sequence's speculation state, or null when its request opted out.</summary>
+    public SpeculationState? StateFor(Sampling.SamplingParams p) => p.Speculative ? new SpeculationState(options.NumTokens) : null;
+
+    /// <summary>
+    /// Proposes drafts for the running sequences about to decode, oldest first, while the step's decode and draft
+    /// tokens stay within the back-off cap and the step budget.
+    /// </summary>
+    public void Propose(IReadOnlyList<Sequence> running, int stepBudget)
+    {
+        int decodes = 0;
+        for (int i = 0; i < running.Count; i++)
+            if (running[i].Length - running[i].ComputedTokens == 1) decodes++;
+        int room = Math.Min(options.MaxBatchTokens, stepBudget) - decodes;
+        for (int i = 0; i < running.Count; i++)
+        {
+            var seq = running[i];
+            if (seq.Speculation is not { } state) continue;
+            if (seq.Length - seq.ComputedTokens != 1 || room <= 0) { state.Clear(); continue; }
+            // Never verify past what the sequence may still emit: its length limit and the context.
+            int limit = Math.Min(Math.Min(state.K, room), Math.Min(seq.Params.MaxTokens - seq.OutputLength, contextLength - seq.Length) - 1);
+            room -= state.Propose(_proposer, seq.Tokens, limit);
+        }
+    }
+
+    /// <summary>
+    /// Samples and emits <paramref name="seq"/>'s tokens from the verification rows starting at
+    /// <paramref name="firstRow"/> of <paramref name="runner"/>'s logits; returns how many of the
+    /// <paramref name="draft"/> tokens were accepted.
+    /// </summary>
+    public int Verify(OutputProcessor output, ModelRunner runner, Sequence seq, int firstRow, int draft)
+    {
+        var state = seq.Speculation!;
+        int accepted = 0;
+        for (int j = 0; j <= draft; j++)
+        {
+            int at = seq.Length;
+            output.SampleAndEmit(seq, runner.Logits(firstRow + j));
+            if (seq.Status == SequenceStatus.Finished || j == draft || seq.Tokens[at] != state.Draft[j]) break;
+            accepted++;
+        }
+        state.Record(draft, accepted, options.Adaptive);
+        metrics.RecordSpeculation(draft, accepted);
+        return accepted;
+    }
+}
