@@ -36,6 +36,8 @@ public sealed class EngineMetrics : IDisposable
         _proposed = Meter.CreateCounter<long>("loom.spec_decode.draft_tokens", "{token}", "Speculative draft tokens verified by the target");
         _accepted = Meter.CreateCounter<long>("loom.spec_decode.accepted_tokens", "{token}", "Speculative draft tokens the target accepted");
         _verifications = Meter.CreateCounter<long>("loom.spec_decode.drafts", "{draft}", "Speculative drafts verified (one per sequence and step that speculated)");
+        // Read from the listener's thread: two counters one step apart at worst, which a gauge tolerates.
+        Meter.CreateObservableGauge("loom.spec_decode.mean_accepted_length", () => SpeculativeMeanAcceptedLength, "{token}", "Mean tokens a speculating sequence emits per step (accepted draft tokens plus one)");
         _ttft = Meter.CreateHistogram<double>("loom.time_to_first_token", "s", "Time from arrival to the first generated token");
         _tpot = Meter.CreateHistogram<double>("loom.time_per_output_token", "s", "Mean time between a request's generated tokens after the first");
         _e2e = Meter.CreateHistogram<double>("loom.e2e_request_latency", "s", "Time from arrival to the request's end");

@@ -11,7 +11,7 @@ internal sealed class SpeculationState(int maxTokens)
 
     /// <summary>Draft length asked of the proposer next (adapts to acceptance).</summary>
     public int K { get; set; } = maxTokens;
-    public int MaxTokens => maxTokens;
+    public int MaxTokens { get; } = maxTokens;
     /// <summary>Tokens of this step's proposal.</summary>
     public int DraftCount { get; private set; }
     public ReadOnlySpan<int> Draft => _verify.AsSpan(1, DraftCount);
@@ -27,18 +27,22 @@ internal sealed class SpeculationState(int maxTokens)
     public int Propose(ISpeculativeProposer proposer, ReadOnlySpan<int> tokens, int limit)
     {
         _verify[0] = tokens[^1];
-        DraftCount = limit <= 0 ? 0 : proposer.Propose(tokens, _verify.AsSpan(1, Math.Min(limit, maxTokens)));
+        DraftCount = limit <= 0 ? 0 : proposer.Propose(tokens, _verify.AsSpan(1, Math.Min(limit, MaxTokens)));
         return DraftCount;
     }
 
     public void Clear() => DraftCount = 0;
 
-    /// <summary>Counts a verification of <paramref name="verified"/> draft tokens of which <paramref name="accepted"/> were accepted, and adapts <see cref="K"/>.</summary>
-    public void Record(int verified, int accepted, bool adaptive)
+    /// <summary>Counts <paramref name="verified"/> draft tokens about to be verified.</summary>
+    public void BeginVerify(int verified) => Proposed += verified;
+
+    /// <summary>Counts one draft token the target drew.</summary>
+    public void CountAccepted() => Accepted++;
+
+    /// <summary>Ends a verification that accepted <paramref name="accepted"/> of <paramref name="verified"/> tokens, adapting <see cref="K"/>.</summary>
+    public void EndVerify(int verified, int accepted, bool adaptive)
     {
-        Proposed += verified;
-        Accepted += accepted;
         DraftCount = 0;
-        if (adaptive && verified > 0) K = accepted == verified ? Math.Min(maxTokens, K + 1) : Math.Max(1, accepted + 1);
+        if (adaptive && verified > 0) K = accepted == verified ? Math.Min(MaxTokens, K + 1) : Math.Max(1, accepted + 1);
     }
 }

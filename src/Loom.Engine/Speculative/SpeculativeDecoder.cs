@@ -54,15 +54,17 @@ internal sealed class SpeculativeDecoder(SpeculativeOptions options, int context
     public int Verify(OutputProcessor output, ModelRunner runner, Sequence seq, int firstRow, int draft)
     {
         var state = seq.Speculation!;
+        state.BeginVerify(draft);
         int accepted = 0;
         for (int j = 0; j <= draft; j++)
         {
-            int at = seq.Length;
-            output.SampleAndEmit(seq, runner.Logits(firstRow + j));
-            if (seq.Status == SequenceStatus.Finished || j == draft || seq.Tokens[at] != state.Draft[j]) break;
+            int at = seq.Length, proposed = j < draft ? state.Draft[j] : -1;
+            output.SampleAndEmit(seq, runner.Logits(firstRow + j), proposed);
+            if (seq.Tokens[at] != proposed) break;
             accepted++;
+            if (seq.Status == SequenceStatus.Finished) break;
         }
-        state.Record(draft, accepted, options.Adaptive);
+        state.EndVerify(draft, accepted, options.Adaptive);
         metrics.RecordSpeculation(draft, accepted);
         return accepted;
     }
