@@ -49,7 +49,8 @@ public sealed class ModelRunner : IDisposable
             else _batch.Add(c.Seq.Tokens.Slice(c.Start, c.Count), c.Start, c.Seq.BlockArray, c.Samples ? LogitRequest.Last : LogitRequest.None);
         }
         int need = _batch.LogitCount * VocabSize;
-        if (_logits.Length < need) _logits = new float[need];
+        // Doubling: verification rows make the count vary from step to step, and a steady state must stop allocating.
+        if (_logits.Length < need) _logits = new float[Math.Max(need, 2 * _logits.Length)];
         Model.Forward(_batch, Cache, _logits, _pool, _attention);
         TokensComputed += _batch.TokenCount;
     }
