@@ -32,6 +32,8 @@ public sealed class ModelRunner : IDisposable
     /// <summary>Threads a forward pass runs on, the engine loop's included.</summary>
     public int Threads => _pool.Threads;
     public int VocabSize => Model.Config.VocabSize;
+    /// <summary>Tokens in the last <see cref="Run"/>'s batch.</summary>
+    public int LastTokenCount => _batch.TokenCount;
     /// <summary>Tokens run through the model since start (prefill and decode).</summary>
     public long TokensComputed { get; private set; }
 

@@ -52,7 +52,7 @@ internal sealed class EngineCliOptions
 
     public Option<int?> NgramMax { get; } = new Option<int?>("--speculative-ngram-max") { Description = "Longest suffix the n-gram proposer matches (default 4)" }.InRange(1, 64);
 
-    public Option<int?> SpeculativeMaxBatchTokens { get; } = new Option<int?>("--speculative-max-batch-tokens") { Description = "Back-off: speculate only while a step's decode and draft tokens stay within this (default 32)" }.InRange(1);
+    public Option<int?> SpeculativeMaxBatchTokens { get; } = new Option<int?>("--speculative-max-batch-tokens") { Description = "Back-off cap: a step never runs more decode plus draft tokens than this (default 32); below it the measured step cost decides" }.InRange(1);
 
     public IEnumerable<Option> All => [KvCacheMemory, KvCacheDtype, MaxNumSeqs, MaxNumBatchedTokens, NoPrefixCaching, NoChunkedPrefill,
         Speculative, NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens];

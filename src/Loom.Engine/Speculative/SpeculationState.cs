@@ -18,6 +18,13 @@ internal sealed class SpeculationState(int maxTokens)
     /// <summary>The last token followed by the first <paramref name="draft"/> draft tokens: what the verification pass runs.</summary>
     public ReadOnlySpan<int> VerifyTokens(int draft) => _verify.AsSpan(0, 1 + draft);
 
+    // Recent accepted and rejected draft tokens, decayed per verification: a draft run is accepted token by token
+    // until its first rejection, so accepted / (accepted + rejections) estimates the per-token acceptance.
+    private double _recentAccepted, _recentRejected;
+
+    /// <summary>Estimated probability that a draft token is accepted given the one before it was (Laplace-smoothed, recent verifications weigh most).</summary>
+    public double Acceptance => (_recentAccepted + 1) / (_recentAccepted + _recentRejected + 2);
+
     /// <summary>Draft tokens verified over the sequence's life.</summary>
     public int Proposed { get; private set; }
     /// <summary>Draft tokens the target accepted.</summary>
@@ -33,6 +40,9 @@ internal sealed class SpeculationState(int maxTokens)
 
     public void Clear() => DraftCount = 0;
 
+    /// <summary>Keeps the first <paramref name="count"/> tokens of the draft (the back-off's grant).</summary>
+    public void Trim(int count) => DraftCount = Math.Min(DraftCount, Math.Max(0, count));
+
     /// <summary>Counts <paramref name="verified"/> draft tokens about to be verified.</summary>
     public void BeginVerify(int verified) => Proposed += verified;
 
@@ -43,6 +53,8 @@ internal sealed class SpeculationState(int maxTokens)
     public void EndVerify(int verified, int accepted, bool adaptive)
     {
         DraftCount = 0;
+        _recentAccepted = 0.8 * _recentAccepted + accepted;
+        _recentRejected = 0.8 * _recentRejected + (accepted < verified ? 1 : 0);
         if (adaptive && verified > 0) K = accepted == verified ? Math.Min(MaxTokens, K + 1) : Math.Max(1, accepted + 1);
     }
 }

@@ -16,34 +16,62 @@ namespace Loom.Engine.Speculative;
 /// seeded request yields the same tokens either way, and greedy output is the argmax chain itself. A stop string,
 /// EOS or the length limit inside an accepted run ends the sequence at that token, as a plain decode would.
 /// </remarks>
-internal sealed class SpeculativeDecoder(SpeculativeOptions options, int contextLength, EngineMetrics metrics)
+internal sealed class SpeculativeDecoder(SpeculativeOptions options, int contextLength, int maxStepTokens, EngineMetrics metrics)
 {
+    // Every few steps the back-off grants one token more than the cost model chooses, so a size measured during a
+    // slow moment is measured again rather than ruled out for good.
+    private const int ExploreEvery = 16;
     private readonly ISpeculativeProposer _proposer = options.CreateProposer();
+    private readonly StepCostModel _cost = new(maxStepTokens);
+    private double[] _worth = new double[64];
+    private int[] _owner = new int[64], _grant = new int[16];
+    private long _steps;
 
     public SpeculativeOptions Options => options;
 
     /// <summary>A new sequence's speculation state, or null when its request opted out.</summary>
     public SpeculationState? StateFor(Sampling.SamplingParams p) => p.Speculative ? new SpeculationState(options.NumTokens) : null;
 
+    /// <summary>Records the duration of a forward pass over <paramref name="tokens"/> tokens, for the back-off.</summary>
+    public void RecordPass(int tokens, double seconds) => _cost.Record(tokens, seconds);
+
     /// <summary>
-    /// Proposes drafts for the running sequences about to decode, oldest first, while the step's decode and draft
-    /// tokens stay within the back-off cap and the step budget.
+    /// Proposes drafts for the running sequences about to decode, then keeps the draft tokens the step can afford
+    /// (<see cref="DraftBudget"/>), never more than the cap (<see cref="SpeculativeOptions.MaxBatchTokens"/> less
+    /// the decodes) or the step budget allows.
     /// </summary>
     public void Propose(IReadOnlyList<Sequence> running, int stepBudget)
     {
         int decodes = 0;
         for (int i = 0; i < running.Count; i++)
             if (running[i].Length - running[i].ComputedTokens == 1) decodes++;
-        int room = Math.Min(options.MaxBatchTokens, stepBudget) - decodes;
+        int room = Math.Min(options.MaxBatchTokens, stepBudget) - decodes, candidates = 0;
+        if (_grant.Length < running.Count) _grant = new int[Math.Max(running.Count, 2 * _grant.Length)];
         for (int i = 0; i < running.Count; i++)
         {
             var seq = running[i];
+            _grant[i] = 0;
             if (seq.Speculation is not { } state) continue;
             if (seq.Length - seq.ComputedTokens != 1 || room <= 0) { state.Clear(); continue; }
             // Never verify past what the sequence may still emit: its length limit and the context.
             int limit = Math.Min(Math.Min(state.K, room), Math.Min(seq.Params.MaxTokens - seq.OutputLength, contextLength - seq.Length) - 1);
-            room -= state.Propose(_proposer, seq.Tokens, limit);
+            int d = state.Propose(_proposer, seq.Tokens, limit);
+            if (candidates + d > _worth.Length) { Array.Resize(ref _worth, 2 * (candidates + d)); Array.Resize(ref _owner, _worth.Length); }
+            // Its j-th token is accepted only if all before it were: worth α^j, decreasing in j, so sorting by worth keeps each draft's order.
+            double worth = 1;
+            for (int j = 0; j < d; j++, candidates++) { worth *= state.Acceptance; _worth[candidates] = -worth; _owner[candidates] = i; }
         }
+        if (candidates == 0) return;
+
+        var keys = _worth.AsSpan(0, candidates);
+        var owners = _owner.AsSpan(0, candidates);
+        keys.Sort(owners); // most likely accepted first (keys are negated)
+        for (int c = 0; c < candidates; c++) keys[c] = -keys[c];
+        int granted = DraftBudget.Choose(decodes, keys, room, _cost);
+        if (++_steps % ExploreEvery == 0) granted = Math.Min(Math.Min(candidates, room), granted + 1);
+        for (int c = 0; c < granted; c++) _grant[owners[c]]++;
+        for (int i = 0; i < running.Count; i++)
+            if (running[i].Speculation is { } state) state.Trim(_grant[i]);
     }
 
     /// <summary>

@@ -18,10 +18,9 @@ public sealed record SpeculativeOptions
     /// <summary>Longest suffix the n-gram proposer matches (it tries the longest first).</summary>
     public int NgramMax { get; init; } = 4;
     /// <summary>
-    /// Back-off: a step's decode tokens plus draft tokens never exceed this. Verifying costs a forward pass over
-    /// every draft token; while a step's tokens are few the pass is bound by reading the weights and extra tokens
-    /// are nearly free, past this they cost compute in proportion, and speculation is turned down (drafts are
-    /// granted oldest sequence first until the cap, so at a large batch none are).
+    /// Back-off's hard cap: a step's decode tokens plus draft tokens never exceed this, so from this many running
+    /// decodes on nothing is drafted. Below it the engine's measured pass cost decides each step how many draft
+    /// tokens pay for themselves (<see cref="DraftBudget"/>).
     /// </summary>
     public int MaxBatchTokens { get; init; } = 32;
 
