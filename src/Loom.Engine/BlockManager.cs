@@ -172,6 +172,18 @@ public sealed class BlockManager
         _chains[seq] = chain;
     }
 
+    /// <summary>
+    /// Releases the sequence's blocks past those that hold its first <paramref name="tokens"/> tokens (the slots of
+    /// rejected speculative tokens). They were taken fresh for this step and never committed, so they return as free.
+    /// </summary>
+    public void Truncate(Sequence seq, int tokens)
+    {
+        int keep = BlocksFor(tokens);
+        _chains.TryGetValue(seq, out var chain);
+        if (chain.Blocks > keep) throw new InvalidOperationException("truncating a sequence below its committed prefix");
+        while (seq.BlockCount > keep) Release(seq.RemoveLastBlock());
+    }
+
     /// <summary>Releases every block of the sequence; cached ones stay reusable until evicted.</summary>
     public void Free(Sequence seq)
     {

@@ -17,11 +17,11 @@ public sealed class EngineMetrics : IDisposable
     /// <summary>Name of every engine's <see cref="Meter"/>.</summary>
     public const string MeterName = "Loom.Engine";
 
-    private readonly Counter<long> _promptTokens, _generationTokens, _preemptions, _aborted, _failed, _finished;
+    private readonly Counter<long> _promptTokens, _generationTokens, _preemptions, _aborted, _failed, _finished, _proposed, _accepted, _verifications;
     private readonly Histogram<double> _ttft, _tpot, _e2e;
     // First-token times by request, so a finished request's time per output token excludes its prefill.
     private readonly Dictionary<Request, DateTime> _firstTokenAt = new(ReferenceEqualityComparer.Instance);
-    private long _prompt, _generation, _preempted, _abortedCount, _failedCount, _finishedCount;
+    private long _prompt, _generation, _preempted, _abortedCount, _failedCount, _finishedCount, _proposedCount, _acceptedCount, _verificationCount;
     private LlmEngine? _observed;
 
     public EngineMetrics()
@@ -33,6 +33,11 @@ public sealed class EngineMetrics : IDisposable
         _aborted = Meter.CreateCounter<long>("loom.requests.aborted", "{request}", "Requests aborted before they finished");
         _failed = Meter.CreateCounter<long>("loom.requests.failed", "{request}", "Requests ended by an error inside the engine");
         _finished = Meter.CreateCounter<long>("loom.requests.finished", "{request}", "Requests finished (aborted ones included)");
+        _proposed = Meter.CreateCounter<long>("loom.spec_decode.draft_tokens", "{token}", "Speculative draft tokens verified by the target");
+        _accepted = Meter.CreateCounter<long>("loom.spec_decode.accepted_tokens", "{token}", "Speculative draft tokens the target accepted");
+        _verifications = Meter.CreateCounter<long>("loom.spec_decode.drafts", "{draft}", "Speculative drafts verified (one per sequence and step that speculated)");
+        // Read from the listener's thread: two counters one step apart at worst, which a gauge tolerates.
+        Meter.CreateObservableGauge("loom.spec_decode.mean_accepted_length", () => SpeculativeMeanAcceptedLength, "{token}", "Mean tokens a speculating sequence emits per step (accepted draft tokens plus one)");
         _ttft = Meter.CreateHistogram<double>("loom.time_to_first_token", "s", "Time from arrival to the first generated token");
         _tpot = Meter.CreateHistogram<double>("loom.time_per_output_token", "s", "Mean time between a request's generated tokens after the first");
         _e2e = Meter.CreateHistogram<double>("loom.e2e_request_latency", "s", "Time from arrival to the request's end");
@@ -52,6 +57,24 @@ public sealed class EngineMetrics : IDisposable
     /// <summary>Requests ended by an error inside the engine (see <see cref="LlmEngine.RequestFailed"/>).</summary>
     public long Failed { get => _failedCount; internal set => Count(_failed, ref _failedCount, value); }
     public long FinishedRequests { get => _finishedCount; internal set => Count(_finished, ref _finishedCount, value); }
+
+    /// <summary>Speculative draft tokens verified by the target.</summary>
+    public long SpeculativeDraftTokens { get => _proposedCount; private set => Count(_proposed, ref _proposedCount, value); }
+    /// <summary>Speculative draft tokens accepted.</summary>
+    public long SpeculativeAcceptedTokens { get => _acceptedCount; private set => Count(_accepted, ref _acceptedCount, value); }
+    /// <summary>Drafts verified: sequence-steps that speculated.</summary>
+    public long SpeculativeDrafts { get => _verificationCount; private set => Count(_verifications, ref _verificationCount, value); }
+    /// <summary>Share of draft tokens accepted (0 before any).</summary>
+    public double SpeculativeAcceptanceRate => _proposedCount == 0 ? 0 : (double)_acceptedCount / _proposedCount;
+    /// <summary>Mean tokens a speculating sequence emits per step: the accepted draft tokens plus the one the target samples (vLLM's mean acceptance length).</summary>
+    public double SpeculativeMeanAcceptedLength => _verificationCount == 0 ? 0 : 1 + (double)_acceptedCount / _verificationCount;
+
+    internal void RecordSpeculation(int draftTokens, int accepted)
+    {
+        SpeculativeDraftTokens += draftTokens;
+        SpeculativeAcceptedTokens += accepted;
+        SpeculativeDrafts++;
+    }
 
     /// <summary>Raised on the engine thread when a request's first token is sampled (time to first token).</summary>
     public event Action<TimeSpan>? FirstToken;

@@ -26,6 +26,8 @@ public sealed record EngineOptions
     public int? Threads { get; init; }
     /// <summary>When attention leaves llama.cpp's exact order for the tiled kernels (null = <see cref="Loom.Models.Architectures.AttentionPolicy.Default"/>).</summary>
     public Loom.Models.Architectures.AttentionPolicy? Attention { get; init; }
+    /// <summary>Speculative decoding (null = off).</summary>
+    public Speculative.SpeculativeOptions? Speculative { get; init; }
     /// <summary>Fault injection for tests (<see cref="IEngineFaults"/>); null in production.</summary>
     public IEngineFaults? Faults { get; init; }
 
@@ -40,5 +42,6 @@ public sealed record EngineOptions
         if (KvCacheBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(KvCacheBytes));
         if (!Enum.IsDefined(KvCacheDtype)) throw new ArgumentOutOfRangeException(nameof(KvCacheDtype));
         if (KvCacheFraction is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(KvCacheFraction));
+        Speculative?.Validate();
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Loom.Engine.Sampling;
+using Loom.Engine.Speculative;
 using Loom.Models;
 using Loom.Models.Architectures;
 
@@ -19,6 +20,7 @@ public sealed class LlmEngine : IDisposable
     private readonly ModelRunner _runner;
     private readonly OutputProcessor _output;
     private readonly EngineLoop _loop;
+    private readonly SpeculativeDecoder? _speculative;
     private long _nextSeqId, _nextRequestId;
     private int _pending;
 
@@ -34,6 +36,7 @@ public sealed class LlmEngine : IDisposable
         Scheduler = new Scheduler(Options, Blocks);
         _output = new OutputProcessor(model.Tokenizer, c, Scheduler, Metrics, Options.Faults, () => Interlocked.Decrement(ref _pending));
         _loop = new EngineLoop(Step, () => HasWork, _output.FailAll);
+        if (Options.Speculative is { } spec) _speculative = new SpeculativeDecoder(spec, c.ContextLength, Options.MaxNumBatchedTokens, Metrics);
     }
 
     public LoadedModel Model { get; }
@@ -107,24 +110,33 @@ public sealed class LlmEngine : IDisposable
         {
             Options.Faults?.AtEach(EngineStage.Run, chunks);
             _runner.Run(chunks);
+            _speculative?.RecordPass(_runner.LastTokenCount, Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
         catch (Exception e)
         {
             for (int i = 0; i < chunks.Count; i++) _output.Fail(chunks[i].Seq.Request, e); // once per request: failing is idempotent
             return true;
         }
-        int sampleIndex = 0;
+        int logitsRow = 0;
         for (int i = 0; i < chunks.Count; i++)
         {
             var chunk = chunks[i];
             var seq = chunk.Seq;
-            int logitsRow = chunk.Samples ? sampleIndex++ : -1;
+            int row = logitsRow;
+            logitsRow += chunk.LogitRows;
             if (seq.Status == SequenceStatus.Finished) continue; // failed with a sibling earlier in this step
             try
             {
+                if (chunk.Draft > 0)
+                {
+                    // Tokens first, then progress: only the accepted ones enter the cache's accounting.
+                    int accepted = _speculative!.Verify(_output, _runner, seq, row, chunk.Draft);
+                    if (seq.Status != SequenceStatus.Finished) Scheduler.Advance(chunk, accepted);
+                    continue;
+                }
                 Scheduler.Advance(chunk);
                 if (seq.OutputLength == 0) Metrics.PromptTokens += chunk.Count;
-                if (chunk.Samples) _output.SampleAndEmit(seq, _runner.Logits(logitsRow));
+                if (chunk.Samples) _output.SampleAndEmit(seq, _runner.Logits(row));
             }
             catch (Exception e)
             {
@@ -143,6 +155,7 @@ public sealed class LlmEngine : IDisposable
         SchedulePlan plan;
         try
         {
+            _speculative?.Propose(Scheduler.Running, Options.MaxNumBatchedTokens);
             plan = Scheduler.Schedule();
             for (int i = plan.Overflowed.Count - 1; i >= 0; i--) _output.Finish(plan.Overflowed[i], FinishReason.Length, null);
         }
@@ -178,7 +191,10 @@ public sealed class LlmEngine : IDisposable
         {
             var stops = r.Params.Stop.Count > 0 ? new StopStringMatcher(r.Params.Stop) : null;
             var text = new SequenceText(Model.Tokenizer.CreateDecoder(continuesText: true), stops, r.Params.MaxTokens);
-            var seq = new Sequence(_nextSeqId++, r, i, r.Prompt, new Sampler(r.Params, Model.Config.VocabSize, sequenceIndex: i), text);
+            var seq = new Sequence(_nextSeqId++, r, i, r.Prompt, new Sampler(r.Params, Model.Config.VocabSize, sequenceIndex: i), text)
+            {
+                Speculation = _speculative?.StateFor(r.Params),
+            };
             r.Sequences.Add(seq);
             // The other choices wait for the first one's prefill and then share its blocks.
             if (first is null) { first = seq; Scheduler.Add(seq); }

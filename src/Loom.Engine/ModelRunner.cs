@@ -32,25 +32,32 @@ public sealed class ModelRunner : IDisposable
     /// <summary>Threads a forward pass runs on, the engine loop's included.</summary>
     public int Threads => _pool.Threads;
     public int VocabSize => Model.Config.VocabSize;
+    /// <summary>Tokens in the last <see cref="Run"/>'s batch.</summary>
+    public int LastTokenCount => _batch.TokenCount;
     /// <summary>Tokens run through the model since start (prefill and decode).</summary>
     public long TokensComputed { get; private set; }
 
-    /// <summary>Runs the chunks; afterwards <see cref="Logits"/>(i) holds the i-th sampling chunk's logits.</summary>
+    /// <summary>
+    /// Runs the chunks; afterwards <see cref="Logits"/>(i) holds the i-th logits row, in chunk order: one for a
+    /// chunk that samples, one per token of a speculative chunk (<see cref="ScheduledChunk.LogitRows"/>).
+    /// </summary>
     public void Run(IReadOnlyList<ScheduledChunk> chunks)
     {
         _batch.Clear();
         for (int i = 0; i < chunks.Count; i++)
         {
             var c = chunks[i];
-            _batch.Add(c.Seq.Tokens.Slice(c.Start, c.Count), c.Start, c.Seq.BlockArray, c.Samples ? LogitRequest.Last : LogitRequest.None);
+            if (c.Draft > 0) _batch.Add(c.Seq.Speculation!.VerifyTokens(c.Draft), c.Start, c.Seq.BlockArray, LogitRequest.All);
+            else _batch.Add(c.Seq.Tokens.Slice(c.Start, c.Count), c.Start, c.Seq.BlockArray, c.Samples ? LogitRequest.Last : LogitRequest.None);
         }
         int need = _batch.LogitCount * VocabSize;
-        if (_logits.Length < need) _logits = new float[need];
+        // Doubling: verification rows make the count vary from step to step, and a steady state must stop allocating.
+        if (_logits.Length < need) _logits = new float[Math.Max(need, 2 * _logits.Length)];
         Model.Forward(_batch, Cache, _logits, _pool, _attention);
         TokensComputed += _batch.TokenCount;
     }
 
-    /// <summary>Logits of the <paramref name="i"/>-th sampling chunk of the last <see cref="Run"/>.</summary>
+    /// <summary>The <paramref name="i"/>-th logits row of the last <see cref="Run"/>.</summary>
     public Span<float> Logits(int i) => _logits.AsSpan(i * VocabSize, VocabSize);
 
     /// <summary>

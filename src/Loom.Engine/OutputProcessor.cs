@@ -44,14 +44,17 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
     /// <summary>
     /// Samples <paramref name="seq"/>'s next token from <paramref name="logits"/> (its sampler overwrites them) and
     /// emits it; first, when its prompt was the one its n &gt; 1 siblings waited for, starts each of them from the
-    /// same logits.
+    /// same logits. <paramref name="draftToken"/> is the speculated token at this position, if any: drawing it
+    /// counts as an accepted draft token before the output that reports it is emitted.
     /// </summary>
-    public void SampleAndEmit(Sequence seq, Span<float> logits)
+    public void SampleAndEmit(Sequence seq, Span<float> logits, int draftToken = -1)
     {
         if (seq.PendingForks is { } forks) StartForks(seq, forks, logits);
         BeforeSampling(seq, logits);
         faults?.At(EngineStage.Sample, seq.Request);
-        Accept(seq, seq.Sampler.Sample(logits, seq.PromptTokens, seq.OutputTokens));
+        int token = seq.Sampler.Sample(logits, seq.PromptTokens, seq.OutputTokens);
+        if (token == draftToken) seq.Speculation!.CountAccepted();
+        Accept(seq, token);
     }
 
     /// <summary>
@@ -222,5 +225,7 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
         PromptTokens = seq.PromptLength,
         CachedPromptTokens = seq.CachedPromptTokens,
         CompletionTokens = seq.OutputLength,
+        SpeculativeDraftTokens = seq.Speculation?.Proposed ?? 0,
+        SpeculativeAcceptedTokens = seq.Speculation?.Accepted ?? 0,
     };
 }

@@ -62,6 +62,10 @@ public readonly record struct RequestOutput
     public int PromptTokens { get; init; }
     public int CachedPromptTokens { get; init; }
     public int CompletionTokens { get; init; }
+    /// <summary>Speculative draft tokens verified for this sequence so far (0 when it does not speculate).</summary>
+    public int SpeculativeDraftTokens { get; init; }
+    /// <summary>Of those, the ones the target accepted.</summary>
+    public int SpeculativeAcceptedTokens { get; init; }
 }
 
 /// <summary>A sampled token's log-probability and the most likely alternatives at that position.</summary>

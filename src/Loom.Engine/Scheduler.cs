@@ -1,10 +1,15 @@
 namespace Loom.Engine;
 
-/// <summary>A run of one sequence's tokens scheduled for this step.</summary>
-public readonly record struct ScheduledChunk(Sequence Seq, int Start, int Count)
+/// <summary>
+/// A run of one sequence's tokens scheduled for this step. A speculative chunk is a decode followed by
+/// <paramref name="Draft"/> proposed tokens (counted in <paramref name="Count"/>), every one of which returns logits.
+/// </summary>
+public readonly record struct ScheduledChunk(Sequence Seq, int Start, int Count, int Draft = 0)
 {
     /// <summary>True when this chunk reaches the end of the sequence's tokens, so its last logits get sampled.</summary>
-    public bool Samples => Start + Count == Seq.Length;
+    public bool Samples => Start + Count - Draft == Seq.Length;
+    /// <summary>Logits rows the chunk returns: one per token of a speculative chunk, else one when it samples.</summary>
+    public int LogitRows => Draft > 0 ? Count : Samples ? 1 : 0;
 }
 
 /// <summary>
@@ -74,6 +79,22 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks)
         blocks.CommitFullBlocks(chunk.Seq);
     }
 
+    /// <summary>
+    /// Records that a speculative chunk ran and <paramref name="accepted"/> of its draft tokens were accepted (and
+    /// appended to the sequence): only the last token and those are in the cache. The rejected ones' slots are
+    /// rolled back: blocks past what the next token needs are released, and since the computed count stops before
+    /// them, a block holding a rejected token is never hashed into the prefix cache; the slots left in the kept last
+    /// block are overwritten by the next write (K/V rows and, in an int8 cache, their per-slot scales alike).
+    /// </summary>
+    public void Advance(ScheduledChunk chunk, int accepted)
+    {
+        if (accepted < 0 || accepted > chunk.Draft) throw new ArgumentOutOfRangeException(nameof(accepted));
+        var seq = chunk.Seq;
+        seq.ComputedTokens += chunk.Count - chunk.Draft + accepted;
+        blocks.Truncate(seq, seq.ComputedTokens + 1);
+        blocks.CommitFullBlocks(seq);
+    }
+
     /// <summary>Removes a finished or aborted sequence and frees its blocks.</summary>
     public void Remove(Sequence seq)
     {
@@ -94,7 +115,7 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks)
         {
             var seq = _running[i];
             // Preemption takes the newest first, so a sequence that loses its place has nothing newer behind it.
-            if (seq.Length - seq.ComputedTokens == 1 && !Reserve(seq, 1)) break;
+            if (seq.Length - seq.ComputedTokens == 1 && !Reserve(seq, 1, FitDraft(seq))) break;
         }
 
         // Then running prefills' next chunks.
@@ -155,8 +176,9 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks)
     /// Secures blocks for <paramref name="want"/> more tokens of a running sequence and schedules them, preempting
     /// the newest running sequences while blocks are short. False when the sequence itself was preempted (or overflowed).
     /// </summary>
-    private bool Reserve(Sequence seq, int want)
+    private bool Reserve(Sequence seq, int want, int draft = 0)
     {
+        want += draft;
         while (!blocks.Grow(seq, seq.ComputedTokens + want))
         {
             if (_running.Count == 1)
@@ -171,9 +193,19 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks)
             Preempt(victim);
             if (victim == seq) return false;
         }
-        _plan.ChunkList.Add(new ScheduledChunk(seq, seq.ComputedTokens, want));
+        _plan.ChunkList.Add(new ScheduledChunk(seq, seq.ComputedTokens, want, draft));
         _budget -= want;
         return true;
+    }
+
+    /// <summary>
+    /// How much of a decoding sequence's draft runs this step: what the token budget leaves after its own token,
+    /// and none when its blocks would have to come from preempting others (speculation never evicts a sequence).
+    /// </summary>
+    private int FitDraft(Sequence seq)
+    {
+        int draft = Math.Min(seq.Speculation?.DraftCount ?? 0, _budget - 1);
+        return draft > 0 && blocks.CanGrow(seq, seq.ComputedTokens + 1 + draft) ? draft : 0;
     }
 
     /// <summary>Gives back the prefix blocks a waiting sequence matched but could not use this step, so it holds nothing while it waits.</summary>

@@ -1,4 +1,5 @@
 using Loom.Engine.Sampling;
+using Loom.Engine.Speculative;
 
 namespace Loom.Engine;
 
@@ -71,6 +72,12 @@ public sealed class Sequence
     }
 
     internal void ReplaceBlock(int index, int block) => _blocks[index] = block;
+
+    /// <summary>Drops the last block of the table (the caller releases it).</summary>
+    internal int RemoveLastBlock() => _blocks[--BlockCount];
+
+    /// <summary>Its draft and acceptance when the engine speculates and the request did not opt out; else null.</summary>
+    internal SpeculationState? Speculation { get; init; }
 
     /// <summary>The request's other sequences, waiting to share this one's prompt blocks once its prefill is done (n &gt; 1).</summary>
     internal List<Sequence>? PendingForks { get; set; }

@@ -1,6 +1,7 @@
 using Loom.Tests;
 using Loom.Core.Tensors;
 using Loom.Engine.Sampling;
+using Loom.Engine.Speculative;
 using Loom.Models;
 using Loom.Models.Synthetic;
 
@@ -8,12 +9,15 @@ namespace Loom.Engine.Tests;
 
 /// <summary>
 /// A steady-state engine step allocates nothing, the engine included: scheduling, the forward pass, sampling, block
-/// commits to the prefix cache, detokenizing, stop-string checks and emitting each sequence's output.
+/// commits to the prefix cache, detokenizing, stop-string checks and emitting each sequence's output; with speculative
+/// decoding also proposing drafts, verifying them and rolling back the rejected tokens' blocks.
 /// </summary>
 public class EngineStepAllocationTests
 {
-    [Fact]
-    public void DecodeStepWithSixteenRunningSequencesAllocatesNothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void DecodeStepWithSixteenRunningSequencesAllocatesNothing(bool speculative)
     {
         string dir = Directory.CreateTempSubdirectory("loom-step-alloc-").FullName;
         try
@@ -22,7 +26,11 @@ public class EngineStepAllocationTests
             SyntheticModel.Write(path, SyntheticModelSpec.Tiny with { ContextLength = 1024 }, GgmlType.Q8_0, seed: 3);
             using var model = ModelLoader.Load(path);
             // Its own two-thread pool (Threads), so another test busy on the shared pool cannot change who runs what.
-            using var engine = new LlmEngine(model, new EngineOptions { KvCacheBytes = 64 << 20, MaxKvTokens = 16 * 1024, MaxNumSeqs = 16, Threads = 2 });
+            using var engine = new LlmEngine(model, new EngineOptions
+            {
+                KvCacheBytes = 64 << 20, MaxKvTokens = 16 * 1024, MaxNumSeqs = 16, Threads = 2,
+                Speculative = speculative ? new SpeculativeOptions { NumTokens = 3, MaxBatchTokens = 64 } : null,
+            });
             const int sequences = 16, maxTokens = 600, measured = 64;
             var rng = new Random(7);
             var requests = new Request[sequences];
@@ -35,7 +43,9 @@ public class EngineStepAllocationTests
                     // Half the sequences watch for stop strings that never complete: the matcher runs on every token.
                     Stop = i % 2 == 0 ? ["#never-said#", "@also-never@"] : [],
                 };
-                requests[i] = engine.AddRequest(TinyModels.RandomTokens(rng, 8 + i, model.Config.VocabSize), p);
+                // A repeated run, so n-gram drafts are proposed from the start.
+                var unit = TinyModels.RandomTokens(rng, 4 + i % 3, model.Config.VocabSize);
+                requests[i] = engine.AddRequest([.. unit, .. unit, .. unit], p);
             }
             int emitted = 0;
             void Drain()
@@ -49,6 +59,7 @@ public class EngineStepAllocationTests
             Assert.True(engine.Scheduler.RunningCount == sequences, $"{engine.Scheduler.RunningCount} running; {allocated} bytes allocated");
             Assert.True(emitted >= sequences * (96 + measured), $"only {emitted} tokens emitted");
             Assert.True(allocated == 0, $"{allocated} bytes allocated over {measured} engine steps with {sequences} sequences");
+            if (speculative) Assert.True(engine.Metrics.SpeculativeDraftTokens > 0, "no draft was verified");
         }
         finally
         {

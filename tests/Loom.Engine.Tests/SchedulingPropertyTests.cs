@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using Loom.Engine.Sampling;
+using Loom.Engine.Speculative;
 using Loom.Models;
 using Xunit.Abstractions;
 
@@ -8,8 +9,10 @@ namespace Loom.Engine.Tests;
 
 /// <summary>
 /// Random interleavings of adds (shared prefixes, n &gt; 1, priorities), steps and aborts on an engine with a tight
-/// KV cache: every request not aborted finishes with the tokens it gets alone, an aborted one stops on a prefix of
-/// them, and afterwards every block is free or cached with the counters agreeing.
+/// KV cache, with or without speculative decoding (n-gram drafts verified and rolled back in the same blocks that
+/// preemption, forks and the prefix cache move): every request not aborted finishes with the tokens it gets alone
+/// (without speculation), an aborted one stops on a prefix of them, and afterwards every block is free or cached
+/// with the counters agreeing.
 /// </summary>
 public class SchedulingPropertyTests(ITestOutputHelper output)
 {
@@ -22,10 +25,10 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
     public sealed record Steps(int Count) : Op;
     public sealed record Abort(int Which) : Op;
 
-    public sealed record Scenario(int KvTokens, int MaxSeqs, int Budget, bool Chunked, bool PrefixCaching, Op[] Ops)
+    public sealed record Scenario(int KvTokens, int MaxSeqs, int Budget, bool Chunked, bool PrefixCaching, int SpeculativeTokens, Op[] Ops)
     {
         public override string ToString() =>
-            $"kv {KvTokens} tokens, max seqs {MaxSeqs}, budget {Budget}, chunked {Chunked}, prefix {PrefixCaching}: {string.Join("; ", Ops.Select(o => o.ToString()))}";
+            $"kv {KvTokens} tokens, max seqs {MaxSeqs}, budget {Budget}, chunked {Chunked}, prefix {PrefixCaching}, speculative {SpeculativeTokens}: {string.Join("; ", Ops.Select(o => o.ToString()))}";
     }
 
     private static Gen<Scenario> Scenarios =>
@@ -34,8 +37,9 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         from budget in Gen.Choose(maxSeqs, 48)
         from chunked in Gen.Elements(true, false)
         from prefix in Gen.Elements(true, false)
+        from spec in Gen.Elements(0, 0, 1, 3, 6)
         from ops in Gen.ArrayOf(Ops(maxSeqs))
-        select new Scenario(kv, maxSeqs, budget, chunked, prefix, ops);
+        select new Scenario(kv, maxSeqs, budget, chunked, prefix, spec, ops);
 
     private static Gen<Op> Ops(int maxSeqs) => Gen.Frequency(
         (4, from b in Gen.Choose(0, 2)
@@ -50,18 +54,21 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
 
     private static readonly Dictionary<(int, int, int), int[]> Expected = [];
     private static int[][]? _bases;
-    private static long _preemptions, _forks, _hits;
+    private static long _preemptions, _forks, _hits, _drafted, _accepted;
 
     [Fact]
     public void RandomInterleavingsFinishWithTheTokensTheyGetAlone()
     {
         using var model = TinyModels.Load();
         var rng = new Random(42);
-        _bases ??= Enumerable.Range(0, 3).Select(_ => TinyModels.RandomTokens(rng, MaxPrompt, model.Config.VocabSize)).ToArray();
+        // The third base repeats a short run, so n-gram drafts are proposed on it all the time.
+        _bases ??= [.. Enumerable.Range(0, 2).Select(_ => TinyModels.RandomTokens(rng, MaxPrompt, model.Config.VocabSize)),
+            [.. Enumerable.Repeat(TinyModels.RandomTokens(rng, 5, model.Config.VocabSize), MaxPrompt / 5).SelectMany(u => u)]];
         var config = Config.QuickThrowOnFailure.WithMaxTest(40).WithEndSize(30);
         Check.One(config, Prop.ForAll(Arb.From(Scenarios), (Scenario s) => Run(model, s)));
-        output.WriteLine($"preemptions {_preemptions}, forked requests {_forks}, prefix hits {_hits}");
+        output.WriteLine($"preemptions {_preemptions}, forked requests {_forks}, prefix hits {_hits}, draft tokens {_drafted} ({_accepted} accepted)");
         Assert.True(_preemptions > 0, "no scenario preempted anything: memory is not tight enough");
+        Assert.True(_accepted > 0 && _accepted < _drafted, "speculation was not exercised with both acceptances and rejections");
         Assert.True(_forks > 0 && _hits > 0);
     }
 
@@ -71,6 +78,7 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         {
             BlockSize = BlockSize, KvCacheBytes = 64 << 20, MaxKvTokens = s.KvTokens, MaxNumSeqs = s.MaxSeqs,
             MaxNumBatchedTokens = s.Budget, ChunkedPrefill = s.Chunked, PrefixCaching = s.PrefixCaching,
+            Speculative = s.SpeculativeTokens > 0 ? new SpeculativeOptions { NumTokens = s.SpeculativeTokens, MaxBatchTokens = s.Budget } : null,
         };
         using var engine = new LlmEngine(model, options);
         var added = new List<(Request Request, Add Op)>();
@@ -124,6 +132,8 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         _preemptions += engine.Scheduler.Preemptions;
         _forks += added.Count(x => x.Op.N > 1);
         _hits += bm.PrefixHits;
+        _drafted += engine.Metrics.SpeculativeDraftTokens;
+        _accepted += engine.Metrics.SpeculativeAcceptedTokens;
     }
 
     /// <summary>The choice's tokens when its request runs alone: greedy, or sampled with the choice's derived seed.</summary>

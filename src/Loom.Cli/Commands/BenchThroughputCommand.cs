@@ -64,6 +64,7 @@ internal static class BenchThroughputCommand
             // Warm-up (JIT, thread pool, scratch buffers), not timed; its prompt shares nothing with the benchmark's.
             await engine.GenerateAsync([prompts[0][..Math.Min(8, inLen)].Select(t => t == 3 ? 4 : 3).ToArray()], p with { MaxTokens = 4 }, ct);
             long promptBefore = engine.Metrics.PromptTokens, stepsBefore = engine.Metrics.Steps, preemptBefore = engine.Scheduler.Preemptions;
+            long draftedBefore = engine.Metrics.SpeculativeDraftTokens, acceptedBefore = engine.Metrics.SpeculativeAcceptedTokens;
 
             var gate = new SemaphoreSlim(conc);
             long generated = 0, cached = 0;
@@ -107,6 +108,7 @@ internal static class BenchThroughputCommand
             });
             double seconds = sw.Elapsed.TotalSeconds;
 
+            long drafted = engine.Metrics.SpeculativeDraftTokens - draftedBefore, accepted = engine.Metrics.SpeculativeAcceptedTokens - acceptedBefore;
             double rps = n / seconds, outTps = generated / seconds, totalTps = ((long)n * inLen + generated) / seconds;
             if (json)
             {
@@ -131,6 +133,15 @@ internal static class BenchThroughputCommand
                     preemptions = engine.Scheduler.Preemptions - preemptBefore,
                     kv_cache_blocks = engine.Blocks.NumBlocks,
                     kv_block_size = engine.Blocks.BlockSize,
+                    speculative = options.Speculative is null ? null : new
+                    {
+                        method = options.Speculative.Method.ToString().ToLowerInvariant(),
+                        num_speculative_tokens = options.Speculative.NumTokens,
+                        max_batch_tokens = options.Speculative.MaxBatchTokens,
+                        draft_tokens = drafted,
+                        accepted_tokens = accepted,
+                        acceptance_rate = drafted == 0 ? 0 : (double)accepted / drafted,
+                    },
                 }));
             }
             else
@@ -138,6 +149,8 @@ internal static class BenchThroughputCommand
                 Console.Out.WriteLine($"{loaded.Name}: {n} requests, {inLen} prompt + {outLen} output tokens each, {conc} at once, {engine.Threads} threads");
                 Console.Out.WriteLine($"Throughput: {rps:F2} requests/s, {totalTps:F1} total tok/s, {outTps:F1} output tok/s ({seconds:F2} s)");
                 Console.Out.WriteLine($"  prompt tokens computed {engine.Metrics.PromptTokens - promptBefore} (cached {cached}), mean TTFT {ttft.Average() * 1000:F0} ms, {engine.Metrics.Steps - stepsBefore} steps, {engine.Scheduler.Preemptions - preemptBefore} preemptions");
+                if (options.Speculative is not null)
+                    Console.Out.WriteLine($"  speculative: {accepted}/{drafted} draft tokens accepted");
             }
             if (parse.GetValue(report) is { } html)
             {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Loom.Engine;
+using Loom.Engine.Speculative;
 
 namespace Loom.Cli.Commands;
 
@@ -36,7 +37,25 @@ internal sealed class EngineCliOptions
 
     public Option<bool> NoChunkedPrefill { get; } = new("--no-chunked-prefill") { Description = "Prefill each prompt in one piece instead of in chunks that share steps with decodes" };
 
-    public IEnumerable<Option> All => [KvCacheMemory, KvCacheDtype, MaxNumSeqs, MaxNumBatchedTokens, NoPrefixCaching, NoChunkedPrefill];
+    public Option<string?> Speculative { get; } = CreateSpeculative();
+
+    private static Option<string?> CreateSpeculative()
+    {
+        var o = new Option<string?>("--speculative") { Description = "Speculative decoding: ngram (prompt lookup: propose what followed the latest earlier occurrence of the last tokens). Output is unchanged" };
+        o.AcceptOnlyFromAmong("ngram");
+        return o;
+    }
+
+    public Option<int?> NumSpeculativeTokens { get; } = new Option<int?>("--num-speculative-tokens") { Description = "Most draft tokens per sequence and step (default 5; each sequence adapts below it to its acceptance)" }.InRange(1, 32);
+
+    public Option<int?> NgramMin { get; } = new Option<int?>("--speculative-ngram-min") { Description = "Shortest suffix the n-gram proposer matches (default 1)" }.InRange(1, 64);
+
+    public Option<int?> NgramMax { get; } = new Option<int?>("--speculative-ngram-max") { Description = "Longest suffix the n-gram proposer matches (default 4)" }.InRange(1, 64);
+
+    public Option<int?> SpeculativeMaxBatchTokens { get; } = new Option<int?>("--speculative-max-batch-tokens") { Description = "Back-off cap: a step never runs more decode plus draft tokens than this (default 32); below it the measured step cost decides" }.InRange(1);
+
+    public IEnumerable<Option> All => [KvCacheMemory, KvCacheDtype, MaxNumSeqs, MaxNumBatchedTokens, NoPrefixCaching, NoChunkedPrefill,
+        Speculative, NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens];
 
     /// <summary>Adds the options to a command.</summary>
     public void AddTo(Command command)
@@ -58,8 +77,25 @@ internal sealed class EngineCliOptions
         else if (o.MaxNumBatchedTokens < o.MaxNumSeqs) o = o with { MaxNumBatchedTokens = o.MaxNumSeqs };
         if (parse.GetValue(NoPrefixCaching)) o = o with { PrefixCaching = false };
         if (parse.GetValue(NoChunkedPrefill)) o = o with { ChunkedPrefill = false };
+        o = ApplySpeculative(parse, o);
         try { o.Validate(); }
         catch (ArgumentOutOfRangeException e) { throw new ArgumentException(e.Message.Split(" (Parameter")[0]); }
         return o;
+    }
+
+    private EngineOptions ApplySpeculative(ParseResult parse, EngineOptions o)
+    {
+        if (parse.GetValue(Speculative) is not { } method)
+        {
+            foreach (var dependent in new Option[] { NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens })
+                if (parse.GetResult(dependent) is { Implicit: false }) throw new ArgumentException($"{dependent.Name} needs --speculative");
+            return o;
+        }
+        var s = new SpeculativeOptions { Method = SpeculativeOptions.ParseMethod(method) };
+        if (parse.GetValue(NumSpeculativeTokens) is int k) s = s with { NumTokens = k };
+        if (parse.GetValue(NgramMin) is int min) s = s with { NgramMin = min, NgramMax = Math.Max(min, s.NgramMax) };
+        if (parse.GetValue(NgramMax) is int max) s = s with { NgramMax = max };
+        if (parse.GetValue(SpeculativeMaxBatchTokens) is int cap) s = s with { MaxBatchTokens = cap };
+        return o with { Speculative = s };
     }
 }

@@ -75,6 +75,15 @@ internal static class RunCommand
             double genSeconds = total - firstToken;
             double promptTps = promptIds.Length / Math.Max(firstToken, 1e-9);
             double genTps = ids.Count > 1 ? (ids.Count - 1) / Math.Max(genSeconds, 1e-9) : 0;
+            var m = engine.Metrics;
+            object? speculative = options.Speculative is null ? null : new
+            {
+                method = options.Speculative.Method.ToString().ToLowerInvariant(),
+                draft_tokens = m.SpeculativeDraftTokens,
+                accepted_tokens = m.SpeculativeAcceptedTokens,
+                acceptance_rate = m.SpeculativeAcceptanceRate,
+                mean_accepted_length = m.SpeculativeMeanAcceptedLength,
+            };
             if (json)
             {
                 var result = new
@@ -93,6 +102,7 @@ internal static class RunCommand
                         generation_seconds = genSeconds,
                         generation_tokens_per_second = genTps,
                     },
+                    speculative,
                 };
                 stdout.WriteLine(JsonSerializer.Serialize(result));
             }
@@ -100,6 +110,8 @@ internal static class RunCommand
             {
                 stdout.WriteLine();
                 Console.Error.WriteLine($"prompt: {promptIds.Length} tokens, {promptTps:F1} tok/s | generation: {ids.Count} tokens, {genTps:F1} tok/s | finish: {finish?.ToString().ToLowerInvariant()}");
+                if (options.Speculative is not null)
+                    Console.Error.WriteLine($"speculative: {m.SpeculativeAcceptedTokens}/{m.SpeculativeDraftTokens} draft tokens accepted ({m.SpeculativeAcceptanceRate:P0}), mean accepted length {m.SpeculativeMeanAcceptedLength:F2}");
             }
             return 0;
         });

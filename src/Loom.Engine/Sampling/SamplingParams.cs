@@ -59,6 +59,9 @@ public sealed record SamplingParams
     /// <summary>Number of completions to generate for the prompt.</summary>
     public int N { get; init; } = 1;
 
+    /// <summary>Let the engine speculate for this request when it is set up to (false opts out; the output is the same either way).</summary>
+    public bool Speculative { get; init; } = true;
+
     /// <summary>True when <see cref="Temperature"/> selects greedy decoding.</summary>
     public bool IsGreedy => Temperature == 0f;
 

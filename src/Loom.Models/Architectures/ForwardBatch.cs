@@ -37,7 +37,7 @@ public sealed class ForwardBatch
 
     /// <summary>
     /// Adds a sequence's run of <paramref name="tokens"/> starting at position <paramref name="startPos"/>.
-    /// <paramref name="logits"/>: none, or only the last token's.
+    /// <paramref name="logits"/>: none, only the last token's, or every token's (verifying speculated tokens).
     /// Returns the sequence's index in the batch.
     /// </summary>
     public int Add(ReadOnlySpan<int> tokens, int startPos, int[] blockTable, LogitRequest logits = LogitRequest.Last)
@@ -53,7 +53,12 @@ public sealed class ForwardBatch
             int t = TokenCount + i;
             _tokens[t] = tokens[i]; _positions[t] = startPos + i; _tokenSeq[t] = seq;
         }
-        if (logits != LogitRequest.None)
+        if (logits == LogitRequest.All)
+        {
+            Grow(ref _logitTokens, LogitCount + tokens.Length);
+            for (int t = TokenCount; t < need; t++) _logitTokens[LogitCount++] = t;
+        }
+        else if (logits == LogitRequest.Last)
         {
             Grow(ref _logitTokens, LogitCount + 1);
             _logitTokens[LogitCount++] = need - 1;
@@ -69,4 +74,4 @@ public sealed class ForwardBatch
 }
 
 /// <summary>Which of a sequence's tokens produce logits.</summary>
-public enum LogitRequest { None, Last }
+public enum LogitRequest { None, Last, All }

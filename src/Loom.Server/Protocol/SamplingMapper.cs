@@ -30,6 +30,7 @@ internal static class SamplingMapper
             IgnoreEos = r.IgnoreEos ?? false,
             StopTokenIds = r.StopTokenIds ?? [],
             Logprobs = logprobs,
+            Speculative = r.Speculative ?? true,
         };
         p.Validate();
         if (p.N > 128) throw new ArgumentOutOfRangeException("n", p.N, $"n must be at most 128. Got {p.N}.");

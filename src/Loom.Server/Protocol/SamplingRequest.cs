@@ -4,7 +4,8 @@ namespace Loom.Server.Protocol;
 
 /// <summary>
 /// Parameters shared by <c>/v1/completions</c> and <c>/v1/chat/completions</c>: OpenAI's, plus vLLM's extensions
-/// (top_k, min_p, repetition_penalty, min_tokens, ignore_eos, stop_token_ids). Unknown fields are ignored.
+/// (top_k, min_p, repetition_penalty, min_tokens, ignore_eos, stop_token_ids), and Loom's <c>speculative</c>.
+/// Unknown fields are ignored.
 /// </summary>
 public abstract class SamplingRequest
 {
@@ -26,6 +27,8 @@ public abstract class SamplingRequest
     public int? MinTokens { get; set; }
     public bool? IgnoreEos { get; set; }
     public List<int>? StopTokenIds { get; set; }
+    /// <summary>false opts this request out of speculative decoding when the server speculates (its output is the same either way).</summary>
+    public bool? Speculative { get; set; }
     public string? User { get; set; }
 }
 

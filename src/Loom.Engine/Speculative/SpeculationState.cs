@@ -1,0 +1,60 @@
+namespace Loom.Engine.Speculative;
+
+/// <summary>
+/// One sequence's speculation: this step's draft, laid out after the sequence's last token so the verification
+/// chunk's tokens are one contiguous run, its current draft length, and its counts for the request's usage.
+/// </summary>
+internal sealed class SpeculationState(int maxTokens)
+{
+    // [0] = the sequence's last token (not yet in the cache), [1..DraftCount] = the proposal.
+    private readonly int[] _verify = new int[maxTokens + 1];
+
+    /// <summary>Draft length asked of the proposer next (adapts to acceptance).</summary>
+    public int K { get; set; } = maxTokens;
+    public int MaxTokens { get; } = maxTokens;
+    /// <summary>Tokens of this step's proposal.</summary>
+    public int DraftCount { get; private set; }
+    public ReadOnlySpan<int> Draft => _verify.AsSpan(1, DraftCount);
+    /// <summary>The last token followed by the first <paramref name="draft"/> draft tokens: what the verification pass runs.</summary>
+    public ReadOnlySpan<int> VerifyTokens(int draft) => _verify.AsSpan(0, 1 + draft);
+
+    // Recent accepted and rejected draft tokens, decayed per verification: a draft run is accepted token by token
+    // until its first rejection, so accepted / (accepted + rejections) estimates the per-token acceptance.
+    private double _recentAccepted, _recentRejected;
+
+    /// <summary>Estimated probability that a draft token is accepted given the one before it was (Laplace-smoothed, recent verifications weigh most).</summary>
+    public double Acceptance => (_recentAccepted + 1) / (_recentAccepted + _recentRejected + 2);
+
+    /// <summary>Draft tokens verified over the sequence's life.</summary>
+    public int Proposed { get; private set; }
+    /// <summary>Draft tokens the target accepted.</summary>
+    public int Accepted { get; private set; }
+
+    /// <summary>Asks <paramref name="proposer"/> for up to <paramref name="limit"/> tokens after <paramref name="tokens"/>.</summary>
+    public int Propose(ISpeculativeProposer proposer, ReadOnlySpan<int> tokens, int limit)
+    {
+        _verify[0] = tokens[^1];
+        DraftCount = limit <= 0 ? 0 : proposer.Propose(tokens, _verify.AsSpan(1, Math.Min(limit, MaxTokens)));
+        return DraftCount;
+    }
+
+    public void Clear() => DraftCount = 0;
+
+    /// <summary>Keeps the first <paramref name="count"/> tokens of the draft (the back-off's grant).</summary>
+    public void Trim(int count) => DraftCount = Math.Min(DraftCount, Math.Max(0, count));
+
+    /// <summary>Counts <paramref name="verified"/> draft tokens about to be verified.</summary>
+    public void BeginVerify(int verified) => Proposed += verified;
+
+    /// <summary>Counts one draft token the target drew.</summary>
+    public void CountAccepted() => Accepted++;
+
+    /// <summary>Ends a verification that accepted <paramref name="accepted"/> of <paramref name="verified"/> tokens, adapting <see cref="K"/>.</summary>
+    public void EndVerify(int verified, int accepted, bool adaptive)
+    {
+        DraftCount = 0;
+        _recentAccepted = 0.8 * _recentAccepted + accepted;
+        _recentRejected = 0.8 * _recentRejected + (accepted < verified ? 1 : 0);
+        if (adaptive && verified > 0) K = accepted == verified ? Math.Min(MaxTokens, K + 1) : Math.Max(1, accepted + 1);
+    }
+}

@@ -1,0 +1,99 @@
+namespace Loom.Engine.Speculative;
+
+/// <summary>
+/// Speculative decoding inside the continuous batch. Before each step it asks the proposer for drafts for the
+/// running sequences that decode (within the back-off cap, <see cref="SpeculativeOptions.MaxBatchTokens"/>); the
+/// scheduler runs each draft with its sequence's last token as one chunk whose every row returns logits; after the
+/// pass this verifies each draft against those logits and the scheduler keeps only the accepted tokens' KV.
+/// </summary>
+/// <remarks>
+/// Verification is the speculative-sampling rule (Leviathan et al., Chen et al.) for a point-mass draft: position j
+/// draws x from the target's distribution p_j, processed by the sequence's own sampler exactly as a plain decode
+/// would be (penalties and min_tokens over the tokens accepted before j, temperature, top-k/p, min-p, its seeded
+/// generator). The draft token t is accepted when x = t, which happens with probability p_j(t) = min(1, p/q);
+/// otherwise x itself is the resample from p_j with t removed and renormalised, which is norm(max(0, p − q)); after
+/// k acceptances the last row gives the bonus token. Each emitted token costs one draw, as without speculation, so a
+/// seeded request yields the same tokens either way, and greedy output is the argmax chain itself. A stop string,
+/// EOS or the length limit inside an accepted run ends the sequence at that token, as a plain decode would.
+/// </remarks>
+internal sealed class SpeculativeDecoder(SpeculativeOptions options, int contextLength, int maxStepTokens, EngineMetrics metrics)
+{
+    // Every few steps the back-off grants one token more than the cost model chooses, so a size measured during a
+    // slow moment is measured again rather than ruled out for good.
+    private const int ExploreEvery = 16;
+    private readonly ISpeculativeProposer _proposer = options.CreateProposer();
+    private readonly StepCostModel _cost = new(maxStepTokens);
+    private double[] _worth = new double[64];
+    private int[] _owner = new int[64], _grant = new int[16];
+    private long _steps;
+
+    public SpeculativeOptions Options => options;
+
+    /// <summary>A new sequence's speculation state, or null when its request opted out.</summary>
+    public SpeculationState? StateFor(Sampling.SamplingParams p) => p.Speculative ? new SpeculationState(options.NumTokens) : null;
+
+    /// <summary>Records the duration of a forward pass over <paramref name="tokens"/> tokens, for the back-off.</summary>
+    public void RecordPass(int tokens, double seconds) => _cost.Record(tokens, seconds);
+
+    /// <summary>
+    /// Proposes drafts for the running sequences about to decode, then keeps the draft tokens the step can afford
+    /// (<see cref="DraftBudget"/>), never more than the cap (<see cref="SpeculativeOptions.MaxBatchTokens"/> less
+    /// the decodes) or the step budget allows.
+    /// </summary>
+    public void Propose(IReadOnlyList<Sequence> running, int stepBudget)
+    {
+        int decodes = 0;
+        for (int i = 0; i < running.Count; i++)
+            if (running[i].Length - running[i].ComputedTokens == 1) decodes++;
+        int room = Math.Min(options.MaxBatchTokens, stepBudget) - decodes, candidates = 0;
+        if (_grant.Length < running.Count) _grant = new int[Math.Max(running.Count, 2 * _grant.Length)];
+        for (int i = 0; i < running.Count; i++)
+        {
+            var seq = running[i];
+            _grant[i] = 0;
+            if (seq.Speculation is not { } state) continue;
+            if (seq.Length - seq.ComputedTokens != 1 || room <= 0) { state.Clear(); continue; }
+            // Never verify past what the sequence may still emit: its length limit and the context.
+            int limit = Math.Min(Math.Min(state.K, room), Math.Min(seq.Params.MaxTokens - seq.OutputLength, contextLength - seq.Length) - 1);
+            int d = state.Propose(_proposer, seq.Tokens, limit);
+            if (candidates + d > _worth.Length) { Array.Resize(ref _worth, 2 * (candidates + d)); Array.Resize(ref _owner, _worth.Length); }
+            // Its j-th token is accepted only if all before it were: worth α^j, decreasing in j, so sorting by worth keeps each draft's order.
+            double worth = 1;
+            for (int j = 0; j < d; j++, candidates++) { worth *= state.Acceptance; _worth[candidates] = -worth; _owner[candidates] = i; }
+        }
+        if (candidates == 0) return;
+
+        var keys = _worth.AsSpan(0, candidates);
+        var owners = _owner.AsSpan(0, candidates);
+        keys.Sort(owners); // most likely accepted first (keys are negated)
+        for (int c = 0; c < candidates; c++) keys[c] = -keys[c];
+        int granted = DraftBudget.Choose(decodes, keys, room, _cost);
+        if (++_steps % ExploreEvery == 0) granted = Math.Min(Math.Min(candidates, room), granted + 1);
+        for (int c = 0; c < granted; c++) _grant[owners[c]]++;
+        for (int i = 0; i < running.Count; i++)
+            if (running[i].Speculation is { } state) state.Trim(_grant[i]);
+    }
+
+    /// <summary>
+    /// Samples and emits <paramref name="seq"/>'s tokens from the verification rows starting at
+    /// <paramref name="firstRow"/> of <paramref name="runner"/>'s logits; returns how many of the
+    /// <paramref name="draft"/> tokens were accepted.
+    /// </summary>
+    public int Verify(OutputProcessor output, ModelRunner runner, Sequence seq, int firstRow, int draft)
+    {
+        var state = seq.Speculation!;
+        state.BeginVerify(draft);
+        int accepted = 0;
+        for (int j = 0; j <= draft; j++)
+        {
+            int at = seq.Length, proposed = j < draft ? state.Draft[j] : -1;
+            output.SampleAndEmit(seq, runner.Logits(firstRow + j), proposed);
+            if (seq.Tokens[at] != proposed) break;
+            accepted++;
+            if (seq.Status == SequenceStatus.Finished) break;
+        }
+        state.EndVerify(draft, accepted, options.Adaptive);
+        metrics.RecordSpeculation(draft, accepted);
+        return accepted;
+    }
+}

@@ -1,0 +1,48 @@
+using System.Text.Json;
+using Loom.Tests;
+
+namespace Loom.Cli.Tests;
+
+/// <summary><c>--speculative ngram</c> on <c>run</c> and <c>bench throughput</c>: the same tokens, with the acceptance reported.</summary>
+public class SpeculativeCommandTests
+{
+    [Fact]
+    public void Run_reports_acceptance_and_generates_the_same_tokens()
+    {
+        string[] args = ["run", "-m", RepoModels.Stories260K, "-p", "Tom had a big red ball. Tom had a big red ball. Tom had a big", "-n", "24",
+            "--temp", "0", "--ignore-eos", "-t", "1", "--output", "json"];
+        var (code, plain, err) = CliRunner.Run(args);
+        Assert.True(code == 0, err);
+        (code, var spec, err) = CliRunner.Run([.. args, "--speculative", "ngram", "--num-speculative-tokens", "3"]);
+        Assert.True(code == 0, err);
+        using var a = JsonDocument.Parse(plain);
+        using var b = JsonDocument.Parse(spec);
+        Assert.Equal(a.RootElement.GetProperty("generated_ids").GetRawText(), b.RootElement.GetProperty("generated_ids").GetRawText());
+        Assert.False(a.RootElement.TryGetProperty("speculative", out var none) && none.ValueKind != JsonValueKind.Null);
+        var s = b.RootElement.GetProperty("speculative");
+        Assert.Equal("ngram", s.GetProperty("method").GetString());
+        Assert.True(s.GetProperty("draft_tokens").GetInt64() > 0, spec);
+        Assert.True(s.GetProperty("accepted_tokens").GetInt64() > 0, spec);
+    }
+
+    [Fact]
+    public void Bench_throughput_reports_acceptance()
+    {
+        var (code, stdout, err) = CliRunner.Run("bench", "throughput", "-m", RepoModels.Stories260K, "--num-prompts", "2", "--input-len", "16",
+            "--output-len", "8", "-t", "1", "--speculative", "ngram", "--output", "json");
+        Assert.True(code == 0, err);
+        using var d = JsonDocument.Parse(stdout);
+        Assert.Equal(5, d.RootElement.GetProperty("speculative").GetProperty("num_speculative_tokens").GetInt32());
+    }
+
+    [Fact]
+    public void Speculative_settings_without_a_method_are_refused()
+    {
+        var (code, _, err) = CliRunner.Run("run", "-m", RepoModels.Stories260K, "-p", "a", "-n", "2", "--num-speculative-tokens", "3");
+        Assert.Equal(1, code);
+        Assert.Contains("--num-speculative-tokens needs --speculative", err);
+        (code, _, err) = CliRunner.Run("run", "-m", RepoModels.Stories260K, "-p", "a", "-n", "2", "--speculative", "medusa");
+        Assert.Equal(1, code);
+        Assert.Contains("medusa", err);
+    }
+}

@@ -1,0 +1,136 @@
+using Loom.Engine.Sampling;
+using Loom.Engine.Speculative;
+using Loom.Models;
+using Loom.Tests;
+using Xunit.Abstractions;
+
+namespace Loom.Engine.Tests;
+
+/// <summary>
+/// Speculative decoding with the n-gram proposer changes nothing but speed: greedy requests (and seeded sampled
+/// ones, since verification spends one draw per emitted token) get the tokens they get without it, alone and in a
+/// mixed batch where some speculate, some opt out and some are still prefilling; stops inside an accepted run cut
+/// it there; and every block comes back.
+/// </summary>
+public class SpeculativeDecodingTests(ITestOutputHelper output)
+{
+    internal static readonly SpeculativeOptions Ngram = new() { NumTokens = 4, MaxBatchTokens = 512 };
+
+    private static readonly string[] Stories =
+    [
+        "Once upon a time, there was a little girl named Lily. She liked to play in the park. Once upon a time, there was a little girl named",
+        "Tom had a big red ball. Tom had a big red ball. Tom had a big",
+        "The cat sat on the mat. The dog sat on the mat. The bird sat on the",
+        "Mom said, \"Be careful!\" Lily said, \"I will be careful!\" Mom said, \"Be",
+    ];
+
+    [Theory]
+    [InlineData("stories260K.gguf")]
+    [InlineData("tinystories-656k")]
+    public void Greedy_output_is_unchanged_on_the_shipped_models(string file)
+    {
+        using var model = ModelLoader.Load(RepoModels.Path(file));
+        var prompts = Stories.Select(s => model.Tokenizer.Encode(s, addSpecial: true)).ToArray();
+        var p = TinyModels.Greedy(48);
+        var (plain, _) = Run(model, prompts, p, null);
+        var (spec, metrics) = Run(model, prompts, p, Ngram);
+        AssertSame(plain, spec);
+        output.WriteLine($"{file}: {metrics.SpeculativeDraftTokens} drafted, {metrics.SpeculativeAcceptedTokens} accepted, mean accepted length {metrics.SpeculativeMeanAcceptedLength:F2}, {metrics.Steps} steps");
+        Assert.True(metrics.SpeculativeAcceptedTokens > 0, "no draft token was accepted: the test would not exercise acceptance");
+        Assert.True(metrics.SpeculativeAcceptedTokens < metrics.SpeculativeDraftTokens, "every draft token was accepted: the test would not exercise rollback");
+    }
+
+    [Fact]
+    public void A_mixed_batch_of_16_gets_what_each_gets_alone()
+    {
+        using var model = ModelLoader.Load(RepoModels.TinyStories656K);
+        var rng = new Random(5);
+        var requests = Enumerable.Range(0, 16).Select(i =>
+        {
+            // Long prompts still prefill (in chunks) while the short ones decode and speculate.
+            var text = string.Concat(Enumerable.Repeat(Stories[i % Stories.Length] + " ", 1 + (i % 3) * 3));
+            var p = (i % 4) switch
+            {
+                0 => TinyModels.Greedy(40) with { Speculative = false },
+                1 => new SamplingParams { Temperature = 0.8f, TopP = 0.9f, Seed = (ulong)i, MaxTokens = 40, IgnoreEos = true },
+                2 => TinyModels.Greedy(40) with { Stop = ["park"], MinTokens = 3 },
+                _ => TinyModels.Greedy(10 + rng.Next(30)) with { RepetitionPenalty = 1.1f, FrequencyPenalty = 0.2f },
+            };
+            return (Prompt: model.Tokenizer.Encode(text, addSpecial: true), Params: p);
+        }).ToArray();
+
+        var alone = requests.Select(r => TinyModels.RunAlone(model, r.Prompt, r.Params).Choices[0]).ToArray();
+        var options = new EngineOptions { MaxNumBatchedTokens = 64, MaxNumSeqs = 16, KvCacheBytes = 64 << 20, MaxKvTokens = 8192, Speculative = Ngram };
+        using var engine = new LlmEngine(model, options);
+        var submitted = requests.Select(r => engine.AddRequest(r.Prompt, r.Params)).ToArray();
+        while (engine.HasWork) engine.Step();
+        for (int i = 0; i < submitted.Length; i++)
+        {
+            var got = GenerationResult.CollectAsync(submitted[i]).GetAwaiter().GetResult().Choices[0];
+            Assert.True(alone[i].TokenIds.SequenceEqual(got.TokenIds), $"request {i}: batched [{string.Join(",", got.TokenIds)}] vs alone [{string.Join(",", alone[i].TokenIds)}]");
+            Assert.Equal(alone[i].Text, got.Text);
+            Assert.Equal(alone[i].FinishReason, got.FinishReason);
+        }
+        var m = engine.Metrics;
+        output.WriteLine($"{m.SpeculativeDraftTokens} drafted, {m.SpeculativeAcceptedTokens} accepted, {m.Steps} steps");
+        Assert.True(m.SpeculativeAcceptedTokens > 0);
+        Assert.Equal(0, engine.Blocks.UsedBlocks);
+        engine.Blocks.CheckConsistency();
+    }
+
+    [Fact]
+    public void Generated_model_with_prefix_cache_and_int8_cache()
+    {
+        using var model = TinyModels.Load();
+        var rng = new Random(3);
+        // A repeated pattern, so the proposer has something to find in a random model's prompts.
+        var prompts = Enumerable.Range(0, 12).Select(i =>
+        {
+            var unit = TinyModels.RandomTokens(rng, 3 + i % 5, model.Config.VocabSize);
+            return Enumerable.Repeat(unit, 2 + i % 6).SelectMany(u => u).ToArray();
+        }).ToArray();
+        foreach (var dtype in new[] { Models.Architectures.KvCacheType.F16, Models.Architectures.KvCacheType.Int8 })
+        {
+            var baseOptions = new EngineOptions { BlockSize = 4, MaxNumBatchedTokens = 40, MaxNumSeqs = 12, KvCacheDtype = dtype };
+            var p = TinyModels.Greedy(24);
+            var (plain, _) = Run(model, prompts, p, null, baseOptions);
+            var (spec, metrics) = Run(model, prompts, p, Ngram, baseOptions);
+            AssertSame(plain, spec);
+            output.WriteLine($"{dtype}: {metrics.SpeculativeDraftTokens} drafted, {metrics.SpeculativeAcceptedTokens} accepted");
+            Assert.True(metrics.SpeculativeDraftTokens > 0);
+        }
+    }
+
+    [Fact]
+    public void Back_off_turns_speculation_off_past_the_token_cap()
+    {
+        using var model = ModelLoader.Load(RepoModels.Stories260K);
+        var prompts = Enumerable.Range(0, 8).Select(_ => model.Tokenizer.Encode(Stories[1], addSpecial: true)).ToArray();
+        // All eight prefill in one step and then decode together: eight decodes already fill a cap of 8 tokens.
+        var options = new EngineOptions { MaxNumBatchedTokens = 256, MaxNumSeqs = 8 };
+        var (_, capped) = Run(model, prompts, TinyModels.Greedy(16), Ngram with { MaxBatchTokens = 8 }, options);
+        Assert.Equal(0, capped.SpeculativeDraftTokens);
+        var (_, open) = Run(model, prompts, TinyModels.Greedy(16), Ngram with { MaxBatchTokens = 64 }, options);
+        Assert.True(open.SpeculativeDraftTokens > 0);
+    }
+
+    private static (GenerationChoice[] Choices, EngineMetrics Metrics) Run(LoadedModel model, int[][] prompts, SamplingParams p, SpeculativeOptions? spec, EngineOptions? options = null)
+    {
+        var o = (options ?? new EngineOptions { MaxNumBatchedTokens = 64, MaxNumSeqs = 16 }) with { KvCacheBytes = 64 << 20, MaxKvTokens = 8192, Speculative = spec };
+        using var engine = new LlmEngine(model, o);
+        var results = engine.Generate(prompts, p).Select(r => r.Choices[0]).ToArray();
+        Assert.Equal(0, engine.Blocks.UsedBlocks);
+        engine.Blocks.CheckConsistency();
+        return (results, engine.Metrics);
+    }
+
+    private static void AssertSame(GenerationChoice[] plain, GenerationChoice[] spec)
+    {
+        for (int i = 0; i < plain.Length; i++)
+        {
+            Assert.True(plain[i].TokenIds.SequenceEqual(spec[i].TokenIds), $"prompt {i}: speculative [{string.Join(",", spec[i].TokenIds)}] vs plain [{string.Join(",", plain[i].TokenIds)}]");
+            Assert.Equal(plain[i].Text, spec[i].Text);
+            Assert.Equal(plain[i].FinishReason, spec[i].FinishReason);
+        }
+    }
+}
