@@ -26,6 +26,8 @@ public class ToolCallParserTests
         { "llama3", "The answer is {\"name\": \"f\"}", "The answer is {\"name\": \"f\"}", "" },
         { "llama3", "{ not json at all", "{ not json at all", "" },
         { "llama3", "  ", "  ", "" },
+        { "json", "[{\"name\": \"a\", \"arguments\": {\"x\": [1]}}, {\"name\": \"b\", \"arguments\": {}}]", null, "a({\"x\": [1]})|b({})" },
+        { "json", " {\"name\": \"a\", \"arguments\": {\"x\": 1}}", null, "a({\"x\": 1})" },
         { "mistral", "[TOOL_CALLS] [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}, {\"name\": \"b\", \"arguments\": {}}]", null, "get_weather({\"city\": \"Paris\"})|b({})" },
         { "mistral", "Sure[TOOL_CALLS][{\"name\": \"f\", \"arguments\": {\"k\": \"[TOOL_CALLS]\"}, \"id\": \"abcDEF123\"}]", "Sure", "f({\"k\": \"[TOOL_CALLS]\"})" },
         { "mistral", "[TOOL_CALLS] nothing", "[TOOL_CALLS] nothing", "" },
@@ -35,6 +37,7 @@ public class ToolCallParserTests
     {
         "hermes" => ToolCallFormat.Hermes,
         "llama3" => ToolCallFormat.Llama3,
+        "json" => ToolCallFormat.Json,
         _ => ToolCallFormat.Mistral,
     };
 

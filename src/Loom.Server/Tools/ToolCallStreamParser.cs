@@ -54,13 +54,13 @@ public sealed class ToolCallStreamParser(ToolCallFormat format, Func<string> new
     private bool ScanContent(List<ToolCallEvent> events)
     {
         string s = _text.ToString();
-        if (format.LeadingBrace && !_sawNonBlank)
+        if (format.LeadingChars.Length > 0 && !_sawNonBlank)
         {
             int i = 0;
             while (i < s.Length && char.IsWhiteSpace(s[i])) i++;
             if (i == s.Length) return false;
             _sawNonBlank = true;
-            if (s[i] == '{')
+            if (format.LeadingChars.Contains(s[i]))
             {
                 if (i > 0) _text.Remove(0, i);
                 return Open(0);
