@@ -18,7 +18,7 @@ public sealed class ToolServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _model = ModelLoader.Load(ToolCallingModel.Path);
+        _model = ModelLoader.Load(ToolCallingModel.Qwen.Path);
         Engine = new LlmEngine(_model, new EngineOptions { Threads = 1, MaxNumSeqs = 4 });
         Server = LoomServer.Create(Engine, new LoomServerOptions { Port = 0, ApiKey = ServerFixture.ApiKey, ServedModelName = "tools" });
         await Server.StartAsync();
@@ -127,7 +127,7 @@ public sealed class ToolCallingTests(ToolServerFixture f) : IClassFixture<ToolSe
         ChatCompletion c = await f.Chat().CompleteChatAsync([new UserChatMessage("Weather in Paris?")], options);
         Assert.Equal(ChatFinishReason.Stop, c.FinishReason);
         Assert.Empty(c.ToolCalls);
-        Assert.Equal(string.Concat(ToolCallingModel.Script), c.Content[0].Text);
+        Assert.Equal(string.Concat(ToolCallingModel.Qwen.Script), c.Content[0].Text);
     }
 
     [Theory]
@@ -162,5 +162,40 @@ public sealed class ToolCallingTests(ToolServerFixture f) : IClassFixture<ToolSe
         Assert.Equal(400, r.Status);
         Assert.Equal("tools", r.Error.GetProperty("param").GetString());
         Assert.Contains("does not describe tool calls", r.Error.GetProperty("message").GetString());
+    }
+}
+
+/// <summary>
+/// Mistral's format, whose marker [TOOL_CALLS] is a control token: the server must keep special tokens in the text
+/// for the parser to see the call, and Mistral's templates need 9-character ids.
+/// </summary>
+public sealed class MistralToolCallingTests
+{
+    [Fact]
+    public async Task A_call_behind_a_control_token_is_found_whole_and_streamed()
+    {
+        using var model = ModelLoader.Load(ToolCallingModel.Mistral.Path);
+        using var engine = new LlmEngine(model, new EngineOptions { Threads = 1, MaxNumSeqs = 2 });
+        await using var server = LoomServer.Create(engine, new LoomServerOptions { Port = 0, ServedModelName = "tools" });
+        await server.StartAsync();
+        var chat = Clients.For(new Uri(server.BaseAddress, "v1"), "unused").GetChatClient("tools");
+        var options = new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 16, Tools = { ToolCallingTests.Weather }, ToolChoice = ChatToolChoice.CreateRequiredChoice() };
+
+        ChatCompletion c = await chat.CompleteChatAsync([new UserChatMessage("Weather in Paris?")], options);
+        Assert.Equal(ChatFinishReason.ToolCalls, c.FinishReason);
+        var call = Assert.Single(c.ToolCalls);
+        Assert.Matches("^[A-Za-z0-9]{9}$", call.Id);
+        Assert.Equal("get_weather", call.FunctionName);
+        ToolCallingTests.AssertValidArguments(call.FunctionArguments.ToString());
+
+        var arguments = new StringBuilder();
+        await foreach (var u in chat.CompleteChatStreamingAsync([new UserChatMessage("Weather in Paris?")], options))
+            foreach (var t in u.ToolCallUpdates)
+                if (t.FunctionArgumentsUpdate is { } a) arguments.Append(a.ToString());
+        Assert.Equal(call.FunctionArguments.ToString(), arguments.ToString());
+
+        // Without tools the same output is plain text, and its control token is left out as usual.
+        ChatCompletion plain = await chat.CompleteChatAsync([new UserChatMessage("Weather in Paris?")], new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 16 });
+        Assert.Equal(string.Concat(ToolCallingModel.Mistral.Script.Skip(1)), plain.Content[0].Text);
     }
 }
