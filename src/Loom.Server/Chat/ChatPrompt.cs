@@ -33,6 +33,8 @@ public sealed class ChatPrompt
     /// Renders <paramref name="messages"/>. Throws <see cref="ArgumentException"/> (param "messages") when the model has
     /// no template or the template rejects the conversation.
     /// </summary>
+    /// <param name="messages">The conversation.</param>
+    /// <param name="addGenerationPrompt">End with the assistant header.</param>
     /// <param name="tools">The <c>tools</c> variable (each <c>{"type": "function", "function": …}</c>), or null.</param>
     public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, IReadOnlyList<object?>? tools = null)
     {

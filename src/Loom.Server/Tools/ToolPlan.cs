@@ -13,7 +13,12 @@ public sealed partial record ToolPlan(IReadOnlyList<ToolDefinition> Tools, ToolC
     /// Checks the tools and the choice against each other and against the template. Null when there is nothing to do
     /// (no tools). Bad input is an <see cref="ArgumentException"/> naming the field (a 400 on the server).
     /// </summary>
+    /// <param name="tools">The functions offered.</param>
+    /// <param name="choice">The tool choice; null is auto.</param>
+    /// <param name="parallelCalls">Whether several calls may come in one answer; null is yes.</param>
     /// <param name="templateFormat">The template's call format (<see cref="ToolCallFormat.Detect"/>), null if it has none.</param>
+    /// <param name="toolsParam">How errors name the tools (the request field or the option).</param>
+    /// <param name="choiceParam">How errors name the choice.</param>
     public static ToolPlan? Create(IReadOnlyList<ToolDefinition>? tools, ToolChoice? choice, bool? parallelCalls, ToolCallFormat? templateFormat,
         string toolsParam = "tools", string choiceParam = "tool_choice")
     {
