@@ -22,14 +22,15 @@ namespace Loom.Server.Tests;
 /// <param name="ControlPieces">How many of the script's first pieces are control tokens.</param>
 /// <param name="Trigger">The generation prompt's last token, which starts the script: "\n" (a byte token) or a control token of <paramref name="Controls"/>.</param>
 /// <param name="Controls">The template's control tokens.</param>
-internal sealed record ToolCallingModel(string TemplateName, string[] Script, int ControlPieces, string Trigger, string[] Controls)
+/// <param name="JsonEnd">The index of the script's last piece of call JSON (after it, only closing tags).</param>
+internal sealed record ToolCallingModel(string TemplateName, string[] Script, int ControlPieces, string Trigger, string[] Controls, int JsonEnd)
 {
     public static readonly ToolCallingModel Qwen = new("qwen2.5",
-        ["<tool_call>", "{\"name\": \"get_weather\", ", "\"arguments\": {\"city\": ", "\"Paris\"}}", "</tool_call>"], 0, "\n", ["<|im_start|>", "<|im_end|>"]);
+        ["<tool_call>", "{\"name\": \"get_weather\", ", "\"arguments\": {\"city\": ", "\"Paris\"}}", "</tool_call>"], 0, "\n", ["<|im_start|>", "<|im_end|>"], 3);
 
     public static readonly ToolCallingModel Mistral = new("mistral-v0.3",
         ["[TOOL_CALLS]", " [{\"name\": \"get_weather\", ", "\"arguments\": {\"city\": ", "\"Paris\"}}]"], 1, "[/INST]",
-        ["[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]"]);
+        ["[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]"], 3);
 
     public const string Answer = "It is sunny in Paris.";
 
@@ -79,6 +80,10 @@ internal sealed record ToolCallingModel(string TemplateName, string[] Script, in
         for (int i = 1; i < Script.Length; i++) output[(script0 + i) * Dim + i] = 10; // piece i-1 -> piece i
         output[SyntheticModelVocab.EosId * Dim + Script.Length] = 10;      // last piece -> end
         output[SyntheticModelVocab.EosId * Dim + Script.Length + 1] = 30;  // answer -> end, above its own flag
+        // Second choices, taken only when a constraint to the bare call JSON (ToolConstraint) masks the first: the
+        // trigger goes straight to the JSON, and the JSON's last piece to the end rather than to a closing tag.
+        output[(script0 + 1) * Dim + 0] = 5;
+        output[SyntheticModelVocab.EosId * Dim + 1 + m.JsonEnd] = 5;
 
         var q = new float[Dim * Dim];
         var k = new float[Dim * Dim];
