@@ -190,7 +190,7 @@ public sealed class LlmEngine : IDisposable
         for (int i = 0; i < r.Params.N; i++)
         {
             var stops = r.Params.Stop.Count > 0 ? new StopStringMatcher(r.Params.Stop) : null;
-            var text = new SequenceText(Model.Tokenizer.CreateDecoder(continuesText: true), stops, r.Params.MaxTokens);
+            var text = new SequenceText(Model.Tokenizer.CreateDecoder(r.Params.SkipSpecialTokens, continuesText: true), stops, r.Params.MaxTokens);
             var seq = new Sequence(_nextSeqId++, r, i, r.Prompt, new Sampler(r.Params, Model.Config.VocabSize, sequenceIndex: i), text)
             {
                 Speculation = _speculative?.StateFor(r.Params),

@@ -53,6 +53,12 @@ public sealed record SamplingParams
     /// <summary>Keep generating past EOS (stop strings and <see cref="StopTokenIds"/> still apply).</summary>
     public bool IgnoreEos { get; init; }
 
+    /// <summary>
+    /// Leave control tokens out of the text (vLLM's <c>skip_special_tokens</c>). Off when the text must show one, as a
+    /// tool-call parser needs Llama's <c>&lt;|python_tag|&gt;</c> or Mistral's <c>[TOOL_CALLS]</c>.
+    /// </summary>
+    public bool SkipSpecialTokens { get; init; } = true;
+
     /// <summary>Number of top alternatives to report with each token (0..<see cref="MaxLogprobs"/>); null reports none.</summary>
     public int? Logprobs { get; init; }
 

@@ -26,11 +26,17 @@ public sealed class ChatPrompt
     /// <summary>True when there is a chat template (the model's or the override).</summary>
     public bool HasTemplate => _source is not null;
 
+    /// <summary>How the template has the model write tool calls; null when it has none.</summary>
+    public Tools.ToolCallFormat? ToolFormat => Tools.ToolCallFormat.Detect(_source);
+
     /// <summary>
     /// Renders <paramref name="messages"/>. Throws <see cref="ArgumentException"/> (param "messages") when the model has
     /// no template or the template rejects the conversation.
     /// </summary>
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
+    /// <param name="messages">The conversation.</param>
+    /// <param name="addGenerationPrompt">End with the assistant header.</param>
+    /// <param name="tools">The <c>tools</c> variable (each <c>{"type": "function", "function": …}</c>), or null.</param>
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, IReadOnlyList<object?>? tools = null)
     {
         ChatTemplate template;
         try
@@ -44,7 +50,8 @@ public sealed class ChatPrompt
         }
         try
         {
-            return template.Render(messages, addGenerationPrompt, Piece(_tokenizer.BosId), Piece(_tokenizer.EosId));
+            var extra = tools is null ? null : new Dictionary<string, object?> { ["tools"] = tools };
+            return template.Render(messages, addGenerationPrompt, Piece(_tokenizer.BosId), Piece(_tokenizer.EosId), extra);
         }
         catch (ChatTemplateException e)
         {
@@ -53,8 +60,8 @@ public sealed class ChatPrompt
     }
 
     /// <summary>Renders and tokenizes.</summary>
-    public int[] Encode(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true) =>
-        _tokenizer.Encode(Render(messages, addGenerationPrompt), addSpecial: false, parseSpecial: true);
+    public int[] Encode(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, IReadOnlyList<object?>? tools = null) =>
+        _tokenizer.Encode(Render(messages, addGenerationPrompt, tools), addSpecial: false, parseSpecial: true);
 
     private string? Piece(int id) => id >= 0 && id < _tokenizer.VocabSize ? _tokenizer.TokenPiece(id) : null;
 }

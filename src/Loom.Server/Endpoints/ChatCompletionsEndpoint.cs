@@ -1,4 +1,3 @@
-using Loom.Models.ChatTemplates;
 using Loom.Server.Errors;
 using Loom.Server.Generation;
 using Loom.Server.Protocol;
@@ -8,8 +7,9 @@ using Microsoft.AspNetCore.Http;
 namespace Loom.Server.Endpoints;
 
 /// <summary>
-/// <c>POST /v1/chat/completions</c>: the messages rendered with the model's chat template, then one engine request
-/// with n choices, answered whole or streamed (role first, then content deltas, then the finish reason).
+/// <c>POST /v1/chat/completions</c>: the messages (and tools) rendered with the model's chat template, then one engine
+/// request with n choices, answered whole or streamed (role first, then content or tool-call deltas, then the finish
+/// reason). With tools, each choice's text goes through the template format's tool-call parser.
 /// </summary>
 internal sealed class ChatCompletionsEndpoint(ServingContext s)
 {
@@ -17,8 +17,9 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
     {
         var req = await RequestReader.ReadAsync(ctx, Json.Context.ChatCompletionRequest);
         SamplingMapper.CheckModel(req.Model, s);
-        var messages = Messages(req.Messages);
-        int[] prompt = s.Chat.Encode(messages, req.AddGenerationPrompt ?? true);
+        var messages = MessageReader.Messages(req.Messages);
+        var tools = ToolRequestReader.Plan(req, s.Chat.ToolFormat);
+        int[] prompt = s.Chat.Encode(messages, req.AddGenerationPrompt ?? true, tools?.TemplateTools);
         string limitName = req.MaxCompletionTokens is not null ? "max_completion_tokens" : "max_tokens";
         int maxTokens = SamplingMapper.MaxTokens(req.MaxCompletionTokens ?? req.MaxTokens, limitName, null, prompt.Length, s.ContextLength);
         if (req.TopLogprobs is int tl && req.Logprobs != true)
@@ -26,7 +27,11 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
         int? topLogprobs = req.Logprobs == true ? req.TopLogprobs ?? 0 : null;
         if (topLogprobs is < 0 or > Engine.Sampling.SamplingParams.MaxLogprobs)
             throw new ArgumentOutOfRangeException("top_logprobs", topLogprobs, $"top_logprobs must be in [0, {Engine.Sampling.SamplingParams.MaxLogprobs}]. Got {topLogprobs}.");
-        var p = SamplingMapper.Map(req, maxTokens, topLogprobs);
+        var p = SamplingMapper.Map(req, maxTokens, topLogprobs) with { SkipSpecialTokens = tools is not { KeepsSpecialTokens: true } };
+        // A forced call (tool_choice "required" or a named function) is where the output gets constrained: once
+        // SamplingParams takes a JSON-schema constraint, set it to ToolConstraint.Schema(tools) here when that is not
+        // null, and set constrained, so the answer is parsed as that bare JSON. Until then the template's format is.
+        bool constrained = false;
         string id = $"chatcmpl-{Guid.NewGuid():N}";
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
@@ -34,6 +39,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
         var usage = new UsageCounter(1, p.N);
         if (req.Stream == true)
         {
+            var deltas = Enumerable.Range(0, p.N).Select(_ => new ChatDeltaBuilder(tools is { ParsesCalls: true } ? tools.NewParser(constrained) : null)).ToArray();
             var sse = new SseWriter(ctx);
             await sse.StartAsync();
             // Every choice opens with the assistant role, as OpenAI's first chunk does.
@@ -46,8 +52,9 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
                 // A token whose text is held back still gets its (empty) chunk, as in CompletionsEndpoint.
                 if (o.Delta.IsEmpty && o.TokenIds.IsEmpty && o.FinishReason is null && o.Logprobs is null) continue;
                 var lp = o.Logprobs is { } l && topLogprobs is int k ? LogprobFormatter.Chat(s.Tokenizer, l, k) : null;
-                var choice = new ChatChunkChoice(o.Index, new ChatDelta(null, o.Text), lp,
-                    o.FinishReason is null ? null : SamplingMapper.Finish(o.FinishReason), o.StopReason);
+                var d = deltas[o.Index];
+                var delta = d.Next(o.Text, o.FinishReason is not null);
+                var choice = new ChatChunkChoice(o.Index, delta, lp, o.FinishReason is null ? null : Finish(o.FinishReason, d.HasCalls), o.StopReason);
                 await sse.WriteAsync(Chunk(id, created, choice, null), Json.Context.ChatCompletionChunk);
             }
             if (req.StreamOptions?.IncludeUsage == true)
@@ -66,7 +73,8 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
         {
             if (c.FinishReason == Engine.FinishReason.Error) throw OpenAiException.EngineFailure(c.StopReason);
             var lp = topLogprobs is int k ? LogprobFormatter.Chat(s.Tokenizer, c.Logprobs, k) : null;
-            return new ChatChoice(i, new ChatResponseMessage("assistant", c.Text.ToString()), lp, SamplingMapper.Finish(c.FinishReason), c.StopReason);
+            var message = ChatDeltaBuilder.Message(tools, constrained, c.Text.ToString(), out bool called);
+            return new ChatChoice(i, message, lp, Finish(c.FinishReason, called), c.StopReason);
         }).ToArray();
         await ctx.Response.WriteAsJsonAsync(new ChatCompletionResponse(id, "chat.completion", created, s.ServedModelName, result, usage.ToUsage()),
             Json.Context.ChatCompletionResponse, "application/json", ctx.RequestAborted);
@@ -75,15 +83,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
     private ChatCompletionChunk Chunk(string id, long created, ChatChunkChoice choice, Usage? usage) =>
         new(id, "chat.completion.chunk", created, s.ServedModelName, [choice], usage);
 
-    /// <summary>Checks the messages and converts them for the template; "developer" is OpenAI's newer name for "system".</summary>
-    internal static IReadOnlyList<ChatMessage> Messages(List<ChatMessageDto>? messages)
-    {
-        if (messages is null || messages.Count == 0)
-            throw OpenAiException.BadRequest("messages must be a non-empty list.", "messages", "missing_required_parameter");
-        return messages.Select(m =>
-        {
-            if (string.IsNullOrEmpty(m.Role)) throw OpenAiException.BadRequest("every message needs a role.", "messages", "invalid_value");
-            return new ChatMessage(m.Role == "developer" ? "system" : m.Role, RequestReader.Content(m.Content));
-        }).ToArray();
-    }
+    /// <summary>A choice that called tools and stopped by itself finishes with "tool_calls", as OpenAI's do.</summary>
+    private static string Finish(Engine.FinishReason? r, bool calledTools) =>
+        calledTools && r == Engine.FinishReason.Stop ? "tool_calls" : SamplingMapper.Finish(r);
 }

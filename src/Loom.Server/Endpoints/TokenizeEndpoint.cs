@@ -15,7 +15,7 @@ internal sealed class TokenizeEndpoint(ServingContext s)
         if (req.Messages is not null)
         {
             if (req.Prompt is not null) throw OpenAiException.BadRequest("give prompt or messages, not both.", "prompt");
-            tokens = s.Chat.Encode(ChatCompletionsEndpoint.Messages(req.Messages), req.AddGenerationPrompt ?? true);
+            tokens = s.Chat.Encode(MessageReader.Messages(req.Messages), req.AddGenerationPrompt ?? true);
         }
         else
         {

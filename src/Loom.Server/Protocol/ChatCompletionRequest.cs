@@ -12,6 +12,10 @@ public sealed class ChatCompletionRequest : SamplingRequest
     public int? TopLogprobs { get; set; }
     /// <summary>vLLM extension: end the rendered prompt with the assistant header (default true).</summary>
     public bool? AddGenerationPrompt { get; set; }
+    public List<ToolDto>? Tools { get; set; }
+    /// <summary>"none", "auto", "required", or <c>{"type": "function", "function": {"name": …}}</c>.</summary>
+    public JsonElement ToolChoice { get; set; }
+    public bool? ParallelToolCalls { get; set; }
 }
 
 /// <summary>One message: content is a string or a list of parts (<c>{"type":"text","text":...}</c>).</summary>
@@ -20,4 +24,8 @@ public sealed class ChatMessageDto
     public string? Role { get; set; }
     public JsonElement Content { get; set; }
     public string? Name { get; set; }
+    /// <summary>An assistant message's calls (its content may then be null).</summary>
+    public List<ToolCallDto>? ToolCalls { get; set; }
+    /// <summary>A tool message: the call it answers.</summary>
+    public string? ToolCallId { get; set; }
 }
