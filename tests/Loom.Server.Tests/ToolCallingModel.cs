@@ -29,7 +29,7 @@ internal sealed record ToolCallingModel(string TemplateName, string[] Script, in
         ["<tool_call>", "{\"name\": \"get_weather\", ", "\"arguments\": {\"city\": ", "\"Paris\"}}", "</tool_call>"], 0, "\n", ["<|im_start|>", "<|im_end|>"], 3);
 
     public static readonly ToolCallingModel Mistral = new("mistral-v0.3",
-        ["[TOOL_CALLS]", " [{\"name\": \"get_weather\", ", "\"arguments\": {\"city\": ", "\"Paris\"}}]"], 1, "[/INST]",
+        ["[TOOL_CALLS]", "[{\"name\": \"get_weather\", ", "\"arguments\": {\"city\": ", "\"Paris\"}}]"], 1, "[/INST]",
         ["[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]"], 3);
 
     public const string Answer = "It is sunny in Paris.";

@@ -130,6 +130,39 @@ public sealed class ToolCallingTests(ToolServerFixture f) : IClassFixture<ToolSe
         Assert.Equal(string.Concat(ToolCallingModel.Qwen.Script), c.Content[0].Text);
     }
 
+    [Fact]
+    public async Task Each_of_n_choices_gets_its_own_call_whole_and_streamed()
+    {
+        string body = $$$"""{"messages":[{"role":"user","content":"Weather in Paris?"}],"n":2,"temperature":0,"max_tokens":32,"tools":[{"type":"function","function":{"name":"get_weather","parameters":{{{ToolCallingModel.WeatherParameters}}}}}],"tool_choice":"required"}""";
+        var r = await f.Raw().PostAsync("chat/completions", body);
+        Assert.Equal(200, r.Status);
+        var ids = new HashSet<string>();
+        foreach (var choice in r.Json.GetProperty("choices").EnumerateArray())
+        {
+            Assert.Equal("tool_calls", choice.GetProperty("finish_reason").GetString());
+            var call = choice.GetProperty("message").GetProperty("tool_calls").EnumerateArray().Single();
+            Assert.True(ids.Add(call.GetProperty("id").GetString()!));
+            AssertValidArguments(call.GetProperty("function").GetProperty("arguments").GetString()!);
+        }
+        Assert.Equal(2, ids.Count);
+
+        var streamed = await f.Raw().PostAsync("chat/completions", body.Replace("\"n\":2", "\"n\":2,\"stream\":true"));
+        var arguments = new Dictionary<int, string>();
+        foreach (var line in streamed.Body.Split('\n').Where(l => l.StartsWith("data: {", StringComparison.Ordinal)))
+        {
+            var choice = JsonDocument.Parse(line[6..]).RootElement.GetProperty("choices")[0];
+            if (!choice.GetProperty("delta").TryGetProperty("tool_calls", out var calls)) continue;
+            foreach (var t in calls.EnumerateArray())
+            {
+                Assert.Equal(0, t.GetProperty("index").GetInt32());
+                int i = choice.GetProperty("index").GetInt32();
+                arguments[i] = arguments.GetValueOrDefault(i, "") + t.GetProperty("function").GetProperty("arguments").GetString();
+            }
+        }
+        Assert.Equal([0, 1], arguments.Keys.Order());
+        foreach (var a in arguments.Values) AssertValidArguments(a);
+    }
+
     [Theory]
     [InlineData("""{"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"get_weather"}}],"tool_choice":{"type":"function","function":{"name":"nope"}}}""", "tool_choice")]
     [InlineData("""{"messages":[{"role":"user","content":"hi"}],"tool_choice":"required"}""", "tool_choice")]

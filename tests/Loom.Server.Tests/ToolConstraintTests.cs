@@ -69,4 +69,22 @@ public class ToolConstraintTests
         Assert.False(none.ParsesCalls);
         Assert.Equal(2, Plan(ToolChoice.Auto, true).TemplateTools!.Count);
     }
+
+    [Fact]
+    public void A_constrained_plan_reads_the_bare_json_and_needs_no_special_tokens()
+    {
+        var plan = ToolPlan.Create([Weather], ToolChoice.Required, true, ToolCallFormat.Mistral)!;
+        Assert.True(plan.KeepsSpecialTokens);
+        var constrained = plan with { Constrained = true };
+        Assert.False(constrained.KeepsSpecialTokens);
+        var parser = constrained.NewParser();
+        var events = new List<ToolCallEvent>();
+        parser.Add("""[{"name": "get_weather", "arguments": {"city": "Oslo"}}]""", events);
+        parser.Finish(events);
+        var parsed = new ParsedToolCalls();
+        parsed.AddRange(events);
+        var call = Assert.Single(parsed.Calls);
+        Assert.Equal(("get_weather", """{"city": "Oslo"}"""), (call.Name, call.Arguments));
+        Assert.Matches("^[A-Za-z0-9]{9}$", call.Id); // ids still follow the template's rule
+    }
 }

@@ -29,9 +29,9 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
             throw new ArgumentOutOfRangeException("top_logprobs", topLogprobs, $"top_logprobs must be in [0, {Engine.Sampling.SamplingParams.MaxLogprobs}]. Got {topLogprobs}.");
         var p = SamplingMapper.Map(req, maxTokens, topLogprobs) with { SkipSpecialTokens = tools is not { KeepsSpecialTokens: true } };
         // A forced call (tool_choice "required" or a named function) is where the output gets constrained: once
-        // SamplingParams takes a JSON-schema constraint, set it to ToolConstraint.Schema(tools) here when that is not
-        // null, and set constrained, so the answer is parsed as that bare JSON. Until then the template's format is.
-        bool constrained = false;
+        // SamplingParams takes a JSON-schema constraint, set it to ToolConstraint.Schema(tools) when that is not null,
+        // and tools = tools with { Constrained = true } before p, so the answer is parsed as that bare JSON.
+        // Until then the template's own format is parsed.
         string id = $"chatcmpl-{Guid.NewGuid():N}";
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
@@ -39,7 +39,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
         var usage = new UsageCounter(1, p.N);
         if (req.Stream == true)
         {
-            var deltas = Enumerable.Range(0, p.N).Select(_ => new ChatDeltaBuilder(tools is { ParsesCalls: true } ? tools.NewParser(constrained) : null)).ToArray();
+            var deltas = Enumerable.Range(0, p.N).Select(_ => new ChatDeltaBuilder(tools is { ParsesCalls: true } ? tools.NewParser() : null)).ToArray();
             var sse = new SseWriter(ctx);
             await sse.StartAsync();
             // Every choice opens with the assistant role, as OpenAI's first chunk does.
@@ -73,7 +73,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
         {
             if (c.FinishReason == Engine.FinishReason.Error) throw OpenAiException.EngineFailure(c.StopReason);
             var lp = topLogprobs is int k ? LogprobFormatter.Chat(s.Tokenizer, c.Logprobs, k) : null;
-            var message = ChatDeltaBuilder.Message(tools, constrained, c.Text.ToString(), out bool called);
+            var message = ChatDeltaBuilder.Message(tools, c.Text.ToString(), out bool called);
             return new ChatChoice(i, message, lp, Finish(c.FinishReason, called), c.StopReason);
         }).ToArray();
         await ctx.Response.WriteAsJsonAsync(new ChatCompletionResponse(id, "chat.completion", created, s.ServedModelName, result, usage.ToUsage()),

@@ -42,11 +42,11 @@ internal sealed class ChatDeltaBuilder(ToolCallStreamParser? parser)
     }
 
     /// <summary>A whole answer's message (the non-streaming response), through the same parser.</summary>
-    public static ChatResponseMessage Message(ToolPlan? plan, bool constrained, string text, out bool calledTools)
+    public static ChatResponseMessage Message(ToolPlan? plan, string text, out bool calledTools)
     {
         calledTools = false;
         if (plan is not { ParsesCalls: true }) return new ChatResponseMessage("assistant", text);
-        var parser = plan.NewParser(constrained);
+        var parser = plan.NewParser();
         var events = new List<ToolCallEvent>();
         parser.Add(text, events);
         parser.Finish(events);

@@ -132,7 +132,7 @@ public sealed class LoomChatClient : IChatClient
             SkipSpecialTokens = tools is not { KeepsSpecialTokens: true },
         };
         // As on the server (ChatCompletionsEndpoint): a forced call is where ToolConstraint.Schema(tools) would
-        // constrain the output, with the parsers then built by NewParser(constrained: true).
+        // constrain the output, with tools = tools with { Constrained = true } returned below.
         return (EngineCall.Submit(_engine, [prompt], p, $"chat-{Guid.NewGuid():N}"), prompt.Length, tools);
     }
 

@@ -54,13 +54,19 @@ public sealed partial record ToolPlan(IReadOnlyList<ToolDefinition> Tools, ToolC
     /// </summary>
     public List<object?>? TemplateTools => ParsesCalls ? Tools.Select(t => (object?)t.ToTemplateValue()).ToList() : null;
 
-    /// <summary>The text must keep special tokens for the parser to see the format's marker.</summary>
-    public bool KeepsSpecialTokens => ParsesCalls && Format.MarkerIsSpecialToken;
+    /// <summary>
+    /// The output is constrained to <see cref="ToolConstraint.Schema"/> (set by whoever puts that constraint on the
+    /// request), so it is the call's bare JSON rather than the template's format.
+    /// </summary>
+    public bool Constrained { get; init; }
 
-    /// <summary>A parser for one choice; <paramref name="constrained"/>: the output was constrained to <see cref="ToolConstraint"/>'s JSON.</summary>
-    public ToolCallStreamParser NewParser(bool constrained = false)
+    /// <summary>The text must keep special tokens for the parser to see the format's marker.</summary>
+    public bool KeepsSpecialTokens => ParsesCalls && !Constrained && Format.MarkerIsSpecialToken;
+
+    /// <summary>A parser for one choice.</summary>
+    public ToolCallStreamParser NewParser()
     {
-        var format = constrained ? ToolCallFormat.Json : Format;
+        var format = Constrained ? ToolCallFormat.Json : Format;
         return new ToolCallStreamParser(format, () => ToolCallIds.New(Format), ParallelCalls ? int.MaxValue : 1);
     }
 
