@@ -28,6 +28,8 @@ internal sealed class ByteGrammar
     /// <summary>Per rule: the positions its callers continue at once it ends (the targets of references to it).</summary>
     public int[][] ReturnSites = [];
     public int RootRule;
+    /// <summary>Per position: bytes leave it, and it neither refers to a rule nor ends one (a byte into it needs no stack work).</summary>
+    public bool[] IsSimple = [];
 
     public int PositionCount => HasBytes.Length;
 

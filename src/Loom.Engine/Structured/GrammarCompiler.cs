@@ -15,8 +15,12 @@ internal static class GrammarCompiler
     /// <summary>Most positions a whole grammar may have.</summary>
     public const int MaxPositions = 200_000;
 
+    /// <summary>Largest rule (in estimated automaton states) that is inlined into its callers.</summary>
+    public const int InlineLimit = 64;
+
     public static ByteGrammar Compile(GrammarAst ast, string field)
     {
+        ast = Inline(ast);
         // Rules reachable from the root, the root first.
         var index = new Dictionary<string, int>(StringComparer.Ordinal);
         var names = new List<string>();
@@ -47,9 +51,63 @@ internal static class GrammarCompiler
         var productive = Fixpoint(dfas, (d, known) => d.CanFinish(known, bytesAllowed: true));
         var nullable = Fixpoint(dfas, (d, known) => d.CanFinish(known, bytesAllowed: false));
         if (!productive[0]) throw new ConstraintException("the grammar matches no string (its root can never finish)", field);
-        foreach (var d in dfas) d.Trim(productive);
+        for (int i = 0; i < dfas.Length; i++)
+        {
+            dfas[i].Trim(productive);
+            dfas[i] = dfas[i].Minimize();
+        }
         CheckLeftRecursion(dfas, nullable, names, field);
         return Flatten(dfas, names);
+    }
+
+    /// <summary>
+    /// Replaces references to small rules that are neither recursive nor unbounded (white space, literals, enums,
+    /// bounded numbers) by their bodies. A byte inside an inlined rule then belongs to its caller's automaton, where
+    /// what follows is known: fewer tokens are left for the run-time check, and fewer positions start a rule whose
+    /// caller the mask cache must guess.
+    /// </summary>
+    internal static GrammarAst Inline(GrammarAst ast)
+    {
+        var size = new Dictionary<string, int>(StringComparer.Ordinal);
+        var visiting = new HashSet<string>(StringComparer.Ordinal);
+        // Estimated size of a rule with its inlinable references expanded; int.MaxValue when not inlinable.
+        int Size(string name)
+        {
+            if (size.TryGetValue(name, out int known)) return known;
+            if (!visiting.Add(name)) return int.MaxValue; // recursive
+            int result = Estimate(ast.Rules[name]);
+            visiting.Remove(name);
+            size[name] = result;
+            return result;
+        }
+        int Estimate(GNode n)
+        {
+            long total = n switch
+            {
+                GLiteral lit => lit.Bytes.Length,
+                GChars => 4,
+                GRef r => Size(r.Name),
+                GSeq seq => seq.Items.Aggregate(0L, (acc, i) => acc + Estimate(i)),
+                GAlt alt => alt.Options.Aggregate(1L, (acc, o) => acc + Estimate(o)),
+                GRepeat rep => rep.Max < 0 ? int.MaxValue : (long)Estimate(rep.Item) * Math.Max(1, rep.Max),
+                _ => int.MaxValue,
+            };
+            return total > InlineLimit ? int.MaxValue : (int)total;
+        }
+        foreach (var name in ast.Order) Size(name);
+        bool Inlinable(string name) => name != ast.Root && size.GetValueOrDefault(name, int.MaxValue) <= InlineLimit;
+        if (!ast.Order.Any(Inlinable)) return ast;
+        GNode Expand(GNode n) => n switch
+        {
+            GRef r when Inlinable(r.Name) => Expand(ast.Rules[r.Name]),
+            GSeq seq => new GSeq(seq.Items.Select(Expand).ToArray()),
+            GAlt alt => new GAlt(alt.Options.Select(Expand).ToArray()),
+            GRepeat rep => new GRepeat(Expand(rep.Item), rep.Min, rep.Max),
+            _ => n,
+        };
+        var result = new GrammarAst { Root = ast.Root };
+        foreach (var name in ast.Order) result.Add(name, Expand(ast.Rules[name]));
+        return result;
     }
 
     private static IEnumerable<string> Refs(GNode n)
@@ -167,6 +225,8 @@ internal static class GrammarCompiler
         g.RuleNames = [.. names];
         g.ReturnSites = returns.Select(l => l.ToArray()).ToArray();
         g.RootRule = 0;
+        g.IsSimple = new bool[total];
+        for (int p = 0; p < total; p++) g.IsSimple[p] = g.HasBytes[p] && !g.IsFinal[p] && g.RefStart[p] == g.RefStart[p + 1];
         return g;
     }
 
@@ -401,6 +461,83 @@ internal static class GrammarCompiler
                 ByteEdges[s].RemoveAll(e => !live[e.To]);
                 RefEdges[s].RemoveAll(e => !live[e.To]);
             }
+        }
+
+        /// <summary>Most states a rule may have for minimization to be tried (Moore's refinement is quadratic at worst).</summary>
+        private const int MinimizeLimit = 4000;
+
+        /// <summary>
+        /// The equivalent automaton with the fewest states (Moore's partition refinement over byte intervals and
+        /// rule references), keeping only states reachable from the start, the start still state 0. Fewer positions
+        /// mean fewer masks to precompute: subset construction leaves loops like <c>char*</c> as several equal states.
+        /// </summary>
+        public Dfa Minimize()
+        {
+            // Reachable states, in discovery order (the start first).
+            var order = new List<int> { 0 };
+            var index = new Dictionary<int, int> { [0] = 0 };
+            for (int i = 0; i < order.Count; i++)
+            {
+                int s = order[i];
+                foreach (var (_, _, to) in ByteEdges[s]) if (index.TryAdd(to, order.Count)) order.Add(to);
+                foreach (var (_, to) in RefEdges[s]) if (index.TryAdd(to, order.Count)) order.Add(to);
+            }
+            int n = order.Count;
+            if (n > MinimizeLimit) return this;
+            var cutSet = new SortedSet<int> { 0, 256 };
+            foreach (int s in order) foreach (var (lo, hi, _) in ByteEdges[s]) { cutSet.Add(lo); cutSet.Add(hi + 1); }
+            var cuts = cutSet.ToArray();
+            int intervals = cuts.Length - 1;
+            var trans = new int[n, intervals];
+            for (int i = 0; i < n; i++)
+            {
+                for (int k = 0; k < intervals; k++) trans[i, k] = -1;
+                foreach (var (lo, hi, to) in ByteEdges[order[i]])
+                    for (int k = Array.BinarySearch(cuts, (int)lo); k < intervals && cuts[k] <= hi; k++) trans[i, k] = index[to];
+            }
+            var block = new int[n];
+            for (int i = 0; i < n; i++) block[i] = Final[order[i]] ? 1 : 0;
+            int blocks = -1;
+            var sig = new System.Text.StringBuilder();
+            while (true)
+            {
+                var ids = new Dictionary<string, int>();
+                var next = new int[n];
+                for (int i = 0; i < n; i++)
+                {
+                    sig.Clear().Append(block[i]).Append('|');
+                    for (int k = 0; k < intervals; k++) sig.Append(trans[i, k] < 0 ? -1 : block[trans[i, k]]).Append(',');
+                    sig.Append('|');
+                    foreach (var (rule, to) in RefEdges[order[i]]) sig.Append(rule).Append(':').Append(block[index[to]]).Append(',');
+                    string key = sig.ToString();
+                    if (!ids.TryGetValue(key, out int b)) ids[key] = b = ids.Count;
+                    next[i] = b;
+                }
+                block = next;
+                if (ids.Count == blocks) break;
+                blocks = ids.Count;
+            }
+            if (blocks == Count) return this;
+            var m = new Dfa();
+            for (int b = 0; b < blocks; b++) { m.ByteEdges.Add([]); m.RefEdges.Add([]); m.Final.Add(false); }
+            var done = new bool[blocks];
+            for (int i = 0; i < n; i++)
+            {
+                int b = block[i];
+                if (done[b]) continue;
+                done[b] = true;
+                int s = order[i];
+                m.Final[b] = Final[s];
+                foreach (var (lo, hi, to) in ByteEdges[s])
+                {
+                    var edges = m.ByteEdges[b];
+                    int tb = block[index[to]];
+                    if (edges.Count > 0 && edges[^1].To == tb && edges[^1].Hi + 1 == lo) edges[^1] = (edges[^1].Lo, hi, tb);
+                    else edges.Add((lo, hi, tb));
+                }
+                foreach (var (rule, to) in RefEdges[s]) m.RefEdges[b].Add((rule, block[index[to]]));
+            }
+            return m;
         }
 
         /// <summary>Rules referenced before any byte: from the start, through references to rules that can be empty.</summary>

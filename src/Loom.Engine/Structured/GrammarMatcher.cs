@@ -1,19 +1,20 @@
-using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace Loom.Engine.Structured;
 
 /// <summary>
-/// One sequence's place in a compiled constraint: a pushdown automaton over bytes whose state is a set of stacks
-/// (kept as a hash-consed tree, so stacks that share a bottom share its nodes, and equal stacks are one node). It
-/// accepts tokens, computes the mask of the tokens allowed next, and says when the output is complete. Steps are
-/// allocation-free once warm: the arrays grow only when an output nests deeper than ever before.
+/// One sequence's place in a compiled constraint: a pushdown automaton over bytes whose state is a set of stacks.
+/// Each stack is a top (a position) over a hash-consed tree of return nodes, so stacks that share a bottom share its
+/// nodes and equal stacks are equal pairs. It accepts tokens, computes the mask of the tokens allowed next, and says
+/// when the output is complete. Steps are allocation-free once warm: the arrays grow only when an output nests deeper
+/// than ever before.
 /// </summary>
 /// <remarks>
-/// Rolling back is part of the design: every byte pushes a frame (the new stack tops, and the stack nodes created for
+/// Rolling back is part of the design: every byte pushes a frame (the new tops, and the return nodes created for
 /// them at the end of the arena), and popping a frame truncates the arena. Mask computation walks candidate tokens
-/// depth first and backtracks this way, so tokens that share a prefix are matched once per shared byte. The same
-/// machinery, started in a rule with an unknown caller, classifies the vocabulary for <see cref="TokenMaskCache"/>.
+/// depth first and backtracks this way, so tokens that share a prefix are matched once per shared byte; a byte into
+/// a position that neither refers to a rule nor ends one costs one table lookup. The same machinery, started in a
+/// rule whose caller is unknown, classifies the vocabulary for <see cref="TokenMaskCache"/>.
 /// </remarks>
 public sealed class GrammarMatcher
 {
@@ -31,33 +32,35 @@ public sealed class GrammarMatcher
 
     private readonly ByteGrammar _g;
     private readonly CompiledConstraint? _constraint;
-    private int[] _pos, _parent, _stamp;
+    // Return nodes: (position to continue at, parent node), hash-consed.
+    private int[] _pos, _parent;
     private byte[] _spec;
     private int _count;
     private int[] _table;
     private int _tableMask;
-    private int[] _tops;
+    // Tops of all frames, frame after frame: (position, parent node).
+    private int[] _topPos, _topParent;
     private Frame[] _frames;
     private int _depth;
-    private int[] _work;
-    private int _stampNow;
+    private int[] _workPos, _workParent;
+    private int[] _seenPos, _seenParent;
+    private int _seen;
     private int _buildEnd;
     private byte _buildFlags;
     private int[] _gcMap, _gcPos, _gcParent;
 
     /// <summary>A matcher at the start of <paramref name="constraint"/>.</summary>
-    public GrammarMatcher(CompiledConstraint constraint) : this(constraint.Grammar, constraint)
+    public GrammarMatcher(CompiledConstraint constraint) : this(constraint.Grammar, constraint, frames: constraint.Vocabulary.MaxTokenBytes + 4)
     {
         Reset();
     }
 
-    internal GrammarMatcher(ByteGrammar grammar, CompiledConstraint? constraint, int capacity = 1024)
+    internal GrammarMatcher(ByteGrammar grammar, CompiledConstraint? constraint, int capacity = 256, int frames = 64)
     {
         _g = grammar;
         _constraint = constraint;
         _pos = new int[capacity];
         _parent = new int[capacity];
-        _stamp = new int[capacity];
         _spec = new byte[capacity];
         _gcMap = new int[capacity];
         _gcPos = new int[capacity];
@@ -65,9 +68,13 @@ public sealed class GrammarMatcher
         _table = new int[capacity * 2];
         _tableMask = _table.Length - 1;
         Array.Fill(_table, -1);
-        _tops = new int[256];
-        _frames = new Frame[64];
-        _work = new int[64];
+        _topPos = new int[256];
+        _topParent = new int[256];
+        _frames = new Frame[Math.Max(frames, 8)];
+        _workPos = new int[64];
+        _workParent = new int[64];
+        _seenPos = new int[64];
+        _seenParent = new int[64];
     }
 
     /// <summary>The constraint this matcher follows.</summary>
@@ -87,11 +94,10 @@ public sealed class GrammarMatcher
     {
         ClearNodes();
         _depth = 0;
-        _frames[0] = default;
         _buildEnd = 0;
         _buildFlags = 0;
-        _stampNow++;
-        Settle(Cons(_g.RuleStart[_g.RootRule], RootBottom));
+        _seen = 0;
+        Settle(_g.RuleStart[_g.RootRule], RootBottom);
         _frames[0] = new Frame { TopStart = 0, TopEnd = _buildEnd, NodeMark = 0, Flags = _buildFlags };
     }
 
@@ -100,26 +106,27 @@ public sealed class GrammarMatcher
     {
         ClearNodes();
         _depth = 0;
-        int id = Cons(position, ContextBottom);
-        _tops[0] = id;
-        _frames[0] = new Frame { TopStart = 0, TopEnd = 1, NodeMark = _count, Flags = 0 };
+        _topPos[0] = position;
+        _topParent[0] = ContextBottom;
+        _frames[0] = new Frame { TopStart = 0, TopEnd = 1, NodeMark = 0, Flags = 0 };
     }
 
     /// <summary>Makes this matcher's state a copy of <paramref name="other"/>'s (a forked sequence continues from its parent).</summary>
     public void CopyFrom(GrammarMatcher other)
     {
+        ArgumentNullException.ThrowIfNull(other);
         if (other._g != _g) throw new ArgumentException("the matchers follow different constraints", nameof(other));
         if (other._depth != 0) throw new InvalidOperationException("the matcher is in the middle of a mask computation");
-        if (_pos.Length < other._count) Grow(other._pos.Length);
-        if (_tops.Length < other._frames[0].TopEnd) Array.Resize(ref _tops, other._tops.Length);
+        if (_pos.Length < other._pos.Length) Grow(other._pos.Length);
+        int tops = other._frames[0].TopEnd;
+        if (_topPos.Length < tops) { Array.Resize(ref _topPos, other._topPos.Length); Array.Resize(ref _topParent, other._topPos.Length); }
         Array.Copy(other._pos, _pos, other._count);
         Array.Copy(other._parent, _parent, other._count);
         Array.Copy(other._spec, _spec, other._count);
-        Array.Clear(_stamp, 0, other._count);
         _count = other._count;
-        if (_table.Length != other._table.Length) { _table = new int[other._table.Length]; _tableMask = _table.Length - 1; }
-        Array.Copy(other._table, _table, _table.Length);
-        Array.Copy(other._tops, _tops, other._frames[0].TopEnd);
+        Rehash();
+        Array.Copy(other._topPos, _topPos, tops);
+        Array.Copy(other._topParent, _topParent, tops);
         _frames[0] = other._frames[0];
         _depth = 0;
     }
@@ -166,22 +173,22 @@ public sealed class GrammarMatcher
         var f = _frames[0];
         for (int i = f.TopStart; i < f.TopEnd; i++)
         {
-            int id = _tops[i];
-            var entry = c.Masks.For(_pos[id]);
+            var entry = c.Masks.For(_topPos[i]);
             entry.OrInto(mask);
-            if (entry.Uncertain.Length > 0) CheckUncertain(id, entry, v, mask);
+            if (entry.Uncertain.Length > 0) CheckUncertain(_topPos[i], _topParent[i], entry, v, mask);
         }
         if ((f.Flags & Accepting) != 0)
             foreach (int id in v.EndOfGeneration) mask[id >> 6] |= 1UL << (id & 63);
     }
 
-    /// <summary>Checks, with the real stack below <paramref name="top"/>, the tokens its position could not decide alone.</summary>
-    private void CheckUncertain(int top, PositionMask entry, TokenVocabulary v, Span<ulong> mask)
+    /// <summary>Checks, with the real stack below the top, the tokens its position could not decide alone.</summary>
+    private void CheckUncertain(int pos, int parent, PositionMask entry, TokenVocabulary v, Span<ulong> mask)
     {
-        ref var f = ref _frames[0];
-        EnsureTops(f.TopEnd + 1);
-        _tops[f.TopEnd] = top;
-        PushFrame(new Frame { TopStart = f.TopEnd, TopEnd = f.TopEnd + 1, NodeMark = _count, Flags = 0 });
+        int start = _frames[0].TopEnd;
+        EnsureTops(start + 1);
+        _topPos[start] = pos;
+        _topParent[start] = parent;
+        PushFrame(new Frame { TopStart = start, TopEnd = start + 1, NodeMark = _count, Flags = 0 });
         const int baseDepth = 1;
         int alive = 0;
         var tokens = entry.Uncertain;
@@ -210,6 +217,11 @@ public sealed class GrammarMatcher
 
     internal int Depth => _depth;
 
+    internal ByteGrammar Grammar => _g;
+
+    /// <summary>Classification scratch of the thread using this matcher (<see cref="TokenMaskCache"/>).</summary>
+    internal ClassifyScratch? Scratch;
+
     internal byte TopFlags => _frames[_depth].Flags;
 
     /// <summary>Whether the current frame has a top that is not on a guessed caller's stack.</summary>
@@ -218,36 +230,81 @@ public sealed class GrammarMatcher
         get
         {
             var f = _frames[_depth];
-            for (int i = f.TopStart; i < f.TopEnd; i++) if (_spec[_tops[i]] == 0) return true;
+            for (int i = f.TopStart; i < f.TopEnd; i++)
+            {
+                int parent = _topParent[i];
+                if (parent != OuterBottom && (parent < 0 || _spec[parent] == 0)) return true;
+            }
             return false;
         }
     }
 
-    internal bool HasTops => _frames[_depth].TopEnd > _frames[_depth].TopStart;
-
     /// <summary>Consumes one byte on top of the current frame; false (nothing pushed) when no stack survives it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal bool Advance(byte b)
     {
-        var f = _frames[_depth];
+        ref var f = ref _frames[_depth];
+        int topStart = f.TopStart, topEnd = f.TopEnd;
         int mark = _count;
-        _buildEnd = f.TopEnd;
+        _buildEnd = topEnd;
         _buildFlags = (f.Flags & (UnknownHere | UnknownAbove)) != 0 ? UnknownAbove : (byte)0;
-        _stampNow++;
+        _seen = 0;
         var g = _g;
         int cls = g.ClassOf[b], classes = g.ClassCount;
-        for (int i = f.TopStart; i < f.TopEnd; i++)
+        var next = g.Next;
+        var simple = g.IsSimple;
+        for (int i = topStart; i < topEnd; i++)
         {
-            int id = _tops[i];
-            int next = g.Next[_pos[id] * classes + cls];
-            if (next >= 0) Settle(Cons(next, _parent[id]));
+            int to = next[_topPos[i] * classes + cls];
+            if (to < 0) continue;
+            int parent = _topParent[i];
+            if (simple[to])
+            {
+                // Nothing to push or pop: the byte just moves this top.
+                if (topEnd - topStart == 1 || !Seen(to, parent))
+                {
+                    if (topEnd - topStart > 1) See(to, parent);
+                    AddTop(to, parent);
+                }
+            }
+            else Settle(to, parent);
         }
-        if (_buildEnd == f.TopEnd && (_buildFlags & (Accepting | EndReached | UnknownHere)) == 0)
+        if (_buildEnd == topEnd && (_buildFlags & (Accepting | EndReached | UnknownHere)) == 0)
         {
             Rollback(mark);
             return false;
         }
-        PushFrame(new Frame { TopStart = f.TopEnd, TopEnd = _buildEnd, NodeMark = mark, Flags = _buildFlags });
+        PushFrame(new Frame { TopStart = topEnd, TopEnd = _buildEnd, NodeMark = mark, Flags = _buildFlags });
         return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AddTop(int pos, int parent)
+    {
+        if (_buildEnd == _topPos.Length)
+        {
+            Array.Resize(ref _topPos, _topPos.Length * 2);
+            Array.Resize(ref _topParent, _topParent.Length * 2);
+        }
+        _topPos[_buildEnd] = pos;
+        _topParent[_buildEnd++] = parent;
+    }
+
+    private bool Seen(int pos, int parent)
+    {
+        for (int i = 0; i < _seen; i++) if (_seenPos[i] == pos && _seenParent[i] == parent) return true;
+        return false;
+    }
+
+    private void See(int pos, int parent)
+    {
+        if (_seen == _seenPos.Length)
+        {
+            Array.Resize(ref _seenPos, _seen * 2);
+            Array.Resize(ref _seenParent, _seen * 2);
+        }
+        _seenPos[_seen] = pos;
+        _seenParent[_seen++] = parent;
     }
 
     private void PushFrame(Frame frame)
@@ -271,45 +328,42 @@ public sealed class GrammarMatcher
         if (_depth == 0) return;
         var f = _frames[_depth];
         int n = f.TopEnd - f.TopStart;
-        Array.Copy(_tops, f.TopStart, _tops, 0, n);
+        Array.Copy(_topPos, f.TopStart, _topPos, 0, n);
+        Array.Copy(_topParent, f.TopStart, _topParent, 0, n);
         _frames[0] = new Frame { TopStart = 0, TopEnd = n, NodeMark = 0, Flags = (byte)(f.Flags & Accepting) };
         _depth = 0;
         if (_count > _pos.Length / 2) Collect();
     }
 
-    // ---- stack nodes ----------------------------------------------------------------------------------------------
+    // ---- stacks ---------------------------------------------------------------------------------------------------
 
-    /// <summary>Follows every empty move from node <paramref name="start"/>: pushes into referenced rules and pops out of finished ones.</summary>
-    private void Settle(int start)
+    /// <summary>Follows every empty move from (pos, parent): pushes into referenced rules and pops out of finished ones.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Settle(int startPos, int startParent)
     {
         int w = 0;
-        _work[w++] = start;
+        PushWork(ref w, startPos, startParent);
         var g = _g;
         while (w > 0)
         {
-            int id = _work[--w];
-            if (_stamp[id] == _stampNow) continue;
-            _stamp[id] = _stampNow;
-            int pos = _pos[id], parent = _parent[id];
-            if (g.HasBytes[pos])
-            {
-                if (_buildEnd == _tops.Length) Array.Resize(ref _tops, _tops.Length * 2);
-                _tops[_buildEnd++] = id;
-            }
+            w--;
+            int pos = _workPos[w], parent = _workParent[w];
+            if (Seen(pos, parent)) continue;
+            See(pos, parent);
+            if (g.HasBytes[pos]) AddTop(pos, parent);
             for (int k = g.RefStart[pos], end = g.RefStart[pos + 1]; k < end; k++)
             {
                 int ret = Cons(g.RefTarget[k], parent);
-                int child = Cons(g.RuleStart[g.RefRule[k]], ret);
-                Push(ref w, child);
+                PushWork(ref w, g.RuleStart[g.RefRule[k]], ret);
             }
             if (g.IsFinal[pos])
             {
-                if (parent >= 0) Push(ref w, parent);
+                if (parent >= 0) PushWork(ref w, _pos[parent], _parent[parent]);
                 else if (parent == RootBottom) _buildFlags |= Accepting;
                 else if (parent == ContextBottom)
                 {
                     _buildFlags |= EndReached;
-                    foreach (int site in g.ReturnSites[g.RuleOf[pos]]) Push(ref w, Cons(site, OuterBottom));
+                    foreach (int site in g.ReturnSites[g.RuleOf[pos]]) PushWork(ref w, site, OuterBottom);
                 }
                 else _buildFlags |= UnknownHere;
             }
@@ -317,16 +371,21 @@ public sealed class GrammarMatcher
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Push(ref int w, int id)
+    private void PushWork(ref int w, int pos, int parent)
     {
-        if (w == _work.Length) Array.Resize(ref _work, _work.Length * 2);
-        _work[w++] = id;
+        if (w == _workPos.Length)
+        {
+            Array.Resize(ref _workPos, w * 2);
+            Array.Resize(ref _workParent, w * 2);
+        }
+        _workPos[w] = pos;
+        _workParent[w++] = parent;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Hash(int pos, int parent) => (int)(((uint)pos * 0x9E3779B1u) ^ ((uint)parent * 0x85EBCA77u)) ;
+    private static int Hash(int pos, int parent) => (int)(((uint)pos * 0x9E3779B1u) ^ ((uint)parent * 0x85EBCA77u));
 
-    /// <summary>The node for (position, parent), created when new.</summary>
+    /// <summary>The return node for (position, parent), created when new.</summary>
     private int Cons(int pos, int parent)
     {
         int h = Hash(pos, parent) & _tableMask;
@@ -345,7 +404,6 @@ public sealed class GrammarMatcher
         int n = _count++;
         _pos[n] = pos;
         _parent[n] = parent;
-        _stamp[n] = 0;
         _spec[n] = (byte)(parent == OuterBottom || (parent >= 0 && _spec[parent] != 0) ? 1 : 0);
         _table[h] = n;
         return n;
@@ -373,7 +431,6 @@ public sealed class GrammarMatcher
     {
         Array.Resize(ref _pos, capacity);
         Array.Resize(ref _parent, capacity);
-        Array.Resize(ref _stamp, capacity);
         Array.Resize(ref _spec, capacity);
         _gcMap = new int[capacity];
         _gcPos = new int[capacity];
@@ -400,7 +457,7 @@ public sealed class GrammarMatcher
         var live = _gcMap;
         Array.Clear(live, 0, _count);
         var f = _frames[0];
-        for (int i = f.TopStart; i < f.TopEnd; i++) live[_tops[i]] = 1;
+        for (int i = f.TopStart; i < f.TopEnd; i++) if (_topParent[i] >= 0) live[_topParent[i]] = 1;
         for (int id = _count - 1; id >= 0; id--)
             if (live[id] != 0 && _parent[id] >= 0) live[_parent[id]] = 1;
         int n = 0;
@@ -413,22 +470,24 @@ public sealed class GrammarMatcher
             _gcParent[n] = parent >= 0 ? live[parent] - 1 : parent;
             n++;
         }
-        for (int i = f.TopStart; i < f.TopEnd; i++) _tops[i] = live[_tops[i]] - 1;
+        for (int i = f.TopStart; i < f.TopEnd; i++) if (_topParent[i] >= 0) _topParent[i] = live[_topParent[i]] - 1;
         Array.Copy(_gcPos, _pos, n);
         Array.Copy(_gcParent, _parent, n);
-        Array.Clear(_stamp, 0, n);
         Array.Clear(_spec, 0, n);
         _count = n;
         Rehash();
-        // Still more than half full of live nodes: give the next collection room.
+        // Still much of the arena live: give the next collection room.
         if (_count > _pos.Length / 4) Grow(_pos.Length * 2);
     }
 
     private void EnsureTops(int size)
     {
-        if (_tops.Length < size) Array.Resize(ref _tops, Math.Max(size, _tops.Length * 2));
+        if (_topPos.Length >= size) return;
+        int n = Math.Max(size, _topPos.Length * 2);
+        Array.Resize(ref _topPos, n);
+        Array.Resize(ref _topParent, n);
     }
 
-    /// <summary>Number of stack nodes in use (for tests).</summary>
+    /// <summary>Number of return nodes in use (for tests).</summary>
     internal int NodeCount => _count;
 }

@@ -36,6 +36,13 @@ internal sealed class PositionMask
 /// rule is called from (the union of possible contexts), so a token that no caller could continue is rejected now
 /// rather than checked at every step. Only tokens some caller might continue stay uncertain.
 /// </summary>
+internal sealed class ClassifyScratch(TokenVocabulary v)
+{
+    public readonly ulong[] Accepted = new ulong[(v.Size + 63) / 64];
+    public readonly List<int> Uncertain = [];
+    public readonly int[] State = new int[v.MaxTokenBytes + 2];
+}
+
 internal sealed class TokenMaskCache
 {
     private readonly PositionMask?[] _masks;
@@ -49,6 +56,39 @@ internal sealed class TokenMaskCache
 
     /// <summary>Total uncertain tokens over all positions (a measure of the run-time work left).</summary>
     public long UncertainTotal => _masks.Sum(m => (long)(m?.Uncertain.Length ?? 0));
+
+    /// <summary>Classifies the tokens of the subtree at trie node <paramref name="root"/> (at trie depth <paramref name="baseDepth"/> + 1) with the matcher's current state.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static void WalkSubtree(GrammarMatcher m, TokenVocabulary v, int root, int baseDepth, ulong[] accepted, List<int> uncertain)
+    {
+        var sorted = v.Sorted;
+        int n = root, end = v.SubtreeEnd[root];
+        while (n < end)
+        {
+            int d = v.Depth[n] - baseDepth;
+            m.PopTo(d - 1);
+            if (!m.Advance(v.Label[n]))
+            {
+                // Past a point where the guessed caller ended too, every token in this subtree depends on context.
+                if ((m.TopFlags & (GrammarMatcher.UnknownHere | GrammarMatcher.UnknownAbove)) != 0)
+                    for (int k = v.TokenStart[n], e = v.TokenStart[v.SubtreeEnd[n]]; k < e; k++) uncertain.Add(sorted[k]);
+                n = v.SubtreeEnd[n];
+                continue;
+            }
+            int count = v.EndCount[n];
+            if (count > 0)
+            {
+                bool certain = m.HasCertainTop || (m.TopFlags & GrammarMatcher.EndReached) != 0;
+                for (int k = v.TokenStart[n], e = k + count; k < e; k++)
+                {
+                    if (certain) accepted[sorted[k] >> 6] |= 1UL << (sorted[k] & 63);
+                    else uncertain.Add(sorted[k]);
+                }
+            }
+            n++;
+        }
+        m.PopTo(0);
+    }
 
     public static TokenMaskCache Build(ByteGrammar g, TokenVocabulary v, int maxParallelism)
     {
@@ -74,46 +114,56 @@ internal sealed class TokenMaskCache
         return new TokenMaskCache(masks);
     }
 
-    private static PositionMask Classify(GrammarMatcher m, int position, TokenVocabulary v)
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    internal static PositionMask Classify(GrammarMatcher m, int position, TokenVocabulary v)
     {
-        m.ResetAtPosition(position);
-        var accepted = new List<int>();
-        var uncertain = new List<int>();
-        int n = 0, nodes = v.NodeCount;
+        var g = m.Grammar;
+        var scratch = m.Scratch ??= new ClassifyScratch(v);
+        var accepted = scratch.Accepted;
+        System.Array.Clear(accepted);
+        var uncertain = scratch.Uncertain;
+        uncertain.Clear();
         var sorted = v.Sorted;
+        var state = scratch.State;
+        state[0] = position;
+        int n = 0, nodes = v.NodeCount, classes = g.ClassCount;
+        // While every byte so far moved the one top to a simple position, the state is that position alone (its
+        // caller still unknown, nothing pushed): a table lookup per trie node. Any other byte hands the subtree to
+        // the matcher, started from the position before it.
         while (n < nodes)
         {
             int d = v.Depth[n];
-            m.PopTo(d - 1);
-            if (!m.Advance(v.Label[n]))
+            int from = state[d - 1];
+            int to = g.Next[from * classes + g.ClassOf[v.Label[n]]];
+            if (to < 0)
             {
-                // Past a point where the guessed caller ended too, every token in this subtree depends on context.
-                if ((m.TopFlags & (GrammarMatcher.UnknownHere | GrammarMatcher.UnknownAbove)) != 0)
-                    for (int k = v.TokenStart[n], e = v.TokenStart[v.SubtreeEnd[n]]; k < e; k++) uncertain.Add(sorted[k]);
                 n = v.SubtreeEnd[n];
                 continue;
             }
-            int count = v.EndCount[n];
-            if (count > 0)
+            if (g.IsSimple[to])
             {
-                var target = m.HasCertainTop || (m.TopFlags & GrammarMatcher.EndReached) != 0 ? accepted : uncertain;
-                for (int k = v.TokenStart[n], e = k + count; k < e; k++) target.Add(sorted[k]);
+                state[d] = to;
+                for (int k = v.TokenStart[n], e = k + v.EndCount[n]; k < e; k++) accepted[sorted[k] >> 6] |= 1UL << (sorted[k] & 63);
+                n++;
+                continue;
             }
-            n++;
+            m.ResetAtPosition(from);
+            WalkSubtree(m, v, n, d - 1, accepted, uncertain);
+            n = v.SubtreeEnd[n];
         }
-        m.PopTo(0);
 
-        var mask = new PositionMask { AcceptedCount = accepted.Count };
-        if (accepted.Count * 32L > v.Size)
-        {
-            var bits = new ulong[(v.Size + 63) / 64];
-            foreach (int id in accepted) bits[id >> 6] |= 1UL << (id & 63);
-            mask.Bits = bits;
-        }
+        // Subtrees were visited in trie order, so the uncertain list is in token-byte order already.
+        int acceptedCount = 0;
+        foreach (ulong w in accepted) acceptedCount += System.Numerics.BitOperations.PopCount(w);
+        var mask = new PositionMask { AcceptedCount = acceptedCount };
+        if (acceptedCount * 32L > v.Size) mask.Bits = (ulong[])accepted.Clone();
         else
         {
-            accepted.Sort();
-            mask.Ids = [.. accepted];
+            var ids = new int[acceptedCount];
+            int j = 0;
+            for (int w = 0; w < accepted.Length; w++)
+                for (ulong bits = accepted[w]; bits != 0; bits &= bits - 1) ids[j++] = w * 64 + System.Numerics.BitOperations.TrailingZeroCount(bits);
+            mask.Ids = ids;
         }
         mask.Uncertain = [.. uncertain];
         mask.UncertainLcp = new int[uncertain.Count];
