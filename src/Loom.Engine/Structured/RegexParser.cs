@@ -95,7 +95,7 @@ internal sealed class RegexParser
                 return node;
             }
             case '[': return new GChars(Class());
-            case '.': _p++; return new GChars(CodePointSet.Of(('\n', '\n'), ('\r', '\r'), (0x2028, 0x2029)).Complement());
+            case '.': _p++; return new GChars(Bmp.Minus(CodePointSet.Of(('\n', '\n'), ('\r', '\r'), (0x2028, 0x2029))));
             case '\\': return EscapeAtom();
             case '*' or '+' or '?' or '{' when c != '{' || IsQuantifierBrace():
                 throw Error($"nothing to repeat before '{c}'", null);
@@ -183,6 +183,33 @@ internal sealed class RegexParser
     public static CodePointSet Word => CodePointSet.Of(('0', '9'), ('A', 'Z'), ('a', 'z'), ('_', '_'));
     public static CodePointSet Space => CodePointSet.Of(('\t', '\r'), (' ', ' '));
 
+    /// <summary>
+    /// Characters outside classes or with "any" are taken from the Basic Multilingual Plane only: .NET's and
+    /// JavaScript's engines match such classes per UTF-16 unit, so an astral character would count as two.
+    /// </summary>
+    private static readonly CodePointSet Bmp = CodePointSet.Of((0, 0xFFFF));
+
+    // Negated shorthands exclude what any common engine counts in the positive class (.NET's \d and \w are Unicode-wide):
+    // what the grammar writes then matches under each of them.
+    private static readonly Lazy<CodePointSet> NotDigit = new(() => Bmp.Minus(Category(c => char.IsDigit(c))));
+    private static readonly Lazy<CodePointSet> NotWord = new(() => Bmp.Minus(Category(c => char.IsLetterOrDigit(c) || c == '_' ||
+        char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.NonSpacingMark or System.Globalization.UnicodeCategory.ConnectorPunctuation
+            or System.Globalization.UnicodeCategory.SpacingCombiningMark or System.Globalization.UnicodeCategory.EnclosingMark)));
+    private static readonly Lazy<CodePointSet> NotSpace = new(() => Bmp.Minus(Category(c => char.IsWhiteSpace(c) || c == '\uFEFF')));
+
+    private static CodePointSet Category(Func<char, bool> test)
+    {
+        var set = new CodePointSet();
+        int start = -1;
+        for (int c = 0; c <= 0x10000; c++)
+        {
+            bool inSet = c < 0x10000 && !char.IsSurrogate((char)c) && test((char)c);
+            if (inSet && start < 0) start = c;
+            else if (!inSet && start >= 0) { set.Add(start, c - 1); start = -1; }
+        }
+        return set;
+    }
+
     /// <summary>After a backslash: a class escape (<c>\d</c>...) as a set, or a single character.</summary>
     private CodePointSet EscapeSet(bool inClass)
     {
@@ -192,11 +219,11 @@ internal sealed class RegexParser
         switch (c)
         {
             case 'd': return Digit;
-            case 'D': return Digit.Complement();
+            case 'D': return NotDigit.Value;
             case 'w': return Word;
-            case 'W': return Word.Complement();
+            case 'W': return NotWord.Value;
             case 's': return Space;
-            case 'S': return Space.Complement();
+            case 'S': return NotSpace.Value;
             case 'n': return One('\n');
             case 't': return One('\t');
             case 'r': return One('\r');
@@ -267,7 +294,7 @@ internal sealed class RegexParser
             }
             else set.Add(lo);
         }
-        return negate ? set.Complement() : set;
+        return negate ? Bmp.Minus(set) : set;
     }
 
     private static bool IsSingle(CodePointSet s, out int cp)

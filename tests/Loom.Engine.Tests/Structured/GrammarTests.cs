@@ -198,22 +198,22 @@ internal static class Grammars
 {
     public const string Arithmetic = """
         root ::= expr
-        expr ::= term (("+" | "-") term)*
-        term ::= factor (("*" | "/") factor)*
+        expr ::= term (("+" | "-") term){0,3}
+        term ::= factor (("*" | "/") factor){0,2}
         factor ::= number | "(" expr ")"
-        number ::= [0-9]+
+        number ::= [0-9]{1,4}
         """;
 
     /// <summary>A tiny imperative language: assignments, prints, if and while blocks.</summary>
     public const string Program = """
-        root ::= stmt+
+        root ::= stmt{1,4}
         stmt ::= (assign | print | if | while) "\n"
         assign ::= ident " = " expr ";"
         print ::= "print(" expr ");"
-        if ::= "if (" cond ") {\n" stmt* "}"
-        while ::= "while (" cond ") {\n" stmt* "}"
+        if ::= "if (" cond ") {\n" stmt{0,2} "}"
+        while ::= "while (" cond ") {\n" stmt{0,2} "}"
         cond ::= expr (" < " | " > " | " == ") expr
-        expr ::= atom ((" + " | " - " | " * ") atom)*
+        expr ::= atom ((" + " | " - " | " * ") atom){0,3}
         atom ::= ident | [0-9]{1,3} | "(" expr ")"
         ident ::= [a-z] [a-z0-9_]{0,5}
         """;
