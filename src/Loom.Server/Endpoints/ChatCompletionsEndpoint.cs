@@ -27,6 +27,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
         if (topLogprobs is < 0 or > Engine.Sampling.SamplingParams.MaxLogprobs)
             throw new ArgumentOutOfRangeException("top_logprobs", topLogprobs, $"top_logprobs must be in [0, {Engine.Sampling.SamplingParams.MaxLogprobs}]. Got {topLogprobs}.");
         var p = SamplingMapper.Map(req, maxTokens, topLogprobs);
+        p = StructuredOutput.Apply(p, req, s.Engine);
         string id = $"chatcmpl-{Guid.NewGuid():N}";
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 

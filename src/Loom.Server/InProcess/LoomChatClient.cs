@@ -96,9 +96,22 @@ public sealed class LoomChatClient : IChatClient
             Seed = options?.Seed is long s ? unchecked((ulong)s) : null,
             Stop = options?.StopSequences?.ToArray() ?? [],
             MaxTokens = Math.Max(1, Math.Min(options?.MaxOutputTokens ?? DefaultMaxOutputTokens, room)),
+            Constraint = Constraint(options?.ResponseFormat),
         };
         return (EngineCall.Submit(_engine, [prompt], p, $"chat-{Guid.NewGuid():N}"), prompt.Length);
     }
+
+    /// <summary>
+    /// <see cref="ChatResponseFormat.Json"/> constrains the answer to any JSON object; with a schema, to JSON valid
+    /// against it (see <see cref="Loom.Engine.Structured.JsonSchemaGrammar"/> for the subset; an unsupported keyword
+    /// throws <see cref="Loom.Engine.Structured.ConstraintException"/>). Text is unconstrained.
+    /// </summary>
+    internal static Loom.Engine.Structured.Constraint? Constraint(ChatResponseFormat? format) => format switch
+    {
+        ChatResponseFormatJson { Schema: { } schema } => Loom.Engine.Structured.Constraint.JsonSchema(schema.GetRawText()),
+        ChatResponseFormatJson => Loom.Engine.Structured.Constraint.JsonObject(),
+        _ => null,
+    };
 
     private static ChatFinishReason? Map(FinishReason? r) => r switch
     {
