@@ -16,6 +16,7 @@ namespace Loom.Engine.Tests.Structured;
 /// .NET's engine), alone and inside a batch of 16 mixed constrained and unconstrained requests, where the
 /// unconstrained ones produce exactly what they produce alone.
 /// </summary>
+[Collection("structured-heavy")]
 public class ConstrainedGenerationTests(ITestOutputHelper output)
 {
     public const string Escapes = """

@@ -12,6 +12,7 @@ namespace Loom.Engine.Tests.Structured;
 /// Compile time and per-step mask time on a real ~100k-token byte-level BPE vocabulary (deepseek-llm, the largest in
 /// shared/models/vocab), with a 20-property schema. Reports the numbers; asserts only generous ceilings.
 /// </summary>
+[Collection("structured-heavy")]
 public class ConstraintPerformanceTests(ITestOutputHelper output)
 {
     public static string TwentyPropertySchema()

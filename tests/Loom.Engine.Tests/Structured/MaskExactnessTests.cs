@@ -13,6 +13,7 @@ namespace Loom.Engine.Tests.Structured;
 /// completed, every token it forbids leads to one that cannot, and end-of-generation is allowed exactly where the
 /// output is complete.
 /// </summary>
+[Collection("structured-heavy")]
 public class MaskExactnessTests
 {
     private static readonly string[] Suite =

@@ -49,3 +49,10 @@ internal static class StructuredTestKit
 
     public static bool Allowed(ReadOnlySpan<ulong> mask, int id) => (mask[id >> 6] & (1UL << (id & 63))) != 0;
 }
+
+/// <summary>
+/// The CPU-heavy constraint tests (property walks, real-model generation, a 100k-token vocabulary) run by themselves,
+/// after the parallel ones, so they never starve the allocation and timing tests running beside them.
+/// </summary>
+[CollectionDefinition("structured-heavy", DisableParallelization = true)]
+public sealed class StructuredHeavyCollection;
