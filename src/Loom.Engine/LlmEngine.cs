@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Loom.Engine.Sampling;
 using Loom.Engine.Speculative;
+using Loom.Engine.Structured;
 using Loom.Models;
 using Loom.Models.Architectures;
 
@@ -34,6 +35,7 @@ public sealed class LlmEngine : IDisposable
         var cache = _runner.Cache;
         Blocks = new BlockManager(cache.NumBlocks, Options.BlockSize, Options.PrefixCaching, cache.CopyBlock);
         Scheduler = new Scheduler(Options, Blocks);
+        Constraints = new ConstraintCompiler(model.Tokenizer, c.VocabSize);
         _output = new OutputProcessor(model.Tokenizer, c, Scheduler, Metrics, Options.Faults, () => Interlocked.Decrement(ref _pending));
         _loop = new EngineLoop(Step, () => HasWork, _output.FailAll);
         if (Options.Speculative is { } spec) _speculative = new SpeculativeDecoder(spec, c.ContextLength, Options.MaxNumBatchedTokens, Metrics);
@@ -44,6 +46,8 @@ public sealed class LlmEngine : IDisposable
     public BlockManager Blocks { get; }
     public Scheduler Scheduler { get; }
     public EngineMetrics Metrics { get; } = new();
+    /// <summary>This engine's compiled structured-output constraints (<see cref="SamplingParams.Constraint"/>), cached by their text.</summary>
+    public ConstraintCompiler Constraints { get; }
     public KvCache Cache => _runner.Cache;
     /// <summary>Threads each forward pass runs on.</summary>
     public int Threads => _runner.Threads;
@@ -58,17 +62,20 @@ public sealed class LlmEngine : IDisposable
 
     /// <summary>
     /// Submits a tokenized prompt. Throws <see cref="ArgumentException"/> for an empty or too long prompt or bad
-    /// parameters, and <see cref="EngineOverloadedException"/> when the waiting queue is full.
+    /// parameters (a <see cref="ConstraintException"/> for a constraint that cannot be compiled: compiling happens
+    /// here, on the caller's thread, once per distinct constraint), and <see cref="EngineOverloadedException"/> when
+    /// the waiting queue is full.
     /// </summary>
     public Request AddRequest(int[] prompt, SamplingParams p, string? requestId = null, int priority = 0)
     {
         RequestChecks.Check(prompt, p, Model.Config, (long)Blocks.NumBlocks * Blocks.BlockSize, Options.MaxNumSeqs);
+        var constraint = p.Constraint is { } c ? Constraints.Compile(c) : null;
         if (Interlocked.Increment(ref _pending) > Options.MaxWaiting + Options.MaxNumSeqs)
         {
             Interlocked.Decrement(ref _pending);
             throw new EngineOverloadedException($"{Options.MaxWaiting} requests are already waiting");
         }
-        var request = new Request(requestId ?? $"req-{Interlocked.Increment(ref _nextRequestId)}", prompt, p, priority);
+        var request = new Request(requestId ?? $"req-{Interlocked.Increment(ref _nextRequestId)}", prompt, p, priority) { Constraint = constraint };
         _incoming.Enqueue(request);
         _loop.Wake();
         return request;
@@ -190,10 +197,14 @@ public sealed class LlmEngine : IDisposable
         for (int i = 0; i < r.Params.N; i++)
         {
             var stops = r.Params.Stop.Count > 0 ? new StopStringMatcher(r.Params.Stop) : null;
-            var text = new SequenceText(Model.Tokenizer.CreateDecoder(r.Params.SkipSpecialTokens, continuesText: true), stops, r.Params.MaxTokens);
+            // Constrained text is exactly the bytes the constraint matched: no space cleaning.
+            var decoder = Model.Tokenizer.CreateDecoder(skipSpecial: r.Params.SkipSpecialTokens, continuesText: true, cleanSpaces: r.Constraint is null);
+            var text = new SequenceText(decoder, stops, r.Params.MaxTokens);
             var seq = new Sequence(_nextSeqId++, r, i, r.Prompt, new Sampler(r.Params, Model.Config.VocabSize, sequenceIndex: i), text)
             {
-                Speculation = _speculative?.StateFor(r.Params),
+                Matcher = r.Constraint?.NewMatcher(),
+                // Drafts are checked against the target alone, not the constraint: constrained sequences do not speculate.
+                Speculation = r.Constraint is null ? _speculative?.StateFor(r.Params) : null,
             };
             r.Sequences.Add(seq);
             // The other choices wait for the first one's prefill and then share its blocks.

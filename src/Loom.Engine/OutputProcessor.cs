@@ -15,6 +15,7 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
 {
     private readonly float[] _rawLogits = new float[config.VocabSize];
     private readonly float[] _forkLogits = new float[config.VocabSize];
+    private readonly ulong[] _allowed = new ulong[(config.VocabSize + 63) / 64];
     private readonly int[] _topIds = new int[SamplingParams.MaxLogprobs];
     private readonly float[] _topLogprobs = new float[SamplingParams.MaxLogprobs];
     private TokenLogprob? _logprob;
@@ -69,6 +70,7 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
         {
             if (child.Status == SequenceStatus.Finished) continue;
             scheduler.Fork(parent, child);
+            if (child.Matcher is { } m && parent.Matcher is { } pm) m.CopyFrom(pm);
             // Sampling masks and scales its logits in place; every child starts from the parent's.
             _forkLogits.CopyTo(logits);
             SampleAndEmit(child, logits);
@@ -76,11 +78,23 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
         _forkLogits.CopyTo(logits);
     }
 
-    /// <summary>Applies <c>min_tokens</c> to the logits and keeps what logprobs need of them, before the sampler overwrites them.</summary>
+    /// <summary>
+    /// Masks what the sequence's constraint forbids (first, before every other processor), applies <c>min_tokens</c>,
+    /// and keeps what logprobs need of the logits, before the sampler overwrites them.
+    /// </summary>
     private void BeforeSampling(Sequence seq, Span<float> logits)
     {
         var p = seq.Params;
-        MaskUntilMinTokens(p, tokenizer.EndOfGenerationIds, seq.OutputLength, logits);
+        if (seq.Matcher is { } matcher)
+        {
+            matcher.FillMask(_allowed);
+            if (_allowed.AsSpan().IndexOfAnyExcept(0UL) < 0)
+                throw new InvalidOperationException("no token of this model's vocabulary can continue the constrained output (the constraint needs a character the vocabulary cannot write)");
+            ApplyMask(_allowed, logits);
+            // Where the constraint allows nothing but the end, min_tokens cannot hold it back.
+            if (!matcher.IsTerminated) MaskUntilMinTokens(p, tokenizer.EndOfGenerationIds, seq.OutputLength, logits);
+        }
+        else MaskUntilMinTokens(p, tokenizer.EndOfGenerationIds, seq.OutputLength, logits);
         _logprob = null;
         if (p.Logprobs is not int nTop) return;
         logits.CopyTo(_rawLogits);
@@ -91,10 +105,37 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
         _logprob = new TokenLogprob(-1, 0, top);
     }
 
+    /// <summary>Sets every logit whose bit in <paramref name="allowed"/> is clear to negative infinity.</summary>
+    internal static void ApplyMask(ReadOnlySpan<ulong> allowed, Span<float> logits)
+    {
+        for (int w = 0; w < allowed.Length; w++)
+        {
+            ulong bits = allowed[w];
+            if (bits == ulong.MaxValue) continue;
+            int start = w * 64;
+            if (start >= logits.Length) break;
+            if (bits == 0)
+            {
+                logits.Slice(start, Math.Min(64, logits.Length - start)).Fill(float.NegativeInfinity);
+                continue;
+            }
+            ulong denied = ~bits;
+            while (denied != 0)
+            {
+                int i = start + System.Numerics.BitOperations.TrailingZeroCount(denied);
+                if (i >= logits.Length) break;
+                logits[i] = float.NegativeInfinity;
+                denied &= denied - 1;
+            }
+        }
+    }
+
     /// <summary>Appends the sampled token, emits its text, and finishes the sequence when a stop rule or a limit says so.</summary>
     private void Accept(Sequence seq, int token)
     {
         var p = seq.Params;
+        if (seq.Matcher is { } matcher && !matcher.AcceptToken(token))
+            throw new InvalidOperationException($"token {token} was sampled but its constraint does not allow it");
         var logprob = _logprob is null ? null : _logprob with { TokenId = token, Logprob = Logprobs.LogSoftmaxAt(_rawLogits, token, _logSumExp) };
         seq.Append(token);
         metrics.GenerationTokens++;
@@ -117,6 +158,8 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
                 if (t.StoppedByString) { finish = FinishReason.Stop; stopReason = t.MatchedStop; }
             }
         }
+        // The constraint's language allows nothing more: done, without spending a step on end-of-generation.
+        if (finish is null && seq.Matcher is { IsTerminated: true }) finish = FinishReason.Stop;
         if (finish is null && (seq.OutputLength >= p.MaxTokens || seq.Length >= config.ContextLength)) finish = FinishReason.Length;
 
         var tokens = seq.TokenView(seq.Length - 1, 1);

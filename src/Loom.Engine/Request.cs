@@ -23,6 +23,8 @@ public sealed class Request
     public string Id { get; }
     public int[] Prompt { get; }
     public SamplingParams Params { get; }
+    /// <summary>The compiled <see cref="SamplingParams.Constraint"/>, or null.</summary>
+    internal Structured.CompiledConstraint? Constraint { get; init; }
     /// <summary>Lower runs first among waiting requests; ties keep arrival order.</summary>
     public int Priority { get; }
     public DateTime ArrivalTime { get; }

@@ -57,6 +57,11 @@ public sealed class Sequence
     public int CachedPromptTokens { get; internal set; }
 
     internal Sampler Sampler { get; }
+    /// <summary>
+    /// Where the output is in its constraint's language (null when unconstrained). It advances with every accepted
+    /// token and lives as long as the sequence: preemption keeps the output tokens and so the state that matches them.
+    /// </summary>
+    internal Structured.GrammarMatcher? Matcher { get; init; }
     /// <summary>Its text as generated; null for a sequence that only schedules (tests of the block manager and scheduler).</summary>
     internal SequenceText? Text { get; }
 

@@ -66,4 +66,53 @@ public class EngineStepAllocationTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void DecodeStepWithConstrainedSequencesAllocatesNothing()
+    {
+        string dir = Directory.CreateTempSubdirectory("loom-step-alloc-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "m.gguf");
+            SyntheticModel.Write(path, SyntheticModelSpec.Tiny with { ContextLength = 1024 }, GgmlType.Q8_0, seed: 3);
+            using var model = ModelLoader.Load(path);
+            using var engine = new LlmEngine(model, new EngineOptions { KvCacheBytes = 64 << 20, MaxKvTokens = 16 * 1024, MaxNumSeqs = 16, Threads = 2 });
+            const int sequences = 16, maxTokens = 600, measured = 64;
+            // Recursion (pushes and pops every few bytes, so the matcher's node arena fills and is collected) and an
+            // unbounded language, so no sequence ends inside the measured window.
+            var grammar = Loom.Engine.Structured.Constraint.Grammar("""
+                root ::= item+
+                item ::= "(" item* ")" | [a-z0-9 ] | "\"" [^"]{0,3} "\""
+                """);
+            var rng = new Random(7);
+            var requests = new Request[sequences];
+            for (int i = 0; i < sequences; i++)
+            {
+                var p = new SamplingParams
+                {
+                    MaxTokens = maxTokens, IgnoreEos = true, Seed = (ulong)i, Temperature = 1f,
+                    // Half constrained, half not, in the same batch; some with stop strings and penalties too.
+                    Constraint = i % 2 == 0 ? grammar : null,
+                    Stop = i % 4 == 0 ? ["#never-said#"] : [],
+                    RepetitionPenalty = i % 3 == 0 ? 1.1f : 1f,
+                };
+                requests[i] = engine.AddRequest(TinyModels.RandomTokens(rng, 8 + i, model.Config.VocabSize), p);
+            }
+            int emitted = 0;
+            void Drain()
+            {
+                foreach (var r in requests)
+                    while (r.TryReadOutput(out var o)) emitted += o.TokenIds.Length;
+            }
+
+            long allocated = AllocationProbe.Measure(() => engine.Step(), measured, maxSteps: maxTokens - 8, between: Drain);
+
+            Assert.True(engine.Scheduler.RunningCount == sequences, $"{engine.Scheduler.RunningCount} running; {allocated} bytes allocated");
+            Assert.True(allocated == 0, $"{allocated} bytes allocated over {measured} engine steps with {sequences / 2} constrained sequences");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }

@@ -26,11 +26,13 @@ internal static class RunCommand
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "Keep generating past end-of-generation tokens" };
         var output = new Option<string>("--output", "-o") { Description = "text: stream the text; json: print one JSON object at the end", DefaultValueFactory = _ => "text" };
         output.AcceptOnlyFromAmong("text", "json");
+        var grammarFile = new Option<FileInfo?>("--grammar-file") { Description = "Constrain the output to a GBNF grammar (llama.cpp's syntax, start rule 'root') read from this file" };
+        var jsonSchema = new Option<string?>("--json-schema") { Description = "Constrain the output to JSON valid against this schema: inline JSON, or a file holding it" };
         var engineOptions = new EngineCliOptions();
 
         var cmd = new Command("run", "Generate a continuation of a prompt")
         {
-            model, tokenizer, threads, prompt, n, temp, topK, topP, minP, repeat, seed, ignoreEos, output,
+            model, tokenizer, threads, prompt, n, temp, topK, topP, minP, repeat, seed, ignoreEos, output, grammarFile, jsonSchema,
         };
         engineOptions.AddTo(cmd);
         cmd.SetAction(async (parse, ct) =>
@@ -46,6 +48,7 @@ internal static class RunCommand
                 Seed = parse.GetValue(seed),
                 MaxTokens = parse.GetValue(n),
                 IgnoreEos = parse.GetValue(ignoreEos),
+                Constraint = Constraint(parse.GetValue(grammarFile), parse.GetValue(jsonSchema)),
             };
             p.Validate();
             var options = engineOptions.Apply(parse, new EngineOptions { Threads = parse.GetValue(threads), MaxNumSeqs = 1 });
@@ -116,5 +119,22 @@ internal static class RunCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>The constraint <c>--grammar-file</c> or <c>--json-schema</c> asks for (at most one), or null.</summary>
+    internal static Loom.Engine.Structured.Constraint? Constraint(FileInfo? grammarFile, string? jsonSchema)
+    {
+        if (grammarFile is not null && jsonSchema is not null)
+            throw new ArgumentException("--grammar-file and --json-schema cannot be used together", "--json-schema");
+        if (grammarFile is not null)
+        {
+            if (!grammarFile.Exists) throw new ArgumentException($"grammar file '{grammarFile.FullName}' does not exist", "--grammar-file");
+            return Loom.Engine.Structured.Constraint.Grammar(File.ReadAllText(grammarFile.FullName));
+        }
+        if (jsonSchema is null) return null;
+        string text = jsonSchema.TrimStart().StartsWith('{') ? jsonSchema
+            : File.Exists(jsonSchema) ? File.ReadAllText(jsonSchema)
+            : throw new ArgumentException($"--json-schema is neither inline JSON nor an existing file: '{jsonSchema}'", "--json-schema");
+        return Loom.Engine.Structured.Constraint.JsonSchema(text);
     }
 }

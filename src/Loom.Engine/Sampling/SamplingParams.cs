@@ -68,6 +68,14 @@ public sealed record SamplingParams
     /// <summary>Let the engine speculate for this request when it is set up to (false opts out; the output is the same either way).</summary>
     public bool Speculative { get; init; } = true;
 
+    /// <summary>
+    /// Structured output: the output must be a string of this constraint's language (a JSON schema, any JSON object,
+    /// a GBNF grammar, a regex or a choice). The engine masks, before every other logits processor, the tokens that
+    /// would leave the language, allows end-of-generation only where the output is complete, and ends the sequence
+    /// as soon as nothing can follow. Null: unconstrained.
+    /// </summary>
+    public Structured.Constraint? Constraint { get; init; }
+
     /// <summary>True when <see cref="Temperature"/> selects greedy decoding.</summary>
     public bool IsGreedy => Temperature == 0f;
 

@@ -13,12 +13,19 @@ public sealed class IncrementalDecoder
     private readonly bool _skipSpecial;
     private readonly List<byte> _pending = new();
     private readonly bool _continuesText;
+    private readonly bool _cleanSpaces;
     private bool _first = true;
     private TextBuffer? _scratch;   // for the string-returning calls only
 
     internal IncrementalDecoder(Tokenizer tokenizer, bool skipSpecial, bool continuesText = false)
+        : this(tokenizer, skipSpecial, continuesText, tokenizer.CleanSpaces)
+    {
+    }
+
+    internal IncrementalDecoder(Tokenizer tokenizer, bool skipSpecial, bool continuesText, bool cleanSpaces)
     {
         _tokenizer = tokenizer;
+        _cleanSpaces = cleanSpaces;
         _skipSpecial = skipSpecial;
         _continuesText = continuesText;
         _first = !continuesText;
@@ -38,7 +45,7 @@ public sealed class IncrementalDecoder
         _pending.AddRange(_tokenizer.PieceBytes(id, _first, _skipSpecial));
         _first = false;
         int commit = _pending.Count;
-        if (_tokenizer.CleanSpaces)
+        if (_cleanSpaces)
         {
             var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_pending);
             commit = 0;
@@ -73,7 +80,7 @@ public sealed class IncrementalDecoder
     private void Emit(int count, bool flush, TextBuffer text)
     {
         var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_pending)[..count];
-        int n = _tokenizer.CleanSpaces ? SpaceCleaner.Clean(span) : count;
+        int n = _cleanSpaces ? SpaceCleaner.Clean(span) : count;
         // Utf8.ToUtf16 rather than a System.Text.Decoder: the decoder's replacement fallback allocates for every
         // invalid sequence, and sampling draws stray byte tokens often. UTF-16 never takes more chars than UTF-8 took bytes.
         Utf8.ToUtf16(span[..n], text.GetSpan(n), out int read, out int written, replaceInvalidSequences: true, isFinalBlock: flush);

@@ -168,6 +168,20 @@ public sealed class Tokenizer
     /// </summary>
     public IncrementalDecoder CreateDecoder(bool skipSpecial = true, bool continuesText = false) => new(this, skipSpecial, continuesText);
 
+    /// <summary>
+    /// As <see cref="CreateDecoder(bool, bool)"/>, with llama.cpp's space cleaning turned off when
+    /// <paramref name="cleanSpaces"/> is false, so the text is exactly the tokens' bytes (structured output needs the
+    /// text the constraint matched, not one with spaces before punctuation dropped).
+    /// </summary>
+    public IncrementalDecoder CreateDecoder(bool skipSpecial, bool continuesText, bool cleanSpaces) =>
+        new(this, skipSpecial, continuesText, cleanSpaces && CleanSpaces);
+
+    /// <summary>
+    /// The bytes token <paramref name="id"/> adds to generated text (a continuation, so no leading-space rule; control
+    /// and unknown tokens add none). Byte-fallback tokens are their one byte, so a piece may be part of a UTF-8 character.
+    /// </summary>
+    public ReadOnlySpan<byte> TokenBytes(int id) => PieceBytes(id, first: false, skipSpecial: true);
+
     /// <summary>The bytes one token contributes; <paramref name="first"/> applies the leading-space rule.</summary>
     internal ReadOnlySpan<byte> PieceBytes(int id, bool first, bool skipSpecial)
     {

@@ -27,11 +27,21 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
         int? topLogprobs = req.Logprobs == true ? req.TopLogprobs ?? 0 : null;
         if (topLogprobs is < 0 or > Engine.Sampling.SamplingParams.MaxLogprobs)
             throw new ArgumentOutOfRangeException("top_logprobs", topLogprobs, $"top_logprobs must be in [0, {Engine.Sampling.SamplingParams.MaxLogprobs}]. Got {topLogprobs}.");
-        var p = SamplingMapper.Map(req, maxTokens, topLogprobs) with { SkipSpecialTokens = tools is not { KeepsSpecialTokens: true } };
-        // A forced call (tool_choice "required" or a named function) is where the output gets constrained: once
-        // SamplingParams takes a JSON-schema constraint, set it to ToolConstraint.Schema(tools) when that is not null,
-        // and tools = tools with { Constrained = true } before p, so the answer is parsed as that bare JSON.
-        // Until then the template's own format is parsed.
+        var p = SamplingMapper.Map(req, maxTokens, topLogprobs);
+        p = StructuredOutput.Apply(p, req, s.Engine);
+        // A forced call (tool_choice "required" or a named function) is constrained to the call's JSON, which the
+        // parsers then read bare.
+        if (tools is not null && Tools.ToolConstraint.Schema(tools) is { } toolSchema)
+        {
+            if (p.Constraint is not null)
+                throw OpenAiException.BadRequest("A forced tool call (tool_choice 'required' or a function) cannot be combined with another output constraint.", "tool_choice", "invalid_value");
+            var constraint = Engine.Structured.Constraint.JsonSchema(toolSchema.ToJsonString());
+            try { s.Engine.Constraints.Compile(constraint); }
+            catch (Engine.Structured.ConstraintException e) { throw e.WithField("tools"); }
+            p = p with { Constraint = constraint };
+            tools = tools with { Constrained = true };
+        }
+        p = p with { SkipSpecialTokens = tools is not { KeepsSpecialTokens: true } };
         string id = $"chatcmpl-{Guid.NewGuid():N}";
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 

@@ -22,6 +22,7 @@ internal sealed class CompletionsEndpoint(ServingContext s)
             throw OpenAiException.BadRequest("echo with logprobs needs prompt log-probabilities, which this server does not compute.", "echo", "unsupported");
         int maxTokens = prompts.Min(pr => SamplingMapper.MaxTokens(req.MaxTokens, "max_tokens", 16, pr.Tokens.Length, s.ContextLength));
         var p = SamplingMapper.Map(req, maxTokens, req.Logprobs);
+        p = StructuredOutput.Apply(p, req, s.Engine);
         string id = $"cmpl-{Guid.NewGuid():N}";
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         // Echoed prompts are shown as the model would print them (prompts given as tokens included).

@@ -129,12 +129,29 @@ public sealed class LoomChatClient : IChatClient
             Seed = options?.Seed is long s ? unchecked((ulong)s) : null,
             Stop = options?.StopSequences?.ToArray() ?? [],
             MaxTokens = Math.Max(1, Math.Min(options?.MaxOutputTokens ?? DefaultMaxOutputTokens, room)),
-            SkipSpecialTokens = tools is not { KeepsSpecialTokens: true },
+            Constraint = Constraint(options?.ResponseFormat),
         };
-        // As on the server (ChatCompletionsEndpoint): a forced call is where ToolConstraint.Schema(tools) would
-        // constrain the output, with tools = tools with { Constrained = true } returned below.
+        if (tools is not null && ToolConstraint.Schema(tools) is { } toolSchema)
+        {
+            if (p.Constraint is not null) throw new ArgumentException("A forced tool call cannot be combined with a JSON response format.", "options.ToolMode");
+            p = p with { Constraint = Loom.Engine.Structured.Constraint.JsonSchema(toolSchema.ToJsonString()) };
+            tools = tools with { Constrained = true };
+        }
+        p = p with { SkipSpecialTokens = tools is not { KeepsSpecialTokens: true } };
         return (EngineCall.Submit(_engine, [prompt], p, $"chat-{Guid.NewGuid():N}"), prompt.Length, tools);
     }
+
+    /// <summary>
+    /// <see cref="ChatResponseFormat.Json"/> constrains the answer to any JSON object; with a schema, to JSON valid
+    /// against it (see <see cref="Loom.Engine.Structured.JsonSchemaGrammar"/> for the subset; an unsupported keyword
+    /// throws <see cref="Loom.Engine.Structured.ConstraintException"/>). Text is unconstrained.
+    /// </summary>
+    internal static Loom.Engine.Structured.Constraint? Constraint(ChatResponseFormat? format) => format switch
+    {
+        ChatResponseFormatJson { Schema: { } schema } => Loom.Engine.Structured.Constraint.JsonSchema(schema.GetRawText()),
+        ChatResponseFormatJson => Loom.Engine.Structured.Constraint.JsonObject(),
+        _ => null,
+    };
 
     private static ChatFinishReason? Map(FinishReason? r, bool calledTools) => r switch
     {

@@ -30,6 +30,21 @@ public abstract class SamplingRequest
     /// <summary>false opts this request out of speculative decoding when the server speculates (its output is the same either way).</summary>
     public bool? Speculative { get; set; }
     public string? User { get; set; }
+
+    /// <summary>OpenAI structured output: <c>{"type":"text"}</c>, <c>{"type":"json_object"}</c> or <c>{"type":"json_schema","json_schema":{"name","schema","strict"}}</c>.</summary>
+    public JsonElement ResponseFormat { get; set; }
+    /// <summary>vLLM: a JSON schema (an object, or a string holding one) the output must satisfy.</summary>
+    public JsonElement GuidedJson { get; set; }
+    /// <summary>vLLM: a regular expression the whole output must match.</summary>
+    public JsonElement GuidedRegex { get; set; }
+    /// <summary>vLLM: the output must be one of these strings.</summary>
+    public JsonElement GuidedChoice { get; set; }
+    /// <summary>vLLM: a GBNF grammar (llama.cpp's syntax) the output must match.</summary>
+    public JsonElement GuidedGrammar { get; set; }
+    /// <summary>llama.cpp server: a GBNF grammar.</summary>
+    public JsonElement Grammar { get; set; }
+    /// <summary>llama.cpp server: a JSON schema.</summary>
+    public JsonElement JsonSchema { get; set; }
 }
 
 /// <summary><c>stream_options</c>: <c>include_usage</c> adds a last chunk with the token counts.</summary>
