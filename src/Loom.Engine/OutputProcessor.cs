@@ -87,10 +87,12 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
         var p = seq.Params;
         if (seq.Matcher is { } matcher)
         {
-            matcher.FillMask(_allowed);
-            if (_allowed.AsSpan().IndexOfAnyExcept(0UL) < 0)
+            Span<ulong> allowed = _allowed;
+            if (seq.AllowedReady) { allowed = seq.Allowed; seq.AllowedReady = false; }
+            else matcher.FillMask(allowed);
+            if (allowed.IndexOfAnyExcept(0UL) < 0)
                 throw new InvalidOperationException("no token of this model's vocabulary can continue the constrained output (the constraint needs a character the vocabulary cannot write)");
-            ApplyMask(_allowed, logits);
+            ApplyMask(allowed, logits);
             // Where the constraint allows nothing but the end, min_tokens cannot hold it back.
             if (!matcher.IsTerminated) MaskUntilMinTokens(p, tokenizer.EndOfGenerationIds, seq.OutputLength, logits);
         }

@@ -62,6 +62,12 @@ public sealed class Sequence
     /// token and lives as long as the sequence: preemption keeps the output tokens and so the state that matches them.
     /// </summary>
     internal Structured.GrammarMatcher? Matcher { get; init; }
+
+    /// <summary>This step's constraint mask, when the engine computed it ahead of sampling (<see cref="AllowedReady"/>).</summary>
+    internal ulong[]? Allowed;
+
+    /// <summary><see cref="Allowed"/> holds the mask for the coming sample.</summary>
+    internal bool AllowedReady;
     /// <summary>Its text as generated; null for a sequence that only schedules (tests of the block manager and scheduler).</summary>
     internal SequenceText? Text { get; }
 

@@ -133,7 +133,9 @@ public sealed class ToolCallingTests(ToolServerFixture f) : IClassFixture<ToolSe
     [Fact]
     public async Task Each_of_n_choices_gets_its_own_call_whole_and_streamed()
     {
-        string body = $$$"""{"messages":[{"role":"user","content":"Weather in Paris?"}],"n":2,"temperature":0,"max_tokens":32,"tools":[{"type":"function","function":{"name":"get_weather","parameters":{{{ToolCallingModel.WeatherParameters}}}}}],"tool_choice":"required"}""";
+        // One call per choice: with parallel calls the forced output is an array, and this scripted model, which has no
+        // notion of closing it, would add calls until max_tokens.
+        string body = $$$"""{"messages":[{"role":"user","content":"Weather in Paris?"}],"n":2,"temperature":0,"max_tokens":32,"tools":[{"type":"function","function":{"name":"get_weather","parameters":{{{ToolCallingModel.WeatherParameters}}}}}],"tool_choice":"required","parallel_tool_calls":false}""";
         var r = await f.Raw().PostAsync("chat/completions", body);
         Assert.Equal(200, r.Status);
         var ids = new HashSet<string>();
