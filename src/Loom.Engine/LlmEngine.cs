@@ -36,7 +36,7 @@ public sealed class LlmEngine : IDisposable
         Scheduler = new Scheduler(Options, Blocks);
         _output = new OutputProcessor(model.Tokenizer, c, Scheduler, Metrics, Options.Faults, () => Interlocked.Decrement(ref _pending));
         _loop = new EngineLoop(Step, () => HasWork, _output.FailAll);
-        if (Options.Speculative is { } spec) _speculative = new SpeculativeDecoder(spec, c.ContextLength, Options.MaxNumBatchedTokens, Metrics);
+        if (Options.Speculative is { } spec) _speculative = new SpeculativeDecoder(spec, c, Options.MaxNumBatchedTokens, Metrics);
     }
 
     public LoadedModel Model { get; }
@@ -109,6 +109,7 @@ public sealed class LlmEngine : IDisposable
         try
         {
             Options.Faults?.AtEach(EngineStage.Run, chunks);
+            _speculative?.Draft(chunks, _runner);
             _runner.Run(chunks);
             _speculative?.RecordPass(_runner.LastTokenCount, Stopwatch.GetElapsedTime(started).TotalSeconds);
         }

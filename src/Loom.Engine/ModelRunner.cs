@@ -57,6 +57,12 @@ public sealed class ModelRunner : IDisposable
         TokensComputed += _batch.TokenCount;
     }
 
+    /// <summary>
+    /// A pass through only the first <paramref name="layers"/> layers (self-drafting) over this runner's cache and
+    /// pool; it writes those layers' K/V for the batch's positions, and logits to <paramref name="logits"/>.
+    /// </summary>
+    public void RunLayers(ForwardBatch batch, Span<float> logits, int layers) => Model.Forward(batch, Cache, logits, _pool, _attention, layers);
+
     /// <summary>The <paramref name="i"/>-th logits row of the last <see cref="Run"/>.</summary>
     public Span<float> Logits(int i) => _logits.AsSpan(i * VocabSize, VocabSize);
 

@@ -41,9 +41,11 @@ internal sealed class EngineCliOptions
 
     private static Option<string?> CreateSpeculative()
     {
-        var o = new Option<string?>("--speculative") { Description = "Speculative decoding: ngram (prompt lookup: propose what followed the latest earlier occurrence of the last tokens). Output is unchanged" };
-        o.AcceptOnlyFromAmong("ngram");
-        return o;
+        return new Option<string?>("--speculative")
+        {
+            Description = "Speculative decoding: ngram (prompt lookup: propose what followed the latest earlier occurrence of the last tokens) "
+                + "or layers:N (the model's first N layers and its own head draft for it). Output is unchanged",
+        };
     }
 
     public Option<int?> NumSpeculativeTokens { get; } = new Option<int?>("--num-speculative-tokens") { Description = "Most draft tokens per sequence and step (default 5; each sequence adapts below it to its acceptance)" }.InRange(1, 32);
@@ -91,7 +93,7 @@ internal sealed class EngineCliOptions
                 if (parse.GetResult(dependent) is { Implicit: false }) throw new ArgumentException($"{dependent.Name} needs --speculative");
             return o;
         }
-        var s = new SpeculativeOptions { Method = SpeculativeOptions.ParseMethod(method) };
+        var s = SpeculativeOptions.Parse(method);
         if (parse.GetValue(NumSpeculativeTokens) is int k) s = s with { NumTokens = k };
         if (parse.GetValue(NgramMin) is int min) s = s with { NgramMin = min, NgramMax = Math.Max(min, s.NgramMax) };
         if (parse.GetValue(NgramMax) is int max) s = s with { NgramMax = max };

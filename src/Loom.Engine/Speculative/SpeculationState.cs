@@ -40,6 +40,16 @@ internal sealed class SpeculationState(int maxTokens)
 
     public void Clear() => DraftCount = 0;
 
+    /// <summary>Holds <paramref name="count"/> draft slots after <paramref name="tokens"/>' last token, for a drafter that fills them once they are scheduled.</summary>
+    public int Reserve(ReadOnlySpan<int> tokens, int count)
+    {
+        _verify[0] = tokens[^1];
+        return DraftCount = Math.Clamp(count, 0, MaxTokens);
+    }
+
+    /// <summary>Sets draft token <paramref name="j"/>.</summary>
+    public void SetDraft(int j, int token) => _verify[1 + j] = token;
+
     /// <summary>Keeps the first <paramref name="count"/> tokens of the draft (the back-off's grant).</summary>
     public void Trim(int count) => DraftCount = Math.Min(DraftCount, Math.Max(0, count));
 

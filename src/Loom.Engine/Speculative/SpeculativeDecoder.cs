@@ -16,21 +16,41 @@ namespace Loom.Engine.Speculative;
 /// seeded request yields the same tokens either way, and greedy output is the argmax chain itself. A stop string,
 /// EOS or the length limit inside an accepted run ends the sequence at that token, as a plain decode would.
 /// </remarks>
-internal sealed class SpeculativeDecoder(SpeculativeOptions options, int contextLength, int maxStepTokens, EngineMetrics metrics)
+internal sealed class SpeculativeDecoder
 {
     // Every few steps the back-off grants one token more than the cost model chooses, so a size measured during a
     // slow moment is measured again rather than ruled out for good.
     private const int ExploreEvery = 16;
-    private readonly ISpeculativeProposer _proposer = options.CreateProposer();
-    private readonly StepCostModel _cost = new(maxStepTokens);
+    private readonly SpeculativeOptions _options;
+    private readonly int _contextLength;
+    private readonly EngineMetrics _metrics;
+    private readonly ISpeculativeProposer? _proposer;
+    private readonly LayerDrafter? _drafter;
+    private readonly StepCostModel _cost;
     private double[] _worth = new double[64];
     private int[] _owner = new int[64], _grant = new int[16];
     private long _steps;
 
-    public SpeculativeOptions Options => options;
+    public SpeculativeDecoder(SpeculativeOptions options, Models.Architectures.ModelConfig config, int maxStepTokens, EngineMetrics metrics)
+    {
+        _options = options;
+        _metrics = metrics;
+        _contextLength = config.ContextLength;
+        _cost = new StepCostModel(maxStepTokens);
+        _proposer = options.CreateProposer();
+        if (options.Method == SpeculativeMethod.Layers)
+        {
+            // All the layers is allowed: a draft that is the target itself, accepted throughout, checks the machinery.
+            if (options.DraftLayers > config.NumLayers)
+                throw new ArgumentException($"self-drafting from {options.DraftLayers} layers needs a model with as many; this one has {config.NumLayers}");
+            _drafter = new LayerDrafter(options.DraftLayers, config.VocabSize);
+        }
+    }
+
+    public SpeculativeOptions Options => _options;
 
     /// <summary>A new sequence's speculation state, or null when its request opted out.</summary>
-    public SpeculationState? StateFor(Sampling.SamplingParams p) => p.Speculative ? new SpeculationState(options.NumTokens) : null;
+    public SpeculationState? StateFor(Sampling.SamplingParams p) => p.Speculative ? new SpeculationState(_options.NumTokens) : null;
 
     /// <summary>Records the duration of a forward pass over <paramref name="tokens"/> tokens, for the back-off.</summary>
     public void RecordPass(int tokens, double seconds) => _cost.Record(tokens, seconds);
@@ -45,7 +65,7 @@ internal sealed class SpeculativeDecoder(SpeculativeOptions options, int context
         int decodes = 0;
         for (int i = 0; i < running.Count; i++)
             if (running[i].Length - running[i].ComputedTokens == 1) decodes++;
-        int room = Math.Min(options.MaxBatchTokens, stepBudget) - decodes, candidates = 0;
+        int room = Math.Min(_options.MaxBatchTokens, stepBudget) - decodes, candidates = 0;
         if (_grant.Length < running.Count) _grant = new int[Math.Max(running.Count, 2 * _grant.Length)];
         for (int i = 0; i < running.Count; i++)
         {
@@ -54,8 +74,8 @@ internal sealed class SpeculativeDecoder(SpeculativeOptions options, int context
             if (seq.Speculation is not { } state) continue;
             if (seq.Length - seq.ComputedTokens != 1 || room <= 0) { state.Clear(); continue; }
             // Never verify past what the sequence may still emit: its length limit and the context.
-            int limit = Math.Min(Math.Min(state.K, room), Math.Min(seq.Params.MaxTokens - seq.OutputLength, contextLength - seq.Length) - 1);
-            int d = state.Propose(_proposer, seq.Tokens, limit);
+            int limit = Math.Min(Math.Min(state.K, room), Math.Min(seq.Params.MaxTokens - seq.OutputLength, _contextLength - seq.Length) - 1);
+            int d = _proposer is not null ? state.Propose(_proposer, seq.Tokens, limit) : state.Reserve(seq.Tokens, limit);
             if (candidates + d > _worth.Length) { Array.Resize(ref _worth, 2 * (candidates + d)); Array.Resize(ref _owner, _worth.Length); }
             // Its j-th token is accepted only if all before it were: worth α^j, decreasing in j, so sorting by worth keeps each draft's order.
             double worth = 1;
@@ -73,6 +93,9 @@ internal sealed class SpeculativeDecoder(SpeculativeOptions options, int context
         for (int i = 0; i < running.Count; i++)
             if (running[i].Speculation is { } state) state.Trim(_grant[i]);
     }
+
+    /// <summary>Drafts the tokens of this step's speculative chunks when the method drafts with the model (their slots are reserved by now).</summary>
+    public void Draft(IReadOnlyList<ScheduledChunk> chunks, ModelRunner runner) => _drafter?.Fill(chunks, runner);
 
     /// <summary>
     /// Samples and emits <paramref name="seq"/>'s tokens from the verification rows starting at
@@ -92,8 +115,8 @@ internal sealed class SpeculativeDecoder(SpeculativeOptions options, int context
             accepted++;
             if (seq.Status == SequenceStatus.Finished) break;
         }
-        state.EndVerify(draft, accepted, options.Adaptive);
-        metrics.RecordSpeculation(draft, accepted);
+        state.EndVerify(draft, accepted, _options.Adaptive);
+        _metrics.RecordSpeculation(draft, accepted);
         return accepted;
     }
 }
