@@ -2,9 +2,10 @@ namespace Loom.Engine.Speculative;
 
 /// <summary>
 /// Speculative decoding inside the continuous batch. Before each step it asks the proposer for drafts for the
-/// running sequences that decode (within the back-off cap, <see cref="SpeculativeOptions.MaxBatchTokens"/>); the
-/// scheduler runs each draft with its sequence's last token as one chunk whose every row returns logits; after the
-/// pass this verifies each draft against those logits and the scheduler keeps only the accepted tokens' KV.
+/// running sequences that decode, or reserves draft slots for the layer drafter, which fills them once the scheduler
+/// has given them blocks, and keeps what the back-off grants; the scheduler runs each draft with its sequence's last
+/// token as one chunk whose every row returns logits; after the pass this verifies each draft against those logits
+/// and the scheduler keeps only the accepted tokens' KV.
 /// </summary>
 /// <remarks>
 /// Verification is the speculative-sampling rule (Leviathan et al., Chen et al.) for a point-mass draft: position j
