@@ -36,7 +36,11 @@ public sealed class LlmEngine : IDisposable
         Scheduler = new Scheduler(Options, Blocks);
         _output = new OutputProcessor(model.Tokenizer, c, Scheduler, Metrics, Options.Faults, () => Interlocked.Decrement(ref _pending));
         _loop = new EngineLoop(Step, () => HasWork, _output.FailAll);
-        if (Options.Speculative is { } spec) _speculative = new SpeculativeDecoder(spec, c, Options.MaxNumBatchedTokens, Metrics);
+        if (Options.Speculative is { } spec)
+        {
+            _speculative = new SpeculativeDecoder(spec, _runner, Options.BlockSize, Options.MaxNumBatchedTokens, Metrics);
+            Scheduler.Released = _speculative.Release;
+        }
     }
 
     public LoadedModel Model { get; }
@@ -208,9 +212,13 @@ public sealed class LlmEngine : IDisposable
         while (_aborts.TryDequeue(out var id)) _output.Abort(id);
     }
 
+    /// <summary>Blocks of the draft model's cache in use (0 without a draft model).</summary>
+    public int DraftBlocksInUse => _speculative?.DraftBlocksInUse ?? 0;
+
     public void Dispose()
     {
         _loop.Dispose();
+        _speculative?.Dispose();
         _runner.Dispose();
     }
 }

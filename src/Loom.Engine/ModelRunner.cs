@@ -28,6 +28,10 @@ public sealed class ModelRunner : IDisposable
     }
 
     public Transformer Model { get; }
+    /// <summary>The pool its passes run on (a draft model's passes share it).</summary>
+    internal ComputePool Pool => _pool;
+    /// <summary>The attention policy its passes follow.</summary>
+    internal AttentionPolicy Attention => _attention;
     public KvCache Cache { get; }
     /// <summary>Threads a forward pass runs on, the engine loop's included.</summary>
     public int Threads => _pool.Threads;

@@ -18,6 +18,7 @@ public class EngineStepAllocationTests
     [InlineData(null)]
     [InlineData("ngram")]
     [InlineData("layers:1")]
+    [InlineData("draft")]
     public void DecodeStepWithSixteenRunningSequencesAllocatesNothing(string? speculative)
     {
         string dir = Directory.CreateTempSubdirectory("loom-step-alloc-").FullName;
@@ -30,7 +31,7 @@ public class EngineStepAllocationTests
             using var engine = new LlmEngine(model, new EngineOptions
             {
                 KvCacheBytes = 64 << 20, MaxKvTokens = 16 * 1024, MaxNumSeqs = 16, Threads = 2,
-                Speculative = speculative is null ? null : SpeculativeOptions.Parse(speculative) with { NumTokens = 3, MaxBatchTokens = 64 },
+                Speculative = speculative is null ? null : SpeculativeDecodingTests.Method(speculative, model) with { NumTokens = 3, MaxBatchTokens = 64 },
             });
             const int sequences = 16, maxTokens = 600, measured = 64;
             var rng = new Random(7);

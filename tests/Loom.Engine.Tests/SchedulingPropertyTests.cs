@@ -38,7 +38,7 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         from chunked in Gen.Elements(true, false)
         from prefix in Gen.Elements(true, false)
         from spec in Gen.Elements(0, 0, 1, 3, 6)
-        from method in Gen.Elements("ngram", "layers:1")
+        from method in Gen.Elements("ngram", "layers:1", "draft")
         from ops in Gen.ArrayOf(Ops(maxSeqs))
         select new Scenario(kv, maxSeqs, budget, chunked, prefix, spec, method, ops);
 
@@ -79,7 +79,7 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         {
             BlockSize = BlockSize, KvCacheBytes = 64 << 20, MaxKvTokens = s.KvTokens, MaxNumSeqs = s.MaxSeqs,
             MaxNumBatchedTokens = s.Budget, ChunkedPrefill = s.Chunked, PrefixCaching = s.PrefixCaching,
-            Speculative = s.SpeculativeTokens > 0 ? SpeculativeOptions.Parse(s.Method) with { NumTokens = s.SpeculativeTokens, MaxBatchTokens = s.Budget } : null,
+            Speculative = s.SpeculativeTokens > 0 ? SpeculativeDecodingTests.Method(s.Method, model) with { NumTokens = s.SpeculativeTokens, MaxBatchTokens = s.Budget } : null,
         };
         using var engine = new LlmEngine(model, options);
         var added = new List<(Request Request, Add Op)>();
@@ -126,6 +126,7 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
 
         var bm = engine.Blocks;
         bm.CheckConsistency();
+        if (engine.DraftBlocksInUse != 0) throw new Exception($"{engine.DraftBlocksInUse} draft model blocks still in use");
         if (bm.UsedBlocks != 0 || bm.FreeBlocks + bm.CachedBlocks != bm.NumBlocks || (!s.PrefixCaching && bm.CachedBlocks != 0))
             throw new Exception($"blocks after the run: {bm.UsedBlocks} used, {bm.CachedBlocks} cached, {bm.FreeBlocks} free of {bm.NumBlocks}");
         if (engine.PendingRequests != 0 || engine.Scheduler.RunningCount != 0 || engine.Scheduler.WaitingCount != 0)

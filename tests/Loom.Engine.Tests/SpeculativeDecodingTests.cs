@@ -16,6 +16,11 @@ public class SpeculativeDecodingTests(ITestOutputHelper output)
 {
     internal static readonly SpeculativeOptions Ngram = new() { NumTokens = 4, MaxBatchTokens = 512 };
 
+    /// <summary>A method by name: <c>ngram</c>, <c>layers:N</c>, or <c>draft</c> (the model drafting for itself as a separate draft model).</summary>
+    internal static SpeculativeOptions Method(string method, LoadedModel model) =>
+        (method == "draft" ? new SpeculativeOptions { Method = SpeculativeMethod.DraftModel, DraftModel = model } : SpeculativeOptions.Parse(method))
+        with { NumTokens = 4, MaxBatchTokens = 512 };
+
     private static readonly string[] Stories =
     [
         "Once upon a time, there was a little girl named Lily. She liked to play in the park. Once upon a time, there was a little girl named",
@@ -29,14 +34,17 @@ public class SpeculativeDecodingTests(ITestOutputHelper output)
     [InlineData("tinystories-656k", "ngram")]
     [InlineData("stories260K.gguf", "layers:3")]
     [InlineData("tinystories-656k", "layers:1")]
+    [InlineData("stories260K.gguf", "draft")]
     public void Greedy_output_is_unchanged_on_the_shipped_models(string file, string method)
     {
         using var model = ModelLoader.Load(RepoModels.Path(file));
         var prompts = Stories.Select(s => model.Tokenizer.Encode(s, addSpecial: true)).ToArray();
         var p = TinyModels.Greedy(48);
         var (plain, _) = Run(model, prompts, p, null);
-        var (spec, metrics) = Run(model, prompts, p, SpeculativeOptions.Parse(method) with { NumTokens = 4, MaxBatchTokens = 512 });
+        var (spec, metrics) = Run(model, prompts, p, Method(method, model));
         AssertSame(plain, spec);
+        // Drafting for itself, the draft model is accepted throughout: its own cache follows the sequence exactly.
+        if (method == "draft") Assert.True(metrics.SpeculativeAcceptanceRate > 0.95, $"{metrics.SpeculativeAcceptedTokens}/{metrics.SpeculativeDraftTokens} accepted");
         output.WriteLine($"{file} {method}: {metrics.SpeculativeDraftTokens} drafted, {metrics.SpeculativeAcceptedTokens} accepted, mean accepted length {metrics.SpeculativeMeanAcceptedLength:F2}, {metrics.Steps} steps");
         Assert.True(metrics.SpeculativeDraftTokens > 0, "nothing was drafted");
         // The first layers of these small models, never trained to exit early, guess poorly; prompt lookup does well on repeated text.
@@ -65,6 +73,7 @@ public class SpeculativeDecodingTests(ITestOutputHelper output)
     [Theory]
     [InlineData("ngram")]
     [InlineData("layers:1")]
+    [InlineData("draft")]
     public void A_mixed_batch_of_16_gets_what_each_gets_alone(string method)
     {
         using var model = ModelLoader.Load(RepoModels.TinyStories656K);
@@ -84,7 +93,7 @@ public class SpeculativeDecodingTests(ITestOutputHelper output)
         }).ToArray();
 
         var alone = requests.Select(r => TinyModels.RunAlone(model, r.Prompt, r.Params).Choices[0]).ToArray();
-        var options = new EngineOptions { MaxNumBatchedTokens = 64, MaxNumSeqs = 16, KvCacheBytes = 64 << 20, MaxKvTokens = 8192, Speculative = SpeculativeOptions.Parse(method) with { NumTokens = 4, MaxBatchTokens = 512 } };
+        var options = new EngineOptions { MaxNumBatchedTokens = 64, MaxNumSeqs = 16, KvCacheBytes = 64 << 20, MaxKvTokens = 8192, Speculative = Method(method, model) };
         using var engine = new LlmEngine(model, options);
         var submitted = requests.Select(r => engine.AddRequest(r.Prompt, r.Params)).ToArray();
         while (engine.HasWork) engine.Step();
@@ -100,15 +109,19 @@ public class SpeculativeDecodingTests(ITestOutputHelper output)
         Assert.True(method != "ngram" || m.SpeculativeAcceptedTokens > 0);
         Assert.True(m.SpeculativeDraftTokens > 0);
         Assert.Equal(0, engine.Blocks.UsedBlocks);
+        Assert.Equal(0, engine.DraftBlocksInUse);
         engine.Blocks.CheckConsistency();
     }
 
     [Theory]
     [InlineData("ngram")]
     [InlineData("layers:1")]
+    [InlineData("other-draft")]
     public void Generated_model_with_prefix_cache_and_int8_cache(string method)
     {
         using var model = TinyModels.Load();
+        // Another random model of the same shape and vocabulary: a draft model that is mostly wrong.
+        using var other = TinyModels.LoadOther();
         var rng = new Random(3);
         // A repeated pattern, so the proposer has something to find in a random model's prompts.
         var prompts = Enumerable.Range(0, 12).Select(i =>
@@ -121,7 +134,7 @@ public class SpeculativeDecodingTests(ITestOutputHelper output)
             var baseOptions = new EngineOptions { BlockSize = 4, MaxNumBatchedTokens = 40, MaxNumSeqs = 12, KvCacheDtype = dtype };
             var p = TinyModels.Greedy(24);
             var (plain, _) = Run(model, prompts, p, null, baseOptions);
-            var (spec, metrics) = Run(model, prompts, p, SpeculativeOptions.Parse(method) with { NumTokens = 4, MaxBatchTokens = 512 }, baseOptions);
+            var (spec, metrics) = Run(model, prompts, p, method == "other-draft" ? Method("draft", other) : Method(method, model), baseOptions);
             AssertSame(plain, spec);
             output.WriteLine($"{dtype}: {metrics.SpeculativeDraftTokens} drafted, {metrics.SpeculativeAcceptedTokens} accepted");
             Assert.True(metrics.SpeculativeDraftTokens > 0);
@@ -147,6 +160,7 @@ public class SpeculativeDecodingTests(ITestOutputHelper output)
         using var engine = new LlmEngine(model, o);
         var results = engine.Generate(prompts, p).Select(r => r.Choices[0]).ToArray();
         Assert.Equal(0, engine.Blocks.UsedBlocks);
+        Assert.Equal(0, engine.DraftBlocksInUse);
         engine.Blocks.CheckConsistency();
         return (results, engine.Metrics);
     }

@@ -25,6 +25,9 @@ internal sealed class SpeculationState(int maxTokens)
     /// <summary>Estimated probability that a draft token is accepted given the one before it was (Laplace-smoothed, recent verifications weigh most).</summary>
     public double Acceptance => (_recentAccepted + 1) / (_recentAccepted + _recentRejected + 2);
 
+    /// <summary>Its block table and progress in a separate draft model's cache (<see cref="DraftModelDrafter"/>); null otherwise.</summary>
+    public Sequence? DraftShadow { get; set; }
+
     /// <summary>Draft tokens verified over the sequence's life.</summary>
     public int Proposed { get; private set; }
     /// <summary>Draft tokens the target accepted.</summary>

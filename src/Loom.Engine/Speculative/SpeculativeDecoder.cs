@@ -17,7 +17,7 @@ namespace Loom.Engine.Speculative;
 /// seeded request yields the same tokens either way, and greedy output is the argmax chain itself. A stop string,
 /// EOS or the length limit inside an accepted run ends the sequence at that token, as a plain decode would.
 /// </remarks>
-internal sealed class SpeculativeDecoder
+internal sealed class SpeculativeDecoder : IDisposable
 {
     // Every few steps the back-off grants one token more than the cost model chooses, so a size measured during a
     // slow moment is measured again rather than ruled out for good.
@@ -27,13 +27,15 @@ internal sealed class SpeculativeDecoder
     private readonly EngineMetrics _metrics;
     private readonly ISpeculativeProposer? _proposer;
     private readonly LayerDrafter? _drafter;
+    private readonly DraftModelDrafter? _draftModel;
     private readonly StepCostModel _cost;
     private double[] _worth = new double[64];
     private int[] _owner = new int[64], _grant = new int[16];
     private long _steps;
 
-    public SpeculativeDecoder(SpeculativeOptions options, Models.Architectures.ModelConfig config, int maxStepTokens, EngineMetrics metrics)
+    public SpeculativeDecoder(SpeculativeOptions options, ModelRunner runner, int blockSize, int maxStepTokens, EngineMetrics metrics)
     {
+        var config = runner.Model.Config;
         _options = options;
         _metrics = metrics;
         _contextLength = config.ContextLength;
@@ -46,6 +48,9 @@ internal sealed class SpeculativeDecoder
                 throw new ArgumentException($"self-drafting from {options.DraftLayers} layers needs a model with as many; this one has {config.NumLayers}");
             _drafter = new LayerDrafter(options.DraftLayers, config.VocabSize);
         }
+        // The draft model's cache holds as many tokens as the target's.
+        if (options.Method == SpeculativeMethod.DraftModel)
+            _draftModel = new DraftModelDrafter(options.DraftModel!.Transformer, config.VocabSize, runner.Cache.NumBlocks, blockSize, runner.Pool, runner.Attention);
     }
 
     public SpeculativeOptions Options => _options;
@@ -96,7 +101,19 @@ internal sealed class SpeculativeDecoder
     }
 
     /// <summary>Drafts the tokens of this step's speculative chunks when the method drafts with the model (their slots are reserved by now).</summary>
-    public void Draft(IReadOnlyList<ScheduledChunk> chunks, ModelRunner runner) => _drafter?.Fill(chunks, runner);
+    public void Draft(IReadOnlyList<ScheduledChunk> chunks, ModelRunner runner)
+    {
+        _drafter?.Fill(chunks, runner);
+        _draftModel?.Fill(chunks);
+    }
+
+    /// <summary>Frees what the sequence holds in the draft model's cache (it finished or was preempted).</summary>
+    public void Release(Sequence seq) => _draftModel?.Release(seq);
+
+    /// <summary>Draft model blocks in use (0 without a draft model).</summary>
+    public int DraftBlocksInUse => _draftModel?.UsedBlocks ?? 0;
+
+    public void Dispose() => _draftModel?.Dispose();
 
     /// <summary>
     /// Samples and emits <paramref name="seq"/>'s tokens from the verification rows starting at
@@ -106,6 +123,7 @@ internal sealed class SpeculativeDecoder
     public int Verify(OutputProcessor output, ModelRunner runner, Sequence seq, int firstRow, int draft)
     {
         var state = seq.Speculation!;
+        int start = seq.Length - 1;
         state.BeginVerify(draft);
         int accepted = 0;
         for (int j = 0; j <= draft; j++)
@@ -117,6 +135,7 @@ internal sealed class SpeculativeDecoder
             if (seq.Status == SequenceStatus.Finished) break;
         }
         state.EndVerify(draft, accepted, _options.Adaptive);
+        _draftModel?.Accepted(seq, start, accepted);
         _metrics.RecordSpeculation(draft, accepted);
         return accepted;
     }

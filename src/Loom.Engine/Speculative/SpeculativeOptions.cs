@@ -1,7 +1,7 @@
 namespace Loom.Engine.Speculative;
 
-/// <summary>Which proposer guesses the draft tokens: prompt lookup, or the target's own first layers.</summary>
-public enum SpeculativeMethod { Ngram, Layers }
+/// <summary>Which proposer guesses the draft tokens: prompt lookup, the target's own first layers, or a separate draft model.</summary>
+public enum SpeculativeMethod { Ngram, Layers, DraftModel }
 
 /// <summary>
 /// Speculative decoding settings of an engine (<see cref="EngineOptions.Speculative"/>; null turns it off).
@@ -11,6 +11,8 @@ public sealed record SpeculativeOptions
     public SpeculativeMethod Method { get; init; } = SpeculativeMethod.Ngram;
     /// <summary>Layers the self-drafting method runs (<see cref="SpeculativeMethod.Layers"/>): at most the model's.</summary>
     public int DraftLayers { get; init; }
+    /// <summary>The draft model (<see cref="SpeculativeMethod.DraftModel"/>): the target's vocabulary; the caller owns it and keeps it loaded while the engine runs.</summary>
+    public Loom.Models.LoadedModel? DraftModel { get; init; }
     /// <summary>Most draft tokens proposed per sequence and step (vLLM's <c>num_speculative_tokens</c>).</summary>
     public int NumTokens { get; init; } = 5;
     /// <summary>Let each sequence's draft length follow its recent acceptance (grow by one after a full accept, else shrink to what was accepted plus one).</summary>
@@ -41,6 +43,7 @@ public sealed record SpeculativeOptions
         if (!Enum.IsDefined(Method)) throw new ArgumentOutOfRangeException(nameof(Method));
         if (NumTokens is < 1 or > 32) throw new ArgumentOutOfRangeException(nameof(NumTokens), "num-speculative-tokens must be 1..32");
         if (NgramMin < 1 || NgramMax < NgramMin) throw new ArgumentOutOfRangeException(nameof(NgramMin), $"n-gram sizes must satisfy 1 <= min ({NgramMin}) <= max ({NgramMax})");
+        if (Method == SpeculativeMethod.DraftModel && DraftModel is null) throw new ArgumentException("the draft-model method needs a draft model", nameof(DraftModel));
         if (Method == SpeculativeMethod.Layers && DraftLayers < 1) throw new ArgumentOutOfRangeException(nameof(DraftLayers), "self-drafting needs at least one layer (layers:N)");
         if (MaxBatchTokens < 1) throw new ArgumentOutOfRangeException(nameof(MaxBatchTokens), "speculative-max-batch-tokens must be at least 1");
     }
