@@ -201,6 +201,7 @@ public sealed class LlmEngine : IDisposable
                 Speculation = _speculative?.StateFor(r.Params),
             };
             r.Sequences.Add(seq);
+            _speculative?.Admit(seq);
             // The other choices wait for the first one's prefill and then share its blocks.
             if (first is null) { first = seq; Scheduler.Add(seq); }
             else (first.PendingForks ??= []).Add(seq);

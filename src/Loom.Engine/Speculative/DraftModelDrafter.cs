@@ -36,6 +36,12 @@ internal sealed class DraftModelDrafter : IDisposable
     /// <summary>Draft blocks in use (for tests: every one is freed with its sequence).</summary>
     public int UsedBlocks => _blocks.UsedBlocks;
 
+    /// <summary>Gives a speculating sequence its shadow at admission, so that drafting allocates nothing in the step loop.</summary>
+    public void Admit(Sequence seq)
+    {
+        if (seq.Speculation is { } state) state.DraftShadow = new Sequence(_nextShadowId--, seq.Request, seq.Index, [], seq.Sampler, null);
+    }
+
     /// <summary>Fills the draft tokens of this step's speculative chunks.</summary>
     public void Fill(IReadOnlyList<ScheduledChunk> chunks)
     {
@@ -45,7 +51,7 @@ internal sealed class DraftModelDrafter : IDisposable
             var c = chunks[i];
             if (c.Draft == 0) continue;
             var state = c.Seq.Speculation!;
-            var shadow = state.DraftShadow ??= new Sequence(_nextShadowId--, c.Seq.Request, c.Seq.Index, [], c.Seq.Sampler, null);
+            var shadow = state.DraftShadow!;
             // Room for the catch-up and every draft position but the last (whose K/V no pass needs).
             if (!_blocks.Grow(shadow, c.Start + c.Draft))
             {

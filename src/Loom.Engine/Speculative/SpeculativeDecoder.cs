@@ -107,6 +107,9 @@ internal sealed class SpeculativeDecoder : IDisposable
         _draftModel?.Fill(chunks);
     }
 
+    /// <summary>Sets up a newly admitted sequence (its shadow in the draft model's cache).</summary>
+    public void Admit(Sequence seq) => _draftModel?.Admit(seq);
+
     /// <summary>Frees what the sequence holds in the draft model's cache (it finished or was preempted).</summary>
     public void Release(Sequence seq) => _draftModel?.Release(seq);
 
