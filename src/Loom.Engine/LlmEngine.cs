@@ -39,7 +39,11 @@ public sealed class LlmEngine : IDisposable
         Constraints = new ConstraintCompiler(model.Tokenizer, c.VocabSize);
         _output = new OutputProcessor(model.Tokenizer, c, Scheduler, Metrics, Options.Faults, () => Interlocked.Decrement(ref _pending));
         _loop = new EngineLoop(Step, () => HasWork, _output.FailAll);
-        if (Options.Speculative is { } spec) _speculative = new SpeculativeDecoder(spec, c.ContextLength, Options.MaxNumBatchedTokens, Metrics);
+        if (Options.Speculative is { } spec)
+        {
+            _speculative = new SpeculativeDecoder(spec, _runner, Options.BlockSize, Options.MaxNumBatchedTokens, Metrics);
+            Scheduler.Released = _speculative.Release;
+        }
     }
 
     public LoadedModel Model { get; }
@@ -117,6 +121,7 @@ public sealed class LlmEngine : IDisposable
         try
         {
             Options.Faults?.AtEach(EngineStage.Run, chunks);
+            _speculative?.Draft(chunks, _runner);
             _runner.Run(chunks);
             _speculative?.RecordPass(_runner.LastTokenCount, Stopwatch.GetElapsedTime(started).TotalSeconds);
         }
@@ -240,6 +245,7 @@ public sealed class LlmEngine : IDisposable
                 Speculation = r.Constraint is null ? _speculative?.StateFor(r.Params) : null,
             };
             r.Sequences.Add(seq);
+            _speculative?.Admit(seq);
             // The other choices wait for the first one's prefill and then share its blocks.
             if (first is null) { first = seq; Scheduler.Add(seq); }
             else (first.PendingForks ??= []).Add(seq);
@@ -251,9 +257,13 @@ public sealed class LlmEngine : IDisposable
         while (_aborts.TryDequeue(out var id)) _output.Abort(id);
     }
 
+    /// <summary>Blocks of the draft model's cache in use (0 without a draft model).</summary>
+    public int DraftBlocksInUse => _speculative?.DraftBlocksInUse ?? 0;
+
     public void Dispose()
     {
         _loop.Dispose();
+        _speculative?.Dispose();
         _runner.Dispose();
     }
 }

@@ -31,6 +31,10 @@ public sealed class ModelRunner : IDisposable
     }
 
     public Transformer Model { get; }
+    /// <summary>The pool its passes run on (a draft model's passes share it).</summary>
+    internal ComputePool Pool => _pool;
+    /// <summary>The attention policy its passes follow.</summary>
+    internal AttentionPolicy Attention => _attention;
     public KvCache Cache { get; }
     /// <summary>Threads a forward pass runs on, the engine loop's included.</summary>
     public int Threads => _pool.Threads;
@@ -59,6 +63,12 @@ public sealed class ModelRunner : IDisposable
         Model.Forward(_batch, Cache, _logits, _pool, _attention);
         TokensComputed += _batch.TokenCount;
     }
+
+    /// <summary>
+    /// A pass through only the first <paramref name="layers"/> layers (self-drafting) over this runner's cache and
+    /// pool; it writes those layers' K/V for the batch's positions, and logits to <paramref name="logits"/>.
+    /// </summary>
+    public void RunLayers(ForwardBatch batch, Span<float> logits, int layers) => Model.Forward(batch, Cache, logits, _pool, _attention, layers);
 
     /// <summary>The <paramref name="i"/>-th logits row of the last <see cref="Run"/>.</summary>
     public Span<float> Logits(int i) => _logits.AsSpan(i * VocabSize, VocabSize);

@@ -48,6 +48,8 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks)
     public int RunningCount => _running.Count;
     public long Preemptions { get; private set; }
     public IReadOnlyList<Sequence> Running => _running;
+    /// <summary>Called when a sequence gives up its blocks, by finishing or by preemption (a draft model's cache frees its own then).</summary>
+    internal Action<Sequence>? Released { get; set; }
 
     /// <summary>Queues a sequence: by priority (lower first), then arrival.</summary>
     public void Add(Sequence seq)
@@ -100,6 +102,7 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks)
     {
         if (!_running.Remove(seq)) _waiting.Remove(seq);
         blocks.Free(seq);
+        Released?.Invoke(seq);
     }
 
     /// <summary>Chooses this step's work. The returned plan is reused by the next call.</summary>
@@ -227,6 +230,7 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks)
         _running.Remove(seq);
         RemoveChunks(seq);
         blocks.Free(seq);
+        Released?.Invoke(seq);
         seq.ComputedTokens = 0;
         seq.Status = SequenceStatus.Waiting;
         Preemptions++;

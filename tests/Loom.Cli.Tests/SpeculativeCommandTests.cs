@@ -26,6 +26,23 @@ public class SpeculativeCommandTests
     }
 
     [Fact]
+    public void Run_with_a_draft_model()
+    {
+        // The model as its own draft model: every draft token is accepted.
+        var (code, stdout, err) = CliRunner.Run("run", "-m", RepoModels.Stories260K, "-p", "Once upon a time", "-n", "16", "--temp", "0",
+            "--ignore-eos", "-t", "1", "--draft-model", RepoModels.Stories260K, "--output", "json");
+        Assert.True(code == 0, err);
+        using var d = JsonDocument.Parse(stdout);
+        var s = d.RootElement.GetProperty("speculative");
+        Assert.Equal("draftmodel", s.GetProperty("method").GetString());
+        Assert.True(s.GetProperty("draft_tokens").GetInt64() > 0);
+        Assert.Equal(s.GetProperty("draft_tokens").GetInt64(), s.GetProperty("accepted_tokens").GetInt64());
+        (code, _, err) = CliRunner.Run("run", "-m", RepoModels.Stories260K, "-p", "a", "-n", "2", "--draft-model", RepoModels.Stories260K, "--speculative", "ngram");
+        Assert.Equal(1, code);
+        Assert.Contains("give one", err);
+    }
+
+    [Fact]
     public void Bench_throughput_reports_acceptance()
     {
         var (code, stdout, err) = CliRunner.Run("bench", "throughput", "-m", RepoModels.Stories260K, "--num-prompts", "2", "--input-len", "16",

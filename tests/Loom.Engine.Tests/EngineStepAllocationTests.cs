@@ -15,9 +15,11 @@ namespace Loom.Engine.Tests;
 public class EngineStepAllocationTests
 {
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void DecodeStepWithSixteenRunningSequencesAllocatesNothing(bool speculative)
+    [InlineData(null)]
+    [InlineData("ngram")]
+    [InlineData("layers:1")]
+    [InlineData("draft")]
+    public void DecodeStepWithSixteenRunningSequencesAllocatesNothing(string? speculative)
     {
         string dir = Directory.CreateTempSubdirectory("loom-step-alloc-").FullName;
         try
@@ -29,7 +31,7 @@ public class EngineStepAllocationTests
             using var engine = new LlmEngine(model, new EngineOptions
             {
                 KvCacheBytes = 64 << 20, MaxKvTokens = 16 * 1024, MaxNumSeqs = 16, Threads = 2,
-                Speculative = speculative ? new SpeculativeOptions { NumTokens = 3, MaxBatchTokens = 64 } : null,
+                Speculative = speculative is null ? null : SpeculativeDecodingTests.Method(speculative, model) with { NumTokens = 3, MaxBatchTokens = 64 },
             });
             const int sequences = 16, maxTokens = 600, measured = 64;
             var rng = new Random(7);
@@ -59,7 +61,7 @@ public class EngineStepAllocationTests
             Assert.True(engine.Scheduler.RunningCount == sequences, $"{engine.Scheduler.RunningCount} running; {allocated} bytes allocated");
             Assert.True(emitted >= sequences * (96 + measured), $"only {emitted} tokens emitted");
             Assert.True(allocated == 0, $"{allocated} bytes allocated over {measured} engine steps with {sequences} sequences");
-            if (speculative) Assert.True(engine.Metrics.SpeculativeDraftTokens > 0, "no draft was verified");
+            if (speculative is not null) Assert.True(engine.Metrics.SpeculativeDraftTokens > 0, "no draft was verified");
         }
         finally
         {

@@ -49,6 +49,6 @@ public class NgramProposerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new NgramProposer(0, 2));
         Assert.Throws<ArgumentOutOfRangeException>(() => new NgramProposer(3, 2));
         Assert.Throws<ArgumentOutOfRangeException>(() => new SpeculativeOptions { NumTokens = 0 }.Validate());
-        Assert.Throws<ArgumentException>(() => SpeculativeOptions.ParseMethod("medusa"));
+        Assert.Throws<ArgumentException>(() => SpeculativeOptions.Parse("medusa"));
     }
 }

@@ -25,10 +25,10 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
     public sealed record Steps(int Count) : Op;
     public sealed record Abort(int Which) : Op;
 
-    public sealed record Scenario(int KvTokens, int MaxSeqs, int Budget, bool Chunked, bool PrefixCaching, int SpeculativeTokens, Op[] Ops)
+    public sealed record Scenario(int KvTokens, int MaxSeqs, int Budget, bool Chunked, bool PrefixCaching, int SpeculativeTokens, string Method, Op[] Ops)
     {
         public override string ToString() =>
-            $"kv {KvTokens} tokens, max seqs {MaxSeqs}, budget {Budget}, chunked {Chunked}, prefix {PrefixCaching}, speculative {SpeculativeTokens}: {string.Join("; ", Ops.Select(o => o.ToString()))}";
+            $"kv {KvTokens} tokens, max seqs {MaxSeqs}, budget {Budget}, chunked {Chunked}, prefix {PrefixCaching}, speculative {SpeculativeTokens} ({Method}): {string.Join("; ", Ops.Select(o => o.ToString()))}";
     }
 
     private static Gen<Scenario> Scenarios =>
@@ -38,8 +38,9 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         from chunked in Gen.Elements(true, false)
         from prefix in Gen.Elements(true, false)
         from spec in Gen.Elements(0, 0, 1, 3, 6)
+        from method in Gen.Elements("ngram", "layers:1", "draft")
         from ops in Gen.ArrayOf(Ops(maxSeqs))
-        select new Scenario(kv, maxSeqs, budget, chunked, prefix, spec, ops);
+        select new Scenario(kv, maxSeqs, budget, chunked, prefix, spec, method, ops);
 
     private static Gen<Op> Ops(int maxSeqs) => Gen.Frequency(
         (4, from b in Gen.Choose(0, 2)
@@ -78,7 +79,7 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         {
             BlockSize = BlockSize, KvCacheBytes = 64 << 20, MaxKvTokens = s.KvTokens, MaxNumSeqs = s.MaxSeqs,
             MaxNumBatchedTokens = s.Budget, ChunkedPrefill = s.Chunked, PrefixCaching = s.PrefixCaching,
-            Speculative = s.SpeculativeTokens > 0 ? new SpeculativeOptions { NumTokens = s.SpeculativeTokens, MaxBatchTokens = s.Budget } : null,
+            Speculative = s.SpeculativeTokens > 0 ? SpeculativeDecodingTests.Method(s.Method, model) with { NumTokens = s.SpeculativeTokens, MaxBatchTokens = s.Budget } : null,
         };
         using var engine = new LlmEngine(model, options);
         var added = new List<(Request Request, Add Op)>();
@@ -125,6 +126,7 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
 
         var bm = engine.Blocks;
         bm.CheckConsistency();
+        if (engine.DraftBlocksInUse != 0) throw new Exception($"{engine.DraftBlocksInUse} draft model blocks still in use");
         if (bm.UsedBlocks != 0 || bm.FreeBlocks + bm.CachedBlocks != bm.NumBlocks || (!s.PrefixCaching && bm.CachedBlocks != 0))
             throw new Exception($"blocks after the run: {bm.UsedBlocks} used, {bm.CachedBlocks} cached, {bm.FreeBlocks} free of {bm.NumBlocks}");
         if (engine.PendingRequests != 0 || engine.Scheduler.RunningCount != 0 || engine.Scheduler.WaitingCount != 0)

@@ -10,9 +10,13 @@ namespace Loom.Engine.Tests;
 internal static class TinyModels
 {
     private static readonly Lazy<string> F16Path = new(() => Write(GgmlType.F16, seed: 11));
+    private static readonly Lazy<string> OtherPath = new(() => Write(GgmlType.F16, seed: 12));
 
     /// <summary>Loads the tiny F16 llama (dim 64, 2 layers, GQA 4/2, vocab 512, context 256).</summary>
     public static LoadedModel Load() => ModelLoader.Load(F16Path.Value);
+
+    /// <summary>Another model of the same shape and vocabulary, other random weights (a draft model that guesses badly).</summary>
+    public static LoadedModel LoadOther() => ModelLoader.Load(OtherPath.Value);
 
     private static string Write(GgmlType type, int seed)
     {

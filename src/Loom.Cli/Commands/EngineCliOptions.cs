@@ -41,10 +41,14 @@ internal sealed class EngineCliOptions
 
     private static Option<string?> CreateSpeculative()
     {
-        var o = new Option<string?>("--speculative") { Description = "Speculative decoding: ngram (prompt lookup: propose what followed the latest earlier occurrence of the last tokens). Output is unchanged" };
-        o.AcceptOnlyFromAmong("ngram");
-        return o;
+        return new Option<string?>("--speculative")
+        {
+            Description = "Speculative decoding: ngram (prompt lookup: propose what followed the latest earlier occurrence of the last tokens) "
+                + "or layers:N (the model's first N layers and its own head draft for it). Output is unchanged",
+        };
     }
+
+    public Option<string?> DraftModel { get; } = new("--draft-model") { Description = "Speculative decoding with a separate, smaller draft model with the same vocabulary (a model file or directory)" };
 
     public Option<int?> NumSpeculativeTokens { get; } = new Option<int?>("--num-speculative-tokens") { Description = "Most draft tokens per sequence and step (default 5; each sequence adapts below it to its acceptance)" }.InRange(1, 32);
 
@@ -55,7 +59,7 @@ internal sealed class EngineCliOptions
     public Option<int?> SpeculativeMaxBatchTokens { get; } = new Option<int?>("--speculative-max-batch-tokens") { Description = "Back-off cap: a step never runs more decode plus draft tokens than this (default 32); below it the measured step cost decides" }.InRange(1);
 
     public IEnumerable<Option> All => [KvCacheMemory, KvCacheDtype, MaxNumSeqs, MaxNumBatchedTokens, NoPrefixCaching, NoChunkedPrefill,
-        Speculative, NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens];
+        Speculative, DraftModel, NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens];
 
     /// <summary>Adds the options to a command.</summary>
     public void AddTo(Command command)
@@ -85,13 +89,18 @@ internal sealed class EngineCliOptions
 
     private EngineOptions ApplySpeculative(ParseResult parse, EngineOptions o)
     {
-        if (parse.GetValue(Speculative) is not { } method)
+        var draftPath = parse.GetValue(DraftModel);
+        if (draftPath is not null && parse.GetValue(Speculative) is not null) throw new ArgumentException("--draft-model and --speculative name two ways to draft: give one");
+        if (parse.GetValue(Speculative) is not { } method && draftPath is null)
         {
             foreach (var dependent in new Option[] { NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens })
-                if (parse.GetResult(dependent) is { Implicit: false }) throw new ArgumentException($"{dependent.Name} needs --speculative");
+                if (parse.GetResult(dependent) is { Implicit: false }) throw new ArgumentException($"{dependent.Name} needs --speculative or --draft-model");
             return o;
         }
-        var s = new SpeculativeOptions { Method = SpeculativeOptions.ParseMethod(method) };
+        // The draft model stays loaded for the command's life, as the engine does.
+        var s = draftPath is not null
+            ? new SpeculativeOptions { Method = SpeculativeMethod.DraftModel, DraftModel = Models.ModelLoader.Load(draftPath) }
+            : SpeculativeOptions.Parse(parse.GetValue(Speculative)!);
         if (parse.GetValue(NumSpeculativeTokens) is int k) s = s with { NumTokens = k };
         if (parse.GetValue(NgramMin) is int min) s = s with { NgramMin = min, NgramMax = Math.Max(min, s.NgramMax) };
         if (parse.GetValue(NgramMax) is int max) s = s with { NgramMax = max };

@@ -25,6 +25,9 @@ internal sealed class SpeculationState(int maxTokens)
     /// <summary>Estimated probability that a draft token is accepted given the one before it was (Laplace-smoothed, recent verifications weigh most).</summary>
     public double Acceptance => (_recentAccepted + 1) / (_recentAccepted + _recentRejected + 2);
 
+    /// <summary>Its block table and progress in a separate draft model's cache (<see cref="DraftModelDrafter"/>); null otherwise.</summary>
+    public Sequence? DraftShadow { get; set; }
+
     /// <summary>Draft tokens verified over the sequence's life.</summary>
     public int Proposed { get; private set; }
     /// <summary>Draft tokens the target accepted.</summary>
@@ -39,6 +42,16 @@ internal sealed class SpeculationState(int maxTokens)
     }
 
     public void Clear() => DraftCount = 0;
+
+    /// <summary>Holds <paramref name="count"/> draft slots after <paramref name="tokens"/>' last token, for a drafter that fills them once they are scheduled.</summary>
+    public int Reserve(ReadOnlySpan<int> tokens, int count)
+    {
+        _verify[0] = tokens[^1];
+        return DraftCount = Math.Clamp(count, 0, MaxTokens);
+    }
+
+    /// <summary>Sets draft token <paramref name="j"/>.</summary>
+    public void SetDraft(int j, int token) => _verify[1 + j] = token;
 
     /// <summary>Keeps the first <paramref name="count"/> tokens of the draft (the back-off's grant).</summary>
     public void Trim(int count) => DraftCount = Math.Min(DraftCount, Math.Max(0, count));

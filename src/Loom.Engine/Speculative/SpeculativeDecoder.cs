@@ -2,9 +2,10 @@ namespace Loom.Engine.Speculative;
 
 /// <summary>
 /// Speculative decoding inside the continuous batch. Before each step it asks the proposer for drafts for the
-/// running sequences that decode (within the back-off cap, <see cref="SpeculativeOptions.MaxBatchTokens"/>); the
-/// scheduler runs each draft with its sequence's last token as one chunk whose every row returns logits; after the
-/// pass this verifies each draft against those logits and the scheduler keeps only the accepted tokens' KV.
+/// running sequences that decode, or reserves draft slots for the layer drafter, which fills them once the scheduler
+/// has given them blocks, and keeps what the back-off grants; the scheduler runs each draft with its sequence's last
+/// token as one chunk whose every row returns logits; after the pass this verifies each draft against those logits
+/// and the scheduler keeps only the accepted tokens' KV.
 /// </summary>
 /// <remarks>
 /// Verification is the speculative-sampling rule (Leviathan et al., Chen et al.) for a point-mass draft: position j
@@ -16,21 +17,46 @@ namespace Loom.Engine.Speculative;
 /// seeded request yields the same tokens either way, and greedy output is the argmax chain itself. A stop string,
 /// EOS or the length limit inside an accepted run ends the sequence at that token, as a plain decode would.
 /// </remarks>
-internal sealed class SpeculativeDecoder(SpeculativeOptions options, int contextLength, int maxStepTokens, EngineMetrics metrics)
+internal sealed class SpeculativeDecoder : IDisposable
 {
     // Every few steps the back-off grants one token more than the cost model chooses, so a size measured during a
     // slow moment is measured again rather than ruled out for good.
     private const int ExploreEvery = 16;
-    private readonly ISpeculativeProposer _proposer = options.CreateProposer();
-    private readonly StepCostModel _cost = new(maxStepTokens);
+    private readonly SpeculativeOptions _options;
+    private readonly int _contextLength;
+    private readonly EngineMetrics _metrics;
+    private readonly ISpeculativeProposer? _proposer;
+    private readonly LayerDrafter? _drafter;
+    private readonly DraftModelDrafter? _draftModel;
+    private readonly StepCostModel _cost;
     private double[] _worth = new double[64];
     private int[] _owner = new int[64], _grant = new int[16];
     private long _steps;
 
-    public SpeculativeOptions Options => options;
+    public SpeculativeDecoder(SpeculativeOptions options, ModelRunner runner, int blockSize, int maxStepTokens, EngineMetrics metrics)
+    {
+        var config = runner.Model.Config;
+        _options = options;
+        _metrics = metrics;
+        _contextLength = config.ContextLength;
+        _cost = new StepCostModel(maxStepTokens);
+        _proposer = options.CreateProposer();
+        if (options.Method == SpeculativeMethod.Layers)
+        {
+            // All the layers is allowed: a draft that is the target itself, accepted throughout, checks the machinery.
+            if (options.DraftLayers > config.NumLayers)
+                throw new ArgumentException($"self-drafting from {options.DraftLayers} layers needs a model with as many; this one has {config.NumLayers}");
+            _drafter = new LayerDrafter(options.DraftLayers, config.VocabSize);
+        }
+        // The draft model's cache holds as many tokens as the target's.
+        if (options.Method == SpeculativeMethod.DraftModel)
+            _draftModel = new DraftModelDrafter(options.DraftModel!.Transformer, config.VocabSize, runner.Cache.NumBlocks, blockSize, runner.Pool, runner.Attention);
+    }
+
+    public SpeculativeOptions Options => _options;
 
     /// <summary>A new sequence's speculation state, or null when its request opted out.</summary>
-    public SpeculationState? StateFor(Sampling.SamplingParams p) => p.Speculative ? new SpeculationState(options.NumTokens) : null;
+    public SpeculationState? StateFor(Sampling.SamplingParams p) => p.Speculative ? new SpeculationState(_options.NumTokens) : null;
 
     /// <summary>Records the duration of a forward pass over <paramref name="tokens"/> tokens, for the back-off.</summary>
     public void RecordPass(int tokens, double seconds) => _cost.Record(tokens, seconds);
@@ -45,7 +71,7 @@ internal sealed class SpeculativeDecoder(SpeculativeOptions options, int context
         int decodes = 0;
         for (int i = 0; i < running.Count; i++)
             if (running[i].Length - running[i].ComputedTokens == 1) decodes++;
-        int room = Math.Min(options.MaxBatchTokens, stepBudget) - decodes, candidates = 0;
+        int room = Math.Min(_options.MaxBatchTokens, stepBudget) - decodes, candidates = 0;
         if (_grant.Length < running.Count) _grant = new int[Math.Max(running.Count, 2 * _grant.Length)];
         for (int i = 0; i < running.Count; i++)
         {
@@ -54,8 +80,8 @@ internal sealed class SpeculativeDecoder(SpeculativeOptions options, int context
             if (seq.Speculation is not { } state) continue;
             if (seq.Length - seq.ComputedTokens != 1 || room <= 0) { state.Clear(); continue; }
             // Never verify past what the sequence may still emit: its length limit and the context.
-            int limit = Math.Min(Math.Min(state.K, room), Math.Min(seq.Params.MaxTokens - seq.OutputLength, contextLength - seq.Length) - 1);
-            int d = state.Propose(_proposer, seq.Tokens, limit);
+            int limit = Math.Min(Math.Min(state.K, room), Math.Min(seq.Params.MaxTokens - seq.OutputLength, _contextLength - seq.Length) - 1);
+            int d = _proposer is not null ? state.Propose(_proposer, seq.Tokens, limit) : state.Reserve(seq.Tokens, limit);
             if (candidates + d > _worth.Length) { Array.Resize(ref _worth, 2 * (candidates + d)); Array.Resize(ref _owner, _worth.Length); }
             // Its j-th token is accepted only if all before it were: worth α^j, decreasing in j, so sorting by worth keeps each draft's order.
             double worth = 1;
@@ -74,6 +100,24 @@ internal sealed class SpeculativeDecoder(SpeculativeOptions options, int context
             if (running[i].Speculation is { } state) state.Trim(_grant[i]);
     }
 
+    /// <summary>Drafts the tokens of this step's speculative chunks when the method drafts with the model (their slots are reserved by now).</summary>
+    public void Draft(IReadOnlyList<ScheduledChunk> chunks, ModelRunner runner)
+    {
+        _drafter?.Fill(chunks, runner);
+        _draftModel?.Fill(chunks);
+    }
+
+    /// <summary>Sets up a newly admitted sequence (its shadow in the draft model's cache).</summary>
+    public void Admit(Sequence seq) => _draftModel?.Admit(seq);
+
+    /// <summary>Frees what the sequence holds in the draft model's cache (it finished or was preempted).</summary>
+    public void Release(Sequence seq) => _draftModel?.Release(seq);
+
+    /// <summary>Draft model blocks in use (0 without a draft model).</summary>
+    public int DraftBlocksInUse => _draftModel?.UsedBlocks ?? 0;
+
+    public void Dispose() => _draftModel?.Dispose();
+
     /// <summary>
     /// Samples and emits <paramref name="seq"/>'s tokens from the verification rows starting at
     /// <paramref name="firstRow"/> of <paramref name="runner"/>'s logits; returns how many of the
@@ -82,6 +126,7 @@ internal sealed class SpeculativeDecoder(SpeculativeOptions options, int context
     public int Verify(OutputProcessor output, ModelRunner runner, Sequence seq, int firstRow, int draft)
     {
         var state = seq.Speculation!;
+        int start = seq.Length - 1;
         state.BeginVerify(draft);
         int accepted = 0;
         for (int j = 0; j <= draft; j++)
@@ -92,8 +137,9 @@ internal sealed class SpeculativeDecoder(SpeculativeOptions options, int context
             accepted++;
             if (seq.Status == SequenceStatus.Finished) break;
         }
-        state.EndVerify(draft, accepted, options.Adaptive);
-        metrics.RecordSpeculation(draft, accepted);
+        state.EndVerify(draft, accepted, _options.Adaptive);
+        _draftModel?.Accepted(seq, start, accepted);
+        _metrics.RecordSpeculation(draft, accepted);
         return accepted;
     }
 }

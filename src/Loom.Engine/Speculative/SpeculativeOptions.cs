@@ -1,7 +1,7 @@
 namespace Loom.Engine.Speculative;
 
-/// <summary>Which proposer guesses the draft tokens.</summary>
-public enum SpeculativeMethod { Ngram }
+/// <summary>Which proposer guesses the draft tokens: prompt lookup, the target's own first layers, or a separate draft model.</summary>
+public enum SpeculativeMethod { Ngram, Layers, DraftModel }
 
 /// <summary>
 /// Speculative decoding settings of an engine (<see cref="EngineOptions.Speculative"/>; null turns it off).
@@ -9,6 +9,10 @@ public enum SpeculativeMethod { Ngram }
 public sealed record SpeculativeOptions
 {
     public SpeculativeMethod Method { get; init; } = SpeculativeMethod.Ngram;
+    /// <summary>Layers the self-drafting method runs (<see cref="SpeculativeMethod.Layers"/>): at most the model's.</summary>
+    public int DraftLayers { get; init; }
+    /// <summary>The draft model (<see cref="SpeculativeMethod.DraftModel"/>): the target's vocabulary; the caller owns it and keeps it loaded while the engine runs.</summary>
+    public Loom.Models.LoadedModel? DraftModel { get; init; }
     /// <summary>Most draft tokens proposed per sequence and step (vLLM's <c>num_speculative_tokens</c>).</summary>
     public int NumTokens { get; init; } = 5;
     /// <summary>Let each sequence's draft length follow its recent acceptance (grow by one after a full accept, else shrink to what was accepted plus one).</summary>
@@ -24,25 +28,26 @@ public sealed record SpeculativeOptions
     /// </summary>
     public int MaxBatchTokens { get; init; } = 32;
 
-    /// <summary>Parses a <c>--speculative</c> value: <c>ngram</c>.</summary>
-    public static SpeculativeMethod ParseMethod(string value) => value.Trim().ToLowerInvariant() switch
+    /// <summary>Parses a <c>--speculative</c> value: <c>ngram</c>, or <c>layers:N</c> (self-drafting from the first N layers).</summary>
+    public static SpeculativeOptions Parse(string value)
     {
-        "ngram" => SpeculativeMethod.Ngram,
-        _ => throw new ArgumentException($"unknown speculative method '{value}' (expected: ngram)"),
-    };
+        var v = value.Trim().ToLowerInvariant();
+        if (v == "ngram") return new SpeculativeOptions { Method = SpeculativeMethod.Ngram };
+        if (v.StartsWith("layers:", StringComparison.Ordinal) && int.TryParse(v["layers:".Length..], System.Globalization.NumberStyles.None, null, out int n) && n >= 1)
+            return new SpeculativeOptions { Method = SpeculativeMethod.Layers, DraftLayers = n };
+        throw new ArgumentException($"unknown speculative method '{value}' (expected: ngram or layers:N with N >= 1)");
+    }
 
     public void Validate()
     {
         if (!Enum.IsDefined(Method)) throw new ArgumentOutOfRangeException(nameof(Method));
         if (NumTokens is < 1 or > 32) throw new ArgumentOutOfRangeException(nameof(NumTokens), "num-speculative-tokens must be 1..32");
         if (NgramMin < 1 || NgramMax < NgramMin) throw new ArgumentOutOfRangeException(nameof(NgramMin), $"n-gram sizes must satisfy 1 <= min ({NgramMin}) <= max ({NgramMax})");
+        if (Method == SpeculativeMethod.DraftModel && DraftModel is null) throw new ArgumentException("the draft-model method needs a draft model", nameof(DraftModel));
+        if (Method == SpeculativeMethod.Layers && DraftLayers < 1) throw new ArgumentOutOfRangeException(nameof(DraftLayers), "self-drafting needs at least one layer (layers:N)");
         if (MaxBatchTokens < 1) throw new ArgumentOutOfRangeException(nameof(MaxBatchTokens), "speculative-max-batch-tokens must be at least 1");
     }
 
-    /// <summary>The proposer these options name.</summary>
-    internal ISpeculativeProposer CreateProposer() => Method switch
-    {
-        SpeculativeMethod.Ngram => new NgramProposer(NgramMin, NgramMax),
-        _ => throw new ArgumentOutOfRangeException(nameof(Method)),
-    };
+    /// <summary>The token-lookup proposer these options name, or null for a method that drafts with the model.</summary>
+    internal ISpeculativeProposer? CreateProposer() => Method == SpeculativeMethod.Ngram ? new NgramProposer(NgramMin, NgramMax) : null;
 }

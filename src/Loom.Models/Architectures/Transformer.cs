@@ -71,14 +71,18 @@ public sealed unsafe class Transformer : IDisposable
     /// fills <paramref name="logits"/> ([batch.LogitCount, vocab]) for the requested tokens. The work is split over
     /// <paramref name="pool"/> and attention planned by <paramref name="attention"/>: the caller's, never the process's
     /// (<see cref="ComputePool.Shared"/> and <see cref="AttentionPolicy.Default"/> when none are given).
+    /// <paramref name="layers"/>, when between 1 and the model's layer count, runs only the first that many layers
+    /// before the final norm and the classifier: the model drafting for itself (speculative decoding's self-drafting);
+    /// only those layers' K/V are written.
     /// </summary>
-    public void Forward(ForwardBatch batch, KvCache cache, Span<float> logits, ComputePool? pool = null, AttentionPolicy? attention = null)
+    public void Forward(ForwardBatch batch, KvCache cache, Span<float> logits, ComputePool? pool = null, AttentionPolicy? attention = null, int layers = 0)
     {
         pool ??= ComputePool.Shared;
         attention ??= AttentionPolicy.Default;
         var c = Config;
         int T = batch.TokenCount, dim = c.Dim, qDim = c.NumHeads * c.HeadDim, kvDim = KvDim, ffn = c.FfnDim;
         if (logits.Length < batch.LogitCount * c.VocabSize) throw new ArgumentException("logits buffer too small", nameof(logits));
+        int numLayers = layers > 0 && layers < c.NumLayers ? layers : c.NumLayers;
         _s.Ensure(this, T, batch.LogitCount, c.ContextLength);
         if (c.IsMoe) _moeScratch.Ensure(c, _moe, T);
         var s = _s;
@@ -104,7 +108,7 @@ public sealed unsafe class Transformer : IDisposable
         }
 
         LayerSteps.AddNorm(pool, s.X, null, s.Xb, _attnNorm[0], T, dim, c.RmsNormEps);
-        for (int l = 0; l < c.NumLayers; l++)
+        for (int l = 0; l < numLayers; l++)
         {
             var w = Weights.Layers[l];
             var q = s.Q.AsSpan(0, T * qDim);
@@ -120,7 +124,7 @@ public sealed unsafe class Transformer : IDisposable
 
             // Feed-forward block: SwiGLU, or a mixture of SwiGLU experts. The reference runs the last layer's FFN
             // only for output tokens, so a sequence's single output token is summed there as a lone token.
-            if (l == c.NumLayers - 1) MarkLoneOutputs(batch, gemv);
+            if (l == numLayers - 1) MarkLoneOutputs(batch, gemv);
             LayerSteps.AddNorm(pool, s.X, s.Xb, s.Xb, _ffnNorm[l], T, dim, c.RmsNormEps);
             var ffnOut = s.Xb;
             if (_moe[l] is { } moe) moe.Forward(s.Xb, T, gemv, ffnOut = s.FfnOut, _moeScratch, pool);
@@ -131,7 +135,7 @@ public sealed unsafe class Transformer : IDisposable
                 LayerSteps.SwiGlu(pool, s.Gate, s.Up, T, ffn);
                 MatMul.Compute(w.WDown!, gate, T, xb, s.Quant, gemv, pool);
             }
-            if (l + 1 < c.NumLayers) LayerSteps.AddNorm(pool, s.X, ffnOut, s.Xb, _attnNorm[l + 1], T, dim, c.RmsNormEps);
+            if (l + 1 < numLayers) LayerSteps.AddNorm(pool, s.X, ffnOut, s.Xb, _attnNorm[l + 1], T, dim, c.RmsNormEps);
             else LayerSteps.Add(pool, s.X, ffnOut, T, dim);
         }
 
