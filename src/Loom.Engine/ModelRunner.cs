@@ -14,9 +14,6 @@ public sealed class ModelRunner : IDisposable
     private readonly ForwardBatch _batch = new();
     private readonly ComputePool _pool;
     private readonly bool _ownsPool;
-
-    /// <summary>The pool the forward pass runs on, which the engine also uses between passes.</summary>
-    internal ComputePool Pool => _pool;
     private readonly AttentionPolicy _attention;
     private float[] _logits = [];
 
