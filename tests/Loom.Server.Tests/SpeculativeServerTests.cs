@@ -1,6 +1,8 @@
 using Loom.Engine;
 using Loom.Engine.Speculative;
 using Loom.Models;
+using Loom.Server.InProcess;
+using Microsoft.Extensions.AI;
 
 namespace Loom.Server.Tests;
 
@@ -56,5 +58,28 @@ public sealed class SpeculativeServerTests : IAsyncLifetime
         var bad = await raw.PostAsync("completions", """{"model":"tiny","prompt":"hi","speculative":"yes"}""");
         Assert.Equal(400, bad.Status);
         Assert.Contains("speculative", bad.Body);
+    }
+
+    [Fact]
+    public async Task The_chat_client_speculates_unless_told_not_to_and_reports_it()
+    {
+        IChatClient client = new LoomChatClient(_engine, "tiny");
+        List<ChatMessage> messages = [new(ChatRole.User, string.Concat(Enumerable.Repeat("the little dog ran to the park. ", 6)))];
+        var on = await client.GetResponseAsync(messages, new ChatOptions { Temperature = 0, MaxOutputTokens = 24 });
+        var offOptions = new ChatOptions { Temperature = 0, MaxOutputTokens = 24, AdditionalProperties = new() { ["speculative"] = false } };
+        var off = await client.GetResponseAsync(messages, offOptions);
+        Assert.Equal(off.Text, on.Text);
+        Assert.Equal(off.Usage!.OutputTokenCount, on.Usage!.OutputTokenCount);
+        Assert.True(on.Usage.OutputTokenCount > 4, $"too short to speculate: '{on.Text}'");
+        Assert.NotNull(on.Usage.AdditionalCounts);
+        long drafted = on.Usage.AdditionalCounts["speculative_draft_tokens"];
+        Assert.True(drafted > 0, "no draft tokens reported");
+        Assert.True(on.Usage.AdditionalCounts["speculative_accepted_tokens"] <= drafted);
+        Assert.Null(off.Usage.AdditionalCounts);
+
+        UsageDetails? streamed = null;
+        await foreach (var u in client.GetStreamingResponseAsync(messages, new ChatOptions { Temperature = 0, MaxOutputTokens = 24 }))
+            foreach (var c in u.Contents) if (c is UsageContent uc) streamed = uc.Details;
+        Assert.True(streamed?.AdditionalCounts?.ContainsKey("speculative_draft_tokens") == true);
     }
 }

@@ -44,9 +44,10 @@ public sealed class LoomChatClient : IChatClient
     {
         var acc = new ChoiceAccumulator();
         var (call, prompt, tools) = Submit(messages, options);
+        RequestOutput last = default;
         await using (call)
         {
-            await foreach (var (_, o) in call.ReadAllAsync(cancellationToken)) acc.Add(o);
+            await foreach (var (_, o) in call.ReadAllAsync(cancellationToken)) { acc.Add(o); last = o; }
         }
         var message = new ChatMessage(ChatRole.Assistant, acc.Text.ToString());
         bool calledTools = false;
@@ -67,7 +68,7 @@ public sealed class LoomChatClient : IChatClient
             ModelId = ModelId,
             CreatedAt = DateTimeOffset.UtcNow,
             FinishReason = Map(acc.FinishReason, calledTools),
-            Usage = new UsageDetails { InputTokenCount = prompt, OutputTokenCount = acc.CompletionTokens, TotalTokenCount = prompt + acc.CompletionTokens },
+            Usage = Usage(prompt, acc.CompletionTokens, last),
         };
     }
 
@@ -104,11 +105,31 @@ public sealed class LoomChatClient : IChatClient
                 if (o.FinishReason is not null)
                     foreach (var c in calls.Calls) update.Contents.Add(ChatToolMapping.Call(c));
                 if (o.FinishReason is not null)
-                    update.Contents.Add(new UsageContent(new UsageDetails { InputTokenCount = prompt, OutputTokenCount = o.CompletionTokens, TotalTokenCount = prompt + o.CompletionTokens }));
+                    update.Contents.Add(new UsageContent(Usage(prompt, o.CompletionTokens, o)));
                 yield return update;
             }
         }
     }
+
+    /// <summary>
+    /// Token counts, with speculative decoding's draft and accepted tokens (as the server's usage reports them) in
+    /// <see cref="UsageDetails.AdditionalCounts"/> when the request speculated.
+    /// </summary>
+    private static UsageDetails Usage(int prompt, int completion, RequestOutput last)
+    {
+        var usage = new UsageDetails { InputTokenCount = prompt, OutputTokenCount = completion, TotalTokenCount = prompt + completion };
+        if (last.SpeculativeDraftTokens > 0)
+            usage.AdditionalCounts = new() { ["speculative_draft_tokens"] = last.SpeculativeDraftTokens, ["speculative_accepted_tokens"] = last.SpeculativeAcceptedTokens };
+        return usage;
+    }
+
+    /// <summary>
+    /// Whether the request may speculate: <c>AdditionalProperties["speculative"] = false</c> opts out, as the server's
+    /// <c>"speculative": false</c> does (the output is the same either way).
+    /// </summary>
+    private static bool Speculative(ChatOptions? options) =>
+        options?.AdditionalProperties?.TryGetValue("speculative", out object? v) is not true
+        || v switch { bool b => b, System.Text.Json.JsonElement { ValueKind: System.Text.Json.JsonValueKind.False } => false, _ => true };
 
     private (EngineCall Call, int PromptTokens, ToolPlan? Tools) Submit(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
@@ -130,6 +151,7 @@ public sealed class LoomChatClient : IChatClient
             Stop = options?.StopSequences?.ToArray() ?? [],
             MaxTokens = Math.Max(1, Math.Min(options?.MaxOutputTokens ?? DefaultMaxOutputTokens, room)),
             Constraint = Constraint(options?.ResponseFormat),
+            Speculative = Speculative(options),
         };
         if (tools is not null && ToolConstraint.Schema(tools) is { } toolSchema)
         {
