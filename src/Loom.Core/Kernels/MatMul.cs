@@ -11,7 +11,7 @@ namespace Loom.Core.Kernels;
 /// per group of tokens. Threads split the rows; every output is computed the same way whatever the split.
 /// Float weights are summed per pair in llama.cpp's order for GEMM or GEMV (see <see cref="Dot"/>).
 /// </summary>
-public static unsafe class MatMul
+public static unsafe partial class MatMul
 {
     /// <summary>Tokens whose activations stay cache-resident while a thread walks its rows.</summary>
     private const int TokenBlock = 64;

@@ -17,13 +17,19 @@ public sealed class BenchRunner(Transformer model)
 
     public Transformer Model { get; } = model;
 
-    /// <summary>Weight bytes read per generated token: every tensor, except that untied embeddings give one row.</summary>
+    /// <summary>
+    /// Weight bytes read per generated token: every tensor, except that untied embeddings give one row and a
+    /// mixture-of-experts layer reads only the experts a token is routed to (used / count of each expert tensor).
+    /// </summary>
     public long WeightBytesPerToken
     {
         get
         {
             var w = Model.Weights;
-            long all = w.All().Sum(t => t.ByteSize);
+            var c = Model.Config;
+            var experts = w.Layers.Select(l => l.Moe).OfType<MoeWeights>().SelectMany(m => new[] { m.GateExps, m.UpExps, m.DownExps })
+                .ToHashSet(ReferenceEqualityComparer.Instance);
+            long all = w.All().Sum(t => experts.Contains(t) ? t.ByteSize / c.ExpertCount * c.ExpertUsedCount : t.ByteSize);
             return ReferenceEquals(w.TokenEmbedding, w.Output) ? all : all - w.TokenEmbedding.ByteSize + w.TokenEmbedding.RowBytes;
         }
     }

@@ -66,7 +66,8 @@ internal sealed unsafe class MoeFeedForward
         for (int t = 0; t < tokens; t++)
             MoeRouting.Route(s.Logits.AsSpan(t * E, E), s.Experts.AsSpan(t * k, k), s.Weights.AsSpan(t * k, k), c.ExpertWeightsNorm, c.ExpertWeightsScale);
 
-        // Group the (token, slot) pairs by expert: row r of the grouped buffers is pair s.Pair[r]; s.Row maps back.
+        // Group the (token, slot) pairs by expert: expert e owns rows [start[e], start[e+1]) of the grouped buffers,
+        // filled in token order, and s.Row[pair] is the pair's row.
         var start = s.Start;
         Array.Clear(start, 0, E + 1);
         for (int i = 0; i < rows; i++) start[s.Experts[i] + 1]++;
@@ -80,21 +81,11 @@ internal sealed unsafe class MoeFeedForward
             x.AsSpan(i / k * dim, dim).CopyTo(s.Grouped.AsSpan(r * dim, dim));
         }
 
-        for (int e = 0; e < E; e++)
-        {
-            int n = start[e + 1] - start[e];
-            if (n == 0) continue;
-            int r0 = start[e];
-            MatMul.Compute(s.Grouped.AsSpan(r0 * dim, n * dim), n, s.Quant, s.Lone, _up[e], s.Up.AsSpan(r0 * ff, n * ff), _gate[e], s.Gate.AsSpan(r0 * ff, n * ff), pool: pool);
-        }
+        // Every routed expert over its rows, all in one dispatch per product: gate and up, then down.
+        var grouped = s.Grouped.AsSpan(0, rows * dim);
+        MatMul.ComputeGrouped(grouped, start, E, _up, s.Up.AsSpan(0, rows * ff), s.Quant, s.Pairs, s.Lone, pool, _gate, s.Gate.AsSpan(0, rows * ff));
         LayerSteps.SwiGlu(pool, s.Gate, s.Up, rows, ff);
-        for (int e = 0; e < E; e++)
-        {
-            int n = start[e + 1] - start[e];
-            if (n == 0) continue;
-            int r0 = start[e];
-            MatMul.Compute(_down[e], s.Gate.AsSpan(r0 * ff, n * ff), n, s.Down.AsSpan(r0 * dim, n * dim), s.Quant, s.Lone, pool);
-        }
+        MatMul.ComputeGrouped(s.Gate.AsSpan(0, rows * ff), start, E, _down, s.Down.AsSpan(0, rows * dim), s.Quant, s.Pairs, s.Lone, pool);
 
         if (_w.DownShexp is { } downSh) Shared(x, tokens, gemv, s, pool, downSh);
         pool.For(tokens, (long)dim * k, (this, s, y), static (j, a, b) => j.Item1.Combine(j.Item2, j.Item3, a, b));
@@ -146,7 +137,7 @@ internal sealed class MoeScratch
 {
     public float[] Logits = [], Weights = [], Grouped = [], Gate = [], Up = [], Down = [];
     public float[] SharedGate = [], SharedUp = [], SharedOut = [], SharedScale = [];
-    public int[] Experts = [], Row = [], Start = [], Fill = [];
+    public int[] Experts = [], Row = [], Start = [], Fill = [], Pairs = [];
     /// <summary>All true: every expert row is summed as a lone token.</summary>
     public bool[] Lone = [];
     public byte[] Quant = [];
@@ -158,7 +149,7 @@ internal sealed class MoeScratch
         int rows = tokens * c.ExpertUsedCount, sh = c.SharedExpertFfnDim;
         Logits = new float[tokens * c.ExpertCount];
         Weights = new float[rows]; Experts = new int[rows]; Row = new int[rows];
-        Start = new int[c.ExpertCount + 1]; Fill = new int[c.ExpertCount];
+        Start = new int[c.ExpertCount + 1]; Fill = new int[c.ExpertCount]; Pairs = new int[2 * c.ExpertCount];
         Grouped = new float[rows * c.Dim]; Down = new float[rows * c.Dim];
         Gate = new float[rows * c.ExpertFfnDim]; Up = new float[rows * c.ExpertFfnDim];
         SharedGate = new float[tokens * sh]; SharedUp = new float[tokens * sh];
