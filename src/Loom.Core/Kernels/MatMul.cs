@@ -64,7 +64,11 @@ public static unsafe partial class MatMul
                     pool.For(blocks, (long)k * F16Gemm.Tokens, new PackJob(xq, xRow, packedX, tokens, k), static (j, start, end) => j.Run(start, end));
                 }
                 var job = new PairJob(w, xq, xRow, yp, tokens, n, k, gemv, prescaled, packedX);
-                pool.For(n, (long)k * tokens, job, static (j, start, end) => j.Run(start, end));
+                // F16Gemm's threads take whole six-row groups: a share cut mid-group leaves rows to the slower tiles.
+                if (packedX != null)
+                    pool.For((n + F16Gemm.Rows - 1) / F16Gemm.Rows, (long)k * tokens * F16Gemm.Rows, job,
+                        static (j, start, end) => j.Run(start * F16Gemm.Rows, Math.Min(j.Rows, end * F16Gemm.Rows)));
+                else pool.For(n, (long)k * tokens, job, static (j, start, end) => j.Run(start, end));
             }
             else
             {
@@ -262,6 +266,8 @@ public static unsafe partial class MatMul
     /// <param name="packedX">The activations packed for <see cref="F16Gemm"/>, which then takes rows six at a time.</param>
     private readonly struct PairJob(WeightTensor w, byte* xq, int xRow, float* y, int tokens, int n, int k, bool[]? gemv, bool prescaled, float* packedX)
     {
+        public int Rows => n;
+
         public void Run(int start, int end)
         {
             if (packedX != null) start = RunF16Gemm(start, end);
