@@ -18,7 +18,7 @@ public sealed record EngineOptions
     /// <summary>Split long prompts into chunks that fit the step budget (Sarathi), so decodes never stall behind them.</summary>
     public bool ChunkedPrefill { get; init; } = true;
     public bool PrefixCaching { get; init; } = true;
-    /// <summary>Most requests waiting before <see cref="LlmEngine.AddRequest"/> refuses new ones.</summary>
+    /// <summary>Most requests waiting before <c>LlmEngine.AddRequest</c> refuses new ones.</summary>
     public int MaxWaiting { get; init; } = 1024;
     /// <summary>KV cache element type: f16 (llama.cpp's default, exact attention) or int8 with per-head scales.</summary>
     public Loom.Models.Architectures.KvCacheType KvCacheDtype { get; init; } = Loom.Models.Architectures.KvCacheType.F16;

@@ -61,16 +61,35 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
     public void RandomInterleavingsFinishWithTheTokensTheyGetAlone()
     {
         using var model = TinyModels.Load();
-        var rng = new Random(42);
-        // The third base repeats a short run, so n-gram drafts are proposed on it all the time.
-        _bases ??= [.. Enumerable.Range(0, 2).Select(_ => TinyModels.RandomTokens(rng, MaxPrompt, model.Config.VocabSize)),
-            [.. Enumerable.Repeat(TinyModels.RandomTokens(rng, 5, model.Config.VocabSize), MaxPrompt / 5).SelectMany(u => u)]];
+        MakeBases(model);
         var config = Config.QuickThrowOnFailure.WithMaxTest(40).WithEndSize(30);
         Check.One(config, Prop.ForAll(Arb.From(Scenarios), (Scenario s) => Run(model, s)));
         output.WriteLine($"preemptions {_preemptions}, forked requests {_forks}, prefix hits {_hits}, draft tokens {_drafted} ({_accepted} accepted)");
         Assert.True(_preemptions > 0, "no scenario preempted anything: memory is not tight enough");
         Assert.True(_accepted > 0 && _accepted < _drafted, "speculation was not exercised with both acceptances and rejections");
         Assert.True(_forks > 0 && _hits > 0);
+    }
+
+    /// <summary>
+    /// A sampled n = 3 request whose chunked prompt ends in a step that could speculate: its siblings must fork from
+    /// the prompt's progress, not from a verification run still in flight (found by the property above, for layers:1).
+    /// </summary>
+    [Theory]
+    [InlineData("layers:1")]
+    [InlineData("ngram")]
+    public void ForkedChoicesOfAChunkedPromptGetTheirTokensAlone(string method)
+    {
+        using var model = TinyModels.Load();
+        MakeBases(model);
+        Run(model, new Scenario(66, 4, 16, true, false, 6, method, [new Add(0, 17, 4, 3, true, 0)]));
+    }
+
+    private static void MakeBases(LoadedModel model)
+    {
+        var rng = new Random(42);
+        // The third base repeats a short run, so n-gram drafts are proposed on it all the time.
+        _bases ??= [.. Enumerable.Range(0, 2).Select(_ => TinyModels.RandomTokens(rng, MaxPrompt, model.Config.VocabSize)),
+            [.. Enumerable.Repeat(TinyModels.RandomTokens(rng, 5, model.Config.VocabSize), MaxPrompt / 5).SelectMany(u => u)]];
     }
 
     private static void Run(LoadedModel model, Scenario s)

@@ -78,7 +78,9 @@ internal sealed class SpeculativeDecoder : IDisposable
             var seq = running[i];
             _grant[i] = 0;
             if (seq.Speculation is not { } state) continue;
-            if (seq.Length - seq.ComputedTokens != 1 || room <= 0) { state.Clear(); continue; }
+            // A prompt whose n > 1 siblings wait on it finishes as a plain chunk: they fork from its progress after it
+            // advances, which a verification run only records once all its tokens are sampled.
+            if (seq.Length - seq.ComputedTokens != 1 || room <= 0 || seq.PendingForks is not null) { state.Clear(); continue; }
             // Never verify past what the sequence may still emit: its length limit and the context.
             int limit = Math.Min(Math.Min(state.K, room), Math.Min(seq.Params.MaxTokens - seq.OutputLength, _contextLength - seq.Length) - 1);
             int d = _proposer is not null ? state.Propose(_proposer, seq.Tokens, limit) : state.Reserve(seq.Tokens, limit);
