@@ -18,6 +18,11 @@ public sealed record ModelLoadOptions
     /// then, with <see cref="Prefetch"/>, paging them in, each pass taking an equal share of the total.
     /// </summary>
     public IProgress<WorkProgress>? Progress { get; init; }
+    /// <summary>
+    /// The longest sequence to serve, below the model's own context (llama.cpp's <c>n_ctx</c> per sequence, vLLM's
+    /// <c>max_model_len</c>); null keeps the model's. LongRoPE models pick their rope factors by it, as llama.cpp does.
+    /// </summary>
+    public int? ContextLength { get; init; }
 }
 
 /// <summary>Opens any model Loom runs: a GGUF file, a Hugging Face directory (safetensors + config.json + tokenizer.json) or a llama2.c checkpoint.</summary>
@@ -29,11 +34,13 @@ public static class ModelLoader
         int passes = options.Prefetch ? 2 : 1;
         var prepare = Pass(options.Progress, 0, passes);
         LoadedModel model;
-        if (Directory.Exists(path)) model = LoadHuggingFace(path, prepare);
+        if (options.ContextLength is <= 0) throw new ArgumentOutOfRangeException(nameof(options), $"context length {options.ContextLength} must be positive");
+        var fit = (Func<ModelConfig, ModelConfig>)(c => options.ContextLength is int n && n < c.ContextLength ? c with { ContextLength = n } : c);
+        if (Directory.Exists(path)) model = LoadHuggingFace(path, prepare, fit);
         else if (!File.Exists(path)) throw new ModelFormatException(path, "no such file or directory");
-        else if (IsGguf(path)) model = LoadGguf(path, prepare);
-        else if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) model = LoadHuggingFace(Path.GetDirectoryName(Path.GetFullPath(path))!, prepare);
-        else model = LoadLlama2c(path, options.TokenizerPath, prepare);
+        else if (IsGguf(path)) model = LoadGguf(path, prepare, fit);
+        else if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) model = LoadHuggingFace(Path.GetDirectoryName(Path.GetFullPath(path))!, prepare, fit);
+        else model = LoadLlama2c(path, options.TokenizerPath, prepare, fit);
         if (options.Prefetch) Touch(model, Pass(options.Progress, 1, passes));
         return model;
     }
@@ -52,7 +59,7 @@ public static class ModelLoader
         return fs.Read(magic) == 4 && BitConverter.ToUInt32(magic) == GgufFile.Magic;
     }
 
-    private static LoadedModel LoadGguf(string path, IProgress<WorkProgress>? progress)
+    private static LoadedModel LoadGguf(string path, IProgress<WorkProgress>? progress, Func<ModelConfig, ModelConfig> fit)
     {
         var file = GgufFile.Open(path);
         try
@@ -64,7 +71,7 @@ public static class ModelLoader
             {
                 Path = path,
                 Format = "gguf",
-                Transformer = new Transformer(config, weights, progress),
+                Transformer = new Transformer(fit(config), weights, progress),
                 Tokenizer = tokenizer,
                 Name = file.GetString("general.name") ?? Path.GetFileNameWithoutExtension(path),
                 Metadata = file.Metadata,
@@ -77,7 +84,7 @@ public static class ModelLoader
         }
     }
 
-    private static LoadedModel LoadHuggingFace(string dir, IProgress<WorkProgress>? progress)
+    private static LoadedModel LoadHuggingFace(string dir, IProgress<WorkProgress>? progress, Func<ModelConfig, ModelConfig> fit)
     {
         string tokenizerJson = Path.Combine(dir, "tokenizer.json");
         if (!File.Exists(tokenizerJson)) throw new ModelFormatException(dir, "no tokenizer.json in the model directory");
@@ -90,7 +97,7 @@ public static class ModelLoader
             {
                 Path = dir,
                 Format = "safetensors",
-                Transformer = new Transformer(config, weights, progress),
+                Transformer = new Transformer(fit(config), weights, progress),
                 Tokenizer = tokenizer,
                 Name = Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar)),
             };
@@ -102,7 +109,7 @@ public static class ModelLoader
         }
     }
 
-    private static LoadedModel LoadLlama2c(string path, string? tokenizerPath, IProgress<WorkProgress>? progress)
+    private static LoadedModel LoadLlama2c(string path, string? tokenizerPath, IProgress<WorkProgress>? progress, Func<ModelConfig, ModelConfig> fit)
     {
         tokenizerPath ??= FindLlama2cTokenizer(path) ?? throw new ModelFormatException(path, "llama2.c checkpoint needs a tokenizer: pass --tokenizer or put tokenizer.bin beside it");
         var (config, weights) = Llama2cCheckpoint.Load(path);
@@ -114,7 +121,7 @@ public static class ModelLoader
             {
                 Path = path,
                 Format = "llama2c",
-                Transformer = new Transformer(config, weights, progress),
+                Transformer = new Transformer(fit(config), weights, progress),
                 Tokenizer = tokenizer,
                 Name = Path.GetFileNameWithoutExtension(path),
             };

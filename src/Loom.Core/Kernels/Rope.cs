@@ -9,9 +9,10 @@ public static class Rope
 {
     /// <summary>
     /// Fills <paramref name="cos"/> and <paramref name="sin"/> (each ropeDim/2 long) for one position.
-    /// <paramref name="freqFactors"/> divides each frequency's angle (Llama 3 scaling); <paramref name="freqScale"/> scales positions.
+    /// <paramref name="freqFactors"/> divides each frequency's angle (Llama 3 scaling, LongRoPE); <paramref name="freqScale"/>
+    /// scales positions; <paramref name="mscale"/> multiplies both cos and sin, as ggml's <c>attn_factor</c> does.
     /// </summary>
-    public static void Angles(int position, int ropeDim, float theta, float freqScale, ReadOnlySpan<float> freqFactors, Span<float> cos, Span<float> sin)
+    public static void Angles(int position, int ropeDim, float theta, float freqScale, ReadOnlySpan<float> freqFactors, Span<float> cos, Span<float> sin, float mscale = 1f)
     {
         float thetaScale = MathF.Pow(theta, -2.0f / ropeDim);
         float t = position;
@@ -19,8 +20,8 @@ public static class Rope
         {
             float ff = freqFactors.IsEmpty ? 1.0f : freqFactors[i];
             float angle = freqScale * (t / ff);
-            cos[i] = MathF.Cos(angle);
-            sin[i] = MathF.Sin(angle);
+            cos[i] = MathF.Cos(angle) * mscale;
+            sin[i] = MathF.Sin(angle) * mscale;
             t *= thetaScale;
         }
     }

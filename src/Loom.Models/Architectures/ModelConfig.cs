@@ -6,7 +6,7 @@ namespace Loom.Models.Architectures;
 /// </summary>
 public sealed record ModelConfig
 {
-    /// <summary>Architecture name as GGUF spells it: llama, mistral, qwen2, qwen3, qwen2moe, qwen3moe, olmoe.</summary>
+    /// <summary>Architecture name as GGUF spells it: llama, mistral, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, phi3.</summary>
     public required string Architecture { get; init; }
     public required int VocabSize { get; init; }
     /// <summary>Model (embedding) width.</summary>
@@ -28,6 +28,17 @@ public sealed record ModelConfig
     public float RopeFreqScale { get; init; } = 1f;
     /// <summary>Per-frequency divisors (Llama 3 rope scaling), length RopeDim/2, or null.</summary>
     public float[]? RopeFreqFactors { get; init; }
+    /// <summary>LongRoPE's long and short divisors (Phi-3); used when <see cref="RopeFreqFactors"/> is null.</summary>
+    public LongRope? LongRope { get; init; }
+    /// <summary>Multiplies RoPE's cos and sin (ggml's <c>attn_factor</c>, from <c>rope.scaling.attn_factor</c>), so Q·K by its square.</summary>
+    public float RopeAttnFactor { get; init; } = 1f;
+    /// <summary>The divisors RoPE runs with: the file's frequency factors, else LongRoPE's set for this context, else none.</summary>
+    public float[]? ActiveRopeFactors => RopeFreqFactors ?? LongRope?.Factors(ContextLength);
+    /// <summary>
+    /// The sliding window the file declares (keys at pos - window or earlier are masked); 0 for none. Loom's attention
+    /// does not mask by it, so loaders cut <see cref="ContextLength"/> to it (see <c>Phi3Gguf</c>).
+    /// </summary>
+    public int SlidingWindow { get; init; }
     public bool TiedEmbeddings { get; init; }
     public bool QkvBias { get; init; }
     public bool QkNorm { get; init; }
@@ -75,5 +86,8 @@ public sealed record ModelConfig
             Check(ExpertWeightsScale > 0 && float.IsFinite(ExpertWeightsScale), $"expert weights scale {ExpertWeightsScale}");
         }
         Check(RopeFreqFactors is null || RopeFreqFactors.Length == RopeDim / 2, "rope frequency factors do not match the rope dimension");
+        Check(LongRope is null || (LongRope.Long.Length == RopeDim / 2 && LongRope.Short.Length == RopeDim / 2), "LongRoPE factors do not match the rope dimension");
+        Check(LongRope is null || LongRope.OriginalContext > 0, "LongRoPE needs a positive original context length");
+        Check(RopeAttnFactor > 0 && float.IsFinite(RopeAttnFactor), $"rope attention factor {RopeAttnFactor}");
     }
 }

@@ -58,7 +58,7 @@ public sealed unsafe class Transformer : IDisposable
             progress?.Report(new WorkProgress(done, total, WorkProgress.Bytes, t.Name));
         }
         _moe = weights.Layers.Select(w => w.Moe is { } m ? new MoeFeedForward(config, m, _packed) : null).ToArray();
-        _ropeFactors = config.RopeFreqFactors ?? [];
+        _ropeFactors = config.ActiveRopeFactors ?? [];
         _attention = new PagedAttention(config);
     }
 
@@ -96,7 +96,7 @@ public sealed unsafe class Transformer : IDisposable
         // RoPE angles depend only on position: once per token here, shared by Q and K of every layer.
         int half = c.RopeDim / 2;
         for (int t = 0; t < T; t++)
-            Rope.Angles(batch.Positions[t], c.RopeDim, c.RopeTheta, c.RopeFreqScale, _ropeFactors, s.RopeCos.AsSpan(t * half, half), s.RopeSin.AsSpan(t * half, half));
+            Rope.Angles(batch.Positions[t], c.RopeDim, c.RopeTheta, c.RopeFreqScale, _ropeFactors, s.RopeCos.AsSpan(t * half, half), s.RopeSin.AsSpan(t * half, half), c.RopeAttnFactor);
 
         // Token embeddings.
         var emb = Weights.TokenEmbedding;

@@ -87,6 +87,7 @@ public static class SyntheticModel
         w.Add("general.file_type", (uint)fileType);
         w.Add($"{a}.vocab_size", (uint)s.VocabSize);
         w.Add($"{a}.rope.dimension_count", (uint)headDim);
+        if (s.Phi3) SyntheticPhi3.AddMetadata(w, s);
         if (s.IsMoe)
         {
             w.Add($"{a}.expert_count", (uint)s.ExpertCount);
@@ -96,6 +97,7 @@ public static class SyntheticModel
         }
 
         var (tokens, scores, types) = SyntheticModelVocab.Build(s.VocabSize);
+        if (s.Phi3) SyntheticPhi3.AddSpecialTokens(tokens, scores, types);
         w.Add("tokenizer.ggml.model", "llama");
         w.Add("tokenizer.ggml.pre", "default");
         w.Add("tokenizer.ggml.tokens", tokens);
@@ -123,13 +125,20 @@ public static class SyntheticModel
         void Bias(string name, long n) => Add(w, scratch, name, GgmlType.F32, [n], seed, Init.Bias);
 
         Matrix("token_embd.weight", dim, s.VocabSize);
+        if (s.LongRopeOriginalContext is not null)
+            foreach (var (name, factors) in SyntheticPhi3.RopeFactors(s))
+                w.AddTensor(name, GgmlType.F32, [factors.Length], factors);
         for (int i = 0; i < s.NumLayers; i++)
         {
             string b = $"blk.{i}.";
             Norm(b + "attn_norm.weight", dim);
-            Matrix(b + "attn_q.weight", dim, q);
-            Matrix(b + "attn_k.weight", dim, kv);
-            Matrix(b + "attn_v.weight", dim, kv);
+            if (s.Phi3) Matrix(b + "attn_qkv.weight", dim, q + 2 * kv);
+            else
+            {
+                Matrix(b + "attn_q.weight", dim, q);
+                Matrix(b + "attn_k.weight", dim, kv);
+                Matrix(b + "attn_v.weight", dim, kv);
+            }
             if (s.QkvBias)
             {
                 Bias(b + "attn_q.bias", q);
@@ -157,6 +166,11 @@ public static class SyntheticModel
                     Matrix(b + "ffn_up_shexp.weight", dim, sh);
                     Matrix(b + "ffn_down_shexp.weight", sh, dim);
                 }
+            }
+            else if (s.Phi3)
+            {
+                Matrix(b + "ffn_up.weight", dim, 2 * ffn);
+                Matrix(b + "ffn_down.weight", ffn, dim);
             }
             else
             {

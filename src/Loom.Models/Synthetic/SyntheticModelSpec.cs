@@ -44,6 +44,14 @@ public sealed record SyntheticModelSpec
     /// larger spread makes greedy tokens a sharp test of a peer's numbers.
     /// </summary>
     public float OutputWeightScale { get; init; } = 1f;
+    /// <summary>phi3's <c>attention.sliding_window</c> (0: none, as Phi-4 writes it).</summary>
+    public int SlidingWindow { get; init; }
+    /// <summary>
+    /// phi3 with LongRoPE: writes <c>rope_factors_long</c>/<c>rope_factors_short</c> (fixed, distinct ramps), this as
+    /// <c>rope.scaling.original_context_length</c> and the converter's attention factor for
+    /// <see cref="ContextLength"/> / this; null writes no rope scaling.
+    /// </summary>
+    public int? LongRopeOriginalContext { get; init; }
 
     public int EffectiveHeadDim => HeadDim ?? (NumHeads > 0 ? Dim / NumHeads : 0);
     public bool QkvBias => Architecture is "qwen2" or "qwen2moe";
@@ -54,6 +62,8 @@ public sealed record SyntheticModelSpec
     public int EffectiveExpertFfnDim => ExpertFfnDim ?? FfnDim;
     public int EffectiveSharedExpertFfnDim => Architecture == "qwen2moe" ? SharedExpertFfnDim : 0;
     private bool MoeArchitecture => Architecture is "qwen2moe" or "qwen3moe" or "olmoe";
+    /// <summary>phi3 writes fused <c>attn_qkv</c> and gate-and-up <c>ffn_up</c> tensors.</summary>
+    public bool Phi3 => Architecture == "phi3";
 
     /// <summary>Fewest tokens the embedded vocabulary needs: &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;, 256 byte tokens and "▁".</summary>
     public const int MinVocabSize = 3 + 256 + 1;
@@ -67,7 +77,10 @@ public sealed record SyntheticModelSpec
     public void Validate(GgmlType matrixType)
     {
         void Check(bool ok, string problem) { if (!ok) throw new ArgumentException($"synthetic model '{Name}': {problem}"); }
-        Check(Architecture is "llama" or "qwen2" or "qwen3" || MoeArchitecture, $"architecture '{Architecture}' is not llama, qwen2, qwen3, qwen2moe, qwen3moe or olmoe");
+        Check(Architecture is "llama" or "qwen2" or "qwen3" or "phi3" || MoeArchitecture, $"architecture '{Architecture}' is not llama, qwen2, qwen3, qwen2moe, qwen3moe, olmoe or phi3");
+        Check(!Phi3 || (!IsMoe && !TiedEmbeddings), "phi3 is dense and has its own output.weight");
+        Check(Phi3 || (SlidingWindow == 0 && LongRopeOriginalContext is null), "sliding window and LongRoPE are written for phi3 only");
+        Check(SlidingWindow >= 0 && LongRopeOriginalContext is null or > 0, "sliding window and original context must be positive");
         Check(!MoeArchitecture || IsMoe, $"{Architecture} needs experts");
         Check(IsMoe ? ExpertUsedCount > 0 && ExpertUsedCount <= ExpertCount : ExpertUsedCount == 0, $"{ExpertUsedCount} experts used out of {ExpertCount}");
         Check(!IsMoe || Architecture is not ("qwen2" or "qwen3"), $"{Architecture} has no experts (use {Architecture}moe)");
@@ -141,6 +154,23 @@ public sealed record SyntheticModelSpec
     {
         Name = "olmoe-1b-7b", Architecture = "olmoe", Dim = 2048, FfnDim = 1024, NumLayers = 16, NumHeads = 16, NumKvHeads = 16,
         ExpertCount = 64, ExpertUsedCount = 8, VocabSize = 50304, ContextLength = 4096,
+    };
+
+    /// <summary>
+    /// Phi-3's layout, tiny: fused QKV and gate/up, NeoX RoPE, LongRoPE with an original context of 128 in a context of
+    /// 256 (so llama.cpp and Loom pick the long factors at 256 and the short ones at a context of 128), a sliding
+    /// window as long as the context.
+    /// </summary>
+    public static SyntheticModelSpec Phi3Tiny => new()
+    {
+        Name = "phi3-tiny", Architecture = "phi3", SlidingWindow = 256, LongRopeOriginalContext = 128, OutputWeightScale = 8,
+    };
+
+    /// <summary>Phi-3-mini-128k (3.8B): dim 3072, ffn 8192, 32 layers, 32 heads (no GQA), vocab 32064, LongRoPE from 4096 to 131072.</summary>
+    public static SyntheticModelSpec Phi3Mini => new()
+    {
+        Name = "phi3-mini", Architecture = "phi3", Dim = 3072, FfnDim = 8192, NumLayers = 32, NumHeads = 32, NumKvHeads = 32,
+        VocabSize = 32064, ContextLength = 131072, SlidingWindow = 262144, LongRopeOriginalContext = 4096,
     };
 
     /// <summary>llama2.c stories110M: dim 768, ffn 2048, 12 layers, 12 heads (no GQA), vocab 32000, context 1024.</summary>

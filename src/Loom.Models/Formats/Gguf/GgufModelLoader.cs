@@ -7,7 +7,7 @@ namespace Loom.Models.Formats.Gguf;
 public static class GgufModelLoader
 {
     /// <summary>Architectures this loader understands, as GGUF's general.architecture spells them.</summary>
-    public static readonly IReadOnlyList<string> SupportedArchitectures = ["llama", "mistral", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe"];
+    public static readonly IReadOnlyList<string> SupportedArchitectures = ["llama", "mistral", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", Phi3Gguf.Arch];
 
     /// <summary>Architectures whose every layer is a mixture of experts.</summary>
     private static readonly string[] MoeArchitectures = ["qwen2moe", "qwen3moe", "olmoe"];
@@ -53,7 +53,8 @@ public static class GgufModelLoader
 
         float freqScale = 1f;
         string? scaling = f.GetString($"{arch}.rope.scaling.type");
-        if (scaling is "linear")
+        // llama.cpp reads the factor for any scaling type but none; phi3's "longrope" is its factor tensors (Phi3Gguf).
+        if (scaling is "linear" || (scaling is "longrope" && arch == Phi3Gguf.Arch))
         {
             double factor = f.GetFloat($"{arch}.rope.scaling.factor") ?? 1;
             if (factor <= 0) throw new ModelFormatException(path, $"rope scaling factor {factor}");
@@ -110,6 +111,7 @@ public static class GgufModelLoader
             ExpertWeightsNorm = normW,
             ExpertWeightsScale = (float)(f.GetFloat($"{arch}.expert_weights_scale") ?? 1.0),
         };
+        if (arch == Phi3Gguf.Arch) config = Phi3Gguf.Configure(f, config);
         config.Validate(path);
         CheckAgainstTensors(f, config);
         return config;
@@ -151,7 +153,8 @@ public static class GgufModelLoader
             $"metadata '{arch}.attention.head_count' = {c.NumHeads} × head dim {c.HeadDim} (expected [{c.Dim}, {(long)c.NumHeads * c.HeadDim}])");
         Rows("blk.0.attn_k.weight", (long)c.NumKvHeads * c.HeadDim,
             $"metadata '{arch}.attention.head_count_kv' = {c.NumKvHeads} × head dim {c.HeadDim} (expected [{c.Dim}, {(long)c.NumKvHeads * c.HeadDim}])");
-        Rows("blk.0.ffn_up.weight", c.FfnDim,
+        // phi3's ffn_up holds the gate's rows too; Phi3Gguf checks it.
+        if (arch != Phi3Gguf.Arch) Rows("blk.0.ffn_up.weight", c.FfnDim,
             $"metadata '{arch}.feed_forward_length' = {c.FfnDim} (expected [{c.Dim}, {c.FfnDim}])");
         Rows("blk.0.ffn_gate_inp.weight", c.ExpertCount, $"metadata '{arch}.expert_count' = {c.ExpertCount} (expected [{c.Dim}, {c.ExpertCount}])");
         Rows("blk.0.ffn_up_exps.weight", (long)c.ExpertFfnDim * c.ExpertCount,
@@ -167,6 +170,7 @@ public static class GgufModelLoader
         for (int i = 0; i < layers.Length; i++)
         {
             string p = $"blk.{i}.";
+            if (config.Architecture == Phi3Gguf.Arch) { layers[i] = Phi3Gguf.Layer(f, config, i); continue; }
             layers[i] = new LayerWeights
             {
                 AttnNorm = f.GetTensor(p + "attn_norm.weight"),

@@ -1,0 +1,51 @@
+using Loom.Models;
+using Loom.Models.Quantize;
+using Loom.Models.Synthetic;
+using Xunit.Abstractions;
+
+namespace Loom.Engine.Tests;
+
+/// <summary>
+/// <c>loom create-model --shape phi3-tiny</c> (F32 and F16, seed 1) through the engine against llama.cpp c392e50 on the
+/// same files (References/phi3-tiny.*.json, recorded with ref.cpp at n_ctx 256 and 128). The file's LongRoPE has an
+/// original context of 128: llama.cpp takes the long factors at n_ctx 256 and the short ones at 128, and Loom must
+/// choose the same by its context (the model's 256, or 128 through <see cref="ModelLoadOptions.ContextLength"/>). The
+/// tolerances are the MoE parity tests' (same 8× logit spread, same peer).
+/// </summary>
+public class Phi3ParityTests(ITestOutputHelper output)
+{
+    public static TheoryData<LlamaFileType, int, double> Cases => new()
+    {
+        { LlamaFileType.F32, 256, 4e-3 }, { LlamaFileType.F32, 128, 4e-3 },
+        { LlamaFileType.F16, 256, 6e-2 }, { LlamaFileType.F16, 128, 6e-2 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public async Task EngineReproducesLlamaCpp(LlamaFileType type, int context, double tolerance)
+    {
+        string file = $"phi3-tiny.{type.ToString().ToLowerInvariant()}";
+        using var model = Load(type, context);
+        Assert.Equal(context, model.Config.ContextLength);
+        var factors = model.Config.ActiveRopeFactors!;
+        Assert.Same(context > 128 ? model.Config.LongRope!.Long : model.Config.LongRope!.Short, factors);
+        await ReferenceParity.CheckAsync(model, $"{file}.ctx{context}.json", tolerance, output);
+    }
+
+    /// <summary>The file <c>loom create-model --shape phi3-tiny --type TYPE --seed 1</c> writes, served with <paramref name="context"/>.</summary>
+    internal static LoadedModel Load(LlamaFileType type, int context)
+    {
+        var dir = Directory.CreateTempSubdirectory("loom-phi3-test-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "phi3-tiny.gguf");
+            SyntheticModel.Write(path, SyntheticModelSpec.Phi3Tiny, type, seed: 1);
+            return ModelLoader.Load(path, new ModelLoadOptions { ContextLength = context });
+        }
+        finally
+        {
+            // The model maps the file; unlinking it leaves the mapping valid.
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
+    }
+}
