@@ -29,6 +29,12 @@ internal static class InspectCommand
             o.WriteLine($"vocab:         {c.VocabSize}");
             o.WriteLine($"rms norm eps:  {c.RmsNormEps:g}");
             o.WriteLine($"rope:          {c.RopeStyle}, theta {c.RopeTheta:g}, dims {c.RopeDim}, scale {c.RopeFreqScale:g}{(c.RopeFreqFactors is null ? "" : ", frequency factors")}");
+            if (c.LongRope is { } lr)
+                o.WriteLine($"rope scaling:  LongRoPE, original context {lr.OriginalContext}: {(lr.Factors(c.ContextLength) == lr.Long ? "long" : "short")} factors at context {c.ContextLength}, attention factor {c.RopeAttnFactor:g}");
+            else if (c.RopeAttnFactor != 1f) o.WriteLine($"rope scaling:  attention factor {c.RopeAttnFactor:g}");
+            // Loom serves no more of a sequence than the window (see Phi3Gguf), so the window never masks anything.
+            if (c.SlidingWindow > 0) o.WriteLine($"sliding window: {c.SlidingWindow} (sequences up to {c.ContextLength} tokens, all within it)");
+            if (Fused(m.Transformer.Weights) is { } fused) o.WriteLine($"fused:         {fused} (split into row views)");
             o.WriteLine($"flags:         tied embeddings {c.TiedEmbeddings}, qkv bias {c.QkvBias}, qk norm {c.QkNorm}{(c.QkNormFullWidth ? " (over the whole width)" : "")}");
             var weights = m.Transformer.Weights.All().ToArray();
             long bytes = weights.Sum(t => t.ByteSize), elements = weights.Sum(t => t.ElementCount);
@@ -60,6 +66,17 @@ internal static class InspectCommand
         $"{c.ExpertCount} routed, {c.ExpertUsedCount} used per token, ffn {c.ExpertFfnDim} each, " +
         (c.SharedExpertFfnDim > 0 ? $"1 shared (ffn {c.SharedExpertFfnDim}, sigmoid-gated)" : "no shared") +
         $"; weights {(c.ExpertWeightsNorm ? "renormalized" : "as softmax gives them")}{(c.ExpertWeightsScale != 1f ? $", scaled {c.ExpertWeightsScale:g}" : "")}";
+
+    /// <summary>Which fused tensors the first layer's matrices are row views of (phi3's attn_qkv and gate-and-up ffn_up).</summary>
+    private static string? Fused(ModelWeights w)
+    {
+        if (w.Layers.Length == 0) return null;
+        var l = w.Layers[0];
+        var parts = new List<string>();
+        if (l.Wq.Name.EndsWith(']') && l.Wk.Name.EndsWith(']')) parts.Add("Q/K/V in attn_qkv");
+        if (l.WGate?.Name.EndsWith(']') == true && l.WUp?.Name.EndsWith(']') == true) parts.Add("gate/up in ffn_up");
+        return parts.Count == 0 ? null : string.Join(", ", parts);
+    }
 
     private static string Show(object v) => v switch
     {
