@@ -139,9 +139,28 @@ internal static partial class Filters
                 }
                 return result;
             }
+            case "slice": return Slice(Values.Iterate(value), Methods.ToInt(args.Get(0, "slices")), args.Get(1, "fill_with"));
             default:
                 throw new ChatTemplateException($"no filter named '{name}'");
         }
+    }
+
+    /// <summary>Jinja's <c>slice</c>: <paramref name="slices"/> lists of consecutive items, the first ones one longer when they do not divide evenly.</summary>
+    private static List<object?> Slice(IReadOnlyList<object?> seq, int slices, object? fillWith)
+    {
+        if (slices <= 0) throw new ChatTemplateException("slice needs a positive number of slices");
+        int per = seq.Count / slices, extra = seq.Count % slices, offset = 0;
+        var result = new List<object?>();
+        for (int n = 0; n < slices; n++)
+        {
+            int start = offset + n * per;
+            if (n < extra) offset++;
+            int end = offset + (n + 1) * per;
+            var part = seq.Skip(start).Take(end - start).ToList();
+            if (fillWith is not null && n >= extra) part.Add(fillWith);
+            result.Add(part);
+        }
+        return result;
     }
 
     /// <summary>Jinja's attribute getter: dotted paths (<c>"function.name"</c>), integers index lists.</summary>

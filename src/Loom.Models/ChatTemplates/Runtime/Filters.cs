@@ -14,10 +14,10 @@ internal static partial class Filters
 
     private static readonly HashSet<string> Names = new()
     {
-        "abs", "attr", "batch", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first", "float", "format",
+        "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float", "format",
         "indent", "int", "items", "join", "keys", "last", "length", "list", "lower", "lstrip", "map", "max", "min", "reject",
-        "rejectattr", "replace", "reverse", "round", "rstrip", "safe", "select", "selectattr", "sort", "split", "string",
-        "strip", "sum", "title", "tojson", "trim", "unique", "upper", "values", "wordcount",
+        "rejectattr", "replace", "reverse", "round", "rstrip", "safe", "select", "selectattr", "slice", "sort", "split", "string",
+        "strip", "sum", "title", "tojson", "trim", "truncate", "unique", "upper", "values", "wordcount",
     };
 
     public static object? Apply(Interpreter interpreter, string name, object? value, Arguments args)
@@ -45,6 +45,8 @@ internal static partial class Filters
                     args.Get(2, "count") is null ? -1 : Methods.ToInt(args.Get(2, "count")));
             case "split": return Methods.Split(Text(value), args.Get(0, "sep"), Methods.ToInt(args.Get(1, "maxsplit", -1L)));
             case "indent": return Indent(Text(value), args);
+            case "center": return Methods.Pad(Text(value), new Arguments([args.Get(0, "width", 80L)], []), Methods.PadKind.Center);
+            case "truncate": return Truncate(Text(value), args);
             case "wordcount": return (long)Regex.Matches(Text(value), @"\w+").Count;
             case "escape" or "e": return Escape(Text(value));
             case "format": return PercentFormat.Format(Text(value), args.Positional);
@@ -85,6 +87,21 @@ internal static partial class Filters
             wordStart = char.IsWhiteSpace(c) || c is '-' or '(' or '{' or '[' or '<';
         }
         return sb.ToString();
+    }
+
+    /// <summary>Jinja's <c>truncate(length=255, killwords=false, end='...', leeway=5)</c>: cut at a word boundary unless killwords.</summary>
+    private static string Truncate(string s, Arguments args)
+    {
+        int length = Methods.ToInt(args.Get(0, "length", 255L));
+        bool killWords = Values.IsTruthy(args.Get(1, "killwords", false));
+        string end = Methods.Str(args.Get(2, "end", "..."));
+        int leeway = Methods.ToInt(args.Get(3, "leeway", 5L));
+        if (length < end.Length) throw new ChatTemplateException($"expected length >= {end.Length}, got {length}");
+        if (leeway < 0) throw new ChatTemplateException($"expected leeway >= 0, got {leeway}");
+        if (s.Length <= length + (long)leeway) return s;
+        string head = s[..(length - end.Length)];
+        if (!killWords && head.LastIndexOf(' ') is int space and >= 0) head = head[..space];
+        return head + end;
     }
 
     private static string Indent(string s, Arguments args)

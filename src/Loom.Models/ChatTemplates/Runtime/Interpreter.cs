@@ -112,6 +112,11 @@ internal sealed partial class Interpreter
             case FilterBlockNode fb:
                 Write(sb, Values.ToStr(RenderBlock(fb.Body, fb.Filter, scope)));
                 return Flow.Normal;
+            case WithNode w:
+                var values = w.Assignments.Select(a => Evaluate(a.Value, scope)).ToList();
+                var withScope = new Scope(scope);
+                for (int i = 0; i < values.Count; i++) withScope.Set(w.Assignments[i].Name, values[i]);
+                return Execute(w.Body, withScope, sb);
             case BreakNode:
                 return Flow.Break;
             case ContinueNode:

@@ -3,7 +3,7 @@ using System.Text;
 namespace Loom.Models.ChatTemplates.Runtime;
 
 /// <summary>The Python methods templates call on strings and dicts (<c>s.strip()</c>, <c>d.items()</c>, ...).</summary>
-internal static class Methods
+internal static partial class Methods
 {
     public static bool TryInvoke(object? target, string name, Arguments args, out object? result)
     {
@@ -57,7 +57,7 @@ internal static class Methods
             case "isspace": return s.Length > 0 && s.All(char.IsWhiteSpace);
             case "islower": return s.Any(char.IsLetter) && !s.Any(char.IsUpper);
             case "isupper": return s.Any(char.IsLetter) && !s.Any(char.IsLower);
-            default: return NotFound;
+            default: return MoreStringMethods(s, name, args);
         }
     }
 
@@ -131,7 +131,7 @@ internal static class Methods
                 if (i >= s.Length) break;
                 if (maxsplit >= 0 && result.Count == maxsplit)
                 {
-                    result.Add(s[i..].TrimEnd());
+                    result.Add(s[i..]); // Python keeps the rest's trailing whitespace
                     break;
                 }
                 int start = i;

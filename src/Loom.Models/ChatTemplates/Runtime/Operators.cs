@@ -35,6 +35,9 @@ internal static class Operators
                 return Repeat(s, a);
             case "*" when a is List<object?> l && b is long or bool:
                 return RepeatList(l, b);
+            case "%" when a is string format:
+                // Python's printf-style formatting: a tuple gives the arguments, anything else is the one argument.
+                return CheckLength(PercentFormat.Format(format, b is PyTuple t ? t : new List<object?> { b }));
             case "+" when a is string:
                 throw new ChatTemplateException($"can only concatenate str (not \"{Values.TypeName(b)}\") to str");
         }

@@ -33,6 +33,9 @@ internal sealed record CallBlockNode(CallExpr Call, IReadOnlyList<MacroParam> Ca
 /// <summary><c>{% filter f %}body{% endfilter %}</c>; <see cref="Filter"/> wraps a placeholder name.</summary>
 internal sealed record FilterBlockNode(Expr Filter, IReadOnlyList<Node> Body, int Line, int Column) : Node(Line, Column);
 
+/// <summary><c>{% with a = x, b = y %}body{% endwith %}</c>: the values are evaluated outside, the names set in a frame of the body's own.</summary>
+internal sealed record WithNode(IReadOnlyList<(string Name, Expr Value)> Assignments, IReadOnlyList<Node> Body, int Line, int Column) : Node(Line, Column);
+
 internal sealed record BreakNode(int Line, int Column) : Node(Line, Column);
 
 internal sealed record ContinueNode(int Line, int Column) : Node(Line, Column);

@@ -29,19 +29,39 @@ internal sealed partial class TemplateParser
         Enter(start);
         try
         {
-            var expr = ParseOr();
-            while (allowIf && Current.IsName("if"))
+            // The branch before "if" is parsed before it is known to be conditional, so an unknown filter or test in it
+            // waits in _pending until the "if" shows (then, as in Jinja, the whole conditional is soft) or does not.
+            int mark = _pending.Count;
+            _tentative++;
+            Expr expr;
+            try { expr = ParseOr(); }
+            finally { _tentative--; }
+            if (allowIf && Current.IsName("if"))
             {
-                Next();
-                var condition = ParseOr();
-                Expr? otherwise = null;
-                if (Current.IsName("else"))
+                _pending.RemoveRange(mark, _pending.Count - mark);
+                bool wasSoft = _soft;
+                _soft = true;
+                try
                 {
-                    Next();
-                    otherwise = ParseConditional(true);
+                    while (Current.IsName("if"))
+                    {
+                        Next();
+                        var condition = ParseOr();
+                        Expr? otherwise = null;
+                        if (Current.IsName("else"))
+                        {
+                            Next();
+                            otherwise = ParseConditional(true);
+                        }
+                        expr = new ConditionalExpr(condition, expr, otherwise, start.Line, start.Column);
+                    }
                 }
-                expr = new ConditionalExpr(condition, expr, otherwise, start.Line, start.Column);
+                finally
+                {
+                    _soft = wasSoft;
+                }
             }
+            if (_tentative == 0 && _pending.Count > mark) throw ErrorAt(_pending[mark].At, _pending[mark].Message);
             return expr;
         }
         finally
@@ -357,8 +377,9 @@ internal sealed partial class TemplateParser
                 }
                 var nameToken = Expect(TokenKind.Name, "a test name");
                 string name = nameToken.Value;
-                // Like Jinja, an unknown test is a template error even if the expression never runs.
-                if (!Tests.Exists(name)) throw ErrorAt(nameToken, $"no test named '{name}'");
+                // Like Jinja, an unknown test is a template error even if the expression never runs, except under an
+                // if (a soft frame), where it fails only when evaluated.
+                if (!Tests.Exists(name)) Unknown(nameToken, $"no test named '{name}'");
                 ArgList args = ArgList.Empty;
                 if (Current.IsOp("("))
                 {
@@ -380,6 +401,17 @@ internal sealed partial class TemplateParser
         }
     }
 
+    /// <summary>
+    /// An unknown filter or test: Jinja refuses the template unless it sits under an <c>if</c> (statement or expression),
+    /// where it fails only if it runs; the interpreter's lookup raises the same error then.
+    /// </summary>
+    private void Unknown(Token at, string message)
+    {
+        if (_soft) return;
+        if (_tentative > 0) _pending.Add((at, message));
+        else throw ErrorAt(at, message);
+    }
+
     /// <summary>One or more <c>| name(args)</c> applied to <paramref name="target"/>.</summary>
     private Expr ParseFilterChain(Expr target, bool leadingBar = true)
     {
@@ -395,7 +427,7 @@ internal sealed partial class TemplateParser
                 Next();
                 name += "." + Next().Value;
             }
-            if (!Filters.Exists(name)) throw ErrorAt(nameToken, $"no filter named '{name}'");
+            if (!Filters.Exists(name)) Unknown(nameToken, $"no filter named '{name}'");
             ArgList args = ArgList.Empty;
             if (Current.IsOp("("))
             {

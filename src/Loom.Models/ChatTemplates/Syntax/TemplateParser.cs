@@ -17,6 +17,13 @@ internal sealed partial class TemplateParser
     private int _pos;
     private int _depth;
 
+    /// <summary>Inside an <c>if</c> (Jinja's soft frame): unknown filters and tests fail only when run. Loops, macros and blocks reset it.</summary>
+    private bool _soft;
+    /// <summary>How many conditional expressions are parsing the branch before their (possible) <c>if</c>.</summary>
+    private int _tentative;
+    /// <summary>Unknown filters and tests met while tentative, decided when their conditional's shape is known.</summary>
+    private readonly List<(Token At, string Message)> _pending = [];
+
     private TemplateParser(List<Token> tokens) => _tokens = tokens;
 
     public static IReadOnlyList<Node> Parse(string source)
@@ -66,6 +73,15 @@ internal sealed partial class TemplateParser
     /// Parses nodes until end of input or a statement whose keyword is one of <paramref name="endTags"/>.
     /// On return the cursor sits just after that keyword; <paramref name="endTag"/> says which one (null at end).
     /// </summary>
+    /// <summary>A body Jinja compiles in a frame of its own (loops, macros, blocks), where the enclosing <c>if</c>'s softness ends.</summary>
+    private List<Node> ParseHardBody(out string? endTag, params string[] endTags)
+    {
+        bool wasSoft = _soft;
+        _soft = false;
+        try { return ParseBody(out endTag, endTags); }
+        finally { _soft = wasSoft; }
+    }
+
     private List<Node> ParseBody(out string? endTag, params string[] endTags)
     {
         var nodes = new List<Node>();
@@ -120,6 +136,7 @@ internal sealed partial class TemplateParser
                 case "macro": return ParseMacro(keyword);
                 case "call": return ParseCallBlock(keyword);
                 case "filter": return ParseFilterBlock(keyword);
+                case "with": return ParseWith(keyword);
                 case "break":
                     ExpectStatementEnd();
                     return new BreakNode(keyword.Line, keyword.Column);
@@ -144,6 +161,14 @@ internal sealed partial class TemplateParser
     }
 
     private IfNode ParseIf(Token keyword)
+    {
+        bool wasSoft = _soft;
+        _soft = true;
+        try { return ParseIfBranches(keyword); }
+        finally { _soft = wasSoft; }
+    }
+
+    private IfNode ParseIfBranches(Token keyword)
     {
         var branches = new List<(Expr, IReadOnlyList<Node>)>();
         List<Node>? elseBody = null;
@@ -187,12 +212,12 @@ internal sealed partial class TemplateParser
         }
         if (Current.IsName("recursive")) throw ErrorAt(Current, "recursive loops are not supported");
         ExpectStatementEnd();
-        var body = ParseBody(out var end, "else", "endfor");
+        var body = ParseHardBody(out var end, "else", "endfor");
         List<Node>? elseBody = null;
         if (end == "else")
         {
             ExpectStatementEnd();
-            elseBody = ParseBody(out _, "endfor");
+            elseBody = ParseHardBody(out _, "endfor");
         }
         ExpectStatementEnd();
         return new ForNode(targets, iterable, filter, body, elseBody, keyword.Line, keyword.Column);
@@ -228,7 +253,7 @@ internal sealed partial class TemplateParser
 
         Expr? filter = Current.IsOp("|") ? ParseFilterChain(new NameExpr(BlockBodyName, keyword.Line, keyword.Column)) : null;
         ExpectStatementEnd();
-        var body = ParseBody(out _, "endset");
+        var body = ParseHardBody(out _, "endset");
         ExpectStatementEnd();
         return new SetBlockNode(target, body, filter, keyword.Line, keyword.Column);
     }
@@ -238,7 +263,7 @@ internal sealed partial class TemplateParser
         string name = ExpectName();
         var parameters = ParseParams();
         ExpectStatementEnd();
-        var body = ParseBody(out _, "endmacro");
+        var body = ParseHardBody(out _, "endmacro");
         ExpectStatementEnd();
         return new MacroNode(name, parameters, body, keyword.Line, keyword.Column);
     }
@@ -270,17 +295,38 @@ internal sealed partial class TemplateParser
         var call = ParseExpression();
         if (call is not CallExpr callExpr) throw ErrorAt(keyword, "expected a call after 'call'");
         ExpectStatementEnd();
-        var body = ParseBody(out _, "endcall");
+        var body = ParseHardBody(out _, "endcall");
         ExpectStatementEnd();
         return new CallBlockNode(callExpr, callerParams, body, keyword.Line, keyword.Column);
     }
 
     private FilterBlockNode ParseFilterBlock(Token keyword)
     {
-        var filter = ParseFilterChain(new NameExpr(BlockBodyName, keyword.Line, keyword.Column), leadingBar: false);
+        // Jinja compiles a filter block in a frame of its own, so its filters must exist even under an if.
+        bool wasSoft = _soft;
+        _soft = false;
+        Expr filter;
+        try { filter = ParseFilterChain(new NameExpr(BlockBodyName, keyword.Line, keyword.Column), leadingBar: false); }
+        finally { _soft = wasSoft; }
         ExpectStatementEnd();
-        var body = ParseBody(out _, "endfilter");
+        var body = ParseHardBody(out _, "endfilter");
         ExpectStatementEnd();
         return new FilterBlockNode(filter, body, keyword.Line, keyword.Column);
+    }
+
+    private WithNode ParseWith(Token keyword)
+    {
+        var assignments = new List<(string, Expr)>();
+        while (Current.Kind != TokenKind.StatementEnd)
+        {
+            if (assignments.Count > 0) ExpectOp(",");
+            string name = ExpectName();
+            ExpectOp("=");
+            assignments.Add((name, ParseExpression()));
+        }
+        ExpectStatementEnd();
+        var body = ParseHardBody(out _, "endwith");
+        ExpectStatementEnd();
+        return new WithNode(assignments, body, keyword.Line, keyword.Column);
     }
 }
