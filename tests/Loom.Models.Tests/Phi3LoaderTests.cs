@@ -38,6 +38,7 @@ public class Phi3LoaderTests
         var (c, w) = GgufModelLoader.Load(f);
         Assert.Equal(("phi3", RopeStyle.NeoX, 256, 256), (c.Architecture, c.RopeStyle, c.ContextLength, c.SlidingWindow));
         Assert.Equal(MathF.Sqrt(1 + MathF.Log(2) / MathF.Log(128)), c.RopeAttnFactor, 6);
+        Assert.Equal((0.25f, 1f), (c.QueryScale, c.AttentionScoreScale));
         Assert.Equal(128, c.LongRope!.OriginalContext);
         Assert.Equal(8f, c.LongRope.Long[^1]);
         Assert.Equal(1.5f, c.LongRope.Short[^1]);

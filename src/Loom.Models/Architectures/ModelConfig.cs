@@ -39,6 +39,13 @@ public sealed record ModelConfig
     /// does not mask by it, so loaders cut <see cref="ContextLength"/> to it (see <c>Phi3Gguf</c>).
     /// </summary>
     public int SlidingWindow { get; init; }
+    /// <summary>
+    /// When positive, Q is multiplied by this after RoPE, in f32 as llama.cpp's <c>ggml_scale</c> does, and the scores are
+    /// not scaled again (phi3: 1/√head dim, before Q is rounded to f16 for the dot with the cache); 0 scales the scores.
+    /// </summary>
+    public float QueryScale { get; init; }
+    /// <summary>What attention multiplies each q·k by: 1/√head dim, or 1 when <see cref="QueryScale"/> scaled Q already.</summary>
+    public float AttentionScoreScale => QueryScale > 0 ? 1f : 1.0f / MathF.Sqrt(HeadDim);
     public bool TiedEmbeddings { get; init; }
     public bool QkvBias { get; init; }
     public bool QkNorm { get; init; }
@@ -88,6 +95,7 @@ public sealed record ModelConfig
         Check(RopeFreqFactors is null || RopeFreqFactors.Length == RopeDim / 2, "rope frequency factors do not match the rope dimension");
         Check(LongRope is null || (LongRope.Long.Length == RopeDim / 2 && LongRope.Short.Length == RopeDim / 2), "LongRoPE factors do not match the rope dimension");
         Check(LongRope is null || LongRope.OriginalContext > 0, "LongRoPE needs a positive original context length");
+        Check(QueryScale >= 0 && float.IsFinite(QueryScale), $"query scale {QueryScale}");
         Check(RopeAttnFactor > 0 && float.IsFinite(RopeAttnFactor), $"rope attention factor {RopeAttnFactor}");
     }
 }

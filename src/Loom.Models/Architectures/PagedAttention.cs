@@ -37,7 +37,7 @@ internal sealed unsafe class PagedAttention(ModelConfig config)
         fixed (float* qp = q, op = output)
         {
             _batch = batch;
-            _call = new AttentionCall(cache.Layer(layer, c.HeadDim), qp, op, c.NumHeads, c.ContextLength);
+            _call = new AttentionCall(cache.Layer(layer, c.HeadDim), qp, op, c.NumHeads, c.ContextLength, c.AttentionScoreScale);
             // One thread needs no dispatch (and ComputePool.For allocates its closure even when it runs inline).
             if (pool.Threads <= 1 || items <= 1) Run(0, items);
             else pool.For(items, work, this, static (m, start, end) => m.Run(start, end));

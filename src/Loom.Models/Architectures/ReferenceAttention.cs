@@ -11,7 +11,7 @@ namespace Loom.Models.Architectures;
 /// </summary>
 internal sealed unsafe class ReferenceAttention(ModelConfig config)
 {
-    private readonly float _attnScale = 1.0f / MathF.Sqrt(config.HeadDim);
+    private readonly float _attnScale = config.AttentionScoreScale;
 
     public ModelConfig Config { get; } = config;
     public int KvDim => Config.NumKvHeads * Config.HeadDim;

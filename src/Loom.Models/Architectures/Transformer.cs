@@ -162,7 +162,7 @@ public sealed unsafe class Transformer : IDisposable
         }
     }
 
-    /// <summary>Q and K of tokens [start, end): bias (Qwen2), RMSNorm per head (Qwen3) or over the whole width (OLMoE), then RoPE; V's bias.</summary>
+    /// <summary>Q and K of tokens [start, end): bias (Qwen2), RMSNorm per head (Qwen3) or over the whole width (OLMoE), then RoPE, then phi3's Q scale; V's bias.</summary>
     private void PrepareQk(int l, int start, int end)
     {
         var c = Config;
@@ -178,6 +178,8 @@ public sealed unsafe class Transformer : IDisposable
             var sin = _s.RopeSin.AsSpan(t * half, half);
             Rotate(q, cos, sin);
             Rotate(k, cos, sin);
+            if (c.QueryScale > 0)
+                for (int i = 0; i < q.Length; i++) q[i] *= c.QueryScale;
         }
     }
 

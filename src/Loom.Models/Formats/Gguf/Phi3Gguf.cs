@@ -41,7 +41,12 @@ internal static class Phi3Gguf
         // it (llama.cpp masks keys with pos - key_pos >= window), so serving at most that many tokens per sequence
         // gives llama.cpp's numbers exactly; the context is cut to the window rather than run wrongly beyond it.
         int context = window > 0 && window < c.ContextLength ? window : c.ContextLength;
-        return c with { LongRope = longRope, RopeAttnFactor = (float)attnFactor, SlidingWindow = window, ContextLength = context };
+        // build_phi3 scales Q by 1/√head dim after RoPE and runs attention with a scale of 1.
+        return c with
+        {
+            LongRope = longRope, RopeAttnFactor = (float)attnFactor, SlidingWindow = window, ContextLength = context,
+            QueryScale = 1.0f / MathF.Sqrt(c.HeadDim),
+        };
     }
 
     /// <summary>
