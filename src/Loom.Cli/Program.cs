@@ -18,6 +18,7 @@ var root = new RootCommand("Loom: LLM inference and serving in .NET. Runs GGUF, 
 };
 root.Options.Add(verbose);
 root.Options.Add(CliProgress.Option);
+root.Options.Add(ModelOptions.ContextSize);
 
 ParseResult? parse = null;
 try

@@ -23,10 +23,23 @@ internal static class ModelOptions
     }.InRange(1, CliChecks.MaxThreads);
 
     /// <summary>
+    /// <c>--ctx-size</c>, on every command that loads a model: the longest sequence to serve, below the model's own
+    /// context (llama.cpp's <c>-c</c>). LongRoPE models (Phi-3 128k) pick their rope factors by it, as llama.cpp does.
+    /// </summary>
+    public static readonly Option<int?> ContextSize = new Option<int?>("--ctx-size")
+    {
+        Description = "Longest sequence to serve (default: the model's context); LongRoPE models (Phi-3 128k) choose their rope factors by it, as llama.cpp does",
+        Recursive = true,
+    }.InRange(1, Loom.Models.Architectures.ModelLimits.MaxContext);
+
+    /// <summary>
     /// Loads the model with its progress on stderr (see <see cref="CliProgress"/>; none when <paramref name="quiet"/>),
     /// paging the weights in unless <paramref name="prefetch"/> is off, so the first token does not pay for it.
     /// </summary>
     public static LoadedModel Load(ParseResult parse, string path, string? tokenizer, bool quiet, bool prefetch = true) =>
         CliProgress.Run(parse, $"loading {Path.GetFileName(path.TrimEnd('/', Path.DirectorySeparatorChar))}", quiet, progress =>
-            ModelLoader.Load(path, new ModelLoadOptions { TokenizerPath = tokenizer, Prefetch = prefetch, Progress = progress }));
+            ModelLoader.Load(path, new ModelLoadOptions
+            {
+                TokenizerPath = tokenizer, Prefetch = prefetch, Progress = progress, ContextLength = parse.GetValue(ContextSize),
+            }));
 }
