@@ -52,6 +52,31 @@ public class CreateModelAndQuantizeCommandTests
         Assert.Contains($"attention:     {attention}", output);
     }
 
+    /// <summary>phi3-tiny is written fused (attn_qkv, gate-and-up ffn_up, rope factor tensors); inspect shows the views and LongRoPE's choice.</summary>
+    [Fact]
+    public void CreateModelWritesPhi3ThatInspectDescribes()
+    {
+        using var dir = new TempDir();
+        var (code, _, err) = CliRunner.Run("create-model", "--shape", "phi3-tiny", "--type", "Q8_0", dir.File("p.gguf"));
+        Assert.True(code == 0, err);
+        using (var f = GgufFile.Open(dir.File("p.gguf")))
+        {
+            Assert.Equal("phi3", f.Metadata["general.architecture"]);
+            Assert.Equal([64L, 128L], f.FindTensor("blk.0.attn_qkv.weight")!.Shape);
+            Assert.Equal([64L, 256L], f.FindTensor("blk.0.ffn_up.weight")!.Shape);
+            Assert.Equal(GgmlType.F32, f.FindTensor("rope_factors_long.weight")!.Type);
+            Assert.Null(f.FindTensor("blk.0.attn_q.weight"));
+        }
+        var (icode, output, ierr) = CliRunner.Run("inspect", dir.File("p.gguf"));
+        Assert.True(icode == 0, ierr);
+        Assert.Contains("rope scaling:  LongRoPE, original context 128: long factors at context 256, attention factor 1.069045", output);
+        Assert.Contains("fused:         Q/K/V in attn_qkv, gate/up in ffn_up (split into row views)", output);
+        Assert.Contains("blk.0.attn_qkv.weight[64:96]", output);
+        var (scode, shortOutput, serr) = CliRunner.Run("inspect", "--no-tensors", "--ctx-size", "128", dir.File("p.gguf"));
+        Assert.True(scode == 0, serr);
+        Assert.Contains("short factors at context 128", shortOutput);
+    }
+
     [Fact]
     public void QuantizeConvertsAGeneratedF32Model()
     {
