@@ -18,7 +18,7 @@ internal sealed class AttentionTestRig : IDisposable
 
     /// <param name="seqLens">Per sequence: (positions already cached, tokens in this batch).</param>
     public AttentionTestRig(int headDim, int heads, int kvHeads, int blockSize, (int Cached, int New)[] seqLens, int seed,
-        KvCacheType type = KvCacheType.F16, int context = 0)
+        KvCacheType type = KvCacheType.F16, int context = 0, float queryScale = 0)
     {
         _rng = new Random(seed);
         int maxLen = seqLens.Max(s => s.Cached + s.New);
@@ -26,7 +26,7 @@ internal sealed class AttentionTestRig : IDisposable
         {
             Architecture = "llama", VocabSize = 8, Dim = heads * headDim, FfnDim = 8, NumLayers = 2,
             NumHeads = heads, NumKvHeads = kvHeads, HeadDim = headDim, RopeDim = headDim,
-            ContextLength = context > 0 ? context : Math.Max(maxLen, 4),
+            ContextLength = context > 0 ? context : Math.Max(maxLen, 4), QueryScale = queryScale,
         };
         int blocksPerSeq = (maxLen + blockSize - 1) / blockSize;
         int numBlocks = blocksPerSeq * seqLens.Length + 3;

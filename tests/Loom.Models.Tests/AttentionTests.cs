@@ -23,9 +23,20 @@ public class AttentionTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public unsafe void FastF16MatchesReferenceBitForBit(int hd, int heads, int kvHeads, int blockSize, int seed)
+    public void FastF16MatchesReferenceBitForBit(int hd, int heads, int kvHeads, int blockSize, int seed) =>
+        CheckBitForBit(hd, heads, kvHeads, blockSize, seed, 0);
+
+    /// <summary>phi3's form: Q already scaled by the model, scores multiplied by 1; the fast path still equals the reference.</summary>
+    [Theory]
+    [InlineData(48, 6, 3, 5, 4)]
+    [InlineData(96, 4, 4, 16, 7)]
+    public void PreScaledQueriesMatchReferenceBitForBit(int hd, int heads, int kvHeads, int blockSize, int seed) =>
+        CheckBitForBit(hd, heads, kvHeads, blockSize, seed, 1f / MathF.Sqrt(hd));
+
+    private static void CheckBitForBit(int hd, int heads, int kvHeads, int blockSize, int seed, float queryScale)
     {
-        using var rig = new AttentionTestRig(hd, heads, kvHeads, blockSize, Mix, seed, context: 200);
+        using var rig = new AttentionTestRig(hd, heads, kvHeads, blockSize, Mix, seed, context: 200, queryScale: queryScale);
+        Assert.Equal(queryScale > 0 ? 1f : 1f / MathF.Sqrt(hd), rig.Config.AttentionScoreScale);
         var fast = new PagedAttention(rig.Config);
         var reference = new ReferenceAttention(rig.Config);
         rig.Prepare((b, layer, k, v) => rig.Cache.Store(b, layer, k, v));
