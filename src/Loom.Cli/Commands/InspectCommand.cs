@@ -24,6 +24,8 @@ internal static class InspectCommand
             o.WriteLine($"dim:           {c.Dim}   ffn: {c.FfnDim}");
             o.WriteLine($"heads:         {c.NumHeads} (kv {c.NumKvHeads}, head dim {c.HeadDim})");
             o.WriteLine($"attention:     {AttentionKind(c)}");
+            if (c.SlidingWindow > 0) o.WriteLine($"sliding:       {Sliding(c)}");
+            if (c.AttnSoftcap != 0 || c.FinalSoftcap != 0) o.WriteLine($"soft-caps:     attention {c.AttnSoftcap:g}, logits {c.FinalSoftcap:g}");
             o.WriteLine($"experts:       {Experts(c)}");
             o.WriteLine($"context:       {c.ContextLength}");
             o.WriteLine($"vocab:         {c.VocabSize}");
@@ -55,6 +57,15 @@ internal static class InspectCommand
     /// <summary>MHA when every query head has its own K/V head, MQA when all share one, GQA between.</summary>
     private static string AttentionKind(ModelConfig c) =>
         c.NumKvHeads == c.NumHeads ? "MHA" : c.NumKvHeads == 1 ? "MQA" : $"GQA ({c.NumHeads / c.NumKvHeads} query heads per KV head)";
+
+    /// <summary>The window, how many layers slide, and the pattern per layer (L sliding, G global), e.g. "LGLG…".</summary>
+    private static string Sliding(ModelConfig c)
+    {
+        var pattern = string.Concat(Enumerable.Range(0, c.NumLayers).Select(l => c.IsSliding(l) ? 'L' : 'G'));
+        int local = pattern.Count(ch => ch == 'L');
+        string rope = c.SlidingRopeTheta != 0 ? $", local rope theta {c.SlidingRopeTheta:g}" : "";
+        return $"window {c.SlidingWindow} on {local} of {c.NumLayers} layers{rope}; layers {pattern}";
+    }
 
     private static string Experts(ModelConfig c) => !c.IsMoe ? "none (dense)" :
         $"{c.ExpertCount} routed, {c.ExpertUsedCount} used per token, ffn {c.ExpertFfnDim} each, " +
