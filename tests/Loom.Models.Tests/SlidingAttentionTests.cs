@@ -71,4 +71,39 @@ public class SlidingAttentionTests
                     $"layer {layer} element {i} (token {i / (8 * 64)}): expected {expected[i]:R}, got {actual[i]:R}");
         }
     }
+
+    /// <summary>
+    /// A sliding layer never reads a position before its tokens' windows: with those slots of the cache overwritten by
+    /// NaN (as a block reused by another sequence would be), every path gives the same output, bit for bit.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public unsafe void PositionsBeforeTheWindowAreNeverRead(bool exact)
+    {
+        (int, int)[] mix = [.. Mix, (300, 1), (600, 23)];
+        using var rig = new AttentionTestRig(32, 4, 2, 8, mix, 11, configure: Gemma);
+        var att = new PagedAttention(rig.Config);
+        var policy = exact ? new AttentionPolicy { ExactOnly = true }
+            : new AttentionPolicy { SplitMinPositions = 0, TiledMinPositions = 0, PlanThreads = 8, ForceOnline = true };
+        rig.Prepare((b, layer, k, v) => rig.Cache.Store(b, layer, k, v));
+        var before = new float[rig.Q.Length];
+        att.Compute(rig.Batch, rig.Cache, 0, rig.Q, before, policy: policy);
+
+        var b = rig.Batch;
+        for (int seq = 0; seq < b.SeqCount; seq++)
+        {
+            int first = b.Positions[b.SeqTokenStart(seq)], start = rig.Config.FirstVisible(0, first);
+            var table = b.BlockTable(seq);
+            for (int p = 0; p < start; p++)
+            {
+                int slot = table[p / rig.Cache.BlockSize] * rig.Cache.BlockSize + p % rig.Cache.BlockSize;
+                for (int i = 0; i < rig.KvDim; i++) rig.Cache.K(0, slot)[i] = rig.Cache.V(0, slot)[i] = Half.NaN;
+            }
+        }
+        var after = new float[rig.Q.Length];
+        att.Compute(rig.Batch, rig.Cache, 0, rig.Q, after, policy: policy);
+        for (int i = 0; i < after.Length; i++)
+            Assert.True(BitConverter.SingleToInt32Bits(before[i]) == BitConverter.SingleToInt32Bits(after[i]), $"element {i}: {before[i]:R} became {after[i]:R}");
+    }
 }
