@@ -1,5 +1,8 @@
+using Loom.Core.Tensors;
 using Loom.Engine.Sampling;
 using Loom.Models;
+using Loom.Models.Synthetic;
+using Loom.Tests;
 using Loom.Models.Architectures;
 using Loom.Models.Quantize;
 using Xunit.Abstractions;
@@ -93,5 +96,47 @@ public class GemmaEngineTests(ITestOutputHelper output)
         Assert.Equal(0, engine.Blocks.UsedBlocks);
         Assert.Equal(engine.Blocks.NumBlocks, engine.Blocks.CachedBlocks + engine.Blocks.FreeBlocks);
         engine.Blocks.CheckConsistency();
+    }
+
+    /// <summary>Gemma's steps keep the per-token loop free of managed allocation (as DecodeAllocationTests for the others).</summary>
+    [Theory]
+    [InlineData("gemma2-tiny")]
+    [InlineData("gemma3-tiny")]
+    public void DecodeLoopAllocatesNothing(string shape)
+    {
+        string dir = Directory.CreateTempSubdirectory("loom-gemma-alloc-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "m.gguf");
+            var spec = GemmaParityTests.Spec(shape) with { Dim = 256, FfnDim = 512, NumHeads = 8, NumKvHeads = 2, HeadDim = 32, ContextLength = 1024 };
+            SyntheticModel.Write(path, spec, GgmlType.Q8_0, seed: 5);
+            using var model = ModelLoader.Load(path);
+            var m = model.Transformer;
+            var c = m.Config;
+            const int blockSize = 16, tokens = 256, measured = 80;
+            using var cache = new KvCache(c.NumLayers, c.NumKvHeads * c.HeadDim, tokens / blockSize + 1, blockSize);
+            var table = Enumerable.Range(0, tokens / blockSize + 1).ToArray();
+            using var pool = new Core.Threading.ComputePool(2);
+            var batch = new ForwardBatch();
+            var logits = new float[c.VocabSize];
+            var sampler = new Sampler(new SamplingParams { Temperature = 0.8f, TopK = 40, Seed = 1 }, c.VocabSize);
+            var output = new int[tokens];
+            int token = 1, pos = 0;
+            void Step()
+            {
+                batch.Clear();
+                output[pos] = token;
+                batch.Add(output.AsSpan(pos, 1), pos, table);
+                m.Forward(batch, cache, logits, pool);
+                token = sampler.Sample(logits, ReadOnlySpan<int>.Empty, output.AsSpan(0, pos + 1));
+                pos++;
+            }
+            long allocated = AllocationProbe.Measure(Step, measured, maxSteps: tokens);
+            Assert.True(allocated == 0, $"{allocated} bytes allocated over {measured} decode steps");
+        }
+        finally
+        {
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
     }
 }

@@ -126,7 +126,7 @@ public sealed unsafe partial class Transformer : IDisposable
             MatMul.Compute(w.Wo, s.Att.AsSpan(0, T * qDim), T, xb, s.Quant, gemv, pool);
             PostNorm(_attnPostNorm, l, s.Xb, T, pool);
 
-            // Feed-forward block: SwiGLU, or a mixture of SwiGLU experts. The reference runs the last layer's FFN
+            // Feed-forward block: SwiGLU (GeGLU for Gemma), or a mixture of SwiGLU experts. The reference runs the last layer's FFN
             // only for output tokens, so a sequence's single output token is summed there as a lone token.
             if (l == numLayers - 1) MarkLoneOutputs(batch, gemv);
             LayerSteps.AddNorm(pool, s.X, s.Xb, s.Xb, _ffnNorm[l], T, dim, c.RmsNormEps);
