@@ -1,6 +1,7 @@
 using Loom.Core.Quantization;
 using Loom.Core.Tensors;
 using Loom.Models.Architectures;
+using Loom.Models.Formats.Gguf;
 using Loom.Models.Synthetic;
 
 namespace Loom.Models.Tests;
@@ -13,19 +14,32 @@ namespace Loom.Models.Tests;
 /// </summary>
 public class GemmaReferenceForwardTests
 {
+    /// <param name="ropeScale">A linear RoPE scaling factor written into the file (Gemma 3 4B and up have 8): it applies to the global layers only.</param>
     [Theory]
-    [InlineData("gemma2-tiny")]
-    [InlineData("gemma3-tiny")]
-    public void TransformerMatchesAPlainForwardPass(string shape)
+    [InlineData("gemma2-tiny", 1.0)]
+    [InlineData("gemma3-tiny", 1.0)]
+    [InlineData("gemma3-tiny", 8.0)]
+    public void TransformerMatchesAPlainForwardPass(string shape, double ropeScale)
     {
         using var dir = new TempDir();
         var spec = shape == "gemma2-tiny" ? SyntheticModelSpec.Gemma2Tiny : SyntheticModelSpec.Gemma3Tiny;
         SyntheticModel.Write(dir.File("m.gguf"), spec, GgmlType.F32, seed: 3);
-        using var model = ModelLoader.Load(dir.File("m.gguf"));
+        if (ropeScale != 1)
+        {
+            using var f = GgufFile.Open(dir.File("m.gguf"));
+            var w = new GgufWriter();
+            foreach (var (k, v) in f.Metadata) w.Add(k, v);
+            w.Add($"{spec.Architecture}.rope.scaling.type", "linear");
+            w.Add($"{spec.Architecture}.rope.scaling.factor", (float)ropeScale);
+            foreach (var t in f.Tensors) w.AddTensor(t.Name, t.Type, t.Shape, f.GetTensor(t.Name).Bytes.ToArray());
+            w.Write(dir.File("s.gguf"));
+        }
+        using var model = ModelLoader.Load(dir.File(ropeScale != 1 ? "s.gguf" : "m.gguf"));
         var c = model.Config;
+        Assert.Equal((float)(1 / ropeScale), c.RopeFreqScale);
         var tokens = Enumerable.Range(0, 40).Select(i => 3 + (i * 37 + 11) % (c.VocabSize - 3)).ToArray(); // 40 > window 16
 
-        var expected = PlainForward(model.Transformer.Weights, c, tokens);
+        var expected = PlainForward(model.Transformer.Weights, c, tokens, ropeScale);
 
         int bs = 16, blocks = (tokens.Length + bs - 1) / bs;
         using var cache = new KvCache(c.NumLayers, c.NumKvHeads * c.HeadDim, blocks, bs);
@@ -80,7 +94,7 @@ public class GemmaReferenceForwardTests
     private static double Gelu(double x) => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
 
     /// <summary>Rotates each head's halves (NeoX): pair (i, i + d/2) by pos·base^(-2i/d).</summary>
-    private static void Rope(double[] x, int heads, int hd, int pos, double theta)
+    private static void Rope(double[] x, int heads, int hd, double pos, double theta)
     {
         for (int h = 0; h < heads; h++)
             for (int i = 0; i < hd / 2; i++)
@@ -91,7 +105,7 @@ public class GemmaReferenceForwardTests
             }
     }
 
-    private static double[] PlainForward(ModelWeights w, ModelConfig c, int[] tokens)
+    private static double[] PlainForward(ModelWeights w, ModelConfig c, int[] tokens, double ropeScale)
     {
         int T = tokens.Length, dim = c.Dim, hd = c.HeadDim, H = c.NumHeads, KH = c.NumKvHeads, group = H / KH;
         bool gemma3 = c.Architecture == "gemma3";
@@ -105,6 +119,7 @@ public class GemmaReferenceForwardTests
             // Gemma 2: layers 0, 2, 4, … slide; Gemma 3: all but every sixth (5, 11, …).
             bool sliding = gemma3 ? l % 6 != 5 : l % 2 == 0;
             double theta = gemma3 && sliding ? 10000 : c.RopeTheta;
+            double positionScale = gemma3 && sliding ? 1 : 1 / ropeScale;
             double[] wq = F(L.Wq), wk = F(L.Wk), wv = F(L.Wv), wo = F(L.Wo), an = F(L.AttnNorm), pan = F(L.AttnPostNorm!), fn = F(L.FfnNorm), pfn = F(L.FfnPostNorm!);
             double[] wg = F(L.WGate!), wu = F(L.WUp!), wd = F(L.WDown!);
             double[]? qn = gemma3 ? F(L.QNorm!) : null, kn = gemma3 ? F(L.KNorm!) : null;
@@ -118,8 +133,8 @@ public class GemmaReferenceForwardTests
                     for (int i = 0; i < H; i++) qs[t] = Norm(qs[t], qn!, eps, i * hd, hd);
                     for (int i = 0; i < KH; i++) ks[t] = Norm(ks[t], kn!, eps, i * hd, hd);
                 }
-                Rope(qs[t], H, hd, t, theta);
-                Rope(ks[t], KH, hd, t, theta);
+                Rope(qs[t], H, hd, t * positionScale, theta);
+                Rope(ks[t], KH, hd, t * positionScale, theta);
             }
             var next = new double[T][];
             for (int t = 0; t < T; t++)
