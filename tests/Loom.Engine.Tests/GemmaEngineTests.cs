@@ -113,7 +113,7 @@ public class GemmaEngineTests(ITestOutputHelper output)
             using var model = ModelLoader.Load(path);
             var m = model.Transformer;
             var c = m.Config;
-            const int blockSize = 16, tokens = 256, measured = 80;
+            const int blockSize = 16, tokens = 640, measured = 100;
             using var cache = new KvCache(c.NumLayers, c.NumKvHeads * c.HeadDim, tokens / blockSize + 1, blockSize);
             var table = Enumerable.Range(0, tokens / blockSize + 1).ToArray();
             using var pool = new Core.Threading.ComputePool(2);
