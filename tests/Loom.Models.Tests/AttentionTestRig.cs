@@ -17,8 +17,9 @@ internal sealed class AttentionTestRig : IDisposable
     private readonly int[] _filled;
 
     /// <param name="seqLens">Per sequence: (positions already cached, tokens in this batch).</param>
+    /// <param name="configure">Changes the two-layer config (Gemma's sliding window and soft-cap).</param>
     public AttentionTestRig(int headDim, int heads, int kvHeads, int blockSize, (int Cached, int New)[] seqLens, int seed,
-        KvCacheType type = KvCacheType.F16, int context = 0, float queryScale = 0)
+        KvCacheType type = KvCacheType.F16, int context = 0, float queryScale = 0, Func<ModelConfig, ModelConfig>? configure = null)
     {
         _rng = new Random(seed);
         int maxLen = seqLens.Max(s => s.Cached + s.New);
@@ -28,6 +29,7 @@ internal sealed class AttentionTestRig : IDisposable
             NumHeads = heads, NumKvHeads = kvHeads, HeadDim = headDim, RopeDim = headDim,
             ContextLength = context > 0 ? context : Math.Max(maxLen, 4), QueryScale = queryScale,
         };
+        if (configure is not null) Config = configure(Config);
         int blocksPerSeq = (maxLen + blockSize - 1) / blockSize;
         int numBlocks = blocksPerSeq * seqLens.Length + 3;
         Cache = new KvCache(Config.NumLayers, kvHeads, headDim, numBlocks, blockSize, type);

@@ -146,7 +146,10 @@ public class TiledAttentionTests
     }
 }
 
-/// <summary>Causal softmax attention in double over whatever the cache holds (Q rounded to f16 for an f16 cache).</summary>
+/// <summary>
+/// Causal softmax attention in double over whatever the cache holds (Q rounded to f16 for an f16 cache), over a
+/// sliding layer's window only, scores soft-capped where the config says.
+/// </summary>
 internal static unsafe class DoubleReference
 {
     public static double[] Attention(AttentionTestRig rig, int layer)
@@ -158,13 +161,15 @@ internal static unsafe class DoubleReference
         var o = new double[batch.TokenCount * c.NumHeads * hd];
         for (int t = 0; t < batch.TokenCount; t++)
         {
-            int n = batch.Positions[t] + 1;
+            int n = batch.Positions[t] + 1, lo = c.FirstVisible(layer, n - 1);
+            double scale = c.QueryScale != 0 ? 1 : 1 / Math.Sqrt(hd);
             int[] table = batch.BlockTable(batch.TokenSeq[t]);
             for (int h = 0; h < c.NumHeads; h++)
             {
                 int kvh = h / group;
                 var s = new double[n];
-                for (int j = 0; j < n; j++)
+                for (int j = 0; j < lo; j++) s[j] = double.NegativeInfinity;
+                for (int j = lo; j < n; j++)
                 {
                     double dot = 0;
                     for (int d = 0; d < hd; d++)
@@ -173,7 +178,8 @@ internal static unsafe class DoubleReference
                         if (cache.Type == KvCacheType.F16) q = (double)(Half)q;
                         dot += q * Read(cache, layer, table, j, kvh, d, keys: true);
                     }
-                    s[j] = dot / Math.Sqrt(hd);
+                    s[j] = dot * scale;
+                    if (c.AttnSoftcap != 0) s[j] = c.AttnSoftcap * Math.Tanh(s[j] / c.AttnSoftcap);
                 }
                 double max = s.Max(), sum = 0;
                 for (int j = 0; j < n; j++) sum += s[j] = Math.Exp(s[j] - max);

@@ -88,7 +88,7 @@ public class Phi3LoaderTests
     }
 
     [Fact]
-    public void ContextOptionPicksShortFactorsAndWindowCutsTheContext()
+    public void ContextOptionPicksShortFactorsAndTheWindowSlidesEveryLayer()
     {
         using var dir = new TempDir();
         string path = Tiny(dir);
@@ -96,8 +96,11 @@ public class Phi3LoaderTests
             Assert.Same(m.Config.LongRope!.Short, m.Config.ActiveRopeFactors);
         Rewrite(path, dir.File("w.gguf"), set: ("phi3.attention.sliding_window", 64u));
         using var w = ModelLoader.Load(dir.File("w.gguf"));
-        Assert.Equal((64, 64), (w.Config.SlidingWindow, w.Config.ContextLength));
-        Assert.Same(w.Config.LongRope!.Short, w.Config.ActiveRopeFactors);
+        // The window masks (as llama.cpp's does for phi3) rather than cutting the context.
+        Assert.Equal(64, w.Config.SlidingWindow);
+        Assert.All(Enumerable.Range(0, w.Config.NumLayers), l => Assert.True(w.Config.IsSliding(l)));
+        Assert.Equal(256, w.Config.ContextLength);
+        Assert.Same(w.Config.LongRope!.Long, w.Config.ActiveRopeFactors);
     }
 
     [Theory]

@@ -24,6 +24,8 @@ internal static class InspectCommand
             o.WriteLine($"dim:           {c.Dim}   ffn: {c.FfnDim}");
             o.WriteLine($"heads:         {c.NumHeads} (kv {c.NumKvHeads}, head dim {c.HeadDim})");
             o.WriteLine($"attention:     {AttentionKind(c)}");
+            if (c.SlidingWindow > 0) o.WriteLine($"sliding:       {Sliding(c)}");
+            if (c.AttnSoftcap != 0 || c.FinalSoftcap != 0) o.WriteLine($"soft-caps:     attention {c.AttnSoftcap:g}, logits {c.FinalSoftcap:g}");
             o.WriteLine($"experts:       {Experts(c)}");
             o.WriteLine($"context:       {c.ContextLength}");
             o.WriteLine($"vocab:         {c.VocabSize}");
@@ -32,8 +34,6 @@ internal static class InspectCommand
             if (c.LongRope is { } lr)
                 o.WriteLine($"rope scaling:  LongRoPE, original context {lr.OriginalContext}: {(lr.Factors(c.ContextLength) == lr.Long ? "long" : "short")} factors at context {c.ContextLength}, attention factor {c.RopeAttnFactor:g}");
             else if (c.RopeAttnFactor != 1f) o.WriteLine($"rope scaling:  attention factor {c.RopeAttnFactor:g}");
-            // Loom serves no more of a sequence than the window (see Phi3Gguf), so the window never masks anything.
-            if (c.SlidingWindow > 0) o.WriteLine($"sliding window: {c.SlidingWindow} (sequences up to {c.ContextLength} tokens, all within it)");
             if (Fused(m.Transformer.Weights) is { } fused) o.WriteLine($"fused:         {fused} (split into row views)");
             o.WriteLine($"flags:         tied embeddings {c.TiedEmbeddings}, qkv bias {c.QkvBias}, qk norm {c.QkNorm}{(c.QkNormFullWidth ? " (over the whole width)" : "")}");
             var weights = m.Transformer.Weights.All().ToArray();
@@ -61,6 +61,15 @@ internal static class InspectCommand
     /// <summary>MHA when every query head has its own K/V head, MQA when all share one, GQA between.</summary>
     private static string AttentionKind(ModelConfig c) =>
         c.NumKvHeads == c.NumHeads ? "MHA" : c.NumKvHeads == 1 ? "MQA" : $"GQA ({c.NumHeads / c.NumKvHeads} query heads per KV head)";
+
+    /// <summary>The window, how many layers slide, and the pattern per layer (L sliding, G global), e.g. "LGLG…".</summary>
+    private static string Sliding(ModelConfig c)
+    {
+        var pattern = string.Concat(Enumerable.Range(0, c.NumLayers).Select(l => c.IsSliding(l) ? 'L' : 'G'));
+        int local = pattern.Count(ch => ch == 'L');
+        string rope = c.SlidingRopeTheta != 0 ? $", local rope theta {c.SlidingRopeTheta:g}" : "";
+        return $"window {c.SlidingWindow} on {local} of {c.NumLayers} layers{rope}; layers {pattern}";
+    }
 
     private static string Experts(ModelConfig c) => !c.IsMoe ? "none (dense)" :
         $"{c.ExpertCount} routed, {c.ExpertUsedCount} used per token, ffn {c.ExpertFfnDim} each, " +

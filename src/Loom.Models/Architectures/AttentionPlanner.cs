@@ -37,8 +37,11 @@ internal sealed class AttentionPlanner(ModelConfig config)
     /// <summary>Floats the split tokens' partial states need.</summary>
     public long PartialFloats { get; private set; }
 
-    /// <summary>Plans <paramref name="batch"/> against a cache of <paramref name="cacheType"/> for a pool of <paramref name="poolThreads"/>.</summary>
-    public void Plan(ForwardBatch batch, KvCacheType cacheType, AttentionPolicy policy, int poolThreads)
+    /// <summary>
+    /// Plans <paramref name="batch"/> against a cache of <paramref name="cacheType"/> for a pool of <paramref name="poolThreads"/>,
+    /// in a layer whose tokens see the last <paramref name="window"/> positions (0: all of them).
+    /// </summary>
+    public void Plan(ForwardBatch batch, KvCacheType cacheType, AttentionPolicy policy, int poolThreads, int window = 0)
     {
         var c = config;
         int kvHeads = c.NumKvHeads, group = c.NumHeads / c.NumKvHeads, threads = policy.PlanThreads ?? poolThreads;
@@ -53,6 +56,8 @@ internal sealed class AttentionPlanner(ModelConfig config)
         {
             int first = batch.SeqTokenStart(s), count = batch.SeqTokenCount(s);
             int end = batch.Positions[first + count - 1] + 1;
+            // A sliding layer's token attends to at most the window, however long its sequence.
+            if (window > 0) end = Math.Min(end, window + count - 1);
             if (count == 1)
             {
                 int splits = AttentionPolicy.Splits(end, lone * kvHeads, threads);

@@ -40,6 +40,26 @@ internal static class LayerSteps
             Activations.SwiGlu(gate.AsSpan(start * ffn, (end - start) * ffn), up.AsSpan(start * ffn, (end - start) * ffn));
         });
 
+    /// <summary>gate = GELU(gate)·up over the first <paramref name="tokens"/> rows of <paramref name="ffn"/> values (Gemma).</summary>
+    public static void GeGlu(ComputePool pool, float[] gate, float[] up, int tokens, int ffn) =>
+        pool.For(tokens, ffn * 8L, (gate, up, ffn), static (s, start, end) =>
+        {
+            var (gate, up, ffn) = s;
+            Activations.GeGlu(gate.AsSpan(start * ffn, (end - start) * ffn), up.AsSpan(start * ffn, (end - start) * ffn));
+        });
+
+    /// <summary>For every token, in place: x = RmsNorm(x)·weight (Gemma's post-norms).</summary>
+    public static void Norm(ComputePool pool, float[] x, float[] weight, int tokens, int dim, float eps) =>
+        pool.For(tokens, dim * 2L, (x, weight, dim, eps), static (s, start, end) =>
+        {
+            var (x, weight, dim, eps) = s;
+            for (int t = start; t < end; t++)
+            {
+                var row = x.AsSpan(t * dim, dim);
+                RmsNorm.Apply(row, weight, row, eps);
+            }
+        });
+
     /// <summary>x += delta, element by element.</summary>
     public static void Add(Span<float> x, ReadOnlySpan<float> delta)
     {

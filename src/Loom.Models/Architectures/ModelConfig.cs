@@ -6,7 +6,7 @@ namespace Loom.Models.Architectures;
 /// </summary>
 public sealed record ModelConfig
 {
-    /// <summary>Architecture name as GGUF spells it: llama, mistral, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, phi3.</summary>
+    /// <summary>Architecture name as GGUF spells it: llama, mistral, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, phi3, gemma2, gemma3.</summary>
     public required string Architecture { get; init; }
     public required int VocabSize { get; init; }
     /// <summary>Model (embedding) width.</summary>
@@ -34,16 +34,6 @@ public sealed record ModelConfig
     public float RopeAttnFactor { get; init; } = 1f;
     /// <summary>The divisors RoPE runs with: the file's frequency factors, else LongRoPE's set for this context, else none.</summary>
     public float[]? ActiveRopeFactors => RopeFreqFactors ?? LongRope?.Factors(ContextLength);
-    /// <summary>
-    /// The sliding window the file declares (keys at pos - window or earlier are masked); 0 for none. Loom's attention
-    /// does not mask by it, so loaders cut <see cref="ContextLength"/> to it (see <c>Phi3Gguf</c>).
-    /// </summary>
-    public int SlidingWindow { get; init; }
-    /// <summary>
-    /// When positive, Q is multiplied by this after RoPE, in f32 as llama.cpp's <c>ggml_scale</c> does, and the scores are
-    /// not scaled again (phi3: 1/√head dim, before Q is rounded to f16 for the dot with the cache); 0 scales the scores.
-    /// </summary>
-    public float QueryScale { get; init; }
     /// <summary>What attention multiplies each q·k by: 1/√head dim, or 1 when <see cref="QueryScale"/> scaled Q already.</summary>
     public float AttentionScoreScale => QueryScale > 0 ? 1f : 1.0f / MathF.Sqrt(HeadDim);
     public bool TiedEmbeddings { get; init; }
@@ -64,6 +54,36 @@ public sealed record ModelConfig
     /// <summary>Factor applied to the routing weights after any normalization.</summary>
     public float ExpertWeightsScale { get; init; } = 1f;
     public bool IsMoe => ExpertCount > 0;
+
+    // Gemma 2 and 3 (see Transformer.Gemma.cs), and phi3's query scale and window. Each is off at its default, so other families never see them.
+    /// <summary>Token embeddings are multiplied by this (Gemma: sqrt(dim)); 0 leaves them as stored.</summary>
+    public float EmbeddingScale { get; init; }
+    /// <summary>
+    /// When positive, Q is multiplied by this after RoPE, in f32 as llama.cpp's <c>ggml_scale</c> does, and attention
+    /// scales the scores by 1 (Gemma's query_pre_attn_scalar; phi3's 1/√head dim, applied before Q is rounded to f16
+    /// for the dot with the cache); 0 for 1/√head dim in attention.
+    /// </summary>
+    public float QueryScale { get; init; }
+    /// <summary>Attention scores become cap·tanh(score/cap) before the softmax (Gemma 2); 0 for none.</summary>
+    public float AttnSoftcap { get; init; }
+    /// <summary>Logits become cap·tanh(logit/cap) (Gemma 2); 0 for none.</summary>
+    public float FinalSoftcap { get; init; }
+    /// <summary>Positions a sliding layer's token sees: itself and the SlidingWindow - 1 before it; 0 when no layer slides.</summary>
+    public int SlidingWindow { get; init; }
+    /// <summary>Which layers use the sliding window (the rest attend over everything); null when none do.</summary>
+    public bool[]? SlidingLayers { get; init; }
+    /// <summary>RoPE base of the sliding layers (Gemma 3: 10000, its global layers use <see cref="RopeTheta"/> and <see cref="RopeFreqScale"/>); 0 when every layer uses RopeTheta.</summary>
+    public float SlidingRopeTheta { get; init; }
+    /// <summary>The attention output and the feed-forward output are RMS-normed again before their residual adds (Gemma).</summary>
+    public bool PostNorms { get; init; }
+    /// <summary>The gated feed-forward's activation: SiLU (SwiGLU) or tanh-approximated GELU (GeGLU, Gemma).</summary>
+    public FfnActivation Activation { get; init; } = FfnActivation.Silu;
+
+    /// <summary>Whether <paramref name="layer"/> attends only over the last <see cref="SlidingWindow"/> positions.</summary>
+    public bool IsSliding(int layer) => SlidingWindow > 0 && SlidingLayers is { } s && s[layer];
+
+    /// <summary>The first position a token at <paramref name="position"/> sees in <paramref name="layer"/>.</summary>
+    public int FirstVisible(int layer, int position) => IsSliding(layer) ? Math.Max(0, position - SlidingWindow + 1) : 0;
 
     /// <summary>Checks that the numbers describe a runnable model; throws <see cref="ModelFormatException"/> naming <paramref name="path"/>.</summary>
     public void Validate(string path)
@@ -92,6 +112,11 @@ public sealed record ModelConfig
             Check(SharedExpertFfnDim >= 0 && SharedExpertFfnDim <= ModelLimits.MaxWidth, $"shared expert feed-forward length {SharedExpertFfnDim}");
             Check(ExpertWeightsScale > 0 && float.IsFinite(ExpertWeightsScale), $"expert weights scale {ExpertWeightsScale}");
         }
+        Check(SlidingWindow >= 0 && (SlidingWindow == 0) == (SlidingLayers is null), $"sliding window {SlidingWindow} without its layer pattern, or a pattern without a window");
+        Check(SlidingLayers is null || SlidingLayers.Length == NumLayers, "the sliding-layer pattern does not cover every layer");
+        Check(AttnSoftcap >= 0 && float.IsFinite(AttnSoftcap), $"attention logit softcapping {AttnSoftcap}");
+        Check(FinalSoftcap >= 0 && float.IsFinite(FinalSoftcap), $"final logit softcapping {FinalSoftcap}");
+        Check(SlidingRopeTheta >= 0 && float.IsFinite(SlidingRopeTheta), $"sliding-layer rope theta {SlidingRopeTheta}");
         Check(RopeFreqFactors is null || RopeFreqFactors.Length == RopeDim / 2, "rope frequency factors do not match the rope dimension");
         Check(LongRope is null || (LongRope.Long.Length == RopeDim / 2 && LongRope.Short.Length == RopeDim / 2), "LongRoPE factors do not match the rope dimension");
         Check(LongRope is null || LongRope.OriginalContext > 0, "LongRoPE needs a positive original context length");

@@ -21,6 +21,9 @@ public sealed class LayerWeights
     public WeightTensor? WGate { get; init; }
     public WeightTensor? WUp { get; init; }
     public WeightTensor? WDown { get; init; }
+    /// <summary>RMSNorm weights on the attention output and on the feed-forward output (Gemma's post-norms).</summary>
+    public WeightTensor? AttnPostNorm { get; init; }
+    public WeightTensor? FfnPostNorm { get; init; }
     /// <summary>The mixture-of-experts feed-forward; null in a dense layer.</summary>
     public MoeWeights? Moe { get; init; }
 }
@@ -67,6 +70,7 @@ public sealed class ModelWeights : IDisposable
             {
                 yield return l.AttnNorm; yield return l.Wq; yield return l.Wk; yield return l.Wv; yield return l.Wo;
                 yield return l.Bq; yield return l.Bk; yield return l.Bv; yield return l.QNorm; yield return l.KNorm;
+                yield return l.AttnPostNorm; yield return l.FfnPostNorm;
                 yield return l.FfnNorm; yield return l.WGate; yield return l.WUp; yield return l.WDown;
                 if (l.Moe is { } m)
                 {

@@ -29,7 +29,11 @@ internal sealed unsafe class ReferenceAttention(ModelConfig config)
         }
     }
 
-    /// <summary>Causal attention of every batch token over its own sequence's cached positions 0..pos.</summary>
+    /// <summary>
+    /// Causal attention of every batch token over its own sequence's cached positions 0..pos (in a sliding layer,
+    /// the window's last of them; the earlier ones have probability zero, so their products, exact zeros, are left
+    /// out of sums whose lanes stay by absolute position), scores soft-capped where the model caps them.
+    /// </summary>
     public void Compute(ForwardBatch batch, KvCache cache, int layer, ReadOnlySpan<float> q, Span<float> output)
     {
         fixed (float* qp = q, op = output)
@@ -59,15 +63,17 @@ internal sealed unsafe class ReferenceAttention(ModelConfig config)
                     for (int d = 0; d < hd; d++) qh[d] = (Half)q[(t * heads + h) * hd + d];
                     bool lone = batch.SeqTokenCount(batch.TokenSeq[t]) == 1;
                     var sc = scores.AsSpan(0, pos + 1);
-                    for (int j = 0; j <= pos; j++)
+                    int lo = c.FirstVisible(layer, pos);
+                    for (int j = lo; j <= pos; j++)
                     {
                         var kr = new ReadOnlySpan<Half>(cache.K(layer, Slot(table, j, cache.BlockSize)) + kvh * hd, hd);
                         sc[j] = Dot.F16F16(qh, kr, gemm: !lone) * m._attnScale;
+                        if (c.AttnSoftcap != 0) sc[j] = MathF.Tanh(sc[j] * (1.0f / c.AttnSoftcap)) * c.AttnSoftcap;
                     }
-                    Softmax.Apply(sc);
+                    Softmax.Apply(sc[lo..]);
                     float* o = output + (t * heads + h) * hd;
-                    if (lone) m.WeightedValuesGemv(cache, layer, table, kvh, sc, lanes, o);
-                    else m.WeightedValuesGemm(cache, layer, table, kvh, sc, lanes, o);
+                    if (lone) m.WeightedValuesGemv(cache, layer, table, kvh, lo, sc, lanes, o);
+                    else m.WeightedValuesGemm(cache, layer, table, kvh, lo, sc, lanes, o);
                 }
             }
             finally
@@ -82,12 +88,12 @@ internal sealed unsafe class ReferenceAttention(ModelConfig config)
     /// Σ_j p_j·V_j for a prompt token: one chain of 16 lanes (position j feeding lane j % 16) per head
     /// dimension, reduced in a fixed tree, the order llama.cpp's f16 GEMM uses.
     /// </summary>
-    private void WeightedValuesGemm(KvCache cache, int layer, int[] table, int kvh, ReadOnlySpan<float> probs, float[] lanes, float* o)
+    private void WeightedValuesGemm(KvCache cache, int layer, int[] table, int kvh, int lo, ReadOnlySpan<float> probs, float[] lanes, float* o)
     {
         int hd = Config.HeadDim;
         var acc = lanes.AsSpan(0, hd * 16);
         acc.Clear();
-        for (int j = 0; j < probs.Length; j++)
+        for (int j = lo; j < probs.Length; j++)
         {
             // Probabilities meet the f16 V cache as f16, as in the reference.
             float p = (float)(Half)probs[j];
@@ -102,14 +108,14 @@ internal sealed unsafe class ReferenceAttention(ModelConfig config)
     /// Σ_j p_j·V_j for a lone decode token, summed as ggml_vec_dot_f16 sums it over the cache length padded to
     /// 32: four 16-lane chains over whole 64-position steps, then the remaining positions in double.
     /// </summary>
-    private void WeightedValuesGemv(KvCache cache, int layer, int[] table, int kvh, ReadOnlySpan<float> probs, float[] lanes, float* o)
+    private void WeightedValuesGemv(KvCache cache, int layer, int[] table, int kvh, int lo, ReadOnlySpan<float> probs, float[] lanes, float* o)
     {
         int hd = Config.HeadDim, n = probs.Length;
         int padded = Math.Min(Config.ContextLength, Math.Max(32, (n + 31) & ~31));
         int np = Math.Min(padded & ~63, n);
         var acc = lanes.AsSpan(0, hd * 64);
         acc.Clear();
-        for (int j = 0; j < np; j++)
+        for (int j = lo; j < np; j++)
         {
             float p = (float)(Half)probs[j];
             int slot = j & 63;
@@ -124,7 +130,7 @@ internal sealed unsafe class ReferenceAttention(ModelConfig config)
             var v2 = System.Runtime.Intrinsics.Vector512.Create<float>(c.Slice(32, 16));
             var v3 = System.Runtime.Intrinsics.Vector512.Create<float>(c.Slice(48, 16));
             double sum = np == 0 ? 0 : Dot.ReduceAdd((v0 + v2) + (v1 + v3));
-            for (int j = np; j < n; j++)
+            for (int j = Math.Max(np, lo); j < n; j++)
             {
                 Half* vr = cache.V(layer, Slot(table, j, cache.BlockSize)) + kvh * hd;
                 sum += (float)(Half)probs[j] * (float)vr[d];

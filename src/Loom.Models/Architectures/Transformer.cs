@@ -10,10 +10,10 @@ namespace Loom.Models.Architectures;
 /// <summary>
 /// The Llama-family decoder: one forward pass over a ragged batch of sequences whose K/V live in a paged
 /// <see cref="KvCache"/>. Variants (GQA, QKV bias, QK-norm, RoPE kind and scaling, tied embeddings, a
-/// mixture-of-experts feed-forward) come from <see cref="ModelConfig"/>. Where llama.cpp rounds (K/V cached as f16, activations converted to the weight's
+/// mixture-of-experts feed-forward, Gemma's steps in Transformer.Gemma.cs) come from <see cref="ModelConfig"/>. Where llama.cpp rounds (K/V cached as f16, activations converted to the weight's
 /// dot type), this does the same, so logits agree closely with the reference.
 /// </summary>
-public sealed unsafe class Transformer : IDisposable
+public sealed unsafe partial class Transformer : IDisposable
 {
     private readonly float[][] _attnNorm, _ffnNorm;
     private readonly float[]?[] _bq, _bk, _bv, _qNorm, _kNorm;
@@ -60,6 +60,7 @@ public sealed unsafe class Transformer : IDisposable
         _moe = weights.Layers.Select(w => w.Moe is { } m ? new MoeFeedForward(config, m, _packed) : null).ToArray();
         _ropeFactors = config.ActiveRopeFactors ?? [];
         _attention = new PagedAttention(config);
+        (_attnPostNorm, _ffnPostNorm) = PostNormWeights(weights);
     }
 
     public ModelConfig Config { get; }
@@ -97,6 +98,7 @@ public sealed unsafe class Transformer : IDisposable
         int half = c.RopeDim / 2;
         for (int t = 0; t < T; t++)
             Rope.Angles(batch.Positions[t], c.RopeDim, c.RopeTheta, c.RopeFreqScale, _ropeFactors, s.RopeCos.AsSpan(t * half, half), s.RopeSin.AsSpan(t * half, half), c.RopeAttnFactor);
+        SlidingRopeAngles(batch);
 
         // Token embeddings.
         var emb = Weights.TokenEmbedding;
@@ -106,6 +108,7 @@ public sealed unsafe class Transformer : IDisposable
             if ((uint)id >= (uint)c.VocabSize) throw new ArgumentOutOfRangeException(nameof(batch), $"token id {id} outside the vocabulary");
             Quants.Dequantize(emb.Type, emb.Row(id), x.Slice(t * dim, dim));
         }
+        ScaleEmbeddings(x);
 
         LayerSteps.AddNorm(pool, s.X, null, s.Xb, _attnNorm[0], T, dim, c.RmsNormEps);
         for (int l = 0; l < numLayers; l++)
@@ -121,8 +124,9 @@ public sealed unsafe class Transformer : IDisposable
             cache.Store(batch, l, k, v);
             _attention.Compute(batch, cache, l, q, s.Att.AsSpan(0, T * qDim), pool, attention);
             MatMul.Compute(w.Wo, s.Att.AsSpan(0, T * qDim), T, xb, s.Quant, gemv, pool);
+            PostNorm(_attnPostNorm, l, s.Xb, T, pool);
 
-            // Feed-forward block: SwiGLU, or a mixture of SwiGLU experts. The reference runs the last layer's FFN
+            // Feed-forward block: SwiGLU (GeGLU for Gemma), or a mixture of SwiGLU experts. The reference runs the last layer's FFN
             // only for output tokens, so a sequence's single output token is summed there as a lone token.
             if (l == numLayers - 1) MarkLoneOutputs(batch, gemv);
             LayerSteps.AddNorm(pool, s.X, s.Xb, s.Xb, _ffnNorm[l], T, dim, c.RmsNormEps);
@@ -132,9 +136,11 @@ public sealed unsafe class Transformer : IDisposable
             {
                 var gate = s.Gate.AsSpan(0, T * ffn);
                 MatMul.Compute(xb, T, s.Quant, gemv, w.WGate!, gate, w.WUp!, s.Up.AsSpan(0, T * ffn), pool: pool);
-                LayerSteps.SwiGlu(pool, s.Gate, s.Up, T, ffn);
+                if (c.Activation == FfnActivation.GeluTanh) LayerSteps.GeGlu(pool, s.Gate, s.Up, T, ffn);
+                else LayerSteps.SwiGlu(pool, s.Gate, s.Up, T, ffn);
                 MatMul.Compute(w.WDown!, gate, T, xb, s.Quant, gemv, pool);
             }
+            PostNorm(_ffnPostNorm, l, ffnOut, T, pool);
             if (l + 1 < numLayers) LayerSteps.AddNorm(pool, s.X, ffnOut, s.Xb, _attnNorm[l + 1], T, dim, c.RmsNormEps);
             else LayerSteps.Add(pool, s.X, ffnOut, T, dim);
         }
@@ -148,6 +154,7 @@ public sealed unsafe class Transformer : IDisposable
         var outGemv = s.OutGemv;
         for (int i = 0; i < n; i++) outGemv[i] = gemv[batch.LogitTokens[i]];
         MatMul.Compute(Weights.Output, xo, n, logits[..(n * c.VocabSize)], s.Quant, outGemv, pool);
+        SoftcapLogits(logits[..(n * c.VocabSize)]);
     }
 
     /// <summary>Marks tokens that are their sequence's only logit token as lone tokens.</summary>
@@ -174,12 +181,12 @@ public sealed unsafe class Transformer : IDisposable
             AddBias(q, _bq[l]); AddBias(k, _bk[l]); AddBias(_s.V.AsSpan(t * kvDim, kvDim), _bv[l]);
             if (_qNorm[l] is { } qn) QkNorm(q, qn);
             if (_kNorm[l] is { } kn) QkNorm(k, kn);
-            var cos = _s.RopeCos.AsSpan(t * half, half);
-            var sin = _s.RopeSin.AsSpan(t * half, half);
+            bool local = c.SlidingRopeTheta != 0 && c.IsSliding(l);
+            var cos = (local ? _s.RopeCosSliding : _s.RopeCos).AsSpan(t * half, half);
+            var sin = (local ? _s.RopeSinSliding : _s.RopeSin).AsSpan(t * half, half);
             Rotate(q, cos, sin);
             Rotate(k, cos, sin);
-            if (c.QueryScale > 0)
-                for (int i = 0; i < q.Length; i++) q[i] *= c.QueryScale;
+            ScaleQuery(q);
         }
     }
 
@@ -229,6 +236,8 @@ public sealed unsafe class Transformer : IDisposable
     private sealed class Scratch
     {
         public float[] X = [], Xb = [], FfnOut = [], Q = [], K = [], V = [], Att = [], Gate = [], Up = [], RopeCos = [], RopeSin = [];
+        /// <summary>RoPE angles at the sliding layers' own base (Gemma 3); empty when every layer shares one.</summary>
+        public float[] RopeCosSliding = [], RopeSinSliding = [];
         public bool[] Gemv = [], OutGemv = [];
         public byte[] Quant = [];
         private int _tokens = -1;
@@ -246,6 +255,7 @@ public sealed unsafe class Transformer : IDisposable
             FfnOut = new float[c.IsMoe ? tokens * c.Dim : 0];
             Gemv = new bool[tokens]; OutGemv = new bool[tokens];
             RopeCos = new float[tokens * (c.RopeDim / 2)]; RopeSin = new float[tokens * (c.RopeDim / 2)];
+            if (c.SlidingRopeTheta != 0) { RopeCosSliding = new float[tokens * (c.RopeDim / 2)]; RopeSinSliding = new float[tokens * (c.RopeDim / 2)]; }
             long quant = 0;
             foreach (var t in m.Weights.All())
                 if (t.Shape.Length == 2) quant = Math.Max(quant, MatMul.ScratchBytes(t, tokens));

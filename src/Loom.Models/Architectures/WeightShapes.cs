@@ -32,6 +32,11 @@ public static class WeightShapes
                 Expect(l.KNorm, path, c.QkNormFullWidth ? kvDim : c.HeadDim);
             }
             Expect(l.FfnNorm, path, c.Dim);
+            if (c.PostNorms)
+            {
+                Expect(Required(l.AttnPostNorm, "post_attention_norm", path), path, c.Dim);
+                Expect(Required(l.FfnPostNorm, "post_ffw_norm", path), path, c.Dim);
+            }
             if (c.IsMoe) ExpectMoe(c, l.Moe, path);
             else
             {

@@ -88,6 +88,12 @@ public static class SyntheticModel
         w.Add($"{a}.vocab_size", (uint)s.VocabSize);
         w.Add($"{a}.rope.dimension_count", (uint)headDim);
         if (s.Phi3) SyntheticPhi3.AddMetadata(w, s);
+        if (s.IsGemma)
+        {
+            w.Add($"{a}.attention.sliding_window", (uint)s.SlidingWindow);
+            if (s.AttnSoftcap > 0) w.Add($"{a}.attn_logit_softcapping", s.AttnSoftcap);
+            if (s.FinalSoftcap > 0) w.Add($"{a}.final_logit_softcapping", s.FinalSoftcap);
+        }
         if (s.IsMoe)
         {
             w.Add($"{a}.expert_count", (uint)s.ExpertCount);
@@ -124,7 +130,9 @@ public static class SyntheticModel
         void Norm(string name, long n) => Add(w, scratch, name, GgmlType.F32, [n], seed, Init.Norm);
         void Bias(string name, long n) => Add(w, scratch, name, GgmlType.F32, [n], seed, Init.Bias);
 
-        Matrix("token_embd.weight", dim, s.VocabSize);
+        // A tied classifier is the embedding, so it takes the classifier's spread.
+        if (s.TiedEmbeddings) Add(w, scratch, "token_embd.weight", matrixType("token_embd.weight", [dim, s.VocabSize]), [dim, s.VocabSize], seed, Init.Matrix, s.OutputWeightScale);
+        else Matrix("token_embd.weight", dim, s.VocabSize);
         if (s.LongRopeOriginalContext is not null)
             foreach (var (name, factors) in SyntheticPhi3.RopeFactors(s))
                 w.AddTensor(name, GgmlType.F32, [factors.Length], factors);
@@ -151,6 +159,8 @@ public static class SyntheticModel
                 Norm(b + "attn_k_norm.weight", s.QkNormFullWidth ? kv : hd);
             }
             Matrix(b + "attn_output.weight", q, dim);
+            // Gemma's norms are written as llama.cpp's converter writes them, with its 1 already added.
+            if (s.IsGemma) Norm(b + "post_attention_norm.weight", dim);
             Norm(b + "ffn_norm.weight", dim);
             if (s.IsMoe)
             {
@@ -178,6 +188,7 @@ public static class SyntheticModel
                 Matrix(b + "ffn_up.weight", dim, ffn);
                 Matrix(b + "ffn_down.weight", ffn, dim);
             }
+            if (s.IsGemma) Norm(b + "post_ffw_norm.weight", dim);
         }
         Norm("output_norm.weight", dim);
         if (!s.TiedEmbeddings) Add(w, scratch, "output.weight", matrixType("output.weight", [dim, s.VocabSize]), [dim, s.VocabSize], seed, Init.Matrix, s.OutputWeightScale);

@@ -44,7 +44,7 @@ public sealed record SyntheticModelSpec
     /// larger spread makes greedy tokens a sharp test of a peer's numbers.
     /// </summary>
     public float OutputWeightScale { get; init; } = 1f;
-    /// <summary>phi3's <c>attention.sliding_window</c> (0: none, as Phi-4 writes it).</summary>
+    /// <summary>phi3 and gemma2/gemma3: positions a sliding layer sees (written as <c>attention.sliding_window</c>; 0: none).</summary>
     public int SlidingWindow { get; init; }
     /// <summary>
     /// phi3 with LongRoPE: writes <c>rope_factors_long</c>/<c>rope_factors_short</c> (fixed, distinct ramps), this as
@@ -52,10 +52,15 @@ public sealed record SyntheticModelSpec
     /// <see cref="ContextLength"/> / this; null writes no rope scaling.
     /// </summary>
     public int? LongRopeOriginalContext { get; init; }
+    /// <summary>gemma2: <c>attn_logit_softcapping</c> and <c>final_logit_softcapping</c>; 0 writes no key.</summary>
+    public float AttnSoftcap { get; init; }
+    public float FinalSoftcap { get; init; }
 
     public int EffectiveHeadDim => HeadDim ?? (NumHeads > 0 ? Dim / NumHeads : 0);
     public bool QkvBias => Architecture is "qwen2" or "qwen2moe";
-    public bool QkNorm => Architecture is "qwen3" or "qwen3moe" or "olmoe";
+    public bool QkNorm => Architecture is "qwen3" or "qwen3moe" or "olmoe" or "gemma3";
+    /// <summary>Gemma 2 and 3: post-norms, GeGLU, tied embeddings, a sliding window.</summary>
+    public bool IsGemma => Architecture is "gemma2" or "gemma3";
     /// <summary>OLMoE norms Q and K over their whole width, so its norm weights are that long.</summary>
     public bool QkNormFullWidth => Architecture == "olmoe";
     public bool IsMoe => ExpertCount > 0;
@@ -77,9 +82,12 @@ public sealed record SyntheticModelSpec
     public void Validate(GgmlType matrixType)
     {
         void Check(bool ok, string problem) { if (!ok) throw new ArgumentException($"synthetic model '{Name}': {problem}"); }
-        Check(Architecture is "llama" or "qwen2" or "qwen3" or "phi3" || MoeArchitecture, $"architecture '{Architecture}' is not llama, qwen2, qwen3, qwen2moe, qwen3moe, olmoe or phi3");
+        Check(Architecture is "llama" or "qwen2" or "qwen3" or "phi3" || MoeArchitecture || IsGemma, $"architecture '{Architecture}' is not llama, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, phi3, gemma2 or gemma3");
         Check(!Phi3 || (!IsMoe && !TiedEmbeddings), "phi3 is dense and has its own output.weight");
-        Check(Phi3 || (SlidingWindow == 0 && LongRopeOriginalContext is null), "sliding window and LongRoPE are written for phi3 only");
+        Check(!IsGemma || (TiedEmbeddings && !IsMoe && SlidingWindow > 0), $"{Architecture} needs tied embeddings, a dense feed-forward and a sliding window");
+        Check(Phi3 || IsGemma || SlidingWindow == 0, $"{Architecture} has no sliding window");
+        Check(Phi3 || LongRopeOriginalContext is null, "LongRoPE is written for phi3 only");
+        Check(IsGemma || (AttnSoftcap == 0 && FinalSoftcap == 0), $"{Architecture} has no soft-caps");
         Check(SlidingWindow >= 0 && LongRopeOriginalContext is null or > 0, "sliding window and original context must be positive");
         Check(!MoeArchitecture || IsMoe, $"{Architecture} needs experts");
         Check(IsMoe ? ExpertUsedCount > 0 && ExpertUsedCount <= ExpertCount : ExpertUsedCount == 0, $"{ExpertUsedCount} experts used out of {ExpertCount}");
@@ -147,6 +155,28 @@ public sealed record SyntheticModelSpec
     public static SyntheticModelSpec OlmoeTiny => new()
     {
         Name = "olmoe-tiny", Architecture = "olmoe", FfnDim = 64, NumKvHeads = 4, ExpertCount = 8, ExpertUsedCount = 2, OutputWeightScale = 8,
+    };
+
+    /// <summary>
+    /// Gemma 2's layout, tiny: 26 layers (llama.cpp sizes Gemma 2 by layer count and knows no other small one), every
+    /// other layer sliding over 16 positions, so that test prompts pass the window; soft-caps of 2.5 (attention) and 5
+    /// (logits), far below Gemma 2's 50 and 30, so that they bend these small scores. The classifier being the
+    /// embedding, which the residual stream carries, a wider spread would only make it repeat its last token.
+    /// </summary>
+    public static SyntheticModelSpec Gemma2Tiny => new()
+    {
+        Name = "gemma2-tiny", Architecture = "gemma2", NumLayers = 26, HeadDim = 32, TiedEmbeddings = true, SlidingWindow = 16,
+        AttnSoftcap = 2.5f, FinalSoftcap = 5, RmsNormEps = 1e-6f,
+    };
+
+    /// <summary>
+    /// Gemma 3's text layout, tiny: 8 layers (5 sliding : 1 global, then 2 more sliding), Q/K norms, window 16, global
+    /// RoPE base 1e6 (local 10000), no soft-caps.
+    /// </summary>
+    public static SyntheticModelSpec Gemma3Tiny => new()
+    {
+        Name = "gemma3-tiny", Architecture = "gemma3", NumLayers = 8, HeadDim = 32, TiedEmbeddings = true, SlidingWindow = 16,
+        RopeTheta = 1000000f, RmsNormEps = 1e-6f,
     };
 
     /// <summary>OLMoE-1B-7B: dim 2048, 16 layers, 16 heads (no GQA), 64 experts of ffn 1024 with 8 used, vocab 50304, context 4096.</summary>

@@ -25,6 +25,8 @@ internal sealed unsafe class AttentionWorkspace
     public float[] State = [];
     /// <summary>Online softmax: each query row's causal end (exclusive).</summary>
     public int[] Ends = [];
+    /// <summary>Online softmax: each query row's first visible position (a sliding layer's window start).</summary>
+    public int[] Starts = [];
 
     public static AttentionWorkspace Current => t_current ??= new AttentionWorkspace();
 

@@ -13,8 +13,11 @@ internal static unsafe class ExactAttention
     private const int Tile = ExactKernels.Tile;
 
     /// <summary>
-    /// Query heads h0..h0+count of <paramref name="token"/> (all reading KV head kvh) over its positions 0..n.
-    /// A <paramref name="lone"/> token (its sequence's only one in the batch) sums as ggml's single-token path does.
+    /// Query heads h0..h0+count of <paramref name="token"/> (all reading KV head kvh) over its positions 0..n,
+    /// or the window's last positions of them in a sliding layer. A <paramref name="lone"/> token (its sequence's
+    /// only one in the batch) sums as ggml's single-token path does. Positions before the window are skipped where
+    /// llama.cpp adds them with probability zero: every sum keeps its lanes by absolute position, so skipping
+    /// them adds exactly the zeros llama.cpp adds.
     /// </summary>
     public static void Heads(in AttentionCall call, AttentionWorkspace ws, int[] table, int token, int n, bool lone, int kvh, int h0, int count)
     {
@@ -36,29 +39,31 @@ internal static unsafe class ExactAttention
         Buffer.MemoryCopy(call.QueryRow(token, h0), qf, count * hd * sizeof(float), count * hd * sizeof(float));
         HalfVec.RoundTrip(qf, count * hd);
 
-        Scores(kv, table, kvh, n, count, !lone, call.Scale, qf, tile, sc);
+        int lo = call.FirstVisible(n - 1);
+        Scores(kv, table, kvh, lo, n, count, !lone, call.Scale, qf, tile, sc);
         for (int i = 0; i < count; i++)
         {
-            Softmax.Apply(new Span<float>(sc + (long)i * n, n));
+            call.Cap(sc + (long)i * n + lo, n - lo);
+            Softmax.Apply(new Span<float>(sc + (long)i * n + lo, n - lo));
             // Probabilities meet the f16 V cache as f16, as in the reference.
-            HalfVec.RoundTrip(sc + (long)i * n, n);
+            HalfVec.RoundTrip(sc + (long)i * n + lo, n - lo);
         }
 
         float* o = call.OutputRow(token, h0);
-        if (lone) ValuesGemv(kv, table, kvh, n, count, call.ContextLength, sc, tile, acc, sum, o);
-        else ValuesGemm(kv, table, kvh, n, count, sc, tile, acc, o);
+        if (lone) ValuesGemv(kv, table, kvh, lo, n, count, call.ContextLength, sc, tile, acc, sum, o);
+        else ValuesGemm(kv, table, kvh, lo, n, count, sc, tile, acc, o);
     }
 
     /// <summary>
-    /// Scaled q·k of each head (rows of <paramref name="q"/>) against positions 0..n, into rows of n scores.
+    /// Scaled q·k of each head (rows of <paramref name="q"/>) against positions lo..n, into rows of n scores.
     /// </summary>
     // Kept out of its caller so that the dot product inlines into a small method: inside the caller's larger
     // body the JIT ran out of inlining budget and called it per position where Vector512 is emulated.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Scores(in PagedKv kv, int[] table, int kvh, int n, int count, bool gemm, float scale, float* q, float* tile, float* scores)
+    private static void Scores(in PagedKv kv, int[] table, int kvh, int lo, int n, int count, bool gemm, float scale, float* q, float* tile, float* scores)
     {
         int hd = kv.HeadDim;
-        for (int j0 = 0; j0 < n; j0 += Tile)
+        for (int j0 = lo; j0 < n; j0 += Tile)
         {
             int rows = Math.Min(Tile, n - j0);
             kv.Widen(table, kvh, j0, rows, keys: true, tile);
@@ -74,10 +79,10 @@ internal static unsafe class ExactAttention
     /// Σ_j p_j·V_j for a prompt token: one chain of 16 lanes (position j feeding lane j % 16) per head
     /// dimension, reduced in a fixed tree, the order llama.cpp's f16 GEMM uses.
     /// </summary>
-    private static void ValuesGemm(in PagedKv kv, int[] table, int kvh, int n, int count, float* probs, float* tile, float* acc, float* o)
+    private static void ValuesGemm(in PagedKv kv, int[] table, int kvh, int lo, int n, int count, float* probs, float* tile, float* acc, float* o)
     {
         int hd = kv.HeadDim;
-        AccumulateLanes(kv, table, kvh, n, n, count, 16, probs, tile, acc);
+        AccumulateLanes(kv, table, kvh, lo, n, n, count, 16, probs, tile, acc);
         for (int i = 0; i < count; i++) ExactKernels.ReduceLanes16(acc + i * 16 * hd, hd, o + i * hd);
     }
 
@@ -85,13 +90,13 @@ internal static unsafe class ExactAttention
     /// Σ_j p_j·V_j for a lone decode token, summed as ggml_vec_dot_f16 sums it over the cache length padded to
     /// 32: four 16-lane chains over whole 64-position steps, then the remaining positions in double.
     /// </summary>
-    private static void ValuesGemv(in PagedKv kv, int[] table, int kvh, int n, int count, int contextLength, float* probs, float* tile, float* acc, double* sum, float* o)
+    private static void ValuesGemv(in PagedKv kv, int[] table, int kvh, int lo, int n, int count, int contextLength, float* probs, float* tile, float* acc, double* sum, float* o)
     {
         int hd = kv.HeadDim;
         int padded = Math.Min(contextLength, Math.Max(32, (n + 31) & ~31));
         int np = Math.Min(padded & ~63, n);
         // np is a multiple of 64 or all of n, so the chained positions are whole tiles, the tail one more.
-        AccumulateLanes(kv, table, kvh, np, n, count, 64, probs, tile, acc);
+        AccumulateLanes(kv, table, kvh, lo, np, n, count, 64, probs, tile, acc);
         for (int i = 0; i < count; i++)
         {
             float* a = acc + i * 64 * hd;
@@ -101,28 +106,29 @@ internal static unsafe class ExactAttention
             ExactKernels.ReduceLanes16(a, hd, o + i * hd);
             for (int d = 0; d < hd; d++) s[d] = o[i * hd + d];
         }
-        if (np < n)
+        int tail = Math.Max(np, lo);
+        if (tail < n)
         {
-            kv.Widen(table, kvh, np, n - np, keys: false, tile);
+            kv.Widen(table, kvh, tail, n - tail, keys: false, tile);
             for (int i = 0; i < count; i++)
             {
                 float* p = probs + (long)i * n;
-                for (int j = np; j < n; j++) ExactKernels.AddProductDouble(p[j], tile + (j - np) * hd, sum + i * hd, hd);
+                for (int j = tail; j < n; j++) ExactKernels.AddProductDouble(p[j], tile + (j - tail) * hd, sum + i * hd, hd);
             }
         }
         for (int i = 0; i < count * hd; i++) o[i] = (float)sum[i];
     }
 
     /// <summary>
-    /// Clears <paramref name="lanes"/> accumulator rows per head, then adds p_j·V_j for positions 0..end into
+    /// Clears <paramref name="lanes"/> accumulator rows per head, then adds p_j·V_j for positions lo..end into
     /// row j % lanes: one FMA chain per lane and dimension, as ggml's f16 dot products chain them. Probabilities
     /// are rows of <paramref name="n"/>, one per head.
     /// </summary>
-    private static void AccumulateLanes(in PagedKv kv, int[] table, int kvh, int end, int n, int count, int lanes, float* probs, float* tile, float* acc)
+    private static void AccumulateLanes(in PagedKv kv, int[] table, int kvh, int lo, int end, int n, int count, int lanes, float* probs, float* tile, float* acc)
     {
         int hd = kv.HeadDim;
         new Span<float>(acc, count * lanes * hd).Clear();
-        for (int j0 = 0; j0 < end; j0 += Tile)
+        for (int j0 = lo; j0 < end; j0 += Tile)
         {
             int rows = Math.Min(Tile, end - j0);
             kv.Widen(table, kvh, j0, rows, keys: false, tile);

@@ -23,25 +23,28 @@ internal static unsafe class OnlineAttention
         int end = positions[tokens - 1] + 1;
         float* qf = LoadQueries(call, ws, first, tokens, kvh);
         AttentionWorkspace.Ensure(ref ws.Ends, rows);
+        AttentionWorkspace.Ensure(ref ws.Starts, rows);
         for (int i = 0; i < tokens; i++)
-            for (int h = 0; h < g; h++) ws.Ends[i * g + h] = positions[i] + 1;
-        float* acc = Online(call, ws, qf, rows, table, kvh, 0, end);
+            for (int h = 0; h < g; h++) { ws.Ends[i * g + h] = positions[i] + 1; ws.Starts[i * g + h] = call.FirstVisible(positions[i]); }
+        float* acc = Online(call, ws, qf, rows, table, kvh, call.FirstVisible(positions[0]), end);
         float* state = AttentionWorkspace.Ptr(ws.State);
         for (int i = 0; i < tokens; i++)
             OnlineSoftmax.Finish(state + rows + i * g, acc + i * g * hd, g, hd, call.OutputRow(first + i, kvh * g));
     }
 
     /// <summary>
-    /// Split <paramref name="split"/> of <paramref name="splits"/> of decode token t's positions 0..n, heads of KV
-    /// head kvh, its partial states written into the token's <paramref name="partials"/>.
+    /// Split <paramref name="split"/> of <paramref name="splits"/> of decode token t's visible positions (0..n, or
+    /// the window's end of them), heads of KV head kvh, its partial states written into the token's <paramref name="partials"/>.
     /// </summary>
     public static void Split(in AttentionCall call, AttentionWorkspace ws, int[] table, int t, int n, int kvh, int split, int splits, float* partials)
     {
         int hd = call.Kv.HeadDim, g = call.Group;
-        int a = (int)((long)n * split / splits), b = (int)((long)n * (split + 1) / splits);
+        int lo = call.FirstVisible(n - 1), span = n - lo;
+        int a = lo + (int)((long)span * split / splits), b = lo + (int)((long)span * (split + 1) / splits);
         float* qf = LoadQueries(call, ws, t, 1, kvh);
         AttentionWorkspace.Ensure(ref ws.Ends, g);
-        for (int h = 0; h < g; h++) ws.Ends[h] = b;
+        AttentionWorkspace.Ensure(ref ws.Starts, g);
+        for (int h = 0; h < g; h++) { ws.Ends[h] = b; ws.Starts[h] = a; }
         float* acc = Online(call, ws, qf, g, table, kvh, a, b);
         float* state = AttentionWorkspace.Ptr(ws.State);
         int stride = hd + 2;
@@ -85,13 +88,13 @@ internal static unsafe class OnlineAttention
         float* m = AttentionWorkspace.Ptr(ws.State), l = m + rows, acc = AttentionWorkspace.Ptr(ws.Acc);
         float* kt = AttentionWorkspace.Ptr(ws.Tile), vt = kt + Tile * hd, sc = AttentionWorkspace.Ptr(ws.Scores);
         OnlineSoftmax.Reset(m, l, acc, rows, hd);
-        fixed (int* ends = ws.Ends)
+        fixed (int* ends = ws.Ends, starts = ws.Starts)
             for (int j0 = a; j0 < b; j0 += Tile)
             {
                 int n = Math.Min(Tile, b - j0);
                 kv.Widen(table, kvh, j0, n, keys: true, kt);
                 kv.Widen(table, kvh, j0, n, keys: false, vt);
-                OnlineSoftmax.Tile(qf, rows, hd, call.Scale, ends, j0, n, kt, vt, sc, m, l, acc);
+                OnlineSoftmax.Tile(call, qf, rows, hd, starts, ends, j0, n, kt, vt, sc, m, l, acc);
             }
         return acc;
     }

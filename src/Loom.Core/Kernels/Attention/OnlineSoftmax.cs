@@ -21,35 +21,30 @@ internal static unsafe class OnlineSoftmax
 
     /// <summary>
     /// Folds one tile (positions j0..j0+rows, K and V rows widened in <paramref name="k"/>/<paramref name="v"/>)
-    /// into each query row r whose causal end ends[r] (exclusive) lies past j0.
+    /// into each query row r at its positions starts[r]..ends[r] (a sliding window's start, the causal end,
+    /// exclusive), scores scaled and soft-capped as <paramref name="call"/> says.
     /// </summary>
     // A tile's work dwarfs a call. Inlined into the paged drivers, it spent their JIT inlining budget and left
     // its own vector helpers as calls (a tenth slower where Vector512 is emulated).
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static void Tile(float* q, int count, int hd, float scale, int* ends, int j0, int rows, float* k, float* v,
+    public static void Tile(in AttentionCall call, float* q, int count, int hd, int* starts, int* ends, int j0, int rows, float* k, float* v,
         float* scores, float* m, float* l, float* acc)
     {
+        float scale = call.Scale;
         // Many rows (a prompt chunk): transpose the tile once so scores come 16 positions per vector, with no
         // horizontal sum per position. Few rows (a decode token's heads): the transpose would not pay.
         float* kt = count >= 16 && rows == ExactKernels.Tile ? Transpose(k, rows, hd, scores + ExactKernels.Tile) : null;
         for (int r = 0; r < count; r++)
         {
-            int valid = Math.Min(rows, ends[r] - j0);
-            if (valid <= 0) continue;
+            int valid = Math.Min(rows, ends[r] - j0), from = Math.Max(0, starts[r] - j0);
+            if (valid <= from) continue;
             float* qr = q + r * hd;
             float mx = float.NegativeInfinity;
-            if (kt != null)
-            {
-                TransposedScores(qr, kt, hd, scale, scores);
-                for (int i = 0; i < valid; i++) mx = MathF.Max(mx, scores[i]);
-            }
+            if (kt != null) TransposedScores(qr, kt, hd, scale, scores);
             else
-                for (int i = 0; i < valid; i++)
-                {
-                    float s = Dot(qr, k + i * hd, hd) * scale;
-                    scores[i] = s;
-                    mx = MathF.Max(mx, s);
-                }
+                for (int i = from; i < valid; i++) scores[i] = Dot(qr, k + i * hd, hd) * scale;
+            call.Cap(scores + from, valid - from);
+            for (int i = from; i < valid; i++) mx = MathF.Max(mx, scores[i]);
             float mNew = MathF.Max(m[r], mx);
             float* ar = acc + r * hd;
             if (m[r] != mNew && l[r] != 0)
@@ -59,8 +54,8 @@ internal static unsafe class OnlineSoftmax
                 Scale(ar, corr, hd);
             }
             m[r] = mNew;
-            l[r] += Exp(scores, valid, mNew);
-            AccumulateValues(scores, valid, v, ar, hd);
+            l[r] += Exp(scores + from, valid - from, mNew);
+            AccumulateValues(scores + from, valid - from, v + from * hd, ar, hd);
         }
     }
 

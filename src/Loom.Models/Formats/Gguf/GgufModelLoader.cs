@@ -7,7 +7,7 @@ namespace Loom.Models.Formats.Gguf;
 public static class GgufModelLoader
 {
     /// <summary>Architectures this loader understands, as GGUF's general.architecture spells them.</summary>
-    public static readonly IReadOnlyList<string> SupportedArchitectures = ["llama", "mistral", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", Phi3Gguf.Arch];
+    public static readonly IReadOnlyList<string> SupportedArchitectures = ["llama", "mistral", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", Phi3Gguf.Arch, "gemma2", "gemma3"];
 
     /// <summary>Architectures whose every layer is a mixture of experts.</summary>
     private static readonly string[] MoeArchitectures = ["qwen2moe", "qwen3moe", "olmoe"];
@@ -112,6 +112,7 @@ public static class GgufModelLoader
             ExpertWeightsScale = (float)(f.GetFloat($"{arch}.expert_weights_scale") ?? 1.0),
         };
         if (arch == Phi3Gguf.Arch) config = Phi3Gguf.Configure(f, config);
+        if (GgufGemma.Is(arch)) config = GgufGemma.Apply(f, config);
         config.Validate(path);
         CheckAgainstTensors(f, config);
         return config;
@@ -184,6 +185,8 @@ public static class GgufModelLoader
                 QNorm = Opt(p + "attn_q_norm.weight"),
                 KNorm = Opt(p + "attn_k_norm.weight"),
                 FfnNorm = f.GetTensor(p + "ffn_norm.weight"),
+                AttnPostNorm = config.PostNorms ? f.GetTensor(p + "post_attention_norm.weight") : null,
+                FfnPostNorm = config.PostNorms ? f.GetTensor(p + "post_ffw_norm.weight") : null,
                 WGate = config.IsMoe ? null : f.GetTensor(p + "ffn_gate.weight"),
                 WUp = config.IsMoe ? null : f.GetTensor(p + "ffn_up.weight"),
                 WDown = config.IsMoe ? null : f.GetTensor(p + "ffn_down.weight"),
@@ -206,7 +209,8 @@ public static class GgufModelLoader
             TokenEmbedding = embedding,
             Layers = layers,
             OutputNorm = f.GetTensor("output_norm.weight"),
-            Output = Opt("output.weight") ?? embedding,
+            // Gemma's classifier is always the embedding (llama.cpp ignores any output.weight there).
+            Output = (GgufGemma.Is(config.Architecture) ? null : Opt("output.weight")) ?? embedding,
             Owners = [f],
         };
         WeightShapes.Validate(config, weights, f.Path);

@@ -37,14 +37,12 @@ internal static class Phi3Gguf
             throw new ModelFormatException(path, $"metadata '{Arch}.rope.scaling.attn_factor' = {attnFactor} must be positive and finite");
 
         int window = SlidingWindow(f, c);
-        // Loom's attention has no sliding-window mask yet. A window only changes attention for positions at or past
-        // it (llama.cpp masks keys with pos - key_pos >= window), so serving at most that many tokens per sequence
-        // gives llama.cpp's numbers exactly; the context is cut to the window rather than run wrongly beyond it.
-        int context = window > 0 && window < c.ContextLength ? window : c.ContextLength;
-        // build_phi3 scales Q by 1/√head dim after RoPE and runs attention with a scale of 1.
+        // build_phi3 scales Q by 1/√head dim after RoPE and runs attention with a scale of 1. Its window masks keys
+        // with pos - key_pos >= window on every layer, which is what a sliding layer reads here.
         return c with
         {
-            LongRope = longRope, RopeAttnFactor = (float)attnFactor, SlidingWindow = window, ContextLength = context,
+            LongRope = longRope, RopeAttnFactor = (float)attnFactor,
+            SlidingWindow = window, SlidingLayers = window > 0 ? Enumerable.Repeat(true, c.NumLayers).ToArray() : null,
             QueryScale = 1.0f / MathF.Sqrt(c.HeadDim),
         };
     }
