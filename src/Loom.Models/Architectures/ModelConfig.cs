@@ -46,6 +46,22 @@ public sealed record ModelConfig
     /// <summary>Factor applied to the routing weights after any normalization.</summary>
     public float ExpertWeightsScale { get; init; } = 1f;
     public bool IsMoe => ExpertCount > 0;
+    /// <summary>The first this many layers have a dense feed-forward before the mixture-of-experts ones (DeepSeek).</summary>
+    public int LeadingDenseLayers { get; init; }
+    /// <summary>How router logits become expert scores: softmax, or an independent sigmoid per expert (DeepSeek-V3).</summary>
+    public Moe.MoeGating ExpertGating { get; init; } = Moe.MoeGating.Softmax;
+    /// <summary>Group-limited routing (DeepSeek): experts in this many equal groups, of which only the best
+    /// <see cref="ExpertGroupUsedCount"/> may be chosen from; 0 or 1 for none.</summary>
+    public int ExpertGroupCount { get; init; }
+    public int ExpertGroupUsedCount { get; init; }
+    /// <summary>Multi-head latent attention (deepseek2); null for ordinary attention.</summary>
+    public Mla.MlaConfig? Mla { get; init; }
+    public bool IsMoeLayer(int layer) => IsMoe && layer >= LeadingDenseLayers;
+    /// <summary>The KV cache's row per token and layer, in groups (one int8 scale each): KV heads × head dim, or MLA's latent row.</summary>
+    public int CacheHeads => Mla?.CacheGroups ?? NumKvHeads;
+    public int CacheHeadDim => Mla?.CacheGroupWidth ?? HeadDim;
+    /// <summary>MLA caches one row that serves as K and (its latent part) as V, so there is no separate V.</summary>
+    public bool CacheKeysOnly => Mla is not null;
 
     /// <summary>Checks that the numbers describe a runnable model; throws <see cref="ModelFormatException"/> naming <paramref name="path"/>.</summary>
     public void Validate(string path)
@@ -73,7 +89,15 @@ public sealed record ModelConfig
             InRange(ExpertFfnDim, ModelLimits.MaxWidth, "expert feed-forward length");
             Check(SharedExpertFfnDim >= 0 && SharedExpertFfnDim <= ModelLimits.MaxWidth, $"shared expert feed-forward length {SharedExpertFfnDim}");
             Check(ExpertWeightsScale > 0 && float.IsFinite(ExpertWeightsScale), $"expert weights scale {ExpertWeightsScale}");
+            Check(LeadingDenseLayers >= 0 && LeadingDenseLayers < NumLayers, $"{LeadingDenseLayers} leading dense layers of {NumLayers}");
+            if (ExpertGroupCount > 1)
+            {
+                Check(ExpertCount % ExpertGroupCount == 0, $"{ExpertCount} experts do not split into {ExpertGroupCount} groups");
+                Check(ExpertGroupUsedCount > 0 && ExpertGroupUsedCount <= ExpertGroupCount && ExpertGroupUsedCount * (ExpertCount / ExpertGroupCount) >= ExpertUsedCount,
+                    $"{ExpertGroupUsedCount} expert groups used of {ExpertGroupCount} cannot hold {ExpertUsedCount} experts");
+            }
         }
+        Mla?.Validate(this, path);
         Check(RopeFreqFactors is null || RopeFreqFactors.Length == RopeDim / 2, "rope frequency factors do not match the rope dimension");
     }
 }
