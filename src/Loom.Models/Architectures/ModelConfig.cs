@@ -92,9 +92,9 @@ public sealed record ModelConfig
             Check(LeadingDenseLayers >= 0 && LeadingDenseLayers < NumLayers, $"{LeadingDenseLayers} leading dense layers of {NumLayers}");
             if (ExpertGroupCount > 1)
             {
-                Check(ExpertCount % ExpertGroupCount == 0, $"{ExpertCount} experts do not split into {ExpertGroupCount} groups");
+                Check(ExpertCount % ExpertGroupCount == 0, $"metadata '{Architecture}.expert_group_count' = {ExpertGroupCount} does not divide {ExpertCount} experts");
                 Check(ExpertGroupUsedCount > 0 && ExpertGroupUsedCount <= ExpertGroupCount && ExpertGroupUsedCount * (ExpertCount / ExpertGroupCount) >= ExpertUsedCount,
-                    $"{ExpertGroupUsedCount} expert groups used of {ExpertGroupCount} cannot hold {ExpertUsedCount} experts");
+                    $"metadata '{Architecture}.expert_group_used_count' = {ExpertGroupUsedCount} of {ExpertGroupCount} groups cannot hold {ExpertUsedCount} experts per token");
             }
         }
         Mla?.Validate(this, path);
