@@ -6,7 +6,7 @@ namespace Loom.Models.Architectures;
 /// </summary>
 public sealed record ModelConfig
 {
-    /// <summary>Architecture name as GGUF spells it: llama, mistral, qwen2, qwen3, qwen2moe, qwen3moe, olmoe.</summary>
+    /// <summary>Architecture name as GGUF spells it: llama, mistral, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, deepseek2.</summary>
     public required string Architecture { get; init; }
     public required int VocabSize { get; init; }
     /// <summary>Model (embedding) width.</summary>
