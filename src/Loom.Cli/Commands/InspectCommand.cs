@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Loom.Models.Architectures;
+using Loom.Models.Architectures.Moe;
 using Loom.Models.Formats.Gguf;
 
 namespace Loom.Cli.Commands;
@@ -64,9 +65,10 @@ internal static class InspectCommand
         (c.SharedExpertFfnDim == 0 ? "no shared" : c.Mla is not null
             ? $"{c.SharedExpertFfnDim / c.ExpertFfnDim} shared (ffn {c.SharedExpertFfnDim} together, ungated)"
             : $"1 shared (ffn {c.SharedExpertFfnDim}, sigmoid-gated)") +
-        $"; {c.ExpertGating.ToString().ToLowerInvariant()} scores" +
-        (c.ExpertGroupCount > 1 ? $", chosen within the best {c.ExpertGroupUsedCount} of {c.ExpertGroupCount} groups" : "") +
-        $"; weights {(c.ExpertWeightsNorm ? "renormalized" : "as scored")}{(c.ExpertWeightsScale != 1f ? $", scaled {c.ExpertWeightsScale:g}" : "")}" +
+        (c.ExpertGating == MoeGating.Sigmoid ? "; sigmoid scores" : "") +
+        (c.ExpertGroupCount > 1 ? $"; chosen within the best {c.ExpertGroupUsedCount} of {c.ExpertGroupCount} groups" : "") +
+        $"; weights {(c.ExpertWeightsNorm ? "renormalized" : c.ExpertGating == MoeGating.Sigmoid ? "as the sigmoid gives them" : "as softmax gives them")}" +
+        (c.ExpertWeightsScale != 1f ? $", scaled {c.ExpertWeightsScale:g}" : "") +
         (c.LeadingDenseLayers > 0 ? $"; the first {c.LeadingDenseLayers} layer(s) dense (ffn {c.FfnDim})" : "");
 
     /// <summary>Bytes one token occupies in the cache, all layers; for latent attention, against the per-head K/V cache llama.cpp c392e50 keeps.</summary>
