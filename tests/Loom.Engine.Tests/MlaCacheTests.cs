@@ -76,7 +76,7 @@ public class MlaCacheTests(ITestOutputHelper output)
         }
         output.WriteLine($"int8 against f16: first token's top-5 log-probs within {worst:g3}; {agree} of {prompts.Length * 16} greedy tokens agree before the first difference");
         // These random files amplify cache rounding (llama.cpp's own f16 and f32 caches differ by up to 0.3 on them,
-        // MoeParityTests.Deepseek2Note); the int8 latent row moves a log-prob about twice that.
+        // MoeParityTests.Cases); the int8 latent row moves a log-prob about twice that.
         Assert.True(worst < 1.0, $"int8 first-token log-probs differ from f16 by {worst}");
         Assert.True(agree >= 0.8 * prompts.Length * 16, $"int8 agreed with f16 on only {agree} greedy tokens");
     }
