@@ -76,12 +76,12 @@ public sealed class ModelRunner : IDisposable
     /// </summary>
     private static KvCache CreateCache(ModelConfig c, EngineOptions options)
     {
-        long bytesPerBlock = KvCache.BytesPerToken(c.NumLayers, c.NumKvHeads, c.HeadDim, options.KvCacheDtype) * options.BlockSize;
+        long bytesPerBlock = KvCache.BytesPerToken(c, options.KvCacheDtype) * options.BlockSize;
         long budget = options.KvCacheBytes ?? (long)(options.KvCacheFraction * KvCacheBudget.AvailableMemoryBytes());
         long maxTokens = options.MaxKvTokens ?? (long)c.ContextLength * Math.Min(options.MaxNumSeqs, 8);
         long blocks = Math.Min(budget / bytesPerBlock, (maxTokens + options.BlockSize - 1) / options.BlockSize);
         if (blocks < 1) throw new ArgumentException($"KV cache budget of {budget} bytes holds no block of {bytesPerBlock} bytes");
-        return new KvCache(c.NumLayers, c.NumKvHeads, c.HeadDim, (int)Math.Min(blocks, int.MaxValue / options.BlockSize), options.BlockSize, options.KvCacheDtype);
+        return KvCache.For(c, (int)Math.Min(blocks, int.MaxValue / options.BlockSize), options.BlockSize, options.KvCacheDtype);
     }
 
     public void Dispose()

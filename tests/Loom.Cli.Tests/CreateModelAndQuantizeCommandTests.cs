@@ -32,6 +32,8 @@ public class CreateModelAndQuantizeCommandTests
     [InlineData("qwen2moe-tiny", "qwen2moe", "8 routed, 2 used per token, ffn 64 each, 1 shared (ffn 128, sigmoid-gated)", "GQA (2 query heads per KV head)")]
     [InlineData("olmoe-tiny", "olmoe", "8 routed, 2 used per token, ffn 64 each, no shared; weights as softmax gives them", "MHA")]
     [InlineData("mixtral-tiny", "llama", "4 routed, 2 used per token, ffn 128 each, no shared; weights renormalized", "GQA")]
+    [InlineData("deepseek2-tiny", "deepseek2", "8 routed, 2 used per token, ffn 32 each, 1 shared (ffn 32 together, ungated); weights as softmax gives them, scaled 2; the first 1 layer(s) dense (ffn 128)",
+        "MLA (latent attention): kv_lora_rank 32, rope dim 16, nope dim 16, v dim 16, q lora rank 32")]
     public void CreateModelWritesMixtureOfExpertsShapesThatInspectDescribes(string shape, string arch, string experts, string attention)
     {
         using var dir = new TempDir();
@@ -40,11 +42,11 @@ public class CreateModelAndQuantizeCommandTests
         using (var f = GgufFile.Open(dir.File("m.gguf")))
         {
             Assert.Equal(arch, f.Metadata["general.architecture"]);
-            Assert.Equal(GgmlType.F32, f.FindTensor("blk.0.ffn_gate_inp.weight")!.Type);
+            Assert.Equal(GgmlType.F32, f.FindTensor($"blk.{(arch == "deepseek2" ? 1 : 0)}.ffn_gate_inp.weight")!.Type);
             var up = f.FindTensor("blk.1.ffn_up_exps.weight")!;
             Assert.Equal(GgmlType.Q8_0, up.Type);
             Assert.Equal(3, up.Shape.Length);
-            Assert.Null(f.FindTensor("blk.0.ffn_up.weight"));
+            Assert.Null(f.FindTensor("blk.1.ffn_up.weight"));
         }
         var (icode, output, ierr) = CliRunner.Run("inspect", "--no-tensors", dir.File("m.gguf"));
         Assert.True(icode == 0, ierr);

@@ -30,12 +30,14 @@ public class BatchInvarianceTests(ITestOutputHelper output)
         Check(model, prompts, TinyModels.Greedy(16), chunkedPrefill, prefixCaching);
     }
 
-    /// <summary>16 mixed requests on each MoE layout, with chunked prefill and the prefix cache on.</summary>
+    /// <summary>16 mixed requests on each MoE layout (deepseek2's with latent attention), with chunked prefill and the prefix cache on.</summary>
     [Theory]
     [InlineData("mixtral-tiny")]
     [InlineData("qwen2moe-tiny")]
     [InlineData("qwen3moe-tiny")]
     [InlineData("olmoe-tiny")]
+    [InlineData("deepseek2-tiny")]
+    [InlineData("deepseek2-v3-tiny")]
     public void MixtureOfExperts(string shape)
     {
         using var model = MoeParityTests.Load(shape, Models.Quantize.LlamaFileType.F16);

@@ -16,7 +16,8 @@ public class DecodeAllocationTests
     [InlineData(GgmlType.F16)]
     [InlineData(GgmlType.Q4_0, true)]
     [InlineData(GgmlType.F16, true)]
-    public void DecodeLoopAllocatesNothing(GgmlType type, bool moe = false)
+    [InlineData(GgmlType.Q8_0, true, true)]
+    public void DecodeLoopAllocatesNothing(GgmlType type, bool moe = false, bool mla = false)
     {
         string dir = Directory.CreateTempSubdirectory("loom-alloc-").FullName;
         try
@@ -24,7 +25,14 @@ public class DecodeAllocationTests
             string path = Path.Combine(dir, "m.gguf");
             // Large enough that every matmul goes through the thread pool.
             // The MoE model is Qwen2-MoE's layout: routed experts and a gated shared expert.
-            var spec = moe
+            // The latent-attention model is deepseek2's: q LoRA, latent cache, a leading dense layer, shared experts.
+            var spec = mla
+                ? SyntheticModelSpec.Deepseek2Tiny with
+                {
+                    Dim = 256, FfnDim = 512, ExpertFfnDim = 128, NumHeads = 8, NumKvHeads = 8, ContextLength = 1024,
+                    Mla = SyntheticModelSpec.Deepseek2Tiny.Mla! with { QLoraRank = 64, KvLoraRank = 128 },
+                }
+                : moe
                 ? SyntheticModelSpec.Qwen2MoeTiny with { Dim = 256, ExpertFfnDim = 128, SharedExpertFfnDim = 256, NumHeads = 8, NumKvHeads = 2, ContextLength = 1024 }
                 : SyntheticModelSpec.Tiny with { Dim = 256, FfnDim = 512, NumHeads = 8, NumKvHeads = 2, ContextLength = 1024 };
             SyntheticModel.Write(path, spec, type, seed: 5);
@@ -32,7 +40,7 @@ public class DecodeAllocationTests
             var m = model.Transformer;
             var c = m.Config;
             const int blockSize = 16, tokens = 512, measured = 160;
-            using var cache = new KvCache(c.NumLayers, c.NumKvHeads * c.HeadDim, tokens / blockSize + 1, blockSize);
+            using var cache = KvCache.For(c, tokens / blockSize + 1, blockSize);
             var table = Enumerable.Range(0, tokens / blockSize + 1).ToArray();
             // A pool of its own: the shared one, busy with another test, runs the work inline on this thread, whose
             // scratch then grows once for the larger share (a one-time allocation, but inside the measured steps).

@@ -17,6 +17,8 @@ public class MoeFeedForwardTests
         { "qwen3moe-tiny", GgmlType.F32, 1e-4 }, { "olmoe-tiny", GgmlType.F32, 1e-4 },
         { "mixtral-tiny", GgmlType.F16, 3e-3 }, { "qwen2moe-tiny", GgmlType.Q8_0, 3e-2 },
         { "olmoe-tiny", GgmlType.Q4_0, 3e-2 }, { "qwen3moe-tiny", GgmlType.Q4_K, 3e-2 },
+        { "deepseek2-tiny", GgmlType.F32, 1e-4 }, { "deepseek2-v3-tiny", GgmlType.F32, 1e-4 }, { "deepseek2-grouped-tiny", GgmlType.F32, 1e-4 },
+        { "deepseek2-v3-tiny", GgmlType.F16, 3e-3 }, { "deepseek2-grouped-tiny", GgmlType.Q8_0, 3e-2 },
     };
 
     private static SyntheticModelSpec Spec(string name) => name switch
@@ -24,6 +26,14 @@ public class MoeFeedForwardTests
         "mixtral-tiny" => SyntheticModelSpec.MixtralTiny,
         "qwen2moe-tiny" => SyntheticModelSpec.Qwen2MoeTiny,
         "qwen3moe-tiny" => SyntheticModelSpec.Qwen3MoeTiny,
+        "deepseek2-tiny" => SyntheticModelSpec.Deepseek2Tiny,
+        // DeepSeek-V3's routing: sigmoid scores, the selection bias, renormalized and scaled weights.
+        "deepseek2-v3-tiny" => SyntheticModelSpec.Deepseek2Tiny with { Mla = SyntheticModelSpec.Deepseek2Tiny.Mla! with { GatingFunc = 2, ProbsBias = true, WeightsNorm = true, WeightsScale = 2.5f } },
+        // ... and group-limited: 4 groups of 2 experts, the best 2 groups open.
+        "deepseek2-grouped-tiny" => SyntheticModelSpec.Deepseek2Tiny with
+        {
+            Mla = SyntheticModelSpec.Deepseek2Tiny.Mla! with { GatingFunc = 2, ProbsBias = true, WeightsNorm = true, ExpertGroups = 4, ExpertGroupsUsed = 2 },
+        },
         _ => SyntheticModelSpec.OlmoeTiny,
     };
 
@@ -92,6 +102,7 @@ public class MoeFeedForwardTests
     [InlineData("qwen2moe-tiny", GgmlType.Q8_0)]
     [InlineData("mixtral-tiny", GgmlType.F16)]
     [InlineData("olmoe-tiny", GgmlType.Q4_0)]
+    [InlineData("deepseek2-grouped-tiny", GgmlType.Q8_0)]
     public void BatchInvariant(string shape, GgmlType type)
     {
         using var layer = new Layer(Spec(shape), type);
@@ -151,6 +162,31 @@ public class MoeFeedForwardTests
         moe.Forward(x, 1, [true], y, s, ComputePool.Shared);
         Assert.Equal(expected, y);
         GC.KeepAlive(keep);
+    }
+
+    /// <summary>
+    /// Group-limited routing (no llama.cpp c392e50 peer; DeepSeek-V3's definition): a group's score is the sum of its two
+    /// best biased scores, experts come only from the best groups, and the bias never reaches the weights.
+    /// </summary>
+    [Fact]
+    public void GroupLimitedRoutingChoosesWithinTheBestGroups()
+    {
+        // Sigmoid scores, 3 groups of 2. Unbiased, the best two experts are 0 and 5; group sums: g0 = s0+s1, g1 = s2+s3, g2 = s4+s5.
+        float[] logits = [3f, -3f, 1f, 1.2f, -2f, 2.5f];
+        float[] bias = [0f, 0f, 0f, 0f, 0f, 0.1f];
+        var rule = new MoeRoute(MoeGating.Sigmoid, bias, Groups: 3, GroupsUsed: 1, Normalize: true, Scale: 2f);
+        int[] experts = new int[2];
+        float[] weights = new float[2];
+        var s = logits.Select(v => 1 / (1 + Math.Exp(-v))).ToArray();
+        MoeRouting.Route(logits.ToArray(), new float[6], experts, weights, rule);
+        // g1 = σ(1)+σ(1.2) ≈ 1.50 beats g0 ≈ 1.00 and g2 ≈ 1.14 (with its bias): only experts 2 and 3 may be chosen.
+        Assert.Equal([3, 2], experts);
+        Assert.Equal(2 * s[3] / (s[2] + s[3]), weights[0], 5);
+
+        // Two groups open: g1 and g2; the bias lifts expert 5 over expert 2, but its weight is its unbiased score.
+        MoeRouting.Route(logits.ToArray(), new float[6], experts, weights, rule with { GroupsUsed = 2, Normalize = false, Scale = 1f });
+        Assert.Equal([5, 3], experts);
+        Assert.Equal(s[5], weights[0], 5);
     }
 
     [Fact]

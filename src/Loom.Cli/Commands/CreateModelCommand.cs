@@ -13,7 +13,7 @@ internal static class CreateModelCommand
         SyntheticModelSpec.TinyLlama1_1B, SyntheticModelSpec.Llama3_2_1B, SyntheticModelSpec.Qwen2_5_0_5B,
         SyntheticModelSpec.Stories110M, SyntheticModelSpec.Tiny with { Name = "tiny" },
         SyntheticModelSpec.MixtralTiny, SyntheticModelSpec.Qwen2MoeTiny, SyntheticModelSpec.Qwen3MoeTiny, SyntheticModelSpec.OlmoeTiny,
-        SyntheticModelSpec.Olmoe1B7B, SyntheticModelSpec.Phi3Tiny, SyntheticModelSpec.Phi3Mini, SyntheticModelSpec.Gemma2Tiny, SyntheticModelSpec.Gemma3Tiny,
+        SyntheticModelSpec.Olmoe1B7B, SyntheticModelSpec.Deepseek2Tiny, SyntheticModelSpec.Deepseek2Lite, SyntheticModelSpec.Phi3Tiny, SyntheticModelSpec.Phi3Mini, SyntheticModelSpec.Gemma2Tiny, SyntheticModelSpec.Gemma3Tiny,
     ];
 
     public static Command Create()

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Loom.Models.Architectures;
+using Loom.Models.Architectures.Moe;
 using Loom.Models.Formats.Gguf;
 
 namespace Loom.Cli.Commands;
@@ -24,6 +25,7 @@ internal static class InspectCommand
             o.WriteLine($"dim:           {c.Dim}   ffn: {c.FfnDim}");
             o.WriteLine($"heads:         {c.NumHeads} (kv {c.NumKvHeads}, head dim {c.HeadDim})");
             o.WriteLine($"attention:     {AttentionKind(c)}");
+            o.WriteLine($"kv cache:      {KvCacheLine(c)}");
             if (c.SlidingWindow > 0) o.WriteLine($"sliding:       {Sliding(c)}");
             if (c.AttnSoftcap != 0 || c.FinalSoftcap != 0) o.WriteLine($"soft-caps:     attention {c.AttnSoftcap:g}, logits {c.FinalSoftcap:g}");
             o.WriteLine($"experts:       {Experts(c)}");
@@ -58,9 +60,11 @@ internal static class InspectCommand
         return cmd;
     }
 
-    /// <summary>MHA when every query head has its own K/V head, MQA when all share one, GQA between.</summary>
-    private static string AttentionKind(ModelConfig c) =>
-        c.NumKvHeads == c.NumHeads ? "MHA" : c.NumKvHeads == 1 ? "MQA" : $"GQA ({c.NumHeads / c.NumKvHeads} query heads per KV head)";
+    /// <summary>MHA when every query head has its own K/V head, MQA when all share one, GQA between; MLA for latent attention.</summary>
+    private static string AttentionKind(ModelConfig c) => c.Mla is { } m
+        ? $"MLA (latent attention): kv_lora_rank {m.KvLoraRank}, rope dim {m.QkRopeDim}, nope dim {m.QkNopeDim}, v dim {m.VHeadDim}, " +
+          $"q {(m.QLoraRank > 0 ? $"lora rank {m.QLoraRank}" : "one matrix")}{(m.YarnExtFactor != 0 ? $", YaRN (log multiplier {m.YarnLogMultiplier:g})" : "")}"
+        : c.NumKvHeads == c.NumHeads ? "MHA" : c.NumKvHeads == 1 ? "MQA" : $"GQA ({c.NumHeads / c.NumKvHeads} query heads per KV head)";
 
     /// <summary>The window, how many layers slide, and the pattern per layer (L sliding, G global), e.g. "LGLG…".</summary>
     private static string Sliding(ModelConfig c)
@@ -73,8 +77,24 @@ internal static class InspectCommand
 
     private static string Experts(ModelConfig c) => !c.IsMoe ? "none (dense)" :
         $"{c.ExpertCount} routed, {c.ExpertUsedCount} used per token, ffn {c.ExpertFfnDim} each, " +
-        (c.SharedExpertFfnDim > 0 ? $"1 shared (ffn {c.SharedExpertFfnDim}, sigmoid-gated)" : "no shared") +
-        $"; weights {(c.ExpertWeightsNorm ? "renormalized" : "as softmax gives them")}{(c.ExpertWeightsScale != 1f ? $", scaled {c.ExpertWeightsScale:g}" : "")}";
+        (c.SharedExpertFfnDim == 0 ? "no shared" : c.Mla is not null
+            ? $"{c.SharedExpertFfnDim / c.ExpertFfnDim} shared (ffn {c.SharedExpertFfnDim} together, ungated)"
+            : $"1 shared (ffn {c.SharedExpertFfnDim}, sigmoid-gated)") +
+        (c.ExpertGating == MoeGating.Sigmoid ? "; sigmoid scores" : "") +
+        (c.ExpertGroupCount > 1 ? $"; chosen within the best {c.ExpertGroupUsedCount} of {c.ExpertGroupCount} groups" : "") +
+        $"; weights {(c.ExpertWeightsNorm ? "renormalized" : c.ExpertGating == MoeGating.Sigmoid ? "as the sigmoid gives them" : "as softmax gives them")}" +
+        (c.ExpertWeightsScale != 1f ? $", scaled {c.ExpertWeightsScale:g}" : "") +
+        (c.LeadingDenseLayers > 0 ? $"; the first {c.LeadingDenseLayers} layer(s) dense (ffn {c.FfnDim})" : "");
+
+    /// <summary>Bytes one token occupies in the cache, all layers; for latent attention, against the per-head K/V cache llama.cpp c392e50 keeps.</summary>
+    private static string KvCacheLine(ModelConfig c)
+    {
+        long f16 = KvCache.BytesPerToken(c, KvCacheType.F16), int8 = KvCache.BytesPerToken(c, KvCacheType.Int8);
+        string line = $"{f16:N0} bytes per token f16 ({int8:N0} int8)";
+        if (c.Mla is not { } m) return line;
+        long mha = 2L * c.NumLayers * c.NumHeads * (c.HeadDim + m.VHeadDim);
+        return line + $"; decompressed per-head K/V (MHA) would take {mha:N0} (×{(double)mha / f16:F1})";
+    }
 
     /// <summary>Which fused tensors the first layer's matrices are row views of (phi3's attn_qkv and gate-and-up ffn_up).</summary>
     private static string? Fused(ModelWeights w)

@@ -34,8 +34,8 @@ public sealed class BenchRunner(Transformer model)
         }
     }
 
-    /// <summary>KV-cache bytes a token at <paramref name="position"/> reads: K and V (f16) of every layer for positions 0..position.</summary>
-    public long KvBytesRead(int position) => (position + 1L) * KvCache.BytesPerToken(Model.Config.NumLayers, Model.KvDim);
+    /// <summary>KV-cache bytes a token at <paramref name="position"/> reads: K and V (f16) of every layer for positions 0..position (MLA: its latent rows).</summary>
+    public long KvBytesRead(int position) => (position + 1L) * KvCache.BytesPerToken(Model.Config, KvCacheType.F16);
 
     /// <summary>
     /// Runs every test at every thread count on a pool of its own, reporting each result as it is done;
@@ -48,7 +48,7 @@ public sealed class BenchRunner(Transformer model)
         options.Validate(c.ContextLength);
         int tokens = Math.Max(options.PromptTokens, options.GenTokens);
         int blocks = (tokens + BlockSize - 1) / BlockSize;
-        using var cache = new KvCache(c.NumLayers, Model.KvDim, blocks, BlockSize);
+        using var cache = KvCache.For(c, blocks, BlockSize);
         var table = Enumerable.Range(0, blocks).ToArray();
         var logits = new float[c.VocabSize];
         var batch = new ForwardBatch();

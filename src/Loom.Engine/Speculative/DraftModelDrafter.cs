@@ -27,7 +27,7 @@ internal sealed class DraftModelDrafter : IDisposable
             throw new ArgumentException($"the draft model's vocabulary ({model.Config.VocabSize} tokens) differs from the target's ({targetVocab})");
         _model = model;
         var c = model.Config;
-        _cache = new KvCache(c.NumLayers, c.NumKvHeads, c.HeadDim, numBlocks, blockSize);
+        _cache = KvCache.For(c, numBlocks, blockSize);
         _blocks = new BlockManager(numBlocks, blockSize, prefixCaching: false);
         _pool = pool;
         _attention = attention;

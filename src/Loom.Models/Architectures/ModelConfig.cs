@@ -6,7 +6,7 @@ namespace Loom.Models.Architectures;
 /// </summary>
 public sealed record ModelConfig
 {
-    /// <summary>Architecture name as GGUF spells it: llama, mistral, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, phi3, gemma2, gemma3.</summary>
+    /// <summary>Architecture name as GGUF spells it: llama, mistral, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, deepseek2, phi3, gemma2, gemma3.</summary>
     public required string Architecture { get; init; }
     public required int VocabSize { get; init; }
     /// <summary>Model (embedding) width.</summary>
@@ -54,6 +54,22 @@ public sealed record ModelConfig
     /// <summary>Factor applied to the routing weights after any normalization.</summary>
     public float ExpertWeightsScale { get; init; } = 1f;
     public bool IsMoe => ExpertCount > 0;
+    /// <summary>The first this many layers have a dense feed-forward before the mixture-of-experts ones (DeepSeek).</summary>
+    public int LeadingDenseLayers { get; init; }
+    /// <summary>How router logits become expert scores: softmax, or an independent sigmoid per expert (DeepSeek-V3).</summary>
+    public Moe.MoeGating ExpertGating { get; init; } = Moe.MoeGating.Softmax;
+    /// <summary>Group-limited routing (DeepSeek): experts in this many equal groups, of which only the best
+    /// <see cref="ExpertGroupUsedCount"/> may be chosen from; 0 or 1 for none.</summary>
+    public int ExpertGroupCount { get; init; }
+    public int ExpertGroupUsedCount { get; init; }
+    /// <summary>Multi-head latent attention (deepseek2); null for ordinary attention.</summary>
+    public Mla.MlaConfig? Mla { get; init; }
+    public bool IsMoeLayer(int layer) => IsMoe && layer >= LeadingDenseLayers;
+    /// <summary>The KV cache's row per token and layer, in groups (one int8 scale each): KV heads × head dim, or MLA's latent row.</summary>
+    public int CacheHeads => Mla?.CacheGroups ?? NumKvHeads;
+    public int CacheHeadDim => Mla?.CacheGroupWidth ?? HeadDim;
+    /// <summary>MLA caches one row that serves as K and (its latent part) as V, so there is no separate V.</summary>
+    public bool CacheKeysOnly => Mla is not null;
 
     // Gemma 2 and 3 (see Transformer.Gemma.cs), and phi3's query scale and window. Each is off at its default, so other families never see them.
     /// <summary>Token embeddings are multiplied by this (Gemma: sqrt(dim)); 0 leaves them as stored.</summary>
@@ -111,12 +127,20 @@ public sealed record ModelConfig
             InRange(ExpertFfnDim, ModelLimits.MaxWidth, "expert feed-forward length");
             Check(SharedExpertFfnDim >= 0 && SharedExpertFfnDim <= ModelLimits.MaxWidth, $"shared expert feed-forward length {SharedExpertFfnDim}");
             Check(ExpertWeightsScale > 0 && float.IsFinite(ExpertWeightsScale), $"expert weights scale {ExpertWeightsScale}");
+            Check(LeadingDenseLayers >= 0 && LeadingDenseLayers < NumLayers, $"{LeadingDenseLayers} leading dense layers of {NumLayers}");
+            if (ExpertGroupCount > 1)
+            {
+                Check(ExpertCount % ExpertGroupCount == 0, $"metadata '{Architecture}.expert_group_count' = {ExpertGroupCount} does not divide {ExpertCount} experts");
+                Check(ExpertGroupUsedCount > 0 && ExpertGroupUsedCount <= ExpertGroupCount && ExpertGroupUsedCount * (ExpertCount / ExpertGroupCount) >= ExpertUsedCount,
+                    $"metadata '{Architecture}.expert_group_used_count' = {ExpertGroupUsedCount} of {ExpertGroupCount} groups cannot hold {ExpertUsedCount} experts per token");
+            }
         }
         Check(SlidingWindow >= 0 && (SlidingWindow == 0) == (SlidingLayers is null), $"sliding window {SlidingWindow} without its layer pattern, or a pattern without a window");
         Check(SlidingLayers is null || SlidingLayers.Length == NumLayers, "the sliding-layer pattern does not cover every layer");
         Check(AttnSoftcap >= 0 && float.IsFinite(AttnSoftcap), $"attention logit softcapping {AttnSoftcap}");
         Check(FinalSoftcap >= 0 && float.IsFinite(FinalSoftcap), $"final logit softcapping {FinalSoftcap}");
         Check(SlidingRopeTheta >= 0 && float.IsFinite(SlidingRopeTheta), $"sliding-layer rope theta {SlidingRopeTheta}");
+        Mla?.Validate(this, path);
         Check(RopeFreqFactors is null || RopeFreqFactors.Length == RopeDim / 2, "rope frequency factors do not match the rope dimension");
         Check(LongRope is null || (LongRope.Long.Length == RopeDim / 2 && LongRope.Short.Length == RopeDim / 2), "LongRoPE factors do not match the rope dimension");
         Check(LongRope is null || LongRope.OriginalContext > 0, "LongRoPE needs a positive original context length");

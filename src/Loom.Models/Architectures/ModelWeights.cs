@@ -26,6 +26,13 @@ public sealed class LayerWeights
     public WeightTensor? FfnPostNorm { get; init; }
     /// <summary>The mixture-of-experts feed-forward; null in a dense layer.</summary>
     public MoeWeights? Moe { get; init; }
+    /// <summary>
+    /// Multi-head latent attention's own tensors (deepseek2); null otherwise. In such a layer <see cref="Wq"/> makes
+    /// the query (<c>attn_q</c>, or <c>attn_q_b</c> after <see cref="Mla.MlaWeights.QA"/>), <see cref="Wk"/> the cached
+    /// latent and shared RoPE key (<c>attn_kv_a_mqa</c>) and <see cref="Wv"/> every head's K and V from the latent
+    /// (<c>attn_kv_b</c>).
+    /// </summary>
+    public Mla.MlaWeights? Mla { get; init; }
 }
 
 /// <summary>
@@ -44,6 +51,8 @@ public sealed class MoeWeights
     public WeightTensor? GateShexp { get; init; }
     public WeightTensor? UpShexp { get; init; }
     public WeightTensor? DownShexp { get; init; }
+    /// <summary>DeepSeek-V3's expert selection bias <c>exp_probs_b.bias</c> [experts]: added to the scores only to choose experts.</summary>
+    public WeightTensor? ProbsBias { get; init; }
 }
 
 /// <summary>
@@ -76,7 +85,9 @@ public sealed class ModelWeights : IDisposable
                 {
                     yield return m.Router; yield return m.GateExps; yield return m.UpExps; yield return m.DownExps;
                     yield return m.SharedGateInp; yield return m.GateShexp; yield return m.UpShexp; yield return m.DownShexp;
+                    yield return m.ProbsBias;
                 }
+                if (l.Mla is { } a) { yield return a.QA; yield return a.QANorm; yield return a.KvANorm; }
             }
             yield return OutputNorm;
             yield return Output;

@@ -3,6 +3,7 @@ using Loom.Core.Kernels.Quantized;
 using Loom.Core.Quantization;
 using Loom.Core.Tensors;
 using Loom.Core.Threading;
+using Loom.Models.Architectures.Mla;
 using Loom.Models.Architectures.Moe;
 
 namespace Loom.Models.Architectures;
@@ -22,6 +23,8 @@ public sealed unsafe partial class Transformer : IDisposable
     private readonly PagedAttention _attention;
     private readonly MoeFeedForward?[] _moe;
     private readonly MoeScratch _moeScratch = new();
+    private readonly MlaAttention?[] _mla;
+    private readonly MlaScratch _mlaScratch = new();
     private readonly List<PackedMatrix> _packed = [];
     private Scratch _s = new();
 
@@ -58,6 +61,7 @@ public sealed unsafe partial class Transformer : IDisposable
             progress?.Report(new WorkProgress(done, total, WorkProgress.Bytes, t.Name));
         }
         _moe = weights.Layers.Select(w => w.Moe is { } m ? new MoeFeedForward(config, m, _packed) : null).ToArray();
+        _mla = weights.Layers.Select(w => w.Mla is not null ? new MlaAttention(config, w, _packed, weights.Owners) : null).ToArray();
         _ropeFactors = config.ActiveRopeFactors ?? [];
         _attention = new PagedAttention(config);
         (_attnPostNorm, _ffnPostNorm) = PostNormWeights(weights);
@@ -86,6 +90,7 @@ public sealed unsafe partial class Transformer : IDisposable
         int numLayers = layers > 0 && layers < c.NumLayers ? layers : c.NumLayers;
         _s.Ensure(this, T, batch.LogitCount, c.ContextLength);
         if (c.IsMoe) _moeScratch.Ensure(c, _moe, T);
+        if (c.Mla is not null) _mlaScratch.Ensure(c, _mla, T);
         var s = _s;
         var x = s.X.AsSpan(0, T * dim);
         var xb = s.Xb.AsSpan(0, T * dim);
@@ -119,11 +124,16 @@ public sealed unsafe partial class Transformer : IDisposable
             var v = s.V.AsSpan(0, T * kvDim);
 
             // Attention block (xb holds the normed input).
-            MatMul.Compute(xb, T, s.Quant, gemv, w.Wq, q, w.Wk, k, w.Wv, v, pool);
-            pool.For(T, qDim + kvDim, (this, l), static (j, start, end) => j.Item1.PrepareQk(j.Item2, start, end));
-            cache.Store(batch, l, k, v);
-            _attention.Compute(batch, cache, l, q, s.Att.AsSpan(0, T * qDim), pool, attention);
-            MatMul.Compute(w.Wo, s.Att.AsSpan(0, T * qDim), T, xb, s.Quant, gemv, pool);
+            int attDim = w.Wo.Cols;
+            if (_mla[l] is { } mla) mla.Forward(batch, cache, l, s.Xb, T, gemv, s.Att.AsSpan(0, T * attDim), _mlaScratch, pool);
+            else
+            {
+                MatMul.Compute(xb, T, s.Quant, gemv, w.Wq, q, w.Wk, k, w.Wv, v, pool);
+                pool.For(T, qDim + kvDim, (this, l), static (j, start, end) => j.Item1.PrepareQk(j.Item2, start, end));
+                cache.Store(batch, l, k, v);
+                _attention.Compute(batch, cache, l, q, s.Att.AsSpan(0, T * qDim), pool, attention);
+            }
+            MatMul.Compute(w.Wo, s.Att.AsSpan(0, T * attDim), T, xb, s.Quant, gemv, pool);
             PostNorm(_attnPostNorm, l, s.Xb, T, pool);
 
             // Feed-forward block: SwiGLU (GeGLU for Gemma), or a mixture of SwiGLU experts. The reference runs the last layer's FFN
@@ -250,7 +260,7 @@ public sealed unsafe partial class Transformer : IDisposable
             X = new float[tokens * c.Dim]; Xb = new float[tokens * c.Dim];
             Q = new float[tokens * qDim]; K = new float[tokens * m.KvDim]; V = new float[tokens * m.KvDim];
             Att = new float[tokens * qDim];
-            int ffn = c.IsMoe ? 0 : c.FfnDim;
+            int ffn = c.IsMoe && c.LeadingDenseLayers == 0 ? 0 : c.FfnDim;
             Gate = new float[tokens * ffn]; Up = new float[tokens * ffn];
             FfnOut = new float[c.IsMoe ? tokens * c.Dim : 0];
             Gemv = new bool[tokens]; OutGemv = new bool[tokens];

@@ -14,13 +14,18 @@ public static class WeightShapes
         Expect(w.TokenEmbedding, path, c.Dim, c.VocabSize);
         Expect(w.OutputNorm, path, c.Dim);
         Expect(w.Output, path, c.Dim, c.VocabSize);
-        foreach (var l in w.Layers)
+        for (int i = 0; i < w.Layers.Length; i++)
         {
+            var l = w.Layers[i];
             Expect(l.AttnNorm, path, c.Dim);
-            Expect(l.Wq, path, c.Dim, qDim);
-            Expect(l.Wk, path, c.Dim, kvDim);
-            Expect(l.Wv, path, c.Dim, kvDim);
-            Expect(l.Wo, path, qDim, c.Dim);
+            if (c.Mla is { } mla) ExpectMla(c, mla, l, path);
+            else
+            {
+                Expect(l.Wq, path, c.Dim, qDim);
+                Expect(l.Wk, path, c.Dim, kvDim);
+                Expect(l.Wv, path, c.Dim, kvDim);
+                Expect(l.Wo, path, qDim, c.Dim);
+            }
             if (l.Bq is not null) Expect(l.Bq, path, qDim);
             if (l.Bk is not null) Expect(l.Bk, path, kvDim);
             if (l.Bv is not null) Expect(l.Bv, path, kvDim);
@@ -37,7 +42,7 @@ public static class WeightShapes
                 Expect(Required(l.AttnPostNorm, "post_attention_norm", path), path, c.Dim);
                 Expect(Required(l.FfnPostNorm, "post_ffw_norm", path), path, c.Dim);
             }
-            if (c.IsMoe) ExpectMoe(c, l.Moe, path);
+            if (c.IsMoeLayer(i)) ExpectMoe(c, l.Moe, path);
             else
             {
                 Expect(Required(l.WGate, "ffn_gate", path), path, c.Dim, c.FfnDim);
@@ -45,6 +50,23 @@ public static class WeightShapes
                 Expect(Required(l.WDown, "ffn_down", path), path, c.FfnDim, c.Dim);
             }
         }
+    }
+
+    private static void ExpectMla(ModelConfig c, Mla.MlaConfig m, LayerWeights l, string path)
+    {
+        var a = l.Mla ?? throw new ModelFormatException(path, "a latent-attention layer has no 'attn_kv_a_norm' tensor");
+        long H = c.NumHeads;
+        if (m.QLoraRank > 0)
+        {
+            Expect(Required(a.QA, "attn_q_a", path), path, c.Dim, m.QLoraRank);
+            Expect(Required(a.QANorm, "attn_q_a_norm", path), path, m.QLoraRank);
+            Expect(l.Wq, path, m.QLoraRank, H * c.HeadDim);
+        }
+        else Expect(l.Wq, path, c.Dim, H * c.HeadDim);
+        Expect(l.Wk, path, c.Dim, m.CacheRowWidth);
+        Expect(a.KvANorm, path, m.KvLoraRank);
+        Expect(l.Wv, path, m.KvLoraRank, H * (m.QkNopeDim + m.VHeadDim));
+        Expect(l.Wo, path, H * m.VHeadDim, c.Dim);
     }
 
     private static void ExpectMoe(ModelConfig c, MoeWeights? m, string path)
@@ -56,6 +78,11 @@ public static class WeightShapes
         Expect(m.UpExps, path, c.Dim, ff, e);
         Expect(m.DownExps, path, ff, c.Dim, e);
         if (m.Router.Type != GgmlType.F32) throw new ModelFormatException(path, $"tensor '{m.Router.Name}' has type {m.Router.Type}, expected F32");
+        if (m.ProbsBias is { } b)
+        {
+            Expect(b, path, e);
+            if (b.Type != GgmlType.F32) throw new ModelFormatException(path, $"tensor '{b.Name}' has type {b.Type}, expected F32");
+        }
         if (sh == 0) return;
         Expect(Required(m.GateShexp, "ffn_gate_shexp", path), path, c.Dim, sh);
         Expect(Required(m.UpShexp, "ffn_up_shexp", path), path, c.Dim, sh);

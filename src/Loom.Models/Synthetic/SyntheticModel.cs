@@ -79,14 +79,15 @@ public static class SyntheticModel
         w.Add($"{a}.attention.head_count_kv", (uint)s.NumKvHeads);
         w.Add($"{a}.rope.freq_base", s.RopeTheta);
         w.Add($"{a}.attention.layer_norm_rms_epsilon", s.RmsNormEps);
-        if (headDim * s.NumHeads != s.Dim)
+        if (headDim * s.NumHeads != s.Dim && s.Mla is null)
         {
             w.Add($"{a}.attention.key_length", (uint)headDim);
             w.Add($"{a}.attention.value_length", (uint)headDim);
         }
         w.Add("general.file_type", (uint)fileType);
         w.Add($"{a}.vocab_size", (uint)s.VocabSize);
-        w.Add($"{a}.rope.dimension_count", (uint)headDim);
+        w.Add($"{a}.rope.dimension_count", (uint)(s.Mla?.QkRopeDim ?? headDim));
+        if (s.Mla is { } m) AddDeepseek2Metadata(w, s, m);
         if (s.Phi3) SyntheticPhi3.AddMetadata(w, s);
         if (s.IsGemma)
         {
@@ -118,6 +119,33 @@ public static class SyntheticModel
         w.Add("general.quantization_version", 2u);
     }
 
+    private static void AddDeepseek2Metadata(GgufWriter w, SyntheticModelSpec s, SyntheticMlaSpec m)
+    {
+        const string a = "deepseek2";
+        w.Add($"{a}.attention.key_length", (uint)m.HeadDim);
+        w.Add($"{a}.attention.value_length", (uint)m.VHeadDim);
+        w.Add($"{a}.attention.kv_lora_rank", (uint)m.KvLoraRank);
+        if (m.QLoraRank > 0) w.Add($"{a}.attention.q_lora_rank", (uint)m.QLoraRank);
+        w.Add($"{a}.leading_dense_block_count", (uint)m.LeadingDenseLayers);
+        w.Add($"{a}.expert_feed_forward_length", (uint)s.EffectiveExpertFfnDim);
+        w.Add($"{a}.expert_shared_count", (uint)m.SharedExperts);
+        w.Add($"{a}.expert_weights_scale", m.WeightsScale);
+        w.Add($"{a}.expert_weights_norm", m.WeightsNorm);
+        w.Add($"{a}.expert_gating_func", (uint)m.GatingFunc);
+        if (m.ExpertGroups > 0)
+        {
+            w.Add($"{a}.expert_group_count", (uint)m.ExpertGroups);
+            w.Add($"{a}.expert_group_used_count", (uint)m.ExpertGroupsUsed);
+        }
+        if (m.YarnFactor > 0)
+        {
+            w.Add($"{a}.rope.scaling.type", "yarn");
+            w.Add($"{a}.rope.scaling.factor", m.YarnFactor);
+            w.Add($"{a}.rope.scaling.original_context_length", (uint)m.YarnOrigContext);
+        }
+        w.Add($"{a}.rope.scaling.yarn_log_multiplier", m.YarnLogMultiplier);
+    }
+
     private static void AddTensors(GgufWriter w, SyntheticModelSpec s, Func<string, long[], GgmlType> matrixType, int seed, IProgress<WorkProgress>? progress)
     {
         long dim = s.Dim, ffn = s.FfnDim, hd = s.EffectiveHeadDim, q = s.NumHeads * hd, kv = s.NumKvHeads * hd;
@@ -140,6 +168,12 @@ public static class SyntheticModel
         {
             string b = $"blk.{i}.";
             Norm(b + "attn_norm.weight", dim);
+            if (s.Mla is { } mla)
+            {
+                AddLatentAttention(b, mla);
+                FeedForward(b, i);
+                continue;
+            }
             if (s.Phi3) Matrix(b + "attn_qkv.weight", dim, q + 2 * kv);
             else
             {
@@ -162,16 +196,41 @@ public static class SyntheticModel
             // Gemma's norms are written as llama.cpp's converter writes them, with its 1 already added.
             if (s.IsGemma) Norm(b + "post_attention_norm.weight", dim);
             Norm(b + "ffn_norm.weight", dim);
-            if (s.IsMoe)
+            FeedForward(b, i);
+        }
+
+        // deepseek2: latent attention, then a dense feed-forward in the leading layers and experts after them.
+        void AddLatentAttention(string b, SyntheticMlaSpec m)
+        {
+            long H = s.NumHeads;
+            if (m.QLoraRank > 0)
+            {
+                Matrix(b + "attn_q_a.weight", dim, m.QLoraRank);
+                Norm(b + "attn_q_a_norm.weight", m.QLoraRank);
+                Matrix(b + "attn_q_b.weight", m.QLoraRank, H * m.HeadDim);
+            }
+            else Matrix(b + "attn_q.weight", dim, H * m.HeadDim);
+            Matrix(b + "attn_kv_a_mqa.weight", dim, m.KvLoraRank + m.QkRopeDim);
+            Norm(b + "attn_kv_a_norm.weight", m.KvLoraRank);
+            Matrix(b + "attn_kv_b.weight", m.KvLoraRank, H * (m.QkNopeDim + m.VHeadDim));
+            Matrix(b + "attn_output.weight", H * m.VHeadDim, dim);
+            Norm(b + "ffn_norm.weight", dim);
+        }
+
+        void FeedForward(string b, int i)
+        {
+            bool dense = s.Mla is { } m && i < m.LeadingDenseLayers;
+            if (s.IsMoe && !dense)
             {
                 long ffe = s.EffectiveExpertFfnDim, sh = s.EffectiveSharedExpertFfnDim;
                 Router(b + "ffn_gate_inp.weight", dim, s.ExpertCount);
                 Experts(b + "ffn_gate_exps.weight", dim, ffe);
                 Experts(b + "ffn_up_exps.weight", dim, ffe);
                 Experts(b + "ffn_down_exps.weight", ffe, dim);
+                if (s.Mla is { ProbsBias: true }) Bias(b + "exp_probs_b.bias", s.ExpertCount);
                 if (sh > 0)
                 {
-                    Router(b + "ffn_gate_inp_shexp.weight", dim);
+                    if (s.Mla is null) Router(b + "ffn_gate_inp_shexp.weight", dim);
                     Matrix(b + "ffn_gate_shexp.weight", dim, sh);
                     Matrix(b + "ffn_up_shexp.weight", dim, sh);
                     Matrix(b + "ffn_down_shexp.weight", sh, dim);

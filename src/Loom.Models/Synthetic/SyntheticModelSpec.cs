@@ -7,7 +7,7 @@ namespace Loom.Models.Synthetic;
 /// tiny test model; the static presets reproduce the shapes of real checkpoints so speed and memory can be measured
 /// without downloading them.
 /// </summary>
-public sealed record SyntheticModelSpec
+public sealed partial record SyntheticModelSpec
 {
     /// <summary>Written as <c>general.name</c>.</summary>
     public string Name { get; init; } = "synthetic-tiny";
@@ -55,6 +55,8 @@ public sealed record SyntheticModelSpec
     /// <summary>gemma2: <c>attn_logit_softcapping</c> and <c>final_logit_softcapping</c>; 0 writes no key.</summary>
     public float AttnSoftcap { get; init; }
     public float FinalSoftcap { get; init; }
+    /// <summary>deepseek2's latent attention and routing options; required for that architecture, null otherwise.</summary>
+    public SyntheticMlaSpec? Mla { get; init; }
 
     public int EffectiveHeadDim => HeadDim ?? (NumHeads > 0 ? Dim / NumHeads : 0);
     public bool QkvBias => Architecture is "qwen2" or "qwen2moe";
@@ -65,8 +67,8 @@ public sealed record SyntheticModelSpec
     public bool QkNormFullWidth => Architecture == "olmoe";
     public bool IsMoe => ExpertCount > 0;
     public int EffectiveExpertFfnDim => ExpertFfnDim ?? FfnDim;
-    public int EffectiveSharedExpertFfnDim => Architecture == "qwen2moe" ? SharedExpertFfnDim : 0;
-    private bool MoeArchitecture => Architecture is "qwen2moe" or "qwen3moe" or "olmoe";
+    public int EffectiveSharedExpertFfnDim => Architecture == "qwen2moe" ? SharedExpertFfnDim : Mla is { } m ? m.SharedExperts * EffectiveExpertFfnDim : 0;
+    private bool MoeArchitecture => Architecture is "qwen2moe" or "qwen3moe" or "olmoe" or "deepseek2";
     /// <summary>phi3 writes fused <c>attn_qkv</c> and gate-and-up <c>ffn_up</c> tensors.</summary>
     public bool Phi3 => Architecture == "phi3";
 
@@ -82,7 +84,7 @@ public sealed record SyntheticModelSpec
     public void Validate(GgmlType matrixType)
     {
         void Check(bool ok, string problem) { if (!ok) throw new ArgumentException($"synthetic model '{Name}': {problem}"); }
-        Check(Architecture is "llama" or "qwen2" or "qwen3" or "phi3" || MoeArchitecture || IsGemma, $"architecture '{Architecture}' is not llama, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, phi3, gemma2 or gemma3");
+        Check(Architecture is "llama" or "qwen2" or "qwen3" or "phi3" || MoeArchitecture || IsGemma, $"architecture '{Architecture}' is not llama, qwen2, qwen3, qwen2moe, qwen3moe, olmoe, deepseek2, phi3, gemma2 or gemma3");
         Check(!Phi3 || (!IsMoe && !TiedEmbeddings), "phi3 is dense and has its own output.weight");
         Check(!IsGemma || (TiedEmbeddings && !IsMoe && SlidingWindow > 0), $"{Architecture} needs tied embeddings, a dense feed-forward and a sliding window");
         Check(Phi3 || IsGemma || SlidingWindow == 0, $"{Architecture} has no sliding window");
@@ -92,7 +94,11 @@ public sealed record SyntheticModelSpec
         Check(!MoeArchitecture || IsMoe, $"{Architecture} needs experts");
         Check(IsMoe ? ExpertUsedCount > 0 && ExpertUsedCount <= ExpertCount : ExpertUsedCount == 0, $"{ExpertUsedCount} experts used out of {ExpertCount}");
         Check(!IsMoe || Architecture is not ("qwen2" or "qwen3"), $"{Architecture} has no experts (use {Architecture}moe)");
-        Check(ExpertFfnDim is null || Architecture is "qwen2moe" or "qwen3moe", $"{Architecture}'s experts are feed-forward length wide");
+        Check((Architecture == "deepseek2") == (Mla is not null), "deepseek2, and only it, needs its latent-attention spec");
+        Check(Mla is null || (Mla.HeadDim == EffectiveHeadDim && Mla.KvLoraRank > 0 && Mla.QkRopeDim > 0 && Mla.QkRopeDim % 2 == 0 && Mla.VHeadDim > 0
+            && Mla.LeadingDenseLayers >= 0 && Mla.LeadingDenseLayers < NumLayers && Mla.QLoraRank >= 0 && Mla.SharedExperts >= 0 && Mla.GatingFunc is 1 or 2),
+            "deepseek2 needs head dim = nope + rope dims, positive ranks and fewer leading dense layers than layers");
+        Check(ExpertFfnDim is null || Architecture is "qwen2moe" or "qwen3moe" or "deepseek2", $"{Architecture}'s experts are feed-forward length wide");
         Check(EffectiveExpertFfnDim > 0 && (Architecture != "qwen2moe" || SharedExpertFfnDim > 0), "expert widths must be positive");
         Check(Architecture is not ("olmoe" or "qwen2moe") || (NumHeads * EffectiveHeadDim == Dim && (Architecture != "olmoe" || NumKvHeads == NumHeads)),
             $"{Architecture} needs heads × head dim = dim{(Architecture == "olmoe" ? " and as many KV heads as heads" : "")}");
@@ -106,7 +112,8 @@ public sealed record SyntheticModelSpec
         Check(RmsNormEps > 0 && RopeTheta > 0, "eps and rope theta must be positive");
         Check(SyntheticModel.FileType(matrixType) >= 0, $"{matrixType} is not a weight type a model file can use");
         int bs = TypeTraits.BlockSize(matrixType);
-        foreach (var (what, n) in new[] { ("dim", Dim), ("ffn dim", IsMoe ? EffectiveExpertFfnDim : FfnDim), ("heads × head dim", NumHeads * EffectiveHeadDim), ("shared expert ffn dim", EffectiveSharedExpertFfnDim) })
+        foreach (var (what, n) in new[] { ("dim", Dim), ("ffn dim", IsMoe ? EffectiveExpertFfnDim : FfnDim), ("heads × head dim", NumHeads * EffectiveHeadDim), ("shared expert ffn dim", EffectiveSharedExpertFfnDim),
+            ("dense ffn dim", Mla is null ? 0 : FfnDim), ("kv lora rank", Mla?.KvLoraRank ?? 0), ("q lora rank", Mla?.QLoraRank ?? 0), ("heads × v dim", NumHeads * (Mla?.VHeadDim ?? 0)) })
             Check(n % bs == 0, $"{what} {n} is not a multiple of the {matrixType} block size {bs}");
     }
 

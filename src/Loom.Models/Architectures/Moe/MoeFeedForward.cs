@@ -20,6 +20,7 @@ internal sealed unsafe class MoeFeedForward
     private readonly MoeWeights _w;
     private readonly WeightTensor[] _gate, _up, _down;
     private readonly float[]? _sharedGate;
+    private readonly MoeRoute _route;
 
     /// <summary>Makes the expert views of <paramref name="w"/>, packing those that pack into <paramref name="packed"/> (the caller disposes them).</summary>
     public MoeFeedForward(ModelConfig c, MoeWeights w, List<PackedMatrix> packed)
@@ -33,6 +34,13 @@ internal sealed unsafe class MoeFeedForward
             _sharedGate = new float[g.ElementCount];
             Quants.Dequantize(g.Type, g.Bytes, _sharedGate);
         }
+        float[]? bias = null;
+        if (w.ProbsBias is { } b)
+        {
+            bias = new float[b.ElementCount];
+            Quants.Dequantize(b.Type, b.Bytes, bias);
+        }
+        _route = MoeRoute.For(c, bias);
     }
 
     /// <summary>Every matrix a step multiplies by, for sizing the activation scratch.</summary>
@@ -64,7 +72,7 @@ internal sealed unsafe class MoeFeedForward
 
         MatMul.Compute(_w.Router, x, tokens, s.Logits, s.Quant, gemv, pool);
         for (int t = 0; t < tokens; t++)
-            MoeRouting.Route(s.Logits.AsSpan(t * E, E), s.Experts.AsSpan(t * k, k), s.Weights.AsSpan(t * k, k), c.ExpertWeightsNorm, c.ExpertWeightsScale);
+            MoeRouting.Route(s.Logits.AsSpan(t * E, E), s.Selection, s.Experts.AsSpan(t * k, k), s.Weights.AsSpan(t * k, k), _route);
 
         // Group the (token, slot) pairs by expert: expert e owns rows [start[e], start[e+1]) of the grouped buffers,
         // filled in token order, and s.Row[pair] is the pair's row.
@@ -135,7 +143,7 @@ internal sealed unsafe class MoeFeedForward
 /// <summary>A transformer's buffers for its MoE layers, grown to the largest batch seen and then reused.</summary>
 internal sealed class MoeScratch
 {
-    public float[] Logits = [], Weights = [], Grouped = [], Gate = [], Up = [], Down = [];
+    public float[] Logits = [], Selection = [], Weights = [], Grouped = [], Gate = [], Up = [], Down = [];
     public float[] SharedGate = [], SharedUp = [], SharedOut = [], SharedScale = [];
     public int[] Experts = [], Row = [], Start = [], Fill = [], Pairs = [];
     /// <summary>All true: every expert row is summed as a lone token.</summary>
@@ -147,7 +155,7 @@ internal sealed class MoeScratch
     {
         if (tokens <= _tokens) return;
         int rows = tokens * c.ExpertUsedCount, sh = c.SharedExpertFfnDim;
-        Logits = new float[tokens * c.ExpertCount];
+        Logits = new float[tokens * c.ExpertCount]; Selection = new float[c.ExpertCount];
         Weights = new float[rows]; Experts = new int[rows]; Row = new int[rows];
         Start = new int[c.ExpertCount + 1]; Fill = new int[c.ExpertCount]; Pairs = new int[2 * c.ExpertCount];
         Grouped = new float[rows * c.Dim]; Down = new float[rows * c.Dim];

@@ -15,11 +15,29 @@ public static class ReferenceMoe
         int dim = c.Dim, E = c.ExpertCount, ff = c.ExpertFfnDim;
         var p = new double[E];
         for (int e = 0; e < E; e++) p[e] = Dot(Row(w.Router, e), x);
-        double max = p.Max(), sum = 0;
-        for (int e = 0; e < E; e++) sum += p[e] = Math.Exp(p[e] - max);
-        for (int e = 0; e < E; e++) p[e] /= sum;
+        if (c.ExpertGating == MoeGating.Sigmoid)
+            for (int e = 0; e < E; e++) p[e] = 1 / (1 + Math.Exp(-p[e]));
+        else
+        {
+            double max = p.Max(), sum = 0;
+            for (int e = 0; e < E; e++) sum += p[e] = Math.Exp(p[e] - max);
+            for (int e = 0; e < E; e++) p[e] /= sum;
+        }
 
-        var chosen = Enumerable.Range(0, E).OrderByDescending(e => p[e]).ThenBy(e => e).Take(c.ExpertUsedCount).ToArray();
+        // The selection bias moves which experts are chosen, never their weights; group-limited routing keeps the
+        // experts of the groups whose two best biased scores sum highest (DeepSeek-V3's reference).
+        var bias = w.ProbsBias is { } pb ? Row(pb, 0) : new float[E];
+        var select = Enumerable.Range(0, E).Select(e => p[e] + bias[e]).ToArray();
+        var allowed = Enumerable.Range(0, E).ToHashSet();
+        if (c.ExpertGroupCount > 1 && c.ExpertGroupUsedCount < c.ExpertGroupCount)
+        {
+            int size = E / c.ExpertGroupCount;
+            var groups = Enumerable.Range(0, c.ExpertGroupCount)
+                .OrderByDescending(g => select.Skip(g * size).Take(size).OrderDescending().Take(2).Sum()).ThenBy(g => g)
+                .Take(c.ExpertGroupUsedCount);
+            allowed = groups.SelectMany(g => Enumerable.Range(g * size, size)).ToHashSet();
+        }
+        var chosen = Enumerable.Range(0, E).Where(allowed.Contains).OrderByDescending(e => select[e]).ThenBy(e => e).Take(c.ExpertUsedCount).ToArray();
         var weight = chosen.Select(e => p[e]).ToArray();
         if (c.ExpertWeightsNorm) { double s = weight.Sum(); for (int j = 0; j < weight.Length; j++) weight[j] /= s; }
         for (int j = 0; j < weight.Length; j++) weight[j] *= c.ExpertWeightsScale;

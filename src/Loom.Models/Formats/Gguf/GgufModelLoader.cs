@@ -7,10 +7,10 @@ namespace Loom.Models.Formats.Gguf;
 public static class GgufModelLoader
 {
     /// <summary>Architectures this loader understands, as GGUF's general.architecture spells them.</summary>
-    public static readonly IReadOnlyList<string> SupportedArchitectures = ["llama", "mistral", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", Phi3Gguf.Arch, "gemma2", "gemma3"];
+    public static readonly IReadOnlyList<string> SupportedArchitectures = ["llama", "mistral", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "olmoe", GgufDeepseek2.Arch, Phi3Gguf.Arch, "gemma2", "gemma3"];
 
     /// <summary>Architectures whose every layer is a mixture of experts.</summary>
-    private static readonly string[] MoeArchitectures = ["qwen2moe", "qwen3moe", "olmoe"];
+    private static readonly string[] MoeArchitectures = ["qwen2moe", "qwen3moe", "olmoe", GgufDeepseek2.Arch];
 
     public static ModelConfig ReadConfig(GgufFile f)
     {
@@ -43,7 +43,7 @@ public static class GgufModelLoader
         if (dim % heads != 0 && !f.Has($"{arch}.attention.key_length")) throw new ModelFormatException(path, $"embedding length {dim} is not divisible by {heads} heads");
         int headDim = Int("attention.key_length", ModelLimits.MaxHeadDim, dim / heads);
         int valueDim = Int("attention.value_length", ModelLimits.MaxHeadDim, headDim);
-        if (valueDim != headDim) throw new ModelFormatException(path, $"key length {headDim} != value length {valueDim} is not supported");
+        if (valueDim != headDim && arch != GgufDeepseek2.Arch) throw new ModelFormatException(path, $"key length {headDim} != value length {valueDim} is not supported");
 
         var emb = f.FindTensor("token_embd.weight") ?? throw new ModelFormatException(path, "missing tensor 'token_embd.weight'");
         int vocab = f.Has($"{arch}.vocab_size")
@@ -54,7 +54,7 @@ public static class GgufModelLoader
         float freqScale = 1f;
         string? scaling = f.GetString($"{arch}.rope.scaling.type");
         // llama.cpp reads the factor for any scaling type but none; phi3's "longrope" is its factor tensors (Phi3Gguf).
-        if (scaling is "linear" || (scaling is "longrope" && arch == Phi3Gguf.Arch))
+        if (scaling is "linear" || (scaling is "longrope" && arch == Phi3Gguf.Arch) || (scaling is "yarn" && arch == GgufDeepseek2.Arch))
         {
             double factor = f.GetFloat($"{arch}.rope.scaling.factor") ?? 1;
             if (factor <= 0) throw new ModelFormatException(path, $"rope scaling factor {factor}");
@@ -113,6 +113,7 @@ public static class GgufModelLoader
         };
         if (arch == Phi3Gguf.Arch) config = Phi3Gguf.Configure(f, config);
         if (GgufGemma.Is(arch)) config = GgufGemma.Apply(f, config);
+        if (arch == GgufDeepseek2.Arch) config = GgufDeepseek2.Configure(f, config);
         config.Validate(path);
         CheckAgainstTensors(f, config);
         return config;
@@ -172,6 +173,7 @@ public static class GgufModelLoader
         {
             string p = $"blk.{i}.";
             if (config.Architecture == Phi3Gguf.Arch) { layers[i] = Phi3Gguf.Layer(f, config, i); continue; }
+            if (config.Mla is not null) { layers[i] = GgufDeepseek2.Layer(f, config, i); continue; }
             layers[i] = new LayerWeights
             {
                 AttnNorm = f.GetTensor(p + "attn_norm.weight"),
