@@ -118,6 +118,9 @@ internal sealed class SpeculativeDecoder : IDisposable
     /// <summary>Draft model blocks in use (0 without a draft model).</summary>
     public int DraftBlocksInUse => _draftModel?.UsedBlocks ?? 0;
 
+    /// <summary>Bytes of the draft model's cache; 0 for the other methods, which keep none.</summary>
+    public long DraftCacheBytes => _draftModel?.CacheBytes ?? 0;
+
     public void Dispose() => _draftModel?.Dispose();
 
     /// <summary>
