@@ -51,7 +51,7 @@ public sealed class ModelRunner : IDisposable
         for (int i = 0; i < chunks.Count; i++)
         {
             var c = chunks[i];
-            if (c.Draft > 0) _batch.Add(c.Seq.Speculation!.VerifyTokens(c.Draft), c.Start, c.Seq.BlockArray, LogitRequest.All);
+            if (c.Draft > 0) _batch.Add(c.Seq.Speculation!.VerifyTokens(c.Draft), c.Start, c.Seq.BlockArray, LogitRequest.All, asDecodes: true);
             else _batch.Add(c.Seq.Tokens.Slice(c.Start, c.Count), c.Start, c.Seq.BlockArray, c.Samples ? LogitRequest.Last : LogitRequest.None);
         }
         int need = _batch.LogitCount * VocabSize;

@@ -138,7 +138,7 @@ public sealed class SpeculativeBench(LoadedModel model)
         for (int tokens = 1; tokens <= maxTokens; tokens++)
         {
             batch.Clear();
-            batch.Add(ids.AsSpan(0, tokens), prompt.Length, table, LogitRequest.All);
+            batch.Add(ids.AsSpan(0, tokens), prompt.Length, table, LogitRequest.All, asDecodes: true);
             t.Forward(batch, cache, logits, pool); // warm-up
             var samples = new double[repetitions];
             for (int r = 0; r < repetitions; r++)
