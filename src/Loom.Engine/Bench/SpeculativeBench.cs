@@ -17,7 +17,7 @@ namespace Loom.Engine.Bench;
 /// </summary>
 public sealed class SpeculativeBench(LoadedModel model)
 {
-    /// <summary>Timed passes per token count of the pass-cost curve, per repetition (the fastest repetition counts).</summary>
+    /// <summary>Timed passes per sample of the pass-cost curve (one sample per repetition).</summary>
     private const int PassesPerSample = 3;
 
     /// <summary>
@@ -118,8 +118,9 @@ public sealed class SpeculativeBench(LoadedModel model)
     } + (s.BackOff ? "" : " no-backoff");
 
     /// <summary>
-    /// One forward pass over 1 … <paramref name="maxTokens"/> tokens placed after the prompt, logits for every row:
-    /// the fastest of <paramref name="repetitions"/> samples of <see cref="PassesPerSample"/> passes each.
+    /// One forward pass over 1 … <paramref name="maxTokens"/> tokens placed after the prompt, logits for every row and
+    /// each row summed as a decode (as verification runs): <paramref name="repetitions"/> samples of
+    /// <see cref="PassesPerSample"/> passes each.
     /// </summary>
     private IEnumerable<BenchResult> PassCosts(int[] prompt, int maxTokens, int threads, int repetitions)
     {
