@@ -260,6 +260,9 @@ public sealed class LlmEngine : IDisposable
     /// <summary>Blocks of the draft model's cache in use (0 without a draft model).</summary>
     public int DraftBlocksInUse => _speculative?.DraftBlocksInUse ?? 0;
 
+    /// <summary>Bytes of every KV cache the engine holds: the target's and a draft model's; within the KV budget together.</summary>
+    public long KvCacheBytes => Cache.TotalBytes + (_speculative?.DraftCacheBytes ?? 0);
+
     public void Dispose()
     {
         _loop.Dispose();

@@ -51,7 +51,7 @@ public sealed class ModelRunner : IDisposable
         for (int i = 0; i < chunks.Count; i++)
         {
             var c = chunks[i];
-            if (c.Draft > 0) _batch.Add(c.Seq.Speculation!.VerifyTokens(c.Draft), c.Start, c.Seq.BlockArray, LogitRequest.All);
+            if (c.Draft > 0) _batch.Add(c.Seq.Speculation!.VerifyTokens(c.Draft), c.Start, c.Seq.BlockArray, LogitRequest.All, asDecodes: true);
             else _batch.Add(c.Seq.Tokens.Slice(c.Start, c.Count), c.Start, c.Seq.BlockArray, c.Samples ? LogitRequest.Last : LogitRequest.None);
         }
         int need = _batch.LogitCount * VocabSize;
@@ -70,19 +70,35 @@ public sealed class ModelRunner : IDisposable
     /// <summary>The <paramref name="i"/>-th logits row of the last <see cref="Run"/>.</summary>
     public Span<float> Logits(int i) => _logits.AsSpan(i * VocabSize, VocabSize);
 
-    /// <summary>
-    /// Sizes the cache from what the engine can use (the context × a few sequences, or <see cref="EngineOptions.MaxKvTokens"/>)
-    /// within the memory budget, never from the claimed context alone.
-    /// </summary>
     private static KvCache CreateCache(ModelConfig c, EngineOptions options)
     {
-        long bytesPerBlock = KvCache.BytesPerToken(c, options.KvCacheDtype) * options.BlockSize;
+        int blocks = CacheBlocks(c, options);
+        return KvCache.For(c, blocks, options.BlockSize, options.KvCacheDtype);
+    }
+
+    /// <summary>
+    /// Blocks of the target's cache: what the engine can use (the context × a few sequences, or
+    /// <see cref="EngineOptions.MaxKvTokens"/>) within the memory budget, never from the claimed context alone.
+    /// With a draft model the budget covers both caches: the draft cache has as many blocks as the target's (a
+    /// draft shadow holds as many tokens as its sequence), so a block's cost is the target's block plus the draft's
+    /// (f16) block, and each cache takes its share of the budget in proportion to its bytes per token.
+    /// </summary>
+    public static int CacheBlocks(ModelConfig c, EngineOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        long bytesPerBlock = (KvCache.BytesPerToken(c, options.KvCacheDtype) + DraftBytesPerToken(options)) * options.BlockSize;
         long budget = options.KvCacheBytes ?? (long)(options.KvCacheFraction * KvCacheBudget.AvailableMemoryBytes());
         long maxTokens = options.MaxKvTokens ?? (long)c.ContextLength * Math.Min(options.MaxNumSeqs, 8);
         long blocks = Math.Min(budget / bytesPerBlock, (maxTokens + options.BlockSize - 1) / options.BlockSize);
         if (blocks < 1) throw new ArgumentException($"KV cache budget of {budget} bytes holds no block of {bytesPerBlock} bytes");
-        return KvCache.For(c, (int)Math.Min(blocks, int.MaxValue / options.BlockSize), options.BlockSize, options.KvCacheDtype);
+        return (int)Math.Min(blocks, int.MaxValue / options.BlockSize);
     }
+
+    /// <summary>Bytes per token of the draft model's cache (f16, as <c>DraftModelDrafter</c> allocates it); 0 without one.</summary>
+    private static long DraftBytesPerToken(EngineOptions options) =>
+        options.Speculative is { Method: Speculative.SpeculativeMethod.DraftModel, DraftModel: { } draft }
+            ? KvCache.BytesPerToken(draft.Config, KvCacheType.F16)
+            : 0;
 
     public void Dispose()
     {

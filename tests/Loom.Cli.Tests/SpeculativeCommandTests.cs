@@ -53,6 +53,49 @@ public class SpeculativeCommandTests
     }
 
     [Fact]
+    public void Bench_tg_alternates_plain_and_speculative_runs_and_reports_acceptance_and_pass_costs()
+    {
+        // Without the back-off, whose measured pass costs on a loaded machine could stop drafting.
+        var (code, stdout, err) = CliRunner.Run("bench", "-m", RepoModels.Stories260K, "-p", "0", "-n", "12", "-r", "2", "-t", "1", "--probe-mib", "0",
+            "--speculative", "ngram", "--num-speculative-tokens", "3", "--speculative-no-backoff", "--prompt-text", "Tom had a big red ball. Tom had a big red ball. Tom had a big", "--output", "json");
+        Assert.True(code == 0, err);
+        using var d = JsonDocument.Parse(stdout);
+        var rows = d.RootElement.EnumerateArray().ToArray();
+        var tg = rows.Where(r => r.GetProperty("test").GetString()!.StartsWith("tg12 @ d", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, tg.Length);
+        Assert.Equal(JsonValueKind.Null, tg[0].GetProperty("speculative").ValueKind);
+        Assert.Equal("ngram k=3 no-backoff", tg[1].GetProperty("speculative").GetString());
+        Assert.True(tg[1].GetProperty("same_output").GetBoolean());
+        Assert.True(tg[1].GetProperty("draft_tokens").GetInt64() > 0, stdout);
+        Assert.True(tg[1].GetProperty("accepted_tokens").GetInt64() > 0, stdout);
+        Assert.True(tg[1].GetProperty("mean_accepted_length").GetDouble() > 1, stdout);
+        // The verification-cost curve: a pass over 1 .. k+1 tokens.
+        var passes = rows.Where(r => r.GetProperty("test").GetString()!.StartsWith("pass", StringComparison.Ordinal)).ToArray();
+        Assert.Equal([1, 2, 3, 4], passes.Select(r => r.GetProperty("pass_tokens").GetInt32()));
+        Assert.All(passes, r => Assert.True(r.GetProperty("pass_ms").GetDouble() > 0));
+    }
+
+    [Fact]
+    public void Bench_tg_with_a_draft_model_accepts_everything_from_the_model_itself()
+    {
+        var (code, stdout, err) = CliRunner.Run("bench", "-m", RepoModels.Stories260K, "-p", "0", "-n", "8", "-r", "1", "-t", "1", "--probe-mib", "0",
+            "--draft-model", RepoModels.Stories260K, "--prompt-text", "Once upon a time", "--output", "json");
+        Assert.True(code == 0, err);
+        using var d = JsonDocument.Parse(stdout);
+        var spec = d.RootElement.EnumerateArray().Single(r => r.GetProperty("speculative").ValueKind == JsonValueKind.String);
+        Assert.StartsWith("draft k=5", spec.GetProperty("speculative").GetString());
+        Assert.Equal(1.0, spec.GetProperty("acceptance_rate").GetDouble());
+    }
+
+    [Fact]
+    public void Bench_prompt_without_speculation_is_refused()
+    {
+        var (code, _, err) = CliRunner.Run("bench", "-m", RepoModels.Stories260K, "-p", "0", "-n", "4", "--probe-mib", "0", "--prompt-text", "a");
+        Assert.Equal(1, code);
+        Assert.Contains("--prompt-text and --prompt-file", err);
+    }
+
+    [Fact]
     public void Speculative_settings_without_a_method_are_refused()
     {
         var (code, _, err) = CliRunner.Run("run", "-m", RepoModels.Stories260K, "-p", "a", "-n", "2", "--num-speculative-tokens", "3");

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Loom.Core.Kernels;
 using Loom.Engine.Bench;
+using Loom.Engine.Speculative;
 using Loom.Models;
 using Loom.Models.Quantize;
 
@@ -23,11 +24,16 @@ internal static class BenchCommand
         var output = new Option<string>("--output", "-o") { Description = "table: a markdown table as llama-bench prints; json: one array of objects", DefaultValueFactory = _ => "table" };
         output.AcceptOnlyFromAmong("table", "json");
         var report = new Option<string?>("--report") { Description = "Write a self-contained HTML report: the table, and charts of tokens/s per thread count and per repetition" };
+        var promptText = new Option<string?>("--prompt-text") { Description = "Speculative tg test: the prompt generation follows (default: -p random tokens, where n-gram lookup finds little)" };
+        var promptFile = new Option<string?>("--prompt-file", "-f") { Description = "Speculative tg test: read the prompt from this file" };
+        var engineOptions = new EngineCliOptions();
 
-        var cmd = new Command("bench", "Measure prompt processing (pp) and text generation (tg) speed, like llama-bench")
+        var cmd = new Command("bench", "Measure prompt processing (pp) and text generation (tg) speed, like llama-bench; "
+            + "with --speculative or --draft-model, tg runs greedy after a prompt, plain and speculating in alternation, then the cost of a pass over 1..k+1 tokens")
         {
-            model, tokenizer, prompt, gen, threads, reps, probe, output, report,
+            model, tokenizer, prompt, gen, threads, reps, probe, output, report, promptText, promptFile,
         };
+        foreach (var o in engineOptions.SpeculativeAll) cmd.Options.Add(o);
         cmd.Subcommands.Add(BenchThroughputCommand.Create());
         cmd.Subcommands.Add(BenchServeCommand.Create());
         cmd.Subcommands.Add(BenchCompareCommand.Create());
@@ -46,15 +52,26 @@ internal static class BenchCommand
             options.Validate(loaded.Config.ContextLength);
             var info = ModelInfo.Of(loaded);
             var runner = new BenchRunner(loaded.Transformer);
+            var speculative = engineOptions.ParseSpeculative(parse);
+            string? text = parse.GetValue(promptFile) is { } file ? File.ReadAllText(file) : parse.GetValue(promptText);
+            if (text is not null && speculative is null) throw new ArgumentException("--prompt-text and --prompt-file set the speculative tg test's prompt: give --speculative or --draft-model");
+            int[] specPrompt = speculative is null ? []
+                : text is not null ? loaded.Tokenizer.Encode(text, addSpecial: true, parseSpecial: false)
+                : BenchThroughputCommand.MakePrompts(loaded, 1, Math.Max(1, options.PromptTokens), 0, 1234)[0];
+            string[] header = speculative is null ? TableHeader : [TableHeader[0] + " speculative |", TableHeader[1] + " --- |"];
             var results = CliProgress.Run(parse, "bench", json, progress =>
             {
-                if (json) return runner.Run(options, progress: progress);
-                foreach (var line in TableHeader) progress.WriteLine(line);
-                return runner.Run(options, r => progress.WriteLine(Row(info, r)), progress);
+                if (!json) foreach (var line in header) progress.WriteLine(line);
+                Action<BenchResult>? show = json ? null : r => progress.WriteLine(Row(info, r, speculative is not null));
+                if (speculative is null) return runner.Run(options, show, progress);
+                // pp as always; tg through the engines, after the prompt.
+                var all = options.PromptTokens > 0 ? runner.Run(options with { GenTokens = 0 }, show, progress).ToList() : [];
+                if (options.GenTokens > 0) all.AddRange(new SpeculativeBench(loaded).Run(options, specPrompt, speculative, show, progress));
+                return all;
             });
             if (json) Console.Out.WriteLine(JsonSerializer.Serialize(results.Select(r => Json(info, options, r))));
             if (parse.GetValue(report) is { } html)
-                File.WriteAllText(html, BenchCommandReport.Html(info.Name, [.. TableHeader, .. results.Select(r => Row(info, r))], options, results));
+                File.WriteAllText(html, BenchCommandReport.Html(info.Name, [.. header, .. results.Select(r => Row(info, r, speculative is not null))], options, results));
             return 0;
         });
         return cmd;
@@ -67,13 +84,21 @@ internal static class BenchCommand
         "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ];
 
-    private static string Row(ModelInfo info, BenchResult r)
+    private static string Row(ModelInfo info, BenchResult r, bool speculativeColumn = false)
     {
         string gbps = r.GBps is { } g ? g.ToString("F2", CultureInfo.InvariantCulture) : "";
         string pct = r.PercentOfProbe is { } p ? string.Create(CultureInfo.InvariantCulture, $"{p:F1}% of {r.ProbeGBps:F2}") : "";
-        return string.Create(CultureInfo.InvariantCulture,
+        string row = string.Create(CultureInfo.InvariantCulture,
             $"| {info.Name} | {Size(info.Bytes)} | {Params(info.Params)} | {info.Type} | {KernelTier.Name} | {r.Threads} | {r.Test} | {r.Mean:F2} ± {r.StdDev:F2} | {gbps} | {pct} |");
+        return speculativeColumn ? row + $" {SpeculativeCell(r)} |" : row;
     }
+
+    /// <summary>The speculative column: the method with its acceptance, "plain" for its baseline, a pass's cost.</summary>
+    private static string SpeculativeCell(BenchResult r) =>
+        r.PassMs is { } ms ? string.Create(CultureInfo.InvariantCulture, $"{ms:F1} ms/pass")
+        : r.Speculative is { } s ? string.Create(CultureInfo.InvariantCulture,
+            $"{s}: {r.AcceptedTokens}/{r.DraftTokens} accepted ({r.AcceptanceRate * 100:F1}%), {r.MeanAcceptedLength:F2} tokens/step{(r.SameOutput == false ? ", OUTPUT DIFFERS" : "")}")
+        : r.PromptTokens is not null ? "plain" : "";
 
     private static int[] ParseThreads(string? s)
     {
@@ -101,6 +126,15 @@ internal static class BenchCommand
         probe_gbps = r.ProbeGBps,
         percent_of_probe = r.PercentOfProbe,
         kernels = KernelTier.Name,
+        n_depth = r.PromptTokens ?? 0,
+        speculative = r.Speculative,
+        draft_tokens = r.DraftTokens,
+        accepted_tokens = r.AcceptedTokens,
+        acceptance_rate = r.AcceptanceRate,
+        mean_accepted_length = r.MeanAcceptedLength,
+        same_output = r.SameOutput,
+        pass_tokens = r.IsPass ? r.Tokens : 0,
+        pass_ms = r.PassMs,
     };
 
     private static string Size(long bytes) => bytes >= 1L << 30

@@ -58,8 +58,10 @@ internal sealed class EngineCliOptions
 
     public Option<int?> SpeculativeMaxBatchTokens { get; } = new Option<int?>("--speculative-max-batch-tokens") { Description = "Back-off cap: a step never runs more decode plus draft tokens than this (default 32); below it the measured step cost decides" }.InRange(1);
 
+    public Option<bool> NoBackOff { get; } = new("--speculative-no-backoff") { Description = "Verify every proposed draft token (within the cap) whatever the measured pass cost: measures speculation itself" };
+
     public IEnumerable<Option> All => [KvCacheMemory, KvCacheDtype, MaxNumSeqs, MaxNumBatchedTokens, NoPrefixCaching, NoChunkedPrefill,
-        Speculative, DraftModel, NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens];
+        Speculative, DraftModel, NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens, NoBackOff];
 
     /// <summary>Adds the options to a command.</summary>
     public void AddTo(Command command)
@@ -87,17 +89,26 @@ internal sealed class EngineCliOptions
         return o;
     }
 
-    private EngineOptions ApplySpeculative(ParseResult parse, EngineOptions o)
+    private EngineOptions ApplySpeculative(ParseResult parse, EngineOptions o) =>
+        ParseSpeculative(parse) is { } s ? o with { Speculative = s } : o;
+
+    /// <summary>The speculative-decoding options alone, for commands that take no other engine option (<c>loom bench</c>).</summary>
+    public IEnumerable<Option> SpeculativeAll => [Speculative, DraftModel, NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens, NoBackOff];
+
+    /// <summary>
+    /// The speculative decoding the command line asks for, null for none. Loads the draft model, which stays loaded
+    /// for the command's life, as the engine does.
+    /// </summary>
+    public SpeculativeOptions? ParseSpeculative(ParseResult parse)
     {
         var draftPath = parse.GetValue(DraftModel);
         if (draftPath is not null && parse.GetValue(Speculative) is not null) throw new ArgumentException("--draft-model and --speculative name two ways to draft: give one");
         if (parse.GetValue(Speculative) is not { } method && draftPath is null)
         {
-            foreach (var dependent in new Option[] { NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens })
+            foreach (var dependent in new Option[] { NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens, NoBackOff })
                 if (parse.GetResult(dependent) is { Implicit: false }) throw new ArgumentException($"{dependent.Name} needs --speculative or --draft-model");
-            return o;
+            return null;
         }
-        // The draft model stays loaded for the command's life, as the engine does.
         var s = draftPath is not null
             ? new SpeculativeOptions { Method = SpeculativeMethod.DraftModel, DraftModel = Models.ModelLoader.Load(draftPath) }
             : SpeculativeOptions.Parse(parse.GetValue(Speculative)!);
@@ -105,6 +116,7 @@ internal sealed class EngineCliOptions
         if (parse.GetValue(NgramMin) is int min) s = s with { NgramMin = min, NgramMax = Math.Max(min, s.NgramMax) };
         if (parse.GetValue(NgramMax) is int max) s = s with { NgramMax = max };
         if (parse.GetValue(SpeculativeMaxBatchTokens) is int cap) s = s with { MaxBatchTokens = cap };
-        return o with { Speculative = s };
+        if (parse.GetValue(NoBackOff)) s = s with { BackOff = false };
+        return s;
     }
 }

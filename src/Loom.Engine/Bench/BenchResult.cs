@@ -30,4 +30,23 @@ public sealed record BenchResult
     public double? ProbeGBps { get; init; }
     /// <summary>Generation only: <see cref="GBps"/> as a percentage of <see cref="ProbeGBps"/>.</summary>
     public double? PercentOfProbe => GBps / ProbeGBps * 100;
+
+    /// <summary>Tests after a given prompt (<see cref="SpeculativeBench"/>): its tokens, the depth the test runs at.</summary>
+    public int? PromptTokens { get; init; }
+    /// <summary>The speculating engine's method (<see cref="SpeculativeBench.Label"/>); null for plain decoding.</summary>
+    public string? Speculative { get; init; }
+    /// <summary>Speculative only: draft tokens verified, accepted, and drafts (sequence-steps that speculated), over the timed repetitions.</summary>
+    public long? DraftTokens { get; init; }
+    public long? AcceptedTokens { get; init; }
+    public long? Drafts { get; init; }
+    /// <summary>Speculative only: accepted / drafted.</summary>
+    public double? AcceptanceRate => DraftTokens is > 0 ? (double)AcceptedTokens!.Value / DraftTokens.Value : DraftTokens is null ? null : 0;
+    /// <summary>Speculative only: tokens a speculating step emits on average (accepted draft tokens plus the target's own).</summary>
+    public double? MeanAcceptedLength => Drafts is > 0 ? 1 + (double)AcceptedTokens!.Value / Drafts.Value : Drafts is null ? null : 0;
+    /// <summary>Speculative only: whether every repetition generated exactly the plain engine's tokens (greedy speculation must).</summary>
+    public bool? SameOutput { get; init; }
+    /// <summary>A pass-cost row: one forward pass over <see cref="Tokens"/> tokens, each returning logits.</summary>
+    public bool IsPass { get; init; }
+    /// <summary>Pass-cost rows: milliseconds per pass at the mean rate.</summary>
+    public double? PassMs => IsPass ? Tokens / Mean * 1000 : null;
 }

@@ -33,6 +33,9 @@ internal sealed class DraftModelDrafter : IDisposable
         _attention = attention;
     }
 
+    /// <summary>Bytes of the draft cache (counted in the engine's KV budget, see <see cref="ModelRunner.CacheBlocks"/>).</summary>
+    public long CacheBytes => _cache.TotalBytes;
+
     /// <summary>Draft blocks in use (for tests: every one is freed with its sequence).</summary>
     public int UsedBlocks => _blocks.UsedBlocks;
 

@@ -95,7 +95,7 @@ internal sealed class SpeculativeDecoder : IDisposable
         var owners = _owner.AsSpan(0, candidates);
         keys.Sort(owners); // most likely accepted first (keys are negated)
         for (int c = 0; c < candidates; c++) keys[c] = -keys[c];
-        int granted = DraftBudget.Choose(decodes, keys, room, _cost);
+        int granted = _options.BackOff ? DraftBudget.Choose(decodes, keys, room, _cost) : Math.Min(candidates, room);
         if (++_steps % ExploreEvery == 0) granted = Math.Min(Math.Min(candidates, room), granted + 1);
         for (int c = 0; c < granted; c++) _grant[owners[c]]++;
         for (int i = 0; i < running.Count; i++)
@@ -117,6 +117,9 @@ internal sealed class SpeculativeDecoder : IDisposable
 
     /// <summary>Draft model blocks in use (0 without a draft model).</summary>
     public int DraftBlocksInUse => _draftModel?.UsedBlocks ?? 0;
+
+    /// <summary>Bytes of the draft model's cache; 0 for the other methods, which keep none.</summary>
+    public long DraftCacheBytes => _draftModel?.CacheBytes ?? 0;
 
     public void Dispose() => _draftModel?.Dispose();
 

@@ -27,6 +27,11 @@ public sealed record SpeculativeOptions
     /// tokens pay for themselves (<see cref="DraftBudget"/>).
     /// </summary>
     public int MaxBatchTokens { get; init; } = 32;
+    /// <summary>
+    /// Whether the measured pass cost may shrink drafts (<see cref="DraftBudget"/>). Off, every proposed token within
+    /// <see cref="MaxBatchTokens"/> is verified: for measuring speculation itself, as a benchmark does.
+    /// </summary>
+    public bool BackOff { get; init; } = true;
 
     /// <summary>Parses a <c>--speculative</c> value: <c>ngram</c>, or <c>layers:N</c> (self-drafting from the first N layers).</summary>
     public static SpeculativeOptions Parse(string value)

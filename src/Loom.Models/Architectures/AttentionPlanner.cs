@@ -50,7 +50,7 @@ internal sealed class AttentionPlanner(ModelConfig config)
         bool reorder = !exactOk || !policy.ExactOnly;
         _exactTokenCount = _exactCount = _promptCount = _splitCount = _splitTokenCount = 0;
         int lone = 0;
-        for (int s = 0; s < batch.SeqCount; s++) if (batch.SeqTokenCount(s) == 1) lone++;
+        for (int s = 0; s < batch.SeqCount; s++) if (batch.SumsAsDecodes(s)) lone += batch.SeqTokenCount(s);
         long partials = 0;
         for (int s = 0; s < batch.SeqCount; s++)
         {
@@ -58,16 +58,22 @@ internal sealed class AttentionPlanner(ModelConfig config)
             int end = batch.Positions[first + count - 1] + 1;
             // A sliding layer's token attends to at most the window, however long its sequence.
             if (window > 0) end = Math.Min(end, window + count - 1);
-            if (count == 1)
-            {
-                int splits = AttentionPolicy.Splits(end, lone * kvHeads, threads);
-                bool split = reorder && (!exactOk || policy.ForceOnline || (splits > 1 && end >= splitMin));
-                if (!split) { Add(ref _exactTokens, ref _exactTokenCount, first); continue; }
-                Add(ref _splitTokens, ref _splitTokenCount, new SplitToken(first, splits, (int)partials));
-                for (int kvh = 0; kvh < kvHeads; kvh++)
-                    for (int k = 0; k < splits; k++) Add(ref _splits, ref _splitCount, new SplitWork(first, kvh, k, splits, (int)partials));
-                partials += OnlineAttention.PartialFloats(c.NumHeads, splits, c.HeadDim);
-            }
+            // A verification's rows are decode tokens, each on the path a lone decode of it would take: the exact
+            // path's single-token order (identical numbers below the split threshold; above it the split count
+            // depends on the decode tokens in the batch, as for any decode).
+            if (batch.SumsAsDecodes(s))
+                for (int t = first; t < first + count; t++)
+                {
+                    int positions = batch.Positions[t] + 1;
+                    if (window > 0) positions = Math.Min(positions, window);
+                    int splits = AttentionPolicy.Splits(positions, lone * kvHeads, threads);
+                    bool split = reorder && (!exactOk || policy.ForceOnline || (splits > 1 && positions >= splitMin));
+                    if (!split) { Add(ref _exactTokens, ref _exactTokenCount, t); continue; }
+                    Add(ref _splitTokens, ref _splitTokenCount, new SplitToken(t, splits, (int)partials));
+                    for (int kvh = 0; kvh < kvHeads; kvh++)
+                        for (int k = 0; k < splits; k++) Add(ref _splits, ref _splitCount, new SplitWork(t, kvh, k, splits, (int)partials));
+                    partials += OnlineAttention.PartialFloats(c.NumHeads, splits, c.HeadDim);
+                }
             else if (reorder && (!exactOk || end >= tiledMin))
                 for (int t = 0; t < count; t += AttentionPolicy.TiledQueryTokens)
                     for (int kvh = 0; kvh < kvHeads; kvh++)

@@ -9,6 +9,7 @@ public sealed class ForwardBatch
 {
     private int[] _tokens = new int[64], _positions = new int[64], _tokenSeq = new int[64];
     private int[] _seqStart = new int[8], _seqLen = new int[8];
+    private bool[] _seqAsDecodes = new bool[8];
     private int[][] _blockTables = new int[8][];
     private int[] _logitTokens = new int[8];
 
@@ -26,6 +27,11 @@ public sealed class ForwardBatch
 
     public int SeqTokenStart(int seq) => _seqStart[seq];
     public int SeqTokenCount(int seq) => _seqLen[seq];
+    /// <summary>
+    /// Whether the sequence's tokens are each summed as a lone decode token is (one token, or a run added with
+    /// <c>asDecodes</c>): llama.cpp's single-token order in the products and in attention, per token.
+    /// </summary>
+    public bool SumsAsDecodes(int seq) => _seqLen[seq] == 1 || _seqAsDecodes[seq];
     /// <summary>Cache blocks of the sequence, in position order; must cover every position up to the last token in the batch.</summary>
     public int[] BlockTable(int seq) => _blockTables[seq];
 
@@ -38,14 +44,16 @@ public sealed class ForwardBatch
     /// <summary>
     /// Adds a sequence's run of <paramref name="tokens"/> starting at position <paramref name="startPos"/>.
     /// <paramref name="logits"/>: none, only the last token's, or every token's (verifying speculated tokens).
+    /// <paramref name="asDecodes"/>: sum each token as a lone decode token (a speculative verification, whose every
+    /// row must give the numbers decoding that token alone would, or greedy output could change on a near tie).
     /// Returns the sequence's index in the batch.
     /// </summary>
-    public int Add(ReadOnlySpan<int> tokens, int startPos, int[] blockTable, LogitRequest logits = LogitRequest.Last)
+    public int Add(ReadOnlySpan<int> tokens, int startPos, int[] blockTable, LogitRequest logits = LogitRequest.Last, bool asDecodes = false)
     {
         if (tokens.IsEmpty) throw new ArgumentException("a sequence contributes at least one token", nameof(tokens));
         int seq = SeqCount++;
-        Grow(ref _seqStart, SeqCount); Grow(ref _seqLen, SeqCount); Grow(ref _blockTables, SeqCount);
-        _seqStart[seq] = TokenCount; _seqLen[seq] = tokens.Length; _blockTables[seq] = blockTable;
+        Grow(ref _seqStart, SeqCount); Grow(ref _seqLen, SeqCount); Grow(ref _blockTables, SeqCount); Grow(ref _seqAsDecodes, SeqCount);
+        _seqStart[seq] = TokenCount; _seqLen[seq] = tokens.Length; _blockTables[seq] = blockTable; _seqAsDecodes[seq] = asDecodes;
         int need = TokenCount + tokens.Length;
         Grow(ref _tokens, need); Grow(ref _positions, need); Grow(ref _tokenSeq, need);
         for (int i = 0; i < tokens.Length; i++)

@@ -62,7 +62,7 @@ internal sealed unsafe class PagedAttention(ModelConfig config)
                 var w = exact[item];
                 int seq = batch.TokenSeq[w.Token];
                 ExactAttention.Heads(_call, ws, batch.BlockTable(seq), w.Token, batch.Positions[w.Token] + 1,
-                    lone: batch.SeqTokenCount(seq) == 1, w.KvHead, w.FirstHead, w.Heads);
+                    lone: batch.SumsAsDecodes(seq), w.KvHead, w.FirstHead, w.Heads);
             }
             else if (item < exact.Length + prompt.Length)
             {

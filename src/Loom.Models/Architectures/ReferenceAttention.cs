@@ -61,7 +61,7 @@ internal sealed unsafe class ReferenceAttention(ModelConfig config)
                     int[] table = batch.BlockTable(batch.TokenSeq[t]);
                     // The reference multiplies the f16 K cache by Q converted to f16.
                     for (int d = 0; d < hd; d++) qh[d] = (Half)q[(t * heads + h) * hd + d];
-                    bool lone = batch.SeqTokenCount(batch.TokenSeq[t]) == 1;
+                    bool lone = batch.SumsAsDecodes(batch.TokenSeq[t]);
                     var sc = scores.AsSpan(0, pos + 1);
                     int lo = c.FirstVisible(layer, pos);
                     for (int j = lo; j <= pos; j++)

@@ -97,7 +97,7 @@ public sealed unsafe partial class Transformer : IDisposable
         // llama.cpp sums a lone decode token's products in another order than a prompt's; follow it per
         // sequence (never per batch), so a sequence gets the same numbers however it is batched.
         var gemv = s.Gemv;
-        for (int t = 0; t < T; t++) gemv[t] = batch.SeqTokenCount(batch.TokenSeq[t]) == 1;
+        for (int t = 0; t < T; t++) gemv[t] = batch.SumsAsDecodes(batch.TokenSeq[t]);
 
         // RoPE angles depend only on position: once per token here, shared by Q and K of every layer.
         int half = c.RopeDim / 2;

@@ -16,10 +16,10 @@ public unsafe class PackedKQuantTests
         var data = new TheoryData<GgmlType, int, int, int>();
         foreach (var type in new[] { GgmlType.Q4_K, GgmlType.Q6_K })
         {
-            foreach (int tokens in new[] { 1, 3, 4, 7, 70 })
+            foreach (int tokens in new[] { 1, 2, 3, 4, 6, 7, 70 })
                 foreach (int rows in new[] { 8, 16, 24 })
                     data.Add(type, 256, rows, tokens);
-            foreach (int tokens in new[] { 1, 4, 7 }) data.Add(type, 2048, 24, tokens);
+            foreach (int tokens in new[] { 1, 2, 3, 4, 6, 7 }) data.Add(type, 2048, 24, tokens);
             data.Add(type, 5632, 16, 5);
         }
         return data;

@@ -61,7 +61,7 @@ public static unsafe class Q4_0Packed
 
     /// <inheritdoc cref="PackedTileKernel"/>
     public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride) =>
-        TileMath.ByTokens(&Tokens4, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
+        TileMath.ByTokens(&Tokens<FourTokens>, &Tokens<ThreeTokens>, &Tokens<TwoTokens>, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
 
     private static void Token1(byte* w, int blocks, byte* x, float* y)
     {
@@ -192,7 +192,7 @@ public static unsafe class Q4_0Packed
         a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
     }
 
-    private static void Tokens4(byte* w, int blocks, byte* x, nint xs, float* y, nint ys)
+    private static void Tokens<T>(byte* w, int blocks, byte* x, nint xs, float* y, nint ys) where T : struct, ITokenCount
     {
         var mask = Vector256.Create((byte)0x0F);
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -200,21 +200,35 @@ public static unsafe class Q4_0Packed
         for (int b = 0; b < blocks; b++, w += TileBlockBytes)
         {
             nint o = b * PackedActivations.BlockBytes;
-            var i0 = new NibbleDot(PackedActivations.Start(x + o, -8)); var i1 = new NibbleDot(PackedActivations.Start(x1 + o, -8));
-            var i2 = new NibbleDot(PackedActivations.Start(x2 + o, -8)); var i3 = new NibbleDot(PackedActivations.Start(x3 + o, -8));
+            var i0 = new NibbleDot(PackedActivations.Start(x + o, -8));
+            NibbleDot i1 = default, i2 = default, i3 = default;
+            if (T.N > 1) i1 = new NibbleDot(PackedActivations.Start(x1 + o, -8));
+            if (T.N > 2) i2 = new NibbleDot(PackedActivations.Start(x2 + o, -8));
+            if (T.N > 3) i3 = new NibbleDot(PackedActivations.Start(x3 + o, -8));
             for (int c = 0; c < 4; c++)
             {
                 var v = Vector256.Load(w + 16 + 32 * c);
                 var lo = v & mask;
                 var hi = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
                 nint e = o + 8 * c;
-                i0.Add(lo, x + e); i1.Add(lo, x1 + e); i2.Add(lo, x2 + e); i3.Add(lo, x3 + e);
-                i0.Add(hi, x + e + 4); i1.Add(hi, x1 + e + 4); i2.Add(hi, x2 + e + 4); i3.Add(hi, x3 + e + 4);
+                i0.Add(lo, x + e);
+                if (T.N > 1) i1.Add(lo, x1 + e);
+                if (T.N > 2) i2.Add(lo, x2 + e);
+                if (T.N > 3) i3.Add(lo, x3 + e);
+                i0.Add(hi, x + e + 4);
+                if (T.N > 1) i1.Add(hi, x1 + e + 4);
+                if (T.N > 2) i2.Add(hi, x2 + e + 4);
+                if (T.N > 3) i3.Add(hi, x3 + e + 4);
             }
             var dw = TileMath.Halves8(w);
-            a0 = PackedActivations.Scale(a0, i0.Sum, dw, x + o); a1 = PackedActivations.Scale(a1, i1.Sum, dw, x1 + o);
-            a2 = PackedActivations.Scale(a2, i2.Sum, dw, x2 + o); a3 = PackedActivations.Scale(a3, i3.Sum, dw, x3 + o);
+            a0 = PackedActivations.Scale(a0, i0.Sum, dw, x + o);
+            if (T.N > 1) a1 = PackedActivations.Scale(a1, i1.Sum, dw, x1 + o);
+            if (T.N > 2) a2 = PackedActivations.Scale(a2, i2.Sum, dw, x2 + o);
+            if (T.N > 3) a3 = PackedActivations.Scale(a3, i3.Sum, dw, x3 + o);
         }
-        a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
+        a0.Store(y);
+        if (T.N > 1) a1.Store(y + ys);
+        if (T.N > 2) a2.Store(y + 2 * ys);
+        if (T.N > 3) a3.Store(y + 3 * ys);
     }
 }

@@ -75,7 +75,7 @@ public static unsafe class Q4_KPacked
 
     /// <inheritdoc cref="PackedTileKernel"/>
     public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride) =>
-        TileMath.ByTokens(&Tokens4, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
+        TileMath.ByTokens(&Tokens<FourTokens>, &Tokens<ThreeTokens>, &Tokens<TwoTokens>, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
 
     /// <summary>The rows' scales (or mins) of one sub-block, one per lane.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -134,7 +134,7 @@ public static unsafe class Q4_KPacked
         acc.Store(y);
     }
 
-    private static void Tokens4(byte* w, int blocks, byte* x, nint xs, float* y, nint ys)
+    private static void Tokens<T>(byte* w, int blocks, byte* x, nint xs, float* y, nint ys) where T : struct, ITokenCount
     {
         var mask = Vector256.Create((byte)0x0F);
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
@@ -156,24 +156,35 @@ public static unsafe class Q4_KPacked
                     var lo = v & mask;
                     var hi = Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
                     nint e = XQs + 64 * c + 4 * j;
-                    l0.Add(lo, p0 + e); l1.Add(lo, p1 + e); l2.Add(lo, p2 + e); l3.Add(lo, p3 + e);
-                    h0.Add(hi, p0 + e + 32); h1.Add(hi, p1 + e + 32); h2.Add(hi, p2 + e + 32); h3.Add(hi, p3 + e + 32);
+                    l0.Add(lo, p0 + e);
+                    if (T.N > 1) l1.Add(lo, p1 + e);
+                    if (T.N > 2) l2.Add(lo, p2 + e);
+                    if (T.N > 3) l3.Add(lo, p3 + e);
+                    h0.Add(hi, p0 + e + 32);
+                    if (T.N > 1) h1.Add(hi, p1 + e + 32);
+                    if (T.N > 2) h2.Add(hi, p2 + e + 32);
+                    if (T.N > 3) h3.Add(hi, p3 + e + 32);
                 }
                 var sl = Bytes8(w + ScalesOffset + 16 * c);
                 var sh = Bytes8(w + ScalesOffset + 16 * c + 8);
-                i0 += l0.Sum * sl + h0.Sum * sh; i1 += l1.Sum * sl + h1.Sum * sh; i2 += l2.Sum * sl + h2.Sum * sh; i3 += l3.Sum * sl + h3.Sum * sh;
                 var ml = MinPairs(w + MinsOffset + 16 * c);
                 var mh = MinPairs(w + MinsOffset + 16 * c + 8);
+                i0 += l0.Sum * sl + h0.Sum * sh;
                 m0 = MinDot(MinDot(m0, ml, p0, 2 * c), mh, p0, 2 * c + 1);
-                m1 = MinDot(MinDot(m1, ml, p1, 2 * c), mh, p1, 2 * c + 1);
-                m2 = MinDot(MinDot(m2, ml, p2, 2 * c), mh, p2, 2 * c + 1);
-                m3 = MinDot(MinDot(m3, ml, p3, 2 * c), mh, p3, 2 * c + 1);
+                if (T.N > 1) { i1 += l1.Sum * sl + h1.Sum * sh; m1 = MinDot(MinDot(m1, ml, p1, 2 * c), mh, p1, 2 * c + 1); }
+                if (T.N > 2) { i2 += l2.Sum * sl + h2.Sum * sh; m2 = MinDot(MinDot(m2, ml, p2, 2 * c), mh, p2, 2 * c + 1); }
+                if (T.N > 3) { i3 += l3.Sum * sl + h3.Sum * sh; m3 = MinDot(MinDot(m3, ml, p3, 2 * c), mh, p3, 2 * c + 1); }
             }
             var d = TileMath.Halves8(w);
             var dmin = TileMath.Halves8(w + DminOffset);
-            a0 = Scale(a0, i0, m0, d, dmin, p0); a1 = Scale(a1, i1, m1, d, dmin, p1);
-            a2 = Scale(a2, i2, m2, d, dmin, p2); a3 = Scale(a3, i3, m3, d, dmin, p3);
+            a0 = Scale(a0, i0, m0, d, dmin, p0);
+            if (T.N > 1) a1 = Scale(a1, i1, m1, d, dmin, p1);
+            if (T.N > 2) a2 = Scale(a2, i2, m2, d, dmin, p2);
+            if (T.N > 3) a3 = Scale(a3, i3, m3, d, dmin, p3);
         }
-        a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
+        a0.Store(y);
+        if (T.N > 1) a1.Store(y + ys);
+        if (T.N > 2) a2.Store(y + 2 * ys);
+        if (T.N > 3) a3.Store(y + 3 * ys);
     }
 }

@@ -74,7 +74,7 @@ public static unsafe class Q6_KPacked
 
     /// <inheritdoc cref="PackedTileKernel"/>
     public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride) =>
-        TileMath.ByTokens(&Tokens4, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
+        TileMath.ByTokens(&Tokens<FourTokens>, &Tokens<ThreeTokens>, &Tokens<TwoTokens>, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
 
     /// <summary>Scale pair p of the eight rows as i16 (lane r: scale 2p, scale 2p+1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -150,7 +150,7 @@ public static unsafe class Q6_KPacked
         acc.Store(y);
     }
 
-    private static void Tokens4(byte* w, int blocks, byte* x, nint xs, float* y, nint ys)
+    private static void Tokens<T>(byte* w, int blocks, byte* x, nint xs, float* y, nint ys) where T : struct, ITokenCount
     {
         var m4 = Vector256.Create((byte)0x0F);
         var m30 = Vector256.Create((byte)0x30);
@@ -176,18 +176,31 @@ public static unsafe class Q6_KPacked
                     {
                         var v = Quants(Vector256.Load(ql + 32 * j), Vector256.Load(qh + 32 * j).AsUInt16(), k, m4, m30);
                         nint e = XQs + 32 * p + 4 * j;
-                        d0 = TileMath.DotBroadcast(d0, v, p0 + e); d1 = TileMath.DotBroadcast(d1, v, p1 + e); d2 = TileMath.DotBroadcast(d2, v, p2 + e); d3 = TileMath.DotBroadcast(d3, v, p3 + e);
+                        d0 = TileMath.DotBroadcast(d0, v, p0 + e);
+                        if (T.N > 1) d1 = TileMath.DotBroadcast(d1, v, p1 + e);
+                        if (T.N > 2) d2 = TileMath.DotBroadcast(d2, v, p2 + e);
+                        if (T.N > 3) d3 = TileMath.DotBroadcast(d3, v, p3 + e);
                     }
                     var s = j0 == 0 ? Even(pairs) : Odd(pairs);
-                    i0 += d0 * s; i1 += d1 * s; i2 += d2 * s; i3 += d3 * s;
+                    i0 += d0 * s;
+                    if (T.N > 1) i1 += d1 * s;
+                    if (T.N > 2) i2 += d2 * s;
+                    if (T.N > 3) i3 += d3 * s;
                 }
-                f0 = Offset(f0, pairs, p0, p); f1 = Offset(f1, pairs, p1, p);
-                f2 = Offset(f2, pairs, p2, p); f3 = Offset(f3, pairs, p3, p);
+                f0 = Offset(f0, pairs, p0, p);
+                if (T.N > 1) f1 = Offset(f1, pairs, p1, p);
+                if (T.N > 2) f2 = Offset(f2, pairs, p2, p);
+                if (T.N > 3) f3 = Offset(f3, pairs, p3, p);
             }
             var d = TileMath.Halves8(w);
-            a0 = Scale(a0, i0, f0, d, p0); a1 = Scale(a1, i1, f1, d, p1);
-            a2 = Scale(a2, i2, f2, d, p2); a3 = Scale(a3, i3, f3, d, p3);
+            a0 = Scale(a0, i0, f0, d, p0);
+            if (T.N > 1) a1 = Scale(a1, i1, f1, d, p1);
+            if (T.N > 2) a2 = Scale(a2, i2, f2, d, p2);
+            if (T.N > 3) a3 = Scale(a3, i3, f3, d, p3);
         }
-        a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
+        a0.Store(y);
+        if (T.N > 1) a1.Store(y + ys);
+        if (T.N > 2) a2.Store(y + 2 * ys);
+        if (T.N > 3) a3.Store(y + 3 * ys);
     }
 }

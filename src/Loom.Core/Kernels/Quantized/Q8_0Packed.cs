@@ -77,7 +77,7 @@ public static unsafe class Q8_0Packed
 
     /// <inheritdoc cref="PackedTileKernel"/>
     public static void Mul(byte* tile, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride) =>
-        TileMath.ByTokens(&Tokens4, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
+        TileMath.ByTokens(&Tokens<FourTokens>, &Tokens<ThreeTokens>, &Tokens<TwoTokens>, &Token1, tile, blocks, x, xRowBytes, tokens, y, yStride);
 
     private static void Token1(byte* w, int blocks, byte* x, float* y)
     {
@@ -195,25 +195,36 @@ public static unsafe class Q8_0Packed
         a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
     }
 
-    private static void Tokens4(byte* w, int blocks, byte* x, nint xs, float* y, nint ys)
+    private static void Tokens<T>(byte* w, int blocks, byte* x, nint xs, float* y, nint ys) where T : struct, ITokenCount
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         byte* x1 = x + xs, x2 = x + 2 * xs, x3 = x + 3 * xs;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes)
         {
             nint o = b * PackedActivations.BlockBytes;
-            var i0 = PackedActivations.Start(x + o, Offset); var i1 = PackedActivations.Start(x1 + o, Offset);
-            var i2 = PackedActivations.Start(x2 + o, Offset); var i3 = PackedActivations.Start(x3 + o, Offset);
+            var i0 = PackedActivations.Start(x + o, Offset);
+            Vector256<int> i1 = default, i2 = default, i3 = default;
+            if (T.N > 1) i1 = PackedActivations.Start(x1 + o, Offset);
+            if (T.N > 2) i2 = PackedActivations.Start(x2 + o, Offset);
+            if (T.N > 3) i3 = PackedActivations.Start(x3 + o, Offset);
             for (int g = 0; g < 8; g++)
             {
                 var u = Unsigned(Vector256.Load(w + 16 + 32 * g), out var q);
                 nint e = o + 4 * g;
-                i0 = Dot(i0, u, q, x + e); i1 = Dot(i1, u, q, x1 + e); i2 = Dot(i2, u, q, x2 + e); i3 = Dot(i3, u, q, x3 + e);
+                i0 = Dot(i0, u, q, x + e);
+                if (T.N > 1) i1 = Dot(i1, u, q, x1 + e);
+                if (T.N > 2) i2 = Dot(i2, u, q, x2 + e);
+                if (T.N > 3) i3 = Dot(i3, u, q, x3 + e);
             }
             var dw = TileMath.Halves8(w);
-            a0 = PackedActivations.Scale(a0, i0, dw, x + o); a1 = PackedActivations.Scale(a1, i1, dw, x1 + o);
-            a2 = PackedActivations.Scale(a2, i2, dw, x2 + o); a3 = PackedActivations.Scale(a3, i3, dw, x3 + o);
+            a0 = PackedActivations.Scale(a0, i0, dw, x + o);
+            if (T.N > 1) a1 = PackedActivations.Scale(a1, i1, dw, x1 + o);
+            if (T.N > 2) a2 = PackedActivations.Scale(a2, i2, dw, x2 + o);
+            if (T.N > 3) a3 = PackedActivations.Scale(a3, i3, dw, x3 + o);
         }
-        a0.Store(y); a1.Store(y + ys); a2.Store(y + 2 * ys); a3.Store(y + 3 * ys);
+        a0.Store(y);
+        if (T.N > 1) a1.Store(y + ys);
+        if (T.N > 2) a2.Store(y + 2 * ys);
+        if (T.N > 3) a3.Store(y + 3 * ys);
     }
 }

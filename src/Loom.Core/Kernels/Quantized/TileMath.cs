@@ -262,6 +262,26 @@ internal static unsafe class TileMath
     public static Vector256<float> Halves8(byte* p) => Dot.WidenFinite8((short*)p);
 
     /// <summary>
+    /// Runs a packed kernel's multi-token form over groups of four tokens, and over a remainder of two or three (a
+    /// speculative verification's few rows: each weight chunk is unpacked once for all of them, where one-token
+    /// passes would unpack it once per token), and its one-token form over a lone token.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ByTokens(delegate*<byte*, int, byte*, nint, float*, nint, void> four, delegate*<byte*, int, byte*, nint, float*, nint, void> three,
+        delegate*<byte*, int, byte*, nint, float*, nint, void> two, delegate*<byte*, int, byte*, float*, void> one,
+        byte* w, int blocks, byte* x, nint xRowBytes, int tokens, float* y, nint yStride)
+    {
+        int t = 0;
+        for (; t + 4 <= tokens; t += 4) four(w, blocks, x + t * xRowBytes, xRowBytes, y + t * yStride, yStride);
+        switch (tokens - t)
+        {
+            case 3: three(w, blocks, x + t * xRowBytes, xRowBytes, y + t * yStride, yStride); break;
+            case 2: two(w, blocks, x + t * xRowBytes, xRowBytes, y + t * yStride, yStride); break;
+            case 1: one(w, blocks, x + t * xRowBytes, y + t * yStride); break;
+        }
+    }
+
+    /// <summary>
     /// Runs a packed kernel's four-token form over whole groups of four tokens and its one-token form over the rest.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
