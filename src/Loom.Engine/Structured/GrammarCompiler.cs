@@ -445,16 +445,20 @@ internal static class GrammarCompiler
         public void Trim(bool[] productive)
         {
             for (int s = 0; s < Count; s++) RefEdges[s].RemoveAll(e => !productive[e.Rule]);
-            var live = new bool[Count];
-            for (bool changed = true; changed;)
+            // Live: a final state reaches it backwards (one pass over reversed edges).
+            var preds = new List<int>[Count];
+            for (int s = 0; s < Count; s++) preds[s] = [];
+            for (int s = 0; s < Count; s++)
             {
-                changed = false;
-                for (int s = 0; s < Count; s++)
-                {
-                    if (live[s]) continue;
-                    if (Final[s] || ByteEdges[s].Any(e => live[e.To]) || RefEdges[s].Any(e => live[e.To])) { live[s] = true; changed = true; }
-                }
+                foreach (var e in ByteEdges[s]) preds[e.To].Add(s);
+                foreach (var e in RefEdges[s]) preds[e.To].Add(s);
             }
+            var live = new bool[Count];
+            var stack = new Stack<int>();
+            for (int s = 0; s < Count; s++) if (Final[s]) { live[s] = true; stack.Push(s); }
+            while (stack.Count > 0)
+                foreach (int p in preds[stack.Pop()])
+                    if (!live[p]) { live[p] = true; stack.Push(p); }
             for (int s = 0; s < Count; s++)
             {
                 if (!live[s]) { ByteEdges[s].Clear(); RefEdges[s].Clear(); continue; }
@@ -497,25 +501,33 @@ internal static class GrammarCompiler
             }
             var block = new int[n];
             for (int i = 0; i < n; i++) block[i] = Final[order[i]] ? 1 : 0;
+            // Each round a state's signature is its block, its targets' blocks per interval and per referenced rule;
+            // the rows live in one buffer and are hashed as integer runs (string keys made the 600-state automaton
+            // of a maxLength: 20 string take tens of milliseconds over its ~25 rounds).
+            int maxRefs = 0;
+            foreach (int s in order) maxRefs = Math.Max(maxRefs, RefEdges[s].Count);
+            int width = 1 + intervals + 2 * maxRefs;
+            var sig = new int[n * width];
+            var rows = new Dictionary<int, int>(n, new RowComparer(sig, width));
             int blocks = -1;
-            var sig = new System.Text.StringBuilder();
             while (true)
             {
-                var ids = new Dictionary<string, int>();
+                rows.Clear();
                 var next = new int[n];
                 for (int i = 0; i < n; i++)
                 {
-                    sig.Clear().Append(block[i]).Append('|');
-                    for (int k = 0; k < intervals; k++) sig.Append(trans[i, k] < 0 ? -1 : block[trans[i, k]]).Append(',');
-                    sig.Append('|');
-                    foreach (var (rule, to) in RefEdges[order[i]]) sig.Append(rule).Append(':').Append(block[index[to]]).Append(',');
-                    string key = sig.ToString();
-                    if (!ids.TryGetValue(key, out int b)) ids[key] = b = ids.Count;
+                    var row = sig.AsSpan(i * width, width);
+                    row[0] = block[i];
+                    for (int k = 0; k < intervals; k++) row[1 + k] = trans[i, k] < 0 ? -1 : block[trans[i, k]];
+                    int r = 1 + intervals;
+                    foreach (var (rule, to) in RefEdges[order[i]]) { row[r++] = rule; row[r++] = block[index[to]]; }
+                    row[r..].Fill(-2);
+                    if (!rows.TryGetValue(i, out int b)) rows[i] = b = rows.Count;
                     next[i] = b;
                 }
                 block = next;
-                if (ids.Count == blocks) break;
-                blocks = ids.Count;
+                if (rows.Count == blocks) break;
+                blocks = rows.Count;
             }
             if (blocks == Count) return this;
             var m = new Dfa();
@@ -558,6 +570,19 @@ internal static class GrammarCompiler
                 }
             }
             return result;
+        }
+    }
+
+    /// <summary>Compares rows of a flat signature buffer, named by row index.</summary>
+    private sealed class RowComparer(int[] buffer, int width) : IEqualityComparer<int>
+    {
+        public bool Equals(int x, int y) => buffer.AsSpan(x * width, width).SequenceEqual(buffer.AsSpan(y * width, width));
+
+        public int GetHashCode(int row)
+        {
+            var h = new HashCode();
+            h.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(buffer.AsSpan(row * width, width)));
+            return h.ToHashCode();
         }
     }
 
