@@ -41,6 +41,16 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
             p = p with { Constraint = constraint };
             tools = tools with { Constrained = true };
         }
+        // Strict tools under "auto": text, or calls in the template's format whose arguments follow their schemas.
+        else if (tools is not null && Tools.TextOrCallGrammar.Gbnf(tools, s.Tokenizer) is { } textOrCall)
+        {
+            if (p.Constraint is not null)
+                throw OpenAiException.BadRequest("Strict tools under tool_choice 'auto' cannot be combined with another output constraint.", "tools", "invalid_value");
+            var constraint = Engine.Structured.Constraint.Grammar(textOrCall);
+            try { s.Engine.Constraints.Compile(constraint); }
+            catch (Engine.Structured.ConstraintException e) { throw e.WithField("tools"); }
+            p = p with { Constraint = constraint };
+        }
         p = p with { SkipSpecialTokens = tools is not { KeepsSpecialTokens: true } };
         string id = $"chatcmpl-{Guid.NewGuid():N}";
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
