@@ -488,44 +488,58 @@ internal static class GrammarCompiler
             }
             int n = order.Count;
             if (n > MinimizeLimit) return this;
-            var cutSet = new SortedSet<int> { 0, 256 };
-            foreach (int s in order) foreach (var (lo, hi, _) in ByteEdges[s]) { cutSet.Add(lo); cutSet.Add(hi + 1); }
-            var cuts = cutSet.ToArray();
-            int intervals = cuts.Length - 1;
-            var trans = new int[n, intervals];
+            // Each state's edges as flat arrays: byte intervals in order, then references, targets as indexes.
+            var edgeStart = new int[n + 1];
+            var refStart = new int[n + 1];
+            var eLo = new List<int>();
+            var eHi = new List<int>();
+            var eTo = new List<int>();
+            var rRule = new List<int>();
+            var rTo = new List<int>();
             for (int i = 0; i < n; i++)
             {
-                for (int k = 0; k < intervals; k++) trans[i, k] = -1;
-                foreach (var (lo, hi, to) in ByteEdges[order[i]])
-                    for (int k = Array.BinarySearch(cuts, (int)lo); k < intervals && cuts[k] <= hi; k++) trans[i, k] = index[to];
+                edgeStart[i] = eLo.Count;
+                refStart[i] = rRule.Count;
+                foreach (var (lo, hi, to) in ByteEdges[order[i]].OrderBy(e => e.Lo)) { eLo.Add(lo); eHi.Add(hi); eTo.Add(index[to]); }
+                foreach (var (rule, to) in RefEdges[order[i]]) { rRule.Add(rule); rTo.Add(index[to]); }
             }
+            edgeStart[n] = eLo.Count;
+            refStart[n] = rRule.Count;
             var block = new int[n];
             for (int i = 0; i < n; i++) block[i] = Final[order[i]] ? 1 : 0;
-            // Each round a state's signature is its block, its targets' blocks per interval and per referenced rule;
-            // the rows live in one buffer and are hashed as integer runs (string keys made the 600-state automaton
-            // of a maxLength: 20 string take tens of milliseconds over its ~25 rounds).
-            int maxRefs = 0;
-            foreach (int s in order) maxRefs = Math.Max(maxRefs, RefEdges[s].Count);
-            int width = 1 + intervals + 2 * maxRefs;
-            var sig = new int[n * width];
-            var rows = new Dictionary<int, int>(n, new RowComparer(sig, width));
+            // Moore's refinement. Each round a state's signature is its block, its byte intervals with their targets'
+            // blocks (adjacent intervals bound for one block merged, so equal transition functions give equal rows
+            // however their intervals were cut), then its references' rules and targets' blocks. The rows live in one
+            // buffer, hashed as integer runs: string keys, or a row per interval of the whole rule, made the
+            // 600-state automaton of a maxLength: 20 string take tens of milliseconds over its ~25 rounds.
+            var sig = new int[2 * n + 3 * eLo.Count + 2 * rRule.Count];
+            var rowStart = new int[n];
+            var rowLength = new int[n];
+            var rows = new Dictionary<int, int>(n, new RowComparer(sig, rowStart, rowLength));
+            var next = new int[n];
             int blocks = -1;
             while (true)
             {
                 rows.Clear();
-                var next = new int[n];
+                int w = 0;
                 for (int i = 0; i < n; i++)
                 {
-                    var row = sig.AsSpan(i * width, width);
-                    row[0] = block[i];
-                    for (int k = 0; k < intervals; k++) row[1 + k] = trans[i, k] < 0 ? -1 : block[trans[i, k]];
-                    int r = 1 + intervals;
-                    foreach (var (rule, to) in RefEdges[order[i]]) { row[r++] = rule; row[r++] = block[index[to]]; }
-                    row[r..].Fill(-2);
-                    if (!rows.TryGetValue(i, out int b)) rows[i] = b = rows.Count;
-                    next[i] = b;
+                    rowStart[i] = w;
+                    sig[w++] = block[i];
+                    int first = w;
+                    for (int e = edgeStart[i]; e < edgeStart[i + 1]; e++)
+                    {
+                        int b = block[eTo[e]];
+                        if (w > first && sig[w - 1] == b && sig[w - 2] + 1 == eLo[e]) sig[w - 2] = eHi[e];
+                        else { sig[w++] = eLo[e]; sig[w++] = eHi[e]; sig[w++] = b; }
+                    }
+                    sig[w++] = -1;
+                    for (int r = refStart[i]; r < refStart[i + 1]; r++) { sig[w++] = rRule[r]; sig[w++] = block[rTo[r]]; }
+                    rowLength[i] = w - rowStart[i];
+                    if (!rows.TryGetValue(i, out int id)) rows[i] = id = rows.Count;
+                    next[i] = id;
                 }
-                block = next;
+                (block, next) = (next, block);
                 if (rows.Count == blocks) break;
                 blocks = rows.Count;
             }
@@ -574,14 +588,16 @@ internal static class GrammarCompiler
     }
 
     /// <summary>Compares rows of a flat signature buffer, named by row index.</summary>
-    private sealed class RowComparer(int[] buffer, int width) : IEqualityComparer<int>
+    private sealed class RowComparer(int[] buffer, int[] start, int[] length) : IEqualityComparer<int>
     {
-        public bool Equals(int x, int y) => buffer.AsSpan(x * width, width).SequenceEqual(buffer.AsSpan(y * width, width));
+        private ReadOnlySpan<int> Row(int i) => buffer.AsSpan(start[i], length[i]);
+
+        public bool Equals(int x, int y) => Row(x).SequenceEqual(Row(y));
 
         public int GetHashCode(int row)
         {
             var h = new HashCode();
-            h.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(buffer.AsSpan(row * width, width)));
+            h.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(Row(row)));
             return h.ToHashCode();
         }
     }
