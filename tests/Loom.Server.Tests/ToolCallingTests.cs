@@ -290,3 +290,48 @@ public sealed class MistralToolCallingTests
         Assert.Equal(string.Concat(ToolCallingModel.Mistral.Script.Skip(1)), plain.Content[0].Text);
     }
 }
+
+/// <summary>
+/// A reasoning template (Qwen 3's): the model's think block comes back as <c>reasoning_content</c>, whole and streamed as
+/// <c>delta.reasoning_content</c>, and the call after it is still found.
+/// </summary>
+public sealed class ReasoningServerTests
+{
+    [Fact]
+    public async Task Thinking_goes_to_reasoning_content_and_the_call_still_comes_through()
+    {
+        using var model = ModelLoader.Load(ToolCallingModel.QwenThinking.Path);
+        using var engine = new LlmEngine(model, new EngineOptions { Threads = 1, MaxNumSeqs = 2 });
+        await using var server = LoomServer.Create(engine, new LoomServerOptions { Port = 0, ServedModelName = "tools" });
+        await server.StartAsync();
+        var apiBase = new Uri(server.BaseAddress, "v1");
+        var raw = new SdkRaw(Clients.For(apiBase, "unused"), apiBase);
+        var tools = new[] { new { type = "function", function = new { name = "get_weather", parameters = JsonDocument.Parse(ToolCallingModel.WeatherParameters).RootElement } } };
+        var body = new Dictionary<string, object>
+        {
+            ["model"] = "tools", ["temperature"] = 0, ["max_tokens"] = 16, ["tools"] = tools,
+            ["messages"] = new[] { new { role = "user", content = "Weather in Paris?" } },
+        };
+
+        var whole = await raw.PostAsync("chat/completions", body);
+        Assert.Equal(200, whole.Status);
+        var message = whole.Json.GetProperty("choices")[0].GetProperty("message");
+        Assert.Equal("\nI need the weather.\n", message.GetProperty("reasoning_content").GetString());
+        Assert.Equal(JsonValueKind.Null, message.GetProperty("content").ValueKind);
+        var call = message.GetProperty("tool_calls")[0].GetProperty("function");
+        Assert.Equal("get_weather", call.GetProperty("name").GetString());
+        Assert.Equal("""{"city": "Paris"}""", call.GetProperty("arguments").GetString());
+
+        body["stream"] = true;
+        var reasoning = new StringBuilder();
+        var content = new StringBuilder();
+        foreach (var e in (await raw.StreamAsync("chat/completions", body)).SkipLast(1))
+        {
+            var delta = JsonDocument.Parse(e).RootElement.GetProperty("choices")[0].GetProperty("delta");
+            if (delta.TryGetProperty("reasoning_content", out var r)) reasoning.Append(r.GetString());
+            if (delta.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String) content.Append(c.GetString());
+        }
+        Assert.Equal("\nI need the weather.\n", reasoning.ToString());
+        Assert.Equal("", content.ToString());
+    }
+}
