@@ -105,6 +105,21 @@ public class TextOrCallGrammarTests
     }
 
     [Theory]
+    [InlineData("[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\"}", true)]
+    [InlineData("Let me look.[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\"}[TOOL_CALLS]get_time[ARGS]{\"zone\": 1}", true)]
+    [InlineData("[TOOL_CALLS]get_weather[ARGS]{\"city\": 3}", false)]
+    [InlineData("[TOOL_CALLS]get_news[ARGS]{}", false)]
+    [InlineData("[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}]", false)]
+    public void Mistral_newer_templates_name_each_call_before_its_arguments(string text, bool allowed)
+    {
+        var c = Compile(Plan(ToolCallFormat.MistralArgs), Mistral.Value);
+        Assert.Equal(allowed, Allows(c, text));
+        if (!allowed) return;
+        var parsed = ParsedToolCalls.Parse(ToolCallFormat.MistralArgs, text, () => "id");
+        ToolCallingTests.AssertValidArguments(parsed.Calls.First(call => call.Name == "get_weather").Arguments);
+    }
+
+    [Theory]
     [InlineData("{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}", true)]
     [InlineData("  \n{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}", true)]
     [InlineData("{\"name\": \"get_weather\", \"parameters\": {\"city\": 1}}", false)]

@@ -31,6 +31,11 @@ public class ToolCallParserTests
         { "mistral", "[TOOL_CALLS] [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}, {\"name\": \"b\", \"arguments\": {}}]", null, "get_weather({\"city\": \"Paris\"})|b({})" },
         { "mistral", "Sure[TOOL_CALLS][{\"name\": \"f\", \"arguments\": {\"k\": \"[TOOL_CALLS]\"}, \"id\": \"abcDEF123\"}]", "Sure", "f({\"k\": \"[TOOL_CALLS]\"})" },
         { "mistral", "[TOOL_CALLS] nothing", "[TOOL_CALLS] nothing", "" },
+        { "mistral", "[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\"}[TOOL_CALLS]b[ARGS]{\"s\": \"}]{\\\"\", \"n\": [{}]}", null, "get_weather({\"city\": \"Paris\"})|b({\"s\": \"}]{\\\"\", \"n\": [{}]})" },
+        { "mistral", "Sure.[TOOL_CALLS]f[ARGS] {}", "Sure.", "f({})" },
+        { "mistral", "[TOOL_CALLS]f[ARGS]{\"x\": 1", null, "f({\"x\": 1)" },
+        { "mistral", "[TOOL_CALLS]f[ARG]{}", "[TOOL_CALLS]f[ARG]{}", "" },
+        { "mistral", "[TOOL_CALLS]bad name[ARGS]{}", "[TOOL_CALLS]bad name[ARGS]{}", "" },
     };
 
     private static ToolCallFormat Format(string name) => name switch
@@ -128,12 +133,14 @@ public class ToolCallParserTests
     [InlineData("llama-3.2", "llama3")]
     [InlineData("mistral-v0.3", "mistral")]
     [InlineData("mistral-nemo", "mistral")]
+    [InlineData("mistral-small-3.2", "mistral")]
     [InlineData("chatml", null)]
     [InlineData("gemma-3", null)]
     public void DetectsTheFormatFromTheTemplate(string template, string? format)
     {
         string source = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "templates", template + ".jinja"));
         Assert.Equal(format, ToolCallFormat.Detect(source)?.Name);
+        Assert.Equal(template == "mistral-small-3.2", ToolCallFormat.Detect(source)?.WritesNamedCalls == true);
     }
 
     [Fact]

@@ -9,7 +9,8 @@ namespace Loom.Server.Tools;
 /// or call, and once it opens a call in its template's format the call must name a tool and, for a strict tool, give
 /// arguments valid against its schema (a tool that is not strict takes any JSON object). As GBNF: free text that
 /// never contains the format's opener, then optionally the calls in that format (Hermes/Qwen
-/// <c>&lt;tool_call&gt;{…}&lt;/tool_call&gt;</c> repeated, Mistral <c>[TOOL_CALLS][{…}, …]</c>, Llama 3 a bare
+/// <c>&lt;tool_call&gt;{…}&lt;/tool_call&gt;</c> repeated, Mistral <c>[TOOL_CALLS][{…}, …]</c> or, for its newer
+/// templates, <c>[TOOL_CALLS]name[ARGS]{…}</c> per call, Llama 3 a bare
 /// <c>{…}</c> as the whole answer or after <c>&lt;|python_tag|&gt;</c>), then only blanks. An opener that is a control
 /// token is named as one (<c>&lt;[id]&gt;</c>), its spelled-out text allowed too since the parser reads both alike.
 /// </summary>
@@ -24,13 +25,32 @@ public static class TextOrCallGrammar
         var f = plan.Format;
         string marker = f.Markers[0];
         bool llama = f == ToolCallFormat.Llama3;
-        var call = ToolConstraint.AnyCall(plan.Tools, llama ? "parameters" : "arguments", strictOnly: true);
-        var g = new StringBuilder(JsonSchemaGrammar.ToGbnf(call.ToJsonString(), "tools", prefix: "call-", rootName: "call"));
+        var g = new StringBuilder();
+        if (!f.WritesNamedCalls)
+        {
+            var call = ToolConstraint.AnyCall(plan.Tools, llama ? "parameters" : "arguments", strictOnly: true);
+            g.Append(JsonSchemaGrammar.ToGbnf(call.ToJsonString(), "tools", prefix: "call-", rootName: "call"));
+        }
         NotContaining(g, marker);
         g.Append("toc-s ::= [ \\t\\n]{0,4}\n");
         g.Append("toc-open ::= ").Append(Opener(marker, tokenizer)).Append('\n');
         string many = plan.ParallelCalls ? "*" : "{0}";
-        if (f == ToolCallFormat.Mistral)
+        if (f.WritesNamedCalls)
+        {
+            // [TOOL_CALLS]name[ARGS]{…} per call: each tool's name, then its own arguments.
+            var calls = new List<string>();
+            for (int i = 0; i < plan.Tools.Count; i++)
+            {
+                var tool = plan.Tools[i];
+                string args = tool.Strict && tool.Parameters is { } p ? p.GetRawText()
+                    : tool.Strict ? """{"type": "object", "properties": {}, "additionalProperties": false}""" : """{"type": "object"}""";
+                g.Append(JsonSchemaGrammar.ToGbnf(args, "tools", prefix: $"args{i}-", rootName: $"args{i}"));
+                calls.Add($"{Literal(tool.Name)} \"[ARGS]\" args{i}");
+            }
+            g.Append("toc-named ::= toc-open (").AppendJoin(" | ", calls).Append(")\n");
+            g.Append($"root ::= toc-text (toc-named (toc-s toc-named){many} toc-s)?\n");
+        }
+        else if (f.Name == "mistral")
             g.Append($"root ::= toc-text (toc-open toc-s \"[\" toc-s call (toc-s \",\" toc-s call){many} toc-s \"]\" toc-s)?\n");
         else if (llama)
         {
