@@ -51,7 +51,52 @@ internal sealed class CallObjectScanner(int start)
     /// <summary>A character a function name may have (<see cref="ToolPlan"/>'s rule, and the dots of built-in tools).</summary>
     public static bool IsNameChar(char c) => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.';
 
-    public Result Step(StringBuilder text, int pos) => _named ? StepNamed(text, pos) : StepObject(text, pos);
+    /// <summary>
+    /// A built-in tool call of Llama 3.1, written after <c>&lt;|python_tag|&gt;</c> as <c>name.call(key="value", …)</c>:
+    /// its keyword arguments become the JSON object of its arguments, given whole once the call closes.
+    /// </summary>
+    public static CallObjectScanner Python(int start) => new(start) { _python = true, _depth = 0 };
+
+    private bool _python;
+    private char _quote;
+    private int _argsFrom;
+
+    public Result Step(StringBuilder text, int pos) => _python ? StepPython(text, pos) : _named ? StepNamed(text, pos) : StepObject(text, pos);
+
+    private Result StepPython(StringBuilder text, int pos)
+    {
+        char c = text[pos];
+        if (ArgsStart < 0)
+        {
+            if (c != '(') return IsNameChar(c) && pos - Start < 64 ? Result.More : Result.Invalid;
+            string callee = text.ToString(Start, pos - Start);
+            if (!callee.EndsWith(".call", StringComparison.Ordinal) || callee.Length == ".call".Length) return Result.Invalid;
+            // The arguments go out whole (ArgsDecoded), over the call's whole text, so even empty ones are given.
+            ArgsStart = Start;
+            _argsFrom = pos + 1;
+            return Result.More;
+        }
+        if (_quote != 0)
+        {
+            if (_escape) _escape = false;
+            else if (c == '\\') _escape = true;
+            else if (c == _quote) _quote = (char)0;
+            return Result.More;
+        }
+        if (c is '"' or '\'') _quote = c;
+        else if (c is '(' or '[' or '{') _depth++;
+        else if (c is ']' or '}') _depth--;
+        else if (c == ')' && _depth-- == 0)
+        {
+            string callee = text.ToString(Start, _argsFrom - 1 - Start);
+            ArgsDecoded = PythonArguments.ToJson(text.ToString(_argsFrom, pos - _argsFrom));
+            if (ArgsDecoded is null) return Result.Invalid;
+            Name = callee[..^".call".Length];
+            ArgsEnd = pos + 1;
+            return Result.Complete;
+        }
+        return Result.More;
+    }
 
     private Result StepNamed(StringBuilder text, int pos)
     {

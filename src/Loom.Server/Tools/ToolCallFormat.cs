@@ -16,7 +16,10 @@ public sealed record ToolCallFormat(string Name, IReadOnlyList<string> Markers, 
     bool MarkerIsSpecialToken, bool ShortIds)
 {
     public static readonly ToolCallFormat Hermes = new("hermes", ["<tool_call>"], "", ["<tool_call>", "</tool_call>"], false, false);
-    public static readonly ToolCallFormat Llama3 = new("llama3", ["<|python_tag|>"], "{", ["<|python_tag|>"], true, false);
+    public static readonly ToolCallFormat Llama3 = new("llama3", ["<|python_tag|>"], "{", ["<|python_tag|>"], true, false) { PythonCalls = true };
+
+    /// <summary>Built-in tool calls <c>name.call(key="value", …)</c> (Llama 3.1's brave_search, wolfram_alpha…) are read too.</summary>
+    public bool PythonCalls { get; init; }
     /// <summary>
     /// Bare JSON, a call object or an array of them, with no marker: what the output is when it is constrained to
     /// <see cref="ToolConstraint"/>'s schema.
