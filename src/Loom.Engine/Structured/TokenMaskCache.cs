@@ -36,13 +36,6 @@ internal sealed class PositionMask
 /// rule is called from (the union of possible contexts), so a token that no caller could continue is rejected now
 /// rather than checked at every step. Only tokens some caller might continue stay uncertain.
 /// </summary>
-internal sealed class ClassifyScratch(TokenVocabulary v)
-{
-    public readonly ulong[] Accepted = new ulong[(v.Size + 63) / 64];
-    public readonly List<int> Uncertain = [];
-    public readonly int[] State = new int[v.MaxTokenBytes + 2];
-}
-
 /// <remarks>
 /// Masks are computed when a position is first reached (<see cref="For"/>), not all at compile time: a string with
 /// <c>maxLength: 20</c> has twenty counted positions that each accept nearly the whole vocabulary, and walking the
@@ -206,4 +199,12 @@ internal sealed class TokenMaskCache
         for (int i = 1; i < uncertain.Count; i++) mask.UncertainLcp[i] = v.CommonPrefix(uncertain[i - 1], uncertain[i]);
         return mask;
     }
+}
+
+/// <summary>One classifying thread's working arrays, kept with its matcher.</summary>
+internal sealed class ClassifyScratch(TokenVocabulary v)
+{
+    public readonly ulong[] Accepted = new ulong[(v.Size + 63) / 64];
+    public readonly List<int> Uncertain = [];
+    public readonly int[] State = new int[v.MaxTokenBytes + 2];
 }
