@@ -24,6 +24,11 @@ public class ToolCallParserTests
         { "llama3", "  {\"type\": \"function\", \"name\": \"f\", \"parameters\": {\"a\": [true, null]}}", null, "f({\"a\": [true, null]})" },
         { "llama3", "<|python_tag|>{\"name\": \"f\", \"parameters\": {}}; {\"name\": \"g\", \"parameters\": {\"b\": 2}}", null, "f({})|g({\"b\": 2})" },
         { "llama3", "The answer is {\"name\": \"f\"}", "The answer is {\"name\": \"f\"}", "" },
+        { "llama3", "<|python_tag|>brave_search.call(query=\"weather (Paris), 'today'\")", null, "brave_search({\"query\":\"weather (Paris), \\u0027today\\u0027\"})" },
+        { "llama3", "Searching.<|python_tag|>wolfram_alpha.call(query='2+2', n=3, exact=True, x=-1.5, none=None)", "Searching.", "wolfram_alpha({\"query\":\"2\\u002B2\",\"n\":3,\"exact\":true,\"x\":-1.5,\"none\":null})" },
+        { "llama3", "<|python_tag|>brave_search.call()", null, "brave_search({})" },
+        { "llama3", "<|python_tag|>print(1)", "<|python_tag|>print(1)", "" },
+        { "llama3", "<|python_tag|>search.call(q=f(x))", "<|python_tag|>search.call(q=f(x))", "" },
         { "llama3", "{ not json at all", "{ not json at all", "" },
         { "llama3", "  ", "  ", "" },
         { "json", "[{\"name\": \"a\", \"arguments\": {\"x\": [1]}}, {\"name\": \"b\", \"arguments\": {}}]", null, "a({\"x\": [1]})|b({})" },
@@ -31,6 +36,11 @@ public class ToolCallParserTests
         { "mistral", "[TOOL_CALLS] [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}, {\"name\": \"b\", \"arguments\": {}}]", null, "get_weather({\"city\": \"Paris\"})|b({})" },
         { "mistral", "Sure[TOOL_CALLS][{\"name\": \"f\", \"arguments\": {\"k\": \"[TOOL_CALLS]\"}, \"id\": \"abcDEF123\"}]", "Sure", "f({\"k\": \"[TOOL_CALLS]\"})" },
         { "mistral", "[TOOL_CALLS] nothing", "[TOOL_CALLS] nothing", "" },
+        { "mistral", "[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\"}[TOOL_CALLS]b[ARGS]{\"s\": \"}]{\\\"\", \"n\": [{}]}", null, "get_weather({\"city\": \"Paris\"})|b({\"s\": \"}]{\\\"\", \"n\": [{}]})" },
+        { "mistral", "Sure.[TOOL_CALLS]f[ARGS] {}", "Sure.", "f({})" },
+        { "mistral", "[TOOL_CALLS]f[ARGS]{\"x\": 1", null, "f({\"x\": 1)" },
+        { "mistral", "[TOOL_CALLS]f[ARG]{}", "[TOOL_CALLS]f[ARG]{}", "" },
+        { "mistral", "[TOOL_CALLS]bad name[ARGS]{}", "[TOOL_CALLS]bad name[ARGS]{}", "" },
     };
 
     private static ToolCallFormat Format(string name) => name switch
@@ -128,12 +138,14 @@ public class ToolCallParserTests
     [InlineData("llama-3.2", "llama3")]
     [InlineData("mistral-v0.3", "mistral")]
     [InlineData("mistral-nemo", "mistral")]
+    [InlineData("mistral-small-3.2", "mistral")]
     [InlineData("chatml", null)]
     [InlineData("gemma-3", null)]
     public void DetectsTheFormatFromTheTemplate(string template, string? format)
     {
         string source = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "templates", template + ".jinja"));
         Assert.Equal(format, ToolCallFormat.Detect(source)?.Name);
+        Assert.Equal(template == "mistral-small-3.2", ToolCallFormat.Detect(source)?.WritesNamedCalls == true);
     }
 
     [Fact]

@@ -32,6 +32,11 @@ internal sealed record ToolCallingModel(string TemplateName, string[] Script, in
         ["[TOOL_CALLS]", "[{\"name\": \"get_weather\", ", "\"arguments\": {\"city\": ", "\"Paris\"}}]"], 1, "[/INST]",
         ["[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]", "[/TOOL_RESULTS]"], 3);
 
+    /// <summary>Qwen 3's template, whose model thinks before it calls: the script opens with a think block.</summary>
+    public static readonly ToolCallingModel QwenThinking = new("qwen3",
+        ["<think>", "\nI need the weather.\n", "</think>\n\n", "<tool_call>", "{\"name\": \"get_weather\", ", "\"arguments\": {\"city\": ", "\"Paris\"}}", "</tool_call>"],
+        0, "\n", ["<|im_start|>", "<|im_end|>"], 6);
+
     public const string Answer = "It is sunny in Paris.";
 
     public const string WeatherParameters = """{"type": "object", "properties": {"city": {"type": "string", "description": "City name"}}, "required": ["city"]}""";

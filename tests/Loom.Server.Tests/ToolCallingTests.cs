@@ -120,6 +120,52 @@ public sealed class ToolCallingTests(ToolServerFixture f) : IClassFixture<ToolSe
         Assert.True(second.Usage.InputTokenCount > first.Usage.InputTokenCount);
     }
 
+    private static ChatCompletionOptions StrictAuto(string parameters) => new()
+    {
+        Temperature = 0,
+        MaxOutputTokenCount = 200,
+        Tools = { ChatTool.CreateFunctionTool("get_weather", "Get the current weather", BinaryData.FromString(parameters), functionSchemaIsStrict: true) },
+    };
+
+    [Fact]
+    public async Task A_strict_tool_under_auto_leaves_a_valid_call_and_a_text_answer_as_they_are()
+    {
+        var chat = f.Chat();
+        List<ChatMessage> messages = [new UserChatMessage("Weather in Paris?")];
+        ChatCompletion first = await chat.CompleteChatAsync(messages, StrictAuto(ToolCallingModel.WeatherParameters));
+        Assert.Equal(ChatFinishReason.ToolCalls, first.FinishReason);
+        var call = Assert.Single(first.ToolCalls);
+        Assert.Equal(("get_weather", """{"city": "Paris"}"""), (call.FunctionName, call.FunctionArguments.ToString()));
+
+        messages.Add(new AssistantChatMessage(first.ToolCalls));
+        messages.Add(new ToolChatMessage(call.Id, """{"temp": 21}"""));
+        ChatCompletion second = await chat.CompleteChatAsync(messages, StrictAuto(ToolCallingModel.WeatherParameters));
+        Assert.Equal(ChatFinishReason.Stop, second.FinishReason);
+        Assert.Empty(second.ToolCalls);
+        Assert.Equal(ToolCallingModel.Answer, second.Content[0].Text);
+    }
+
+    [Fact]
+    public async Task A_strict_tool_under_auto_holds_the_call_to_its_schema()
+    {
+        // The model writes "Paris"; the schema allows only "Oslo", so once the call is open the mask steers it there.
+        const string onlyOslo = """{"type": "object", "properties": {"city": {"enum": ["Oslo"]}}, "required": ["city"], "additionalProperties": false}""";
+        ChatCompletion c = await f.Chat().CompleteChatAsync([new UserChatMessage("Weather in Paris?")], StrictAuto(onlyOslo));
+        Assert.Equal(ChatFinishReason.ToolCalls, c.FinishReason);
+        Assert.NotEmpty(c.ToolCalls);
+        foreach (var call in c.ToolCalls)
+        {
+            Assert.Equal("get_weather", call.FunctionName);
+            Assert.Equal("Oslo", JsonDocument.Parse(call.FunctionArguments.ToString()).RootElement.GetProperty("city").GetString());
+        }
+
+        var arguments = new StringBuilder();
+        await foreach (var u in f.Chat().CompleteChatStreamingAsync([new UserChatMessage("Weather in Paris?")], StrictAuto(onlyOslo)))
+            foreach (var t in u.ToolCallUpdates)
+                if (t.Index == 0 && t.FunctionArgumentsUpdate is { } a) arguments.Append(a.ToString());
+        Assert.Equal(c.ToolCalls[0].FunctionArguments.ToString(), arguments.ToString());
+    }
+
     [Fact]
     public async Task With_tool_choice_none_the_text_is_not_read_for_calls()
     {
@@ -229,8 +275,63 @@ public sealed class MistralToolCallingTests
                 if (t.FunctionArgumentsUpdate is { } a) arguments.Append(a.ToString());
         Assert.Equal(call.FunctionArguments.ToString(), arguments.ToString());
 
+        // A strict tool under "auto": the constraint's mask must allow the control token that opens the calls.
+        var strict = new ChatCompletionOptions
+        {
+            Temperature = 0, MaxOutputTokenCount = 16,
+            Tools = { ChatTool.CreateFunctionTool("get_weather", "Get the current weather", BinaryData.FromString(ToolCallingModel.WeatherParameters), functionSchemaIsStrict: true) },
+        };
+        ChatCompletion auto = await chat.CompleteChatAsync([new UserChatMessage("Weather in Paris?")], strict);
+        Assert.Equal(ChatFinishReason.ToolCalls, auto.FinishReason);
+        Assert.Equal(call.FunctionArguments.ToString(), Assert.Single(auto.ToolCalls).FunctionArguments.ToString());
+
         // Without tools the same output is plain text, and its control token is left out as usual.
         ChatCompletion plain = await chat.CompleteChatAsync([new UserChatMessage("Weather in Paris?")], new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 16 });
         Assert.Equal(string.Concat(ToolCallingModel.Mistral.Script.Skip(1)), plain.Content[0].Text);
+    }
+}
+
+/// <summary>
+/// A reasoning template (Qwen 3's): the model's think block comes back as <c>reasoning_content</c>, whole and streamed as
+/// <c>delta.reasoning_content</c>, and the call after it is still found.
+/// </summary>
+public sealed class ReasoningServerTests
+{
+    [Fact]
+    public async Task Thinking_goes_to_reasoning_content_and_the_call_still_comes_through()
+    {
+        using var model = ModelLoader.Load(ToolCallingModel.QwenThinking.Path);
+        using var engine = new LlmEngine(model, new EngineOptions { Threads = 1, MaxNumSeqs = 2 });
+        await using var server = LoomServer.Create(engine, new LoomServerOptions { Port = 0, ServedModelName = "tools" });
+        await server.StartAsync();
+        var apiBase = new Uri(server.BaseAddress, "v1");
+        var raw = new SdkRaw(Clients.For(apiBase, "unused"), apiBase);
+        var tools = new[] { new { type = "function", function = new { name = "get_weather", parameters = JsonDocument.Parse(ToolCallingModel.WeatherParameters).RootElement } } };
+        var body = new Dictionary<string, object>
+        {
+            ["model"] = "tools", ["temperature"] = 0, ["max_tokens"] = 16, ["tools"] = tools,
+            ["messages"] = new[] { new { role = "user", content = "Weather in Paris?" } },
+        };
+
+        var whole = await raw.PostAsync("chat/completions", body);
+        Assert.Equal(200, whole.Status);
+        var message = whole.Json.GetProperty("choices")[0].GetProperty("message");
+        Assert.Equal("\nI need the weather.\n", message.GetProperty("reasoning_content").GetString());
+        Assert.Equal(JsonValueKind.Null, message.GetProperty("content").ValueKind);
+        var call = message.GetProperty("tool_calls")[0].GetProperty("function");
+        Assert.Equal("get_weather", call.GetProperty("name").GetString());
+        Assert.Equal("""{"city": "Paris"}""", call.GetProperty("arguments").GetString());
+
+        body["stream"] = true;
+        var reasoning = new StringBuilder();
+        var content = new StringBuilder();
+        foreach (var e in (await raw.StreamAsync("chat/completions", body)).SkipLast(1))
+        {
+            var delta = JsonDocument.Parse(e).RootElement.GetProperty("choices")[0].GetProperty("delta");
+            if (delta.TryGetProperty("reasoning_content", out var r)) reasoning.Append(r.GetString());
+            if (delta.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.String) content.Append(c.GetString());
+        }
+        Assert.Equal("\nI need the weather.\n", reasoning.ToString());
+        Assert.Equal("", content.ToString());
     }
 }

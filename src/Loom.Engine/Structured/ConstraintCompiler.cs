@@ -29,13 +29,13 @@ public sealed class CompiledConstraint
     public TokenVocabulary Vocabulary { get; }
     internal TokenMaskCache Masks { get; }
 
-    /// <summary>Time taken to compile (grammar and mask cache).</summary>
+    /// <summary>Time taken to compile: the grammar, and the masks where they are computed ahead (small vocabularies).</summary>
     public TimeSpan CompileTime { get; }
 
     /// <summary>Automaton positions (states of all rules).</summary>
     public int PositionCount => Grammar.PositionCount;
 
-    /// <summary>Tokens, summed over positions, that only the run-time check with the real stack can decide.</summary>
+    /// <summary>Tokens, summed over the positions whose masks are computed so far, that only the run-time check with the real stack can decide.</summary>
     public long UncertainTokens => Masks.UncertainTotal;
 
     /// <summary>A matcher at the start of the language.</summary>
@@ -66,7 +66,7 @@ public sealed class ConstraintCompiler
     /// <summary>Most compiled constraints kept (least recently used ones are dropped).</summary>
     public int Capacity { get; }
 
-    /// <summary>Threads the mask cache is built on.</summary>
+    /// <summary>Threads the mask cache is built on, where it is built ahead.</summary>
     public int MaxParallelism { get; }
 
     /// <summary>The vocabulary's bytes and trie (built on first use).</summary>
@@ -121,6 +121,12 @@ public sealed class ConstraintCompiler
         }
     }
 
+    /// <summary>
+    /// Largest positions × trie nodes whose masks are all computed at compile time (a millisecond or two); past it
+    /// each position's mask is computed when a sequence first reaches it (<see cref="TokenMaskCache"/>).
+    /// </summary>
+    internal const long EagerMaskWork = 1L << 20;
+
     /// <summary>Compiles without caching.</summary>
     public static CompiledConstraint CompileUncached(Constraint c, TokenVocabulary vocabulary, int maxParallelism = 1)
     {
@@ -128,7 +134,9 @@ public sealed class ConstraintCompiler
         string gbnf = ToGbnf(c);
         var ast = GbnfParser.Parse(gbnf, FieldOf(c));
         var grammar = GrammarCompiler.Compile(ast, FieldOf(c));
-        var masks = TokenMaskCache.Build(grammar, vocabulary, maxParallelism);
+        var masks = (long)grammar.PositionCount * vocabulary.NodeCount <= EagerMaskWork
+            ? TokenMaskCache.Build(grammar, vocabulary, maxParallelism)
+            : TokenMaskCache.Lazy(grammar, vocabulary);
         return new CompiledConstraint(c, gbnf, grammar, vocabulary, masks, sw.Elapsed);
     }
 

@@ -7,7 +7,8 @@ namespace Loom.Engine.Structured;
 /// Parses GBNF, llama.cpp's grammar syntax: <c>name ::= alternatives</c> rules; <c>|</c>, grouping with parentheses,
 /// the postfix operators <c>* + ?</c> and <c>{m}</c>, <c>{m,}</c>, <c>{m,n}</c>, <c>{,n}</c>; string literals with
 /// escapes (<c>\n \r \t \\ \" \xHH \uHHHH \UHHHHHHHH</c>); character classes with ranges and <c>^</c> negation; <c>.</c>
-/// (any character); rule references; <c>#</c> comments. Characters are Unicode code points, matched as UTF-8 bytes.
+/// (any character); rule references; <c>#</c> comments; and, beyond llama.cpp, <c>&lt;[id]&gt;</c> for a control
+/// token by id. Characters are Unicode code points, matched as UTF-8 bytes.
 /// The grammar starts at <c>root</c>. Accepts a little more than llama.cpp: a rule may continue on the next line
 /// (a rule ends only where the next <c>name ::=</c> begins) and names may contain underscores.
 /// </summary>
@@ -156,11 +157,21 @@ internal sealed class GbnfParser
                 if (_p >= _s.Length || _s[_p] != ')') throw Error("expected ')'");
                 _p++;
             }
+            else if (c == '<') item = ControlToken();
             else if (IsWordChar(c)) item = new GRef(Name());
             else throw Error($"unexpected character '{c}'");
             items.Add(Postfix(item));
         }
         return items.Count == 1 ? items[0] : new GSeq([.. items]);
+    }
+
+    /// <summary><c>&lt;[id]&gt;</c>: the control token with that id (<see cref="TokenVocabulary.ControlTokenBytes"/>).</summary>
+    private GLiteral ControlToken()
+    {
+        if (!TryConsume("<[")) throw Error("unexpected character '<' (a control token is written <[id]>)");
+        if (!TryInt(out int id) || id >= 1 << 21) throw Error("expected a token id in '<[id]>'");
+        if (!TryConsume("]>")) throw Error("expected ']>' after the token id");
+        return new GLiteral(TokenVocabulary.ControlTokenBytes(id));
     }
 
     private GNode Postfix(GNode item)

@@ -36,25 +36,55 @@ internal sealed class PositionMask
 /// rule is called from (the union of possible contexts), so a token that no caller could continue is rejected now
 /// rather than checked at every step. Only tokens some caller might continue stay uncertain.
 /// </summary>
-internal sealed class ClassifyScratch(TokenVocabulary v)
-{
-    public readonly ulong[] Accepted = new ulong[(v.Size + 63) / 64];
-    public readonly List<int> Uncertain = [];
-    public readonly int[] State = new int[v.MaxTokenBytes + 2];
-}
-
+/// <remarks>
+/// Masks are computed when a position is first reached (<see cref="For"/>), not all at compile time: a string with
+/// <c>maxLength: 20</c> has twenty counted positions that each accept nearly the whole vocabulary, and walking the
+/// trie for each of them up front dominated compiling a schema on a 100k-token vocabulary, while a generation
+/// visits only the positions its output passes through. A mask, once computed, is published for every sequence and
+/// thread (the engine fills masks side by side on its pool); two threads reaching a new position together may both
+/// classify it, and the first to publish wins, their results being equal. <see cref="Build"/> computes every mask
+/// ahead, for small vocabularies (where it costs little and keeps steps free of that first-visit work) and for tests.
+/// </remarks>
 internal sealed class TokenMaskCache
 {
+    private readonly ByteGrammar _g;
+    private readonly TokenVocabulary _v;
     private readonly PositionMask?[] _masks;
+    // Classification matchers (with their scratch) not in use, so concurrent first visits each get their own.
+    private readonly System.Collections.Concurrent.ConcurrentBag<GrammarMatcher> _classifiers = [];
 
-    private TokenMaskCache(PositionMask?[] masks) => _masks = masks;
+    private TokenMaskCache(ByteGrammar g, TokenVocabulary v)
+    {
+        _g = g;
+        _v = v;
+        _masks = new PositionMask?[g.PositionCount];
+    }
 
-    public PositionMask For(int position) => _masks[position] ?? throw new UnreachableException($"no mask for position {position}");
+    /// <summary>A cache that computes each position's mask when first asked for it.</summary>
+    public static TokenMaskCache Lazy(ByteGrammar g, TokenVocabulary v) => new(g, v);
 
-    /// <summary>Positions with a mask.</summary>
+    /// <summary>The mask of <paramref name="position"/> (one that consumes bytes), computed now if it is the first ask.</summary>
+    public PositionMask For(int position) => Volatile.Read(ref _masks[position]) ?? Compute(position);
+
+    private PositionMask Compute(int position)
+    {
+        if (!_g.HasBytes[position]) throw new UnreachableException($"no mask for position {position}: no byte leaves it");
+        if (!_classifiers.TryTake(out var m)) m = new GrammarMatcher(_g, null);
+        try
+        {
+            var mask = Classify(m, position, _v);
+            return Interlocked.CompareExchange(ref _masks[position], mask, null) ?? mask;
+        }
+        finally
+        {
+            _classifiers.Add(m);
+        }
+    }
+
+    /// <summary>Positions whose mask has been computed.</summary>
     public int Count => _masks.Count(m => m is not null);
 
-    /// <summary>Total uncertain tokens over all positions (a measure of the run-time work left).</summary>
+    /// <summary>Uncertain tokens over the masks computed so far (a measure of the run-time work left).</summary>
     public long UncertainTotal => _masks.Sum(m => (long)(m?.Uncertain.Length ?? 0));
 
     /// <summary>Classifies the tokens of the subtree at trie node <paramref name="root"/> (at trie depth <paramref name="baseDepth"/> + 1) with the matcher's current state.</summary>
@@ -90,28 +120,27 @@ internal sealed class TokenMaskCache
         m.PopTo(0);
     }
 
+    /// <summary>A cache with every position's mask computed now, on up to <paramref name="maxParallelism"/> threads.</summary>
     public static TokenMaskCache Build(ByteGrammar g, TokenVocabulary v, int maxParallelism)
     {
-        var positions = Enumerable.Range(0, g.PositionCount).Where(p => g.HasBytes[p]).ToArray();
-        var masks = new PositionMask?[g.PositionCount];
-        var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, maxParallelism) };
-        if (positions.Length < 4 || options.MaxDegreeOfParallelism == 1)
+        var cache = new TokenMaskCache(g, v);
+        cache.ComputeAll(maxParallelism);
+        return cache;
+    }
+
+    /// <summary>Computes every mask not computed yet.</summary>
+    public void ComputeAll(int maxParallelism)
+    {
+        var positions = Enumerable.Range(0, _g.PositionCount).Where(p => _g.HasBytes[p] && _masks[p] is null).ToArray();
+        int threads = Math.Max(1, maxParallelism);
+        if (positions.Length < 4 || threads == 1)
         {
-            var m = new GrammarMatcher(g, null);
-            foreach (int p in positions) masks[p] = Classify(m, p, v);
+            foreach (int p in positions) For(p);
+            return;
         }
-        else
-        {
-            Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(0, positions.Length, Math.Max(1, positions.Length / (8 * options.MaxDegreeOfParallelism))), options,
-                () => new GrammarMatcher(g, null),
-                (range, _, m) =>
-                {
-                    for (int i = range.Item1; i < range.Item2; i++) masks[positions[i]] = Classify(m, positions[i], v);
-                    return m;
-                },
-                _ => { });
-        }
-        return new TokenMaskCache(masks);
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(0, positions.Length, Math.Max(1, positions.Length / (8 * threads))), options,
+            range => { for (int i = range.Item1; i < range.Item2; i++) For(positions[i]); });
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
@@ -170,4 +199,12 @@ internal sealed class TokenMaskCache
         for (int i = 1; i < uncertain.Count; i++) mask.UncertainLcp[i] = v.CommonPrefix(uncertain[i - 1], uncertain[i]);
         return mask;
     }
+}
+
+/// <summary>One classifying thread's working arrays, kept with its matcher.</summary>
+internal sealed class ClassifyScratch(TokenVocabulary v)
+{
+    public readonly ulong[] Accepted = new ulong[(v.Size + 63) / 64];
+    public readonly List<int> Uncertain = [];
+    public readonly int[] State = new int[v.MaxTokenBytes + 2];
 }

@@ -6,8 +6,9 @@ namespace Loom.Engine.Structured;
 /// A vocabulary as constrained decoding sees it, computed once per tokenizer: each token's bytes (what it adds to the
 /// generated text: byte-level BPE pieces decoded to bytes, SentencePiece pieces with ▁ as a space and byte-fallback
 /// tokens as their single byte) and a byte trie over them, laid out in preorder, so that tokens sharing a prefix
-/// are checked against a grammar once per shared byte. Tokens that add no bytes (control tokens) are not in the trie:
-/// a constraint never allows them, except the end-of-generation tokens where the output is complete.
+/// are checked against a grammar once per shared byte. Control tokens, which add no text, stand as
+/// <see cref="ControlTokenBytes"/>, which only a grammar naming the token matches; end-of-generation tokens are not
+/// in the trie and are allowed exactly where the output is complete.
 /// </summary>
 public sealed class TokenVocabulary
 {
@@ -15,9 +16,24 @@ public sealed class TokenVocabulary
 
     /// <summary>Builds the vocabulary of <paramref name="tokenizer"/> for logits rows of <paramref name="logitsSize"/> (ids past the tokenizer are never allowed).</summary>
     public TokenVocabulary(Tokenizer tokenizer, int logitsSize)
-        : this(Enumerable.Range(0, logitsSize).Select(id => id < tokenizer.VocabSize ? tokenizer.TokenBytes(id).ToArray() : []).ToArray(),
+        : this(Enumerable.Range(0, logitsSize).Select(id => id >= tokenizer.VocabSize ? []
+                   : tokenizer.TokenBytes(id) is { IsEmpty: false } b ? b.ToArray()
+                   : tokenizer.IsEndOfGeneration(id) ? [] : ControlTokenBytes(id)).ToArray(),
                tokenizer.EndOfGenerationIds.Where(id => id < logitsSize))
     {
+    }
+
+    /// <summary>
+    /// The bytes that stand for control token <paramref name="id"/> (one that adds no text, such as Mistral's
+    /// [TOOL_CALLS]) to a constraint: 0xFF, which no UTF-8 text contains, then the id in three 7-bit digits. Only a
+    /// grammar that names the token (GBNF <c>&lt;[id]&gt;</c>) reaches these bytes, so every other constraint still never
+    /// allows a control token; a tool-call grammar uses them for a format whose call opens with one.
+    /// </summary>
+    public static byte[] ControlTokenBytes(int id)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(id);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(id, 1 << 21);
+        return [0xFF, (byte)(0x80 | ((id >> 14) & 0x7F)), (byte)(0x80 | ((id >> 7) & 0x7F)), (byte)(0x80 | (id & 0x7F))];
     }
 
     /// <summary>A vocabulary of the given token bytes (empty: a token that adds nothing) and end-of-generation ids.</summary>

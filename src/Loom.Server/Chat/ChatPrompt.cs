@@ -61,7 +61,13 @@ public sealed class ChatPrompt
 
     /// <summary>Renders and tokenizes.</summary>
     public int[] Encode(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true, IReadOnlyList<object?>? tools = null) =>
-        _tokenizer.Encode(Render(messages, addGenerationPrompt, tools), addSpecial: false, parseSpecial: true);
+        Tokenize(Render(messages, addGenerationPrompt, tools));
+
+    /// <summary>Tokenizes a rendered prompt (special tokens parsed, no BOS added).</summary>
+    public int[] Tokenize(string rendered) => _tokenizer.Encode(rendered, addSpecial: false, parseSpecial: true);
+
+    /// <summary>The template teaches reasoning in think tags (Qwen 3, DeepSeek-R1), which answers split off.</summary>
+    public bool Reasons => Generation.ReasoningSplitter.TemplateReasons(_source);
 
     private string? Piece(int id) => id >= 0 && id < _tokenizer.VocabSize ? _tokenizer.TokenPiece(id) : null;
 }

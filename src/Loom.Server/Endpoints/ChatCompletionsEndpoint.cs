@@ -19,7 +19,10 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
         SamplingMapper.CheckModel(req.Model, s);
         var messages = MessageReader.Messages(req.Messages);
         var tools = ToolRequestReader.Plan(req, s.Chat.ToolFormat);
-        int[] prompt = s.Chat.Encode(messages, req.AddGenerationPrompt ?? true, tools?.TemplateTools);
+        string rendered = s.Chat.Render(messages, req.AddGenerationPrompt ?? true, tools?.TemplateTools);
+        int[] prompt = s.Chat.Tokenize(rendered);
+        // A reasoning template's answers carry their thinking apart (reasoning_content), as vLLM's reasoning parsers do.
+        bool reasons = s.Chat.Reasons, opened = reasons && ReasoningSplitter.PromptOpensReasoning(rendered);
         string limitName = req.MaxCompletionTokens is not null ? "max_completion_tokens" : "max_tokens";
         int maxTokens = SamplingMapper.MaxTokens(req.MaxCompletionTokens ?? req.MaxTokens, limitName, null, prompt.Length, s.ContextLength);
         if (req.TopLogprobs is int tl && req.Logprobs != true)
@@ -41,6 +44,16 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
             p = p with { Constraint = constraint };
             tools = tools with { Constrained = true };
         }
+        // Strict tools under "auto": text, or calls in the template's format whose arguments follow their schemas.
+        else if (tools is not null && Tools.TextOrCallGrammar.Gbnf(tools, s.Tokenizer) is { } textOrCall)
+        {
+            if (p.Constraint is not null)
+                throw OpenAiException.BadRequest("Strict tools under tool_choice 'auto' cannot be combined with another output constraint.", "tools", "invalid_value");
+            var constraint = Engine.Structured.Constraint.Grammar(textOrCall);
+            try { s.Engine.Constraints.Compile(constraint); }
+            catch (Engine.Structured.ConstraintException e) { throw e.WithField("tools"); }
+            p = p with { Constraint = constraint };
+        }
         p = p with { SkipSpecialTokens = tools is not { KeepsSpecialTokens: true } };
         string id = $"chatcmpl-{Guid.NewGuid():N}";
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -49,7 +62,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
         var usage = new UsageCounter(1, p.N);
         if (req.Stream == true)
         {
-            var deltas = Enumerable.Range(0, p.N).Select(_ => new ChatDeltaBuilder(tools is { ParsesCalls: true } ? tools.NewParser() : null)).ToArray();
+            var deltas = Enumerable.Range(0, p.N).Select(_ => new ChatDeltaBuilder(tools is { ParsesCalls: true } ? tools.NewParser() : null, reasons ? new ReasoningSplitter(opened) : null)).ToArray();
             var sse = new SseWriter(ctx);
             await sse.StartAsync();
             // Every choice opens with the assistant role, as OpenAI's first chunk does.
@@ -83,7 +96,7 @@ internal sealed class ChatCompletionsEndpoint(ServingContext s)
         {
             if (c.FinishReason == Engine.FinishReason.Error) throw OpenAiException.EngineFailure(c.StopReason);
             var lp = topLogprobs is int k ? LogprobFormatter.Chat(s.Tokenizer, c.Logprobs, k) : null;
-            var message = ChatDeltaBuilder.Message(tools, c.Text.ToString(), out bool called);
+            var message = ChatDeltaBuilder.Message(tools, c.Text.ToString(), out bool called, reasons ? new ReasoningSplitter(opened) : null);
             return new ChatChoice(i, message, lp, Finish(c.FinishReason, called), c.StopReason);
         }).ToArray();
         await ctx.Response.WriteAsJsonAsync(new ChatCompletionResponse(id, "chat.completion", created, s.ServedModelName, result, usage.ToUsage()),

@@ -159,6 +159,11 @@ public sealed class LoomChatClient : IChatClient
             p = p with { Constraint = Loom.Engine.Structured.Constraint.JsonSchema(toolSchema.ToJsonString()) };
             tools = tools with { Constrained = true };
         }
+        else if (tools is not null && TextOrCallGrammar.Gbnf(tools, _engine.Model.Tokenizer) is { } textOrCall)
+        {
+            if (p.Constraint is not null) throw new ArgumentException("Strict tools under automatic tool mode cannot be combined with a JSON response format.", "options.Tools");
+            p = p with { Constraint = Loom.Engine.Structured.Constraint.Grammar(textOrCall) };
+        }
         p = p with { SkipSpecialTokens = tools is not { KeepsSpecialTokens: true } };
         return (EngineCall.Submit(_engine, [prompt], p, $"chat-{Guid.NewGuid():N}"), prompt.Length, tools);
     }

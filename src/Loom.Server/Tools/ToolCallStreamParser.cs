@@ -171,6 +171,17 @@ public sealed class ToolCallStreamParser(ToolCallFormat format, Func<string> new
         }
         char ch = _text[_pos];
         if (ch == '{') _call = new CallObjectScanner(_pos);
+        else if (format.PythonCalls && char.IsAsciiLetter(ch))
+        {
+            _call = CallObjectScanner.Python(_pos);
+            return Between.Advanced;
+        }
+        else if (format.NamedCalls && CallObjectScanner.IsNameChar(ch))
+        {
+            // name[ARGS]{…}: the name's first character is the call's, so it is not skipped.
+            _call = CallObjectScanner.Named(_pos);
+            return Between.Advanced;
+        }
         else if (!char.IsWhiteSpace(ch) && ch is not (',' or ';' or '[' or ']')) return Between.NotACall;
         _pos++;
         return Between.Advanced;

@@ -7,7 +7,8 @@ namespace Loom.Server.Tools;
 /// function, one call object <c>{"name": that name, "arguments": its parameters' schema}</c>; with
 /// <c>"required"</c>, one call to any of the tools (an array of one or more when parallel calls are allowed). The
 /// output is then that bare JSON, and the parser reads it in <see cref="ToolCallFormat.Json"/>. This is the one place
-/// where tool calling asks for a constraint; <c>auto</c> and <c>none</c> ask for none.
+/// where tool calling asks for a bare-JSON constraint; under <c>auto</c>, strict tools ask for
+/// <see cref="TextOrCallGrammar"/>'s, and <c>none</c> asks for none.
 /// </summary>
 public static class ToolConstraint
 {
@@ -29,15 +30,25 @@ public static class ToolConstraint
         }
     }
 
-    private static JsonObject Call(ToolDefinition tool) => new()
+    /// <summary>
+    /// One call to any of <paramref name="tools"/>, its arguments under <paramref name="argumentsKey"/>; with
+    /// <paramref name="strictOnly"/>, a tool that is not strict takes any JSON object (<see cref="TextOrCallGrammar"/>).
+    /// </summary>
+    internal static JsonObject AnyCall(IReadOnlyList<ToolDefinition> tools, string argumentsKey, bool strictOnly) =>
+        tools.Count == 1 ? Call(tools[0], argumentsKey, strictOnly)
+            : new JsonObject { ["anyOf"] = new JsonArray(tools.Select(t => (JsonNode?)Call(t, argumentsKey, strictOnly)).ToArray()) };
+
+    private static JsonObject Call(ToolDefinition tool, string argumentsKey = "arguments", bool strictOnly = false) => new()
     {
         ["type"] = "object",
         ["properties"] = new JsonObject
         {
             ["name"] = new JsonObject { ["const"] = tool.Name },
-            ["arguments"] = tool.Parameters is { } p ? JsonNode.Parse(p.GetRawText()) : new JsonObject { ["type"] = "object", ["properties"] = new JsonObject(), ["additionalProperties"] = false },
+            [argumentsKey] = strictOnly && !tool.Strict ? new JsonObject { ["type"] = "object" }
+                : tool.Parameters is { } p ? JsonNode.Parse(p.GetRawText())
+                : new JsonObject { ["type"] = "object", ["properties"] = new JsonObject(), ["additionalProperties"] = false },
         },
-        ["required"] = new JsonArray("name", "arguments"),
+        ["required"] = new JsonArray("name", argumentsKey),
         ["additionalProperties"] = false,
     };
 }

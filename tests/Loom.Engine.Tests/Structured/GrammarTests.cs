@@ -32,6 +32,27 @@ public class GrammarTests
     public void GbnfStrings(string gbnf, string text, bool matches) => Assert.Equal(matches, Matches(gbnf, text));
 
     [Fact]
+    public void A_control_token_is_allowed_only_where_a_grammar_names_it()
+    {
+        // Token 0 "a", token 1 a control token (its stand-in bytes), token 2 "b", token 3 end of generation.
+        var v = new TokenVocabulary([[(byte)'a'], TokenVocabulary.ControlTokenBytes(1), [(byte)'b'], []], [3]);
+        var named = Compile(Constraint.Grammar("root ::= \"a\" <[1]> \"b\""), v).NewMatcher();
+        var mask = new ulong[1];
+        Assert.True(named.AcceptToken(0));
+        named.FillMask(mask);
+        Assert.Equal(1UL << 1, mask[0]);
+        Assert.True(named.AcceptToken(1));
+        Assert.True(named.AcceptToken(2));
+        Assert.True(named.IsTerminated);
+        // Text that could hold any character never holds a control token.
+        var text = Compile(Constraint.Grammar("root ::= .*"), v).NewMatcher();
+        text.FillMask(mask);
+        Assert.Equal((1UL << 0) | (1UL << 2) | (1UL << 3), mask[0]);
+        Assert.ThrowsAny<ConstraintException>(() => Grammar("root ::= <[x]>"));
+        Assert.ThrowsAny<ConstraintException>(() => Grammar("root ::= <a>"));
+    }
+
+    [Fact]
     public void ArithmeticGrammar()
     {
         var g = Grammar(Grammars.Arithmetic);
