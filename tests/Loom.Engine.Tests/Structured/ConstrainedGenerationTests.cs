@@ -110,6 +110,32 @@ public class ConstrainedGenerationTests(ITestOutputHelper output)
         output.WriteLine($"{runs} constrained runs, every one valid");
     }
 
+    /// <summary>
+    /// Hundreds of seeded runs (32 per constraint, run side by side in one engine so that it stays quick): every
+    /// output parses and validates, whatever the draw.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ModelPaths))]
+    public void HundredsOfSeededRunsAllValidate(string modelName)
+    {
+        using var model = ModelLoader.Load(ModelPath(modelName));
+        using var engine = new LlmEngine(model, new EngineOptions { KvCacheBytes = 128 << 20, MaxKvTokens = 32768, MaxNumSeqs = 32, Threads = 1 });
+        var prompt = model.Tokenizer.Encode("Once upon a time", addSpecial: true);
+        int runs = 0;
+        foreach (var c in CasesFor(modelName))
+        {
+            var requests = new List<(Request R, int Seed)>();
+            for (int seed = 1000; seed < 1032; seed++) requests.Add((engine.AddRequest(prompt, Params(c.Constraint, seed)), seed));
+            while (engine.HasWork) engine.Step();
+            foreach (var (r, seed) in requests)
+            {
+                Check(c, GenerationResult.CollectAsync(r).GetAwaiter().GetResult().Choices[0], $"seed {seed}");
+                runs++;
+            }
+        }
+        output.WriteLine($"{runs} seeded constrained runs, every one valid");
+    }
+
     [Theory]
     [MemberData(nameof(ModelPaths))]
     public void EveryOutputValidatesInAMixedBatchOfSixteen(string modelName)
