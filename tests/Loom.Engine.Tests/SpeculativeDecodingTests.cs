@@ -141,6 +141,49 @@ public class SpeculativeDecodingTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The architectures with attention of their own keep greedy output under speculation: deepseek2's latent
+    /// attention (its own kernel over a keys-only cache), Gemma's and phi3's sliding windows (prompts past the window),
+    /// with verification chunks inside a batch and rollback over blocks shared with the prefix cache.
+    /// </summary>
+    [Theory]
+    [InlineData("deepseek2-tiny", "ngram")]
+    [InlineData("deepseek2-tiny", "layers:1")]
+    [InlineData("gemma2-tiny", "ngram")]
+    [InlineData("gemma3-tiny", "layers:2")]
+    [InlineData("phi3-window", "ngram")]
+    public void Latent_and_sliding_attention_keep_greedy_output(string shape, string method)
+    {
+        var spec = shape switch
+        {
+            "phi3-window" => Models.Synthetic.SyntheticModelSpec.Phi3Tiny with { SlidingWindow = 16 },
+            _ when shape.StartsWith("gemma", StringComparison.Ordinal) => GemmaParityTests.Spec(shape),
+            _ => MoeParityTests.Spec(shape),
+        };
+        string dir = Directory.CreateTempSubdirectory("loom-spec-arch-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "m.gguf");
+            Models.Synthetic.SyntheticModel.Write(path, spec, Core.Tensors.GgmlType.F32, seed: 11);
+            using var model = ModelLoader.Load(path);
+            var rng = new Random(5);
+            // Repeated units, so the proposer finds matches; long enough to pass a 16-position window.
+            var prompts = Enumerable.Range(0, 8).Select(i =>
+            {
+                var unit = TinyModels.RandomTokens(rng, 3 + i % 4, model.Config.VocabSize);
+                return Enumerable.Repeat(unit, 4 + i % 5).SelectMany(u => u).ToArray();
+            }).ToArray();
+            var options = new EngineOptions { BlockSize = 4, MaxNumBatchedTokens = 48, MaxNumSeqs = 8 };
+            var p = TinyModels.Greedy(32);
+            var (plain, _) = Run(model, prompts, p, null, options);
+            var (specOut, metrics) = Run(model, prompts, p, Method(method, model), options);
+            AssertSame(plain, specOut);
+            output.WriteLine($"{shape} {method}: {metrics.SpeculativeDraftTokens} drafted, {metrics.SpeculativeAcceptedTokens} accepted");
+            Assert.True(metrics.SpeculativeDraftTokens > 0, "nothing was drafted");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     [Fact]
     public void Back_off_turns_speculation_off_past_the_token_cap()
     {
