@@ -19,6 +19,7 @@ public class Phi3ParityTests(ITestOutputHelper output)
         { "phi3-tiny", LlamaFileType.F32, 256, 4e-3 }, { "phi3-tiny", LlamaFileType.F32, 128, 4e-3 },
         { "phi3-tiny", LlamaFileType.F16, 256, 6e-2 }, { "phi3-tiny", LlamaFileType.F16, 128, 6e-2 },
         { "phi3-tiny-hd24", LlamaFileType.F32, 256, 4e-3 }, { "phi3-tiny-hd24", LlamaFileType.F16, 256, 6e-2 },
+        { "phi3-tiny-w16", LlamaFileType.F32, 256, 4e-3 }, { "phi3-tiny-w16", LlamaFileType.F16, 256, 6e-2 },
     };
 
     [Theory]
@@ -26,7 +27,7 @@ public class Phi3ParityTests(ITestOutputHelper output)
     public async Task EngineReproducesLlamaCpp(string shape, LlamaFileType type, int context, double tolerance)
     {
         string file = $"{shape}.{type.ToString().ToLowerInvariant()}";
-        using var model = Load(shape == "phi3-tiny" ? SyntheticModelSpec.Phi3Tiny : Hd24, type, context);
+        using var model = Load(shape switch { "phi3-tiny" => SyntheticModelSpec.Phi3Tiny, "phi3-tiny-w16" => Window16, _ => Hd24 }, type, context);
         Assert.Equal(context, model.Config.ContextLength);
         var factors = model.Config.ActiveRopeFactors!;
         Assert.Same(context > 128 ? model.Config.LongRope!.Long : model.Config.LongRope!.Short, factors);
@@ -38,6 +39,12 @@ public class Phi3ParityTests(ITestOutputHelper output)
     /// does) and scaling the scores after (as other architectures do) give different numbers.
     /// </summary>
     internal static SyntheticModelSpec Hd24 => SyntheticModelSpec.Phi3Tiny with { Name = "phi3-tiny-hd24", Dim = 96 };
+
+    /// <summary>
+    /// phi3-tiny with a 16-position window on every layer: three of the four prompts (18, 32 and 58 tokens) and every
+    /// continuation run past it, so llama.cpp's masking (keys with pos - key_pos ≥ 16) has to be matched.
+    /// </summary>
+    internal static SyntheticModelSpec Window16 => SyntheticModelSpec.Phi3Tiny with { Name = "phi3-tiny-w16", SlidingWindow = 16 };
 
     /// <summary>The file <c>loom create-model --shape phi3-tiny --type TYPE --seed 1</c> writes, served with <paramref name="context"/>.</summary>
     internal static LoadedModel Load(SyntheticModelSpec spec, LlamaFileType type, int context)
