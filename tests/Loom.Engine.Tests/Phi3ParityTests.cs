@@ -31,7 +31,7 @@ public class Phi3ParityTests(ITestOutputHelper output)
         Assert.Equal(context, model.Config.ContextLength);
         var factors = model.Config.ActiveRopeFactors!;
         Assert.Same(context > 128 ? model.Config.LongRope!.Long : model.Config.LongRope!.Short, factors);
-        await ReferenceParity.CheckAsync(model, $"{file}.ctx{context}.json", tolerance, output);
+        await ReferenceParity.CheckAsync(model, $"{file}.ctx{context}.json", tolerance, output, modelFile: $"{file}.gguf");
     }
 
     /// <summary>
@@ -47,19 +47,6 @@ public class Phi3ParityTests(ITestOutputHelper output)
     internal static SyntheticModelSpec Window16 => SyntheticModelSpec.Phi3Tiny with { Name = "phi3-tiny-w16", SlidingWindow = 16 };
 
     /// <summary>The file <c>loom create-model --shape phi3-tiny --type TYPE --seed 1</c> writes, served with <paramref name="context"/>.</summary>
-    internal static LoadedModel Load(SyntheticModelSpec spec, LlamaFileType type, int context)
-    {
-        var dir = Directory.CreateTempSubdirectory("loom-phi3-test-").FullName;
-        try
-        {
-            string path = Path.Combine(dir, "phi3-tiny.gguf");
-            SyntheticModel.Write(path, spec, type, seed: 1);
-            return ModelLoader.Load(path, new ModelLoadOptions { ContextLength = context });
-        }
-        finally
-        {
-            // The model maps the file; unlinking it leaves the mapping valid.
-            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
-        }
-    }
+    internal static LoadedModel Load(SyntheticModelSpec spec, LlamaFileType type, int context) =>
+        ReferenceParity.LoadSynthetic(spec, type, new ModelLoadOptions { ContextLength = context });
 }

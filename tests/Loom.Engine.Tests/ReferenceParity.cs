@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Loom.Engine.Sampling;
 using Loom.Models;
+using Loom.Models.Quantize;
+using Loom.Models.Synthetic;
 using Xunit.Abstractions;
 
 namespace Loom.Engine.Tests;
@@ -12,11 +14,37 @@ namespace Loom.Engine.Tests;
 /// </summary>
 internal static class ReferenceParity
 {
-    public static async Task CheckAsync(LoadedModel model, string referenceFile, double tolerance, ITestOutputHelper output, int minCompared = 48)
+    /// <summary>
+    /// The file <c>loom create-model</c> writes for <paramref name="spec"/> (seed 1 unless given), loaded with
+    /// <paramref name="options"/>; the file is unlinked at once, as the model keeps it mapped.
+    /// </summary>
+    public static LoadedModel LoadSynthetic(SyntheticModelSpec spec, LlamaFileType type, ModelLoadOptions? options = null, int seed = 1)
+    {
+        var dir = Directory.CreateTempSubdirectory("loom-parity-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, spec.Name + ".gguf");
+            SyntheticModel.Write(path, spec, type, seed);
+            return ModelLoader.Load(path, options);
+        }
+        finally
+        {
+            // The model maps the file; unlinking it leaves the mapping valid.
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>
+    /// Checks <paramref name="model"/> against <paramref name="referenceFile"/> (whose recorded model file must be
+    /// <paramref name="modelFile"/> when given); returns the longest prompt in tokens.
+    /// </summary>
+    public static async Task<int> CheckAsync(LoadedModel model, string referenceFile, double tolerance, ITestOutputHelper output,
+        int minCompared = 48, string? modelFile = null)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "References", referenceFile)));
+        if (modelFile is not null) Assert.Equal(modelFile, doc.RootElement.GetProperty("model").GetString());
         using var engine = new LlmEngine(model, new EngineOptions { KvCacheBytes = 16 << 20 });
-        int totalCompared = 0;
+        int totalCompared = 0, longest = 0;
         foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
         {
             string prompt = c.GetProperty("prompt").GetString()!;
@@ -24,6 +52,7 @@ internal static class ReferenceParity
             var expected = c.GetProperty("greedy_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
             var top5 = c.GetProperty("top5_logprobs").EnumerateArray().ToArray();
             Assert.Equal(promptIds, model.Tokenizer.Encode(prompt));
+            longest = Math.Max(longest, promptIds.Length);
             var result = (await engine.GenerateAsync([promptIds], SamplingParams.Greedy(expected.Length) with { Logprobs = 5, IgnoreEos = true }))[0].Choices[0];
 
             int compared = 0;
@@ -48,9 +77,10 @@ internal static class ReferenceParity
                 }
             }
             totalCompared += compared;
-            output.WriteLine($"'{prompt}': {compared} tokens compared, max top-5 log-prob error {maxErr:g3}");
+            output.WriteLine($"'{prompt}' ({promptIds.Length} tokens): {compared} tokens compared, max top-5 log-prob error {maxErr:g3}");
             Assert.True(maxErr < tolerance, $"'{prompt}': log-prob error {maxErr} over {tolerance}");
         }
         Assert.True(totalCompared >= minCompared, $"only {totalCompared} tokens compared: the reference is too nearly tied to test anything");
+        return longest;
     }
 }

@@ -160,28 +160,21 @@ public class SpeculativeDecodingTests(ITestOutputHelper output)
             _ when shape.StartsWith("gemma", StringComparison.Ordinal) => GemmaParityTests.Spec(shape),
             _ => MoeParityTests.Spec(shape),
         };
-        string dir = Directory.CreateTempSubdirectory("loom-spec-arch-").FullName;
-        try
+        using var model = ReferenceParity.LoadSynthetic(spec, Models.Quantize.LlamaFileType.F32, seed: 11);
+        var rng = new Random(5);
+        // Repeated units, so the proposer finds matches; long enough to pass a 16-position window.
+        var prompts = Enumerable.Range(0, 8).Select(i =>
         {
-            string path = Path.Combine(dir, "m.gguf");
-            Models.Synthetic.SyntheticModel.Write(path, spec, Core.Tensors.GgmlType.F32, seed: 11);
-            using var model = ModelLoader.Load(path);
-            var rng = new Random(5);
-            // Repeated units, so the proposer finds matches; long enough to pass a 16-position window.
-            var prompts = Enumerable.Range(0, 8).Select(i =>
-            {
-                var unit = TinyModels.RandomTokens(rng, 3 + i % 4, model.Config.VocabSize);
-                return Enumerable.Repeat(unit, 4 + i % 5).SelectMany(u => u).ToArray();
-            }).ToArray();
-            var options = new EngineOptions { BlockSize = 4, MaxNumBatchedTokens = 48, MaxNumSeqs = 8 };
-            var p = TinyModels.Greedy(32);
-            var (plain, _) = Run(model, prompts, p, null, options);
-            var (specOut, metrics) = Run(model, prompts, p, Method(method, model), options);
-            AssertSame(plain, specOut);
-            output.WriteLine($"{shape} {method}: {metrics.SpeculativeDraftTokens} drafted, {metrics.SpeculativeAcceptedTokens} accepted");
-            Assert.True(metrics.SpeculativeDraftTokens > 0, "nothing was drafted");
-        }
-        finally { Directory.Delete(dir, recursive: true); }
+            var unit = TinyModels.RandomTokens(rng, 3 + i % 4, model.Config.VocabSize);
+            return Enumerable.Repeat(unit, 4 + i % 5).SelectMany(u => u).ToArray();
+        }).ToArray();
+        var options = new EngineOptions { BlockSize = 4, MaxNumBatchedTokens = 48, MaxNumSeqs = 8 };
+        var p = TinyModels.Greedy(32);
+        var (plain, _) = Run(model, prompts, p, null, options);
+        var (specOut, metrics) = Run(model, prompts, p, Method(method, model), options);
+        AssertSame(plain, specOut);
+        output.WriteLine($"{shape} {method}: {metrics.SpeculativeDraftTokens} drafted, {metrics.SpeculativeAcceptedTokens} accepted");
+        Assert.True(metrics.SpeculativeDraftTokens > 0, "nothing was drafted");
     }
 
     [Fact]
