@@ -23,7 +23,7 @@ public sealed unsafe class KvCache : IDisposable
 
     /// <summary>Bytes of cache one token occupies across all layers of <paramref name="c"/>.</summary>
     public static long BytesPerToken(ModelConfig c, KvCacheType type) =>
-        BytesPerToken(c.NumLayers, c.CacheHeads, c.CacheHeadDim, type) / (c.CacheKeysOnly ? 2 : 1);
+        BytesPerToken(c.NumLayers, c.CacheHeads, c.CacheHeadDim, type, c.CacheKeysOnly);
 
     /// <summary>
     /// A cache of <paramref name="numKvHeads"/> × <paramref name="headDim"/> rows in <paramref name="type"/>; with
@@ -64,15 +64,15 @@ public sealed unsafe class KvCache : IDisposable
     public KvCacheType Type { get; }
 
     /// <summary>Bytes of cache one token occupies across all layers (K, V and scales).</summary>
-    public long TokenBytes => BytesPerToken(Layers, NumKvHeads, HeadDim, Type) / (KeysOnly ? 2 : 1);
+    public long TokenBytes => BytesPerToken(Layers, NumKvHeads, HeadDim, Type, KeysOnly);
     public long TotalBytes => TokenBytes * NumBlocks * BlockSize;
 
     /// <summary>Bytes of f16 cache one token occupies across all layers.</summary>
     public static long BytesPerToken(int layers, int kvDim) => BytesPerToken(layers, 1, kvDim, KvCacheType.F16);
 
-    /// <summary>Bytes of cache one token occupies across all layers: K and V rows, plus their scales for int8.</summary>
-    public static long BytesPerToken(int layers, int numKvHeads, int headDim, KvCacheType type) =>
-        2L * layers * numKvHeads * (headDim * ElementBytes(type) + (type == KvCacheType.Int8 ? sizeof(float) : 0));
+    /// <summary>Bytes of cache one token occupies across all layers: K and V rows (K only when <paramref name="keysOnly"/>), plus their scales for int8.</summary>
+    public static long BytesPerToken(int layers, int numKvHeads, int headDim, KvCacheType type, bool keysOnly = false) =>
+        (keysOnly ? 1L : 2L) * layers * numKvHeads * (headDim * ElementBytes(type) + (type == KvCacheType.Int8 ? sizeof(float) : 0));
 
     private static int ElementBytes(KvCacheType type) => type == KvCacheType.Int8 ? 1 : sizeof(Half);
 

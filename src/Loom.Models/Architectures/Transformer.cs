@@ -179,7 +179,7 @@ public sealed unsafe partial class Transformer : IDisposable
         }
     }
 
-    /// <summary>Q and K of tokens [start, end): bias (Qwen2), RMSNorm per head (Qwen3) or over the whole width (OLMoE), then RoPE, then phi3's Q scale; V's bias.</summary>
+    /// <summary>Q and K of tokens [start, end): bias (Qwen2), RMSNorm per head (Qwen3) or over the whole width (OLMoE), then RoPE, then the query scale (phi3, Gemma); V's bias.</summary>
     private void PrepareQk(int l, int start, int end)
     {
         var c = Config;

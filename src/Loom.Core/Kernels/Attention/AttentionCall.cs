@@ -5,19 +5,18 @@ namespace Loom.Core.Kernels.Attention;
 /// <see cref="PagedKv.HeadDim"/> per token) and the paged K/V they attend over. Work items name tokens and heads;
 /// this turns them into memory.
 /// </summary>
-/// <param name="scale">Score scale; 0 for 1/sqrt(head dim).</param>
+/// <param name="scale">What each q·k is multiplied by: 1/√head dim, or 1 where the model scaled Q beforehand (phi3, Gemma).</param>
 /// <param name="softcap">Scores become softcap·tanh(score/softcap) before the softmax (Gemma 2); 0 for none.</param>
 /// <param name="window">A token at position p sees only positions p - window + 1 .. p (a sliding layer); 0 for all.</param>
 internal readonly unsafe struct AttentionCall(PagedKv kv, float* q, float* output, int numHeads, int contextLength,
-    float scale = 0, float softcap = 0, int window = 0)
+    float scale, float softcap = 0, int window = 0)
 {
     public readonly PagedKv Kv = kv;
     public readonly float* Q = q, Output = output;
     public readonly int NumHeads = numHeads;
     /// <summary>Query heads per KV head.</summary>
     public readonly int Group = numHeads / kv.NumKvHeads;
-    /// <summary>What each q·k is multiplied by: 1/√head dim unless given (1 where the model scaled Q beforehand: phi3, Gemma).</summary>
-    public readonly float Scale = scale != 0 ? scale : 1.0f / MathF.Sqrt(kv.HeadDim);
+    public readonly float Scale = scale;
     public readonly float Softcap = softcap;
     public readonly int Window = window;
     /// <summary>The model's context length: the reference pads a lone token's value sum to it.</summary>
