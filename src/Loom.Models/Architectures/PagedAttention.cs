@@ -30,7 +30,8 @@ internal sealed unsafe class PagedAttention(ModelConfig config)
     {
         var c = Config;
         pool ??= ComputePool.Shared;
-        _planner.Plan(batch, cache.Type, policy ?? AttentionPolicy.Default, pool.Threads, c.IsSliding(layer) ? c.SlidingWindow : 0);
+        int window = c.IsSliding(layer) ? c.SlidingWindow : 0;
+        _planner.Plan(batch, cache.Type, policy ?? AttentionPolicy.Default, pool.Threads, window);
         AttentionWorkspace.Ensure(ref _partials, _planner.PartialFloats);
         int items = _planner.Count;
         long work = (long)(batch.TokenCount == 0 ? 0 : batch.Positions[batch.TokenCount - 1] + 1) * c.HeadDim * (c.NumHeads / c.NumKvHeads) * 4;
@@ -38,7 +39,7 @@ internal sealed unsafe class PagedAttention(ModelConfig config)
         {
             _batch = batch;
             _call = new AttentionCall(cache.Layer(layer, c.HeadDim), qp, op, c.NumHeads, c.ContextLength,
-                c.AttentionScoreScale, c.AttnSoftcap, c.IsSliding(layer) ? c.SlidingWindow : 0);
+                c.AttentionScoreScale, c.AttnSoftcap, window);
             // One thread needs no dispatch (and ComputePool.For allocates its closure even when it runs inline).
             if (pool.Threads <= 1 || items <= 1) Run(0, items);
             else pool.For(items, work, this, static (m, start, end) => m.Run(start, end));
