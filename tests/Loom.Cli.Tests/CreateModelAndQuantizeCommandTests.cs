@@ -27,6 +27,31 @@ public class CreateModelAndQuantizeCommandTests
         Assert.Equal(File.ReadAllBytes(dir.File("t.gguf")), File.ReadAllBytes(dir.File("u.gguf")));
     }
 
+    /// <summary>
+    /// <c>--embed</c> puts a trained model's weights in a shape: the file has the shape's layers and widths and the
+    /// source's tokens; a shape too small for the source is refused, saying what does not fit.
+    /// </summary>
+    [Fact]
+    public void CreateModelEmbedsASmallerModelOrSaysWhyNot()
+    {
+        using var dir = new TempDir();
+        Assert.Equal(0, CliRunner.Run("create-model", "--shape", "tiny", "--type", "F32", "--seed", "5", dir.File("src.gguf")).Code);
+        var (code, _, err) = CliRunner.Run("create-model", "--shape", "tiny", "--type", "Q8_0", "--embed", dir.File("src.gguf"), dir.File("e.gguf"));
+        Assert.True(code == 0, err);
+        using (var f = GgufFile.Open(dir.File("e.gguf")))
+        {
+            Assert.Equal(GgmlType.Q8_0, f.FindTensor("blk.1.ffn_up.weight")!.Type);
+            Assert.StartsWith("tiny embedding ", (string)f.Metadata["general.name"]);
+        }
+        string Run(string model) => CliRunner.Run("run", "-m", model, "-p", "hello", "-n", "12", "--temp", "0", "--ignore-eos").Out;
+        Assert.Equal(Run(dir.File("src.gguf")), Run(dir.File("e.gguf")));
+
+        (code, _, err) = CliRunner.Run("create-model", "--shape", "tiny", "--embed", Loom.Tests.RepoModels.Stories260K, dir.File("x.gguf"));
+        Assert.NotEqual(0, code);
+        Assert.Contains("cannot hold stories260K.gguf: layers 2 < 5", err);
+        Assert.False(File.Exists(dir.File("x.gguf")) && new FileInfo(dir.File("x.gguf")).Length > 0, "a refused embedding writes nothing");
+    }
+
     /// <summary>An MoE shape is written as llama.cpp's converter writes it (F32 router, 3-D experts), and inspect shows its experts.</summary>
     [Theory]
     [InlineData("qwen2moe-tiny", "qwen2moe", "8 routed, 2 used per token, ffn 64 each, 1 shared (ffn 128, sigmoid-gated)", "GQA (2 query heads per KV head)")]

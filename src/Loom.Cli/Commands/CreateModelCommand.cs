@@ -23,9 +23,14 @@ internal static class CreateModelCommand
         var type = new Option<string>("--type") { Description = $"Quantization, as llama-quantize names it: {LlamaFileTypes.Names}", DefaultValueFactory = _ => "Q4_0" };
         var seed = new Option<int>("--seed") { Description = "Seed of the random weights (same seed, same file)", DefaultValueFactory = _ => 0 };
         var pure = new Option<bool>("--pure") { Description = "Give every weight the type's default tensor type, without llama-quantize's per-tensor mix" };
+        var embed = new Option<string?>("--embed")
+        {
+            Description = "Instead of random weights, a smaller trained llama GGUF zero-padded into the shape (its tokenizer, vocabulary and context): "
+                + "the shape's cost per pass with the small model's tokens, for measuring speculative decoding (dense llama shapes)",
+        };
         var cmd = new Command("create-model", "Write a random-weight GGUF with the shapes of a real model (for benchmarks; llama.cpp loads it too)")
         {
-            output, shape, type, seed, pure,
+            output, shape, type, seed, pure, embed,
         };
         cmd.SetAction(parse =>
         {
@@ -36,7 +41,8 @@ internal static class CreateModelCommand
             string path = parse.GetValue(output)!;
             CliProgress.Run(parse, $"writing {Path.GetFileName(path)}", quiet: false, progress =>
             {
-                SyntheticModel.Write(path, spec, fileType, parse.GetValue(seed), parse.GetValue(pure), progress);
+                if (parse.GetValue(embed) is { } source) EmbeddedModel.Write(path, source, spec, fileType, parse.GetValue(pure), progress);
+                else SyntheticModel.Write(path, spec, fileType, parse.GetValue(seed), parse.GetValue(pure), progress);
                 return 0;
             });
             Console.Error.WriteLine($"wrote {path}: {spec.Name} {fileType}, {new FileInfo(path).Length / 1048576.0:F1} MiB");

@@ -119,7 +119,7 @@ public class ModelQuantizerTests
     }
 
     /// <summary>Logits after the prompt and after each of four decode steps of fixed tokens, concatenated.</summary>
-    private static float[] Logits(LoadedModel m, int[] prompt)
+    internal static float[] Logits(LoadedModel m, int[] prompt)
     {
         var c = m.Config;
         using var cache = new KvCache(c.NumLayers, m.Transformer.KvDim, 4, 16);
