@@ -10,7 +10,10 @@ public interface ISpeculativeProposer
 {
     /// <summary>
     /// Writes up to <paramref name="draft"/>.Length tokens that likely follow <paramref name="tokens"/> (prompt and
-    /// output so far) into <paramref name="draft"/>; returns how many (0: no guess). Must not allocate.
+    /// output so far) into <paramref name="draft"/>; returns how many (0: no guess). <paramref name="kind"/> names the
+    /// evidence behind the guess, 0 … <see cref="SpeculationState.Kinds"/> − 1 (n-gram lookup: the matched suffix's
+    /// length): guesses of one kind are accepted at a rate of their own, which each sequence tracks for the back-off.
+    /// Must not allocate.
     /// </summary>
-    int Propose(ReadOnlySpan<int> tokens, Span<int> draft);
+    int Propose(ReadOnlySpan<int> tokens, Span<int> draft, out int kind);
 }

@@ -18,9 +18,10 @@ public sealed class NgramProposer : ISpeculativeProposer
     public int MinN { get; }
     public int MaxN { get; }
 
-    public int Propose(ReadOnlySpan<int> tokens, Span<int> draft)
+    public int Propose(ReadOnlySpan<int> tokens, Span<int> draft, out int kind)
     {
         int len = tokens.Length;
+        kind = 0;
         if (draft.IsEmpty) return 0;
         for (int n = Math.Min(MaxN, len - 1); n >= MinN; n--)
         {
@@ -31,6 +32,8 @@ public sealed class NgramProposer : ISpeculativeProposer
                 if (!tokens.Slice(start, n).SequenceEqual(suffix)) continue;
                 int from = start + n, count = Math.Min(draft.Length, len - from);
                 tokens.Slice(from, count).CopyTo(draft);
+                // A longer match is better evidence: a 1-gram's continuation is often wrong where a 4-gram's is right.
+                kind = Math.Min(n, SpeculationState.Kinds - 1);
                 return count;
             }
         }

@@ -9,8 +9,18 @@ internal sealed class SpeculationState(int maxTokens)
     // [0] = the sequence's last token (not yet in the cache), [1..DraftCount] = the proposal.
     private readonly int[] _verify = new int[maxTokens + 1];
 
-    /// <summary>Draft length asked of the proposer next (adapts to acceptance).</summary>
-    public int K { get; set; } = maxTokens;
+    /// <summary>Kinds of evidence a proposal can cite (<see cref="ISpeculativeProposer.Propose"/>); the drafters' is 0.</summary>
+    public const int Kinds = 8;
+
+    // Per kind: the draft length allowed next (adapts to acceptance), and recent accepted and rejected draft tokens,
+    // decayed per verification. A draft run is accepted token by token until its first rejection, so accepted /
+    // (accepted + rejections) estimates the per-token acceptance.
+    private readonly int[] _k = Enumerable.Repeat(maxTokens, Kinds).ToArray();
+    private readonly double[] _recentAccepted = new double[Kinds], _recentRejected = new double[Kinds];
+    private int _kind;
+
+    /// <summary>Draft length a drafter (kind 0) is asked for next (adapts to acceptance).</summary>
+    public int K => _k[0];
     public int MaxTokens { get; } = maxTokens;
     /// <summary>Tokens of this step's proposal.</summary>
     public int DraftCount { get; private set; }
@@ -18,12 +28,21 @@ internal sealed class SpeculationState(int maxTokens)
     /// <summary>The last token followed by the first <paramref name="draft"/> draft tokens: what the verification pass runs.</summary>
     public ReadOnlySpan<int> VerifyTokens(int draft) => _verify.AsSpan(0, 1 + draft);
 
-    // Recent accepted and rejected draft tokens, decayed per verification: a draft run is accepted token by token
-    // until its first rejection, so accepted / (accepted + rejections) estimates the per-token acceptance.
-    private double _recentAccepted, _recentRejected;
-
-    /// <summary>Estimated probability that a draft token is accepted given the one before it was (Laplace-smoothed, recent verifications weigh most).</summary>
-    public double Acceptance => (_recentAccepted + 1) / (_recentAccepted + _recentRejected + 2);
+    /// <summary>
+    /// Estimated probability that a token of this step's draft is accepted given the one before it was: its kind's
+    /// recent rate, Laplace-smoothed towards the sequence's rate over every kind, so a kind seen rarely borrows what
+    /// the others show.
+    /// </summary>
+    public double Acceptance
+    {
+        get
+        {
+            double a = 0, r = 0;
+            for (int i = 0; i < Kinds; i++) { a += _recentAccepted[i]; r += _recentRejected[i]; }
+            double prior = (a + 1) / (a + r + 2);
+            return (_recentAccepted[_kind] + 2 * prior) / (_recentAccepted[_kind] + _recentRejected[_kind] + 2);
+        }
+    }
 
     /// <summary>Its block table and progress in a separate draft model's cache (<see cref="DraftModelDrafter"/>); null otherwise.</summary>
     public Sequence? DraftShadow { get; set; }
@@ -33,12 +52,18 @@ internal sealed class SpeculationState(int maxTokens)
     /// <summary>Draft tokens the target accepted.</summary>
     public int Accepted { get; private set; }
 
-    /// <summary>Asks <paramref name="proposer"/> for up to <paramref name="limit"/> tokens after <paramref name="tokens"/>.</summary>
+    /// <summary>
+    /// Asks <paramref name="proposer"/> for up to <paramref name="limit"/> tokens after <paramref name="tokens"/>, and
+    /// keeps as many as the proposal's kind is allowed.
+    /// </summary>
     public int Propose(ISpeculativeProposer proposer, ReadOnlySpan<int> tokens, int limit)
     {
         _verify[0] = tokens[^1];
-        DraftCount = limit <= 0 ? 0 : proposer.Propose(tokens, _verify.AsSpan(1, Math.Min(limit, MaxTokens)));
-        return DraftCount;
+        _kind = 0;
+        if (limit <= 0) return DraftCount = 0;
+        int count = proposer.Propose(tokens, _verify.AsSpan(1, Math.Min(limit, MaxTokens)), out int kind);
+        _kind = Math.Clamp(kind, 0, Kinds - 1);
+        return DraftCount = Math.Min(count, _k[_kind]);
     }
 
     public void Clear() => DraftCount = 0;
@@ -47,7 +72,8 @@ internal sealed class SpeculationState(int maxTokens)
     public int Reserve(ReadOnlySpan<int> tokens, int count)
     {
         _verify[0] = tokens[^1];
-        return DraftCount = Math.Clamp(count, 0, MaxTokens);
+        _kind = 0;
+        return DraftCount = Math.Clamp(Math.Min(count, _k[0]), 0, MaxTokens);
     }
 
     /// <summary>Sets draft token <paramref name="j"/>.</summary>
@@ -66,8 +92,9 @@ internal sealed class SpeculationState(int maxTokens)
     public void EndVerify(int verified, int accepted, bool adaptive)
     {
         DraftCount = 0;
-        _recentAccepted = 0.8 * _recentAccepted + accepted;
-        _recentRejected = 0.8 * _recentRejected + (accepted < verified ? 1 : 0);
-        if (adaptive && verified > 0) K = accepted == verified ? Math.Min(MaxTokens, K + 1) : Math.Max(1, accepted + 1);
+        _recentAccepted[_kind] = 0.8 * _recentAccepted[_kind] + accepted;
+        _recentRejected[_kind] = 0.8 * _recentRejected[_kind] + (accepted < verified ? 1 : 0);
+        ref int k = ref _k[_kind];
+        if (adaptive && verified > 0) k = accepted == verified ? Math.Min(MaxTokens, k + 1) : Math.Max(1, accepted + 1);
     }
 }

@@ -82,7 +82,7 @@ internal sealed class SpeculativeDecoder : IDisposable
             // advances, which a verification run only records once all its tokens are sampled.
             if (seq.Length - seq.ComputedTokens != 1 || room <= 0 || seq.PendingForks is not null) { state.Clear(); continue; }
             // Never verify past what the sequence may still emit: its length limit and the context.
-            int limit = Math.Min(Math.Min(state.K, room), Math.Min(seq.Params.MaxTokens - seq.OutputLength, _contextLength - seq.Length) - 1);
+            int limit = Math.Min(room, Math.Min(seq.Params.MaxTokens - seq.OutputLength, _contextLength - seq.Length) - 1);
             int d = _proposer is not null ? state.Propose(_proposer, seq.Tokens, limit) : state.Reserve(seq.Tokens, limit);
             if (candidates + d > _worth.Length) { Array.Resize(ref _worth, 2 * (candidates + d)); Array.Resize(ref _owner, _worth.Length); }
             // Its j-th token is accepted only if all before it were: worth α^j, decreasing in j, so sorting by worth keeps each draft's order.
