@@ -261,6 +261,21 @@ internal static unsafe class TileMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Halves8(byte* p) => Dot.WidenFinite8((short*)p);
 
+    /// <summary>How far ahead of the tile block in hand <see cref="Prefetch"/> asks for weights.</summary>
+    private const int PrefetchAhead = 2048;
+
+    /// <summary>
+    /// Asks for the tile block <see cref="PrefetchAhead"/> bytes on. A decode streams every weight once, and the
+    /// hardware prefetchers alone leave about a fifth of a Q4_0 token's time waiting on memory (AVX2, 2 threads);
+    /// a prefetch instruction never faults, so running past the matrix's end is harmless. No-op off x86.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Prefetch(byte* block, int blockBytes)
+    {
+        if (!Sse.IsSupported) return;
+        for (int o = 0; o < blockBytes; o += 64) Sse.Prefetch0(block + PrefetchAhead + o);
+    }
+
     /// <summary>
     /// Runs a packed kernel's multi-token form over groups of four tokens, and over a remainder of two or three (a
     /// speculative verification's few rows: each weight chunk is unpacked once for all of them, where one-token
