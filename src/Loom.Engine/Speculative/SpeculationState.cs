@@ -8,6 +8,8 @@ internal sealed class SpeculationState(int maxTokens)
 {
     // [0] = the sequence's last token (not yet in the cache), [1..DraftCount] = the proposal.
     private readonly int[] _verify = new int[maxTokens + 1];
+    // Per draft token, its row of this step's draft distributions (DraftSampler), or -1 for a point-mass draft.
+    private readonly int[] _rows = new int[maxTokens];
 
     /// <summary>Draft length asked of the proposer next (adapts to acceptance).</summary>
     public int K { get; set; } = maxTokens;
@@ -38,6 +40,7 @@ internal sealed class SpeculationState(int maxTokens)
     {
         _verify[0] = tokens[^1];
         DraftCount = limit <= 0 ? 0 : proposer.Propose(tokens, _verify.AsSpan(1, Math.Min(limit, MaxTokens)));
+        _rows.AsSpan(0, DraftCount).Fill(-1);
         return DraftCount;
     }
 
@@ -47,11 +50,23 @@ internal sealed class SpeculationState(int maxTokens)
     public int Reserve(ReadOnlySpan<int> tokens, int count)
     {
         _verify[0] = tokens[^1];
-        return DraftCount = Math.Clamp(count, 0, MaxTokens);
+        DraftCount = Math.Clamp(count, 0, MaxTokens);
+        _rows.AsSpan(0, DraftCount).Fill(-1);
+        return DraftCount;
     }
 
-    /// <summary>Sets draft token <paramref name="j"/>.</summary>
-    public void SetDraft(int j, int token) => _verify[1 + j] = token;
+    /// <summary>
+    /// Sets draft token <paramref name="j"/>: drawn from row <paramref name="row"/> of this step's draft
+    /// distributions (<see cref="DraftSampler"/>), or a point mass (-1: a guess that depends on nothing random).
+    /// </summary>
+    public void SetDraft(int j, int token, int row = -1)
+    {
+        _verify[1 + j] = token;
+        _rows[j] = row;
+    }
+
+    /// <summary>The draft-distribution row draft token <paramref name="j"/> was drawn from; -1 for a point mass.</summary>
+    public int DraftRow(int j) => _rows[j];
 
     /// <summary>Keeps the first <paramref name="count"/> tokens of the draft (the back-off's grant).</summary>
     public void Trim(int count) => DraftCount = Math.Min(DraftCount, Math.Max(0, count));
