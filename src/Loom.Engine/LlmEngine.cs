@@ -41,7 +41,7 @@ public sealed class LlmEngine : IDisposable
         _loop = new EngineLoop(Step, () => HasWork, _output.FailAll);
         if (Options.Speculative is { } spec)
         {
-            _speculative = new SpeculativeDecoder(spec, _runner, Options.BlockSize, Options.MaxNumBatchedTokens, Metrics);
+            _speculative = new SpeculativeDecoder(spec, _runner, Options.BlockSize, Options.MaxNumBatchedTokens, Options.MaxNumSeqs, Model.Tokenizer.EndOfGenerationIds, Metrics);
             Scheduler.Released = _speculative.Release;
         }
     }

@@ -15,6 +15,7 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
 {
     private readonly float[] _rawLogits = new float[config.VocabSize];
     private readonly float[] _forkLogits = new float[config.VocabSize];
+    private readonly float[] _target = new float[config.VocabSize];
     private readonly ulong[] _allowed = new ulong[(config.VocabSize + 63) / 64];
     private readonly int[] _topIds = new int[SamplingParams.MaxLogprobs];
     private readonly float[] _topLogprobs = new float[SamplingParams.MaxLogprobs];
@@ -54,6 +55,21 @@ internal sealed class OutputProcessor(Tokenizer tokenizer, ModelConfig config, S
         BeforeSampling(seq, logits);
         faults?.At(EngineStage.Sample, seq.Request);
         int token = seq.Sampler.Sample(logits, seq.PromptTokens, seq.OutputTokens);
+        if (token == draftToken) seq.Speculation!.CountAccepted();
+        Accept(seq, token);
+    }
+
+    /// <summary>
+    /// Emits <paramref name="seq"/>'s token at a position whose draft token <paramref name="draftToken"/> was drawn
+    /// from <paramref name="q"/>: the target's processed distribution from <paramref name="logits"/> (overwritten)
+    /// decides by the speculative-sampling rule whether it stands or a token from the residual replaces it.
+    /// </summary>
+    public void VerifyAndEmit(Sequence seq, Span<float> logits, int draftToken, ReadOnlySpan<float> q)
+    {
+        BeforeSampling(seq, logits);
+        faults?.At(EngineStage.Sample, seq.Request);
+        seq.Sampler.Distribution(logits, seq.PromptTokens, seq.OutputTokens, default, _target);
+        int token = Speculative.SpeculativeSampling.Verify(_target, q, draftToken, ref seq.Sampler.Rng);
         if (token == draftToken) seq.Speculation!.CountAccepted();
         Accept(seq, token);
     }

@@ -26,6 +26,33 @@ public class SpeculativeCommandTests
     }
 
     [Fact]
+    public void Run_draft_sampling_greedy_keeps_the_seeded_output_and_sample_reproduces_without_the_back_off()
+    {
+        string[] args = ["run", "-m", RepoModels.Stories260K, "-p", "Once upon a time", "-n", "24", "--temp", "1", "--seed", "3",
+            "--ignore-eos", "-t", "1", "--output", "json"];
+        string Ids(string[] a, string? sampling)
+        {
+            var (code, stdout, err) = CliRunner.Run(a);
+            Assert.True(code == 0, err);
+            using var d = JsonDocument.Parse(stdout);
+            if (sampling is not null) Assert.Equal(sampling, d.RootElement.GetProperty("speculative").GetProperty("draft_sampling").GetString());
+            var ids = d.RootElement.GetProperty("generated_ids");
+            Assert.Equal(24, ids.GetArrayLength());
+            return ids.GetRawText();
+        }
+        string plain = Ids(args, null);
+        Assert.Equal(plain, Ids([.. args, "--speculative", "layers:3", "--speculative-draft-sampling", "greedy"], "greedy"));
+        string[] sampled = [.. args, "--speculative", "layers:3", "--speculative-no-backoff"];
+        Assert.Equal(Ids(sampled, "sample"), Ids(sampled, "sample"));
+
+        var (bad, _, err) = CliRunner.Run([.. args, "--speculative", "layers:3", "--speculative-draft-sampling", "maybe"]);
+        Assert.NotEqual(0, bad);
+        (bad, _, err) = CliRunner.Run([.. args, "--speculative-draft-sampling", "greedy"]);
+        Assert.Equal(1, bad);
+        Assert.Contains("needs --speculative", err);
+    }
+
+    [Fact]
     public void Run_with_a_draft_model()
     {
         // The model as its own draft model: every draft token is accepted.

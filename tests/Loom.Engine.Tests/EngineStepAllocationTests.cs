@@ -27,13 +27,20 @@ public class EngineStepAllocationTests
             string path = Path.Combine(dir, "m.gguf");
             SyntheticModel.Write(path, SyntheticModelSpec.Tiny with { ContextLength = 1024 }, GgmlType.Q8_0, seed: 3);
             using var model = ModelLoader.Load(path);
+            // A draft model of other weights: the model drafting for itself would have its sampled drafts accepted
+            // throughout, and its sequences would reach their length before the measured steps.
+            string otherPath = Path.Combine(dir, "o.gguf");
+            if (speculative == "draft") SyntheticModel.Write(otherPath, SyntheticModelSpec.Tiny with { ContextLength = 1024 }, GgmlType.Q8_0, seed: 4);
+            using var other = speculative == "draft" ? ModelLoader.Load(otherPath) : null;
             // Its own two-thread pool (Threads), so another test busy on the shared pool cannot change who runs what.
             using var engine = new LlmEngine(model, new EngineOptions
             {
                 KvCacheBytes = 64 << 20, MaxKvTokens = 16 * 1024, MaxNumSeqs = 16, Threads = 2,
-                Speculative = speculative is null ? null : SpeculativeDecodingTests.Method(speculative, model) with { NumTokens = 3, MaxBatchTokens = 64 },
+                Speculative = speculative is null ? null : SpeculativeDecodingTests.Method(speculative, other ?? model) with { NumTokens = 3, MaxBatchTokens = 64 },
             });
             const int sequences = 16, maxTokens = 600, measured = 64;
+            string? failure = null;
+            engine.RequestFailed += (id, e) => failure ??= $"{id}: {e}";
             var rng = new Random(7);
             var requests = new Request[sequences];
             for (int i = 0; i < sequences; i++)
@@ -58,7 +65,7 @@ public class EngineStepAllocationTests
 
             long allocated = AllocationProbe.Measure(() => engine.Step(), measured, maxSteps: maxTokens - 8, between: Drain);
 
-            Assert.True(engine.Scheduler.RunningCount == sequences, $"{engine.Scheduler.RunningCount} running; {allocated} bytes allocated");
+            Assert.True(engine.Scheduler.RunningCount == sequences, $"{engine.Scheduler.RunningCount} running; {allocated} bytes allocated; {failure}");
             Assert.True(emitted >= sequences * (96 + measured), $"only {emitted} tokens emitted");
             Assert.True(allocated == 0, $"{allocated} bytes allocated over {measured} engine steps with {sequences} sequences");
             if (speculative is not null) Assert.True(engine.Metrics.SpeculativeDraftTokens > 0, "no draft was verified");

@@ -9,10 +9,11 @@ namespace Loom.Engine.Tests;
 
 /// <summary>
 /// Random interleavings of adds (shared prefixes, n &gt; 1, priorities), steps and aborts on an engine with a tight
-/// KV cache, with or without speculative decoding (n-gram drafts verified and rolled back in the same blocks that
+/// KV cache, with or without speculative decoding (drafts verified and rolled back in the same blocks that
 /// preemption, forks and the prefix cache move): every request not aborted finishes with the tokens it gets alone
 /// (without speculation), an aborted one stops on a prefix of them, and afterwards every block is free or cached
-/// with the counters agreeing.
+/// with the counters agreeing. Sampled requests with sampled drafts (whose tokens follow the model's distribution
+/// rather than equal the plain run's) get the same tokens when the scenario runs again, and the right number of them.
 /// </summary>
 public class SchedulingPropertyTests(ITestOutputHelper output)
 {
@@ -25,10 +26,13 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
     public sealed record Steps(int Count) : Op;
     public sealed record Abort(int Which) : Op;
 
-    public sealed record Scenario(int KvTokens, int MaxSeqs, int Budget, bool Chunked, bool PrefixCaching, int SpeculativeTokens, string Method, Op[] Ops)
+    public sealed record Scenario(int KvTokens, int MaxSeqs, int Budget, bool Chunked, bool PrefixCaching, int SpeculativeTokens, string Method, DraftSampling Drafts, Op[] Ops)
     {
+        /// <summary>Sampled requests draw their drafts from the model's distribution: the same in distribution as alone, not token for token.</summary>
+        public bool SampledDrafts => SpeculativeTokens > 0 && Method != "ngram" && Drafts == DraftSampling.Sample;
+
         public override string ToString() =>
-            $"kv {KvTokens} tokens, max seqs {MaxSeqs}, budget {Budget}, chunked {Chunked}, prefix {PrefixCaching}, speculative {SpeculativeTokens} ({Method}): {string.Join("; ", Ops.Select(o => o.ToString()))}";
+            $"kv {KvTokens} tokens, max seqs {MaxSeqs}, budget {Budget}, chunked {Chunked}, prefix {PrefixCaching}, speculative {SpeculativeTokens} ({Method}, {Drafts} drafts): {string.Join("; ", Ops.Select(o => o.ToString()))}";
     }
 
     private static Gen<Scenario> Scenarios =>
@@ -39,8 +43,9 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         from prefix in Gen.Elements(true, false)
         from spec in Gen.Elements(0, 0, 1, 3, 6)
         from method in Gen.Elements("ngram", "layers:1", "draft")
+        from drafts in Gen.Elements(DraftSampling.Sample, DraftSampling.Greedy)
         from ops in Gen.ArrayOf(Ops(maxSeqs))
-        select new Scenario(kv, maxSeqs, budget, chunked, prefix, spec, method, ops);
+        select new Scenario(kv, maxSeqs, budget, chunked, prefix, spec, method, drafts, ops);
 
     private static Gen<Op> Ops(int maxSeqs) => Gen.Frequency(
         (4, from b in Gen.Choose(0, 2)
@@ -75,13 +80,14 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
     /// the prompt's progress, not from a verification run still in flight (found by the property above, for layers:1).
     /// </summary>
     [Theory]
-    [InlineData("layers:1")]
-    [InlineData("ngram")]
-    public void ForkedChoicesOfAChunkedPromptGetTheirTokensAlone(string method)
+    [InlineData("layers:1", DraftSampling.Greedy)]
+    [InlineData("layers:1", DraftSampling.Sample)]
+    [InlineData("ngram", DraftSampling.Sample)]
+    public void ForkedChoicesOfAChunkedPromptGetTheirTokensAlone(string method, DraftSampling drafts)
     {
         using var model = TinyModels.Load();
         MakeBases(model);
-        Run(model, new Scenario(66, 4, 16, true, false, 6, method, [new Add(0, 17, 4, 3, true, 0)]));
+        Run(model, new Scenario(66, 4, 16, true, false, 6, method, drafts, [new Add(0, 17, 4, 3, true, 0)]));
     }
 
     private static void MakeBases(LoadedModel model)
@@ -94,11 +100,46 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
 
     private static void Run(LoadedModel model, Scenario s)
     {
+        var first = RunOnce(model, s);
+        // Sampled drafts: the same scenario again must give every sampled choice the same tokens.
+        var again = s.SampledDrafts ? RunOnce(model, s) : null;
+        for (int r = 0; r < first.Count; r++)
+        {
+            var (a, result, abortedRequest) = first[r];
+            for (int i = 0; i < a.N; i++)
+            {
+                var want = ExpectedTokens(model, a, i);
+                var got = result.Choices[i];
+                bool abortedEarly = abortedRequest && got.FinishReason == FinishReason.Abort, ok;
+                if (again is not null && a.Sampled)
+                {
+                    var other = again[r].Result.Choices[i];
+                    ok = got.TokenIds.AsSpan().SequenceEqual(other.TokenIds) && got.FinishReason == other.FinishReason
+                        && (abortedEarly ? got.TokenIds.Length <= want.Length : got.FinishReason == FinishReason.Length && got.TokenIds.Length == want.Length)
+                        && got.TokenIds.All(t => (uint)t < (uint)model.Config.VocabSize);
+                    if (!ok) want = other.TokenIds;
+                }
+                else
+                    ok = abortedEarly
+                        ? got.TokenIds.Length <= want.Length && got.TokenIds.AsSpan().SequenceEqual(want.AsSpan(0, got.TokenIds.Length))
+                        : got.FinishReason == FinishReason.Length && got.TokenIds.AsSpan().SequenceEqual(want);
+                if (!ok)
+                    throw new Exception($"{result.RequestId} choice {i} ({a}): got [{string.Join(",", got.TokenIds)}] ({got.FinishReason}), {(again is not null && a.Sampled ? "again" : "alone")} [{string.Join(",", want)}]");
+            }
+        }
+    }
+
+    /// <summary>Runs the scenario on a fresh engine; checks that nothing is left behind; returns each request's result and whether it was aborted.</summary>
+    private static List<(Add Op, GenerationResult Result, bool Aborted)> RunOnce(LoadedModel model, Scenario s)
+    {
         var options = new EngineOptions
         {
             BlockSize = BlockSize, KvCacheBytes = 64 << 20, MaxKvTokens = s.KvTokens, MaxNumSeqs = s.MaxSeqs,
             MaxNumBatchedTokens = s.Budget, ChunkedPrefill = s.Chunked, PrefixCaching = s.PrefixCaching,
-            Speculative = s.SpeculativeTokens > 0 ? SpeculativeDecodingTests.Method(s.Method, model) with { NumTokens = s.SpeculativeTokens, MaxBatchTokens = s.Budget } : null,
+            // Sampled drafts spend draws by draft length: without the back-off's measured pass times, a rerun drafts the same.
+            Speculative = s.SpeculativeTokens > 0
+                ? SpeculativeDecodingTests.Method(s.Method, model, s.Drafts) with { NumTokens = s.SpeculativeTokens, MaxBatchTokens = s.Budget, BackOff = !s.SampledDrafts }
+                : null,
         };
         using var engine = new LlmEngine(model, options);
         var added = new List<(Request Request, Add Op)>();
@@ -127,20 +168,12 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
             engine.Step();
         }
 
+        var results = new List<(Add, GenerationResult, bool)>();
         foreach (var (request, a) in added)
         {
             if (!request.IsFinished) throw new Exception($"{request.Id} never finished");
             var result = GenerationResult.CollectAsync(request).GetAwaiter().GetResult();
-            for (int i = 0; i < a.N; i++)
-            {
-                var want = ExpectedTokens(model, a, i);
-                var got = result.Choices[i];
-                bool ok = aborted.Contains(request.Id) && got.FinishReason == FinishReason.Abort
-                    ? got.TokenIds.Length <= want.Length && got.TokenIds.AsSpan().SequenceEqual(want.AsSpan(0, got.TokenIds.Length))
-                    : got.FinishReason == FinishReason.Length && got.TokenIds.AsSpan().SequenceEqual(want);
-                if (!ok)
-                    throw new Exception($"{request.Id} choice {i} ({a}): got [{string.Join(",", got.TokenIds)}] ({got.FinishReason}), alone [{string.Join(",", want)}]");
-            }
+            results.Add((a, result, aborted.Contains(request.Id)));
         }
 
         var bm = engine.Blocks;
@@ -155,6 +188,7 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         _hits += bm.PrefixHits;
         _drafted += engine.Metrics.SpeculativeDraftTokens;
         _accepted += engine.Metrics.SpeculativeAcceptedTokens;
+        return results;
     }
 
     /// <summary>The choice's tokens when its request runs alone: greedy, or sampled with the choice's derived seed.</summary>

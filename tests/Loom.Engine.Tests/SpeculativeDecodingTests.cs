@@ -7,19 +7,20 @@ using Xunit.Abstractions;
 namespace Loom.Engine.Tests;
 
 /// <summary>
-/// Speculative decoding with the n-gram proposer changes nothing but speed: greedy requests (and seeded sampled
-/// ones, since verification spends one draw per emitted token) get the tokens they get without it, alone and in a
-/// mixed batch where some speculate, some opt out and some are still prefilling; stops inside an accepted run cut
-/// it there; and every block comes back.
+/// Speculative decoding changes nothing but speed: greedy requests (and seeded sampled ones with point-mass drafts,
+/// n-gram or <see cref="DraftSampling.Greedy"/>, since verification spends one draw per emitted token) get the
+/// tokens they get without it, alone and in a mixed batch where some speculate, some opt out and some are still
+/// prefilling; stops inside an accepted run cut it there; and every block comes back. Seeded requests with sampled
+/// drafts reproduce run to run (their distribution is <see cref="SpeculativeDistributionTests"/>' concern).
 /// </summary>
 public class SpeculativeDecodingTests(ITestOutputHelper output)
 {
     internal static readonly SpeculativeOptions Ngram = new() { NumTokens = 4, MaxBatchTokens = 512 };
 
     /// <summary>A method by name: <c>ngram</c>, <c>layers:N</c>, or <c>draft</c> (the model drafting for itself as a separate draft model).</summary>
-    internal static SpeculativeOptions Method(string method, LoadedModel model) =>
+    internal static SpeculativeOptions Method(string method, LoadedModel model, DraftSampling drafts = DraftSampling.Sample) =>
         (method == "draft" ? new SpeculativeOptions { Method = SpeculativeMethod.DraftModel, DraftModel = model } : SpeculativeOptions.Parse(method))
-        with { NumTokens = 4, MaxBatchTokens = 512 };
+        with { NumTokens = 4, MaxBatchTokens = 512, DraftSampling = drafts };
 
     private static readonly string[] Stories =
     [
@@ -71,11 +72,16 @@ public class SpeculativeDecodingTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData("ngram")]
-    [InlineData("layers:1")]
-    [InlineData("draft")]
-    public void A_mixed_batch_of_16_gets_what_each_gets_alone(string method)
+    [InlineData("ngram", DraftSampling.Sample)]
+    [InlineData("layers:1", DraftSampling.Greedy)]
+    [InlineData("draft", DraftSampling.Greedy)]
+    [InlineData("layers:1", DraftSampling.Sample)]
+    [InlineData("draft", DraftSampling.Sample)]
+    public void A_mixed_batch_of_16_gets_what_each_gets_alone(string method, DraftSampling drafts)
     {
+        // Sampled drafts: the seeded sampled requests are compared with the same batch run again (without the
+        // back-off, whose measured pass times would change the draft lengths and so the draws), the rest with alone.
+        bool sampledDrafts = method != "ngram" && drafts == DraftSampling.Sample;
         using var model = ModelLoader.Load(RepoModels.TinyStories656K);
         var rng = new Random(5);
         var requests = Enumerable.Range(0, 16).Select(i =>
@@ -93,24 +99,36 @@ public class SpeculativeDecodingTests(ITestOutputHelper output)
         }).ToArray();
 
         var alone = requests.Select(r => TinyModels.RunAlone(model, r.Prompt, r.Params).Choices[0]).ToArray();
-        var options = new EngineOptions { MaxNumBatchedTokens = 64, MaxNumSeqs = 16, KvCacheBytes = 64 << 20, MaxKvTokens = 8192, Speculative = Method(method, model) };
-        using var engine = new LlmEngine(model, options);
-        var submitted = requests.Select(r => engine.AddRequest(r.Prompt, r.Params)).ToArray();
-        while (engine.HasWork) engine.Step();
-        for (int i = 0; i < submitted.Length; i++)
+        var options = new EngineOptions
         {
-            var got = GenerationResult.CollectAsync(submitted[i]).GetAwaiter().GetResult().Choices[0];
-            Assert.True(alone[i].TokenIds.SequenceEqual(got.TokenIds), $"request {i}: batched [{string.Join(",", got.TokenIds)}] vs alone [{string.Join(",", alone[i].TokenIds)}]");
-            Assert.Equal(alone[i].Text, got.Text);
-            Assert.Equal(alone[i].FinishReason, got.FinishReason);
+            MaxNumBatchedTokens = 64, MaxNumSeqs = 16, KvCacheBytes = 64 << 20, MaxKvTokens = 8192,
+            Speculative = Method(method, model, drafts) with { BackOff = !sampledDrafts },
+        };
+        GenerationChoice[] Batch(out EngineMetrics metrics)
+        {
+            using var engine = new LlmEngine(model, options);
+            var submitted = requests.Select(r => engine.AddRequest(r.Prompt, r.Params)).ToArray();
+            while (engine.HasWork) engine.Step();
+            metrics = engine.Metrics;
+            Assert.Equal(0, engine.Blocks.UsedBlocks);
+            Assert.Equal(0, engine.DraftBlocksInUse);
+            engine.Blocks.CheckConsistency();
+            return [.. submitted.Select(r => GenerationResult.CollectAsync(r).GetAwaiter().GetResult().Choices[0])];
         }
-        var m = engine.Metrics;
+        var batched = Batch(out var m);
+        var again = sampledDrafts ? Batch(out _) : null;
+        for (int i = 0; i < batched.Length; i++)
+        {
+            var got = batched[i];
+            var want = sampledDrafts && !requests[i].Params.IsGreedy ? again![i] : alone[i];
+            Assert.True(want.TokenIds.SequenceEqual(got.TokenIds), $"request {i}: batched [{string.Join(",", got.TokenIds)}] vs {(want == alone[i] ? "alone" : "again")} [{string.Join(",", want.TokenIds)}]");
+            Assert.Equal(want.Text, got.Text);
+            Assert.Equal(want.FinishReason, got.FinishReason);
+            Assert.Equal(alone[i].TokenIds.Length, got.TokenIds.Length);
+        }
         output.WriteLine($"{m.SpeculativeDraftTokens} drafted, {m.SpeculativeAcceptedTokens} accepted, {m.Steps} steps");
         Assert.True(method != "ngram" || m.SpeculativeAcceptedTokens > 0);
         Assert.True(m.SpeculativeDraftTokens > 0);
-        Assert.Equal(0, engine.Blocks.UsedBlocks);
-        Assert.Equal(0, engine.DraftBlocksInUse);
-        engine.Blocks.CheckConsistency();
     }
 
     [Theory]

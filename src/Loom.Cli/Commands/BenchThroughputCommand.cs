@@ -136,6 +136,7 @@ internal static class BenchThroughputCommand
                     speculative = options.Speculative is null ? null : new
                     {
                         method = options.Speculative.Method.ToString().ToLowerInvariant(),
+                        draft_sampling = options.Speculative.DraftSampling.ToString().ToLowerInvariant(),
                         num_speculative_tokens = options.Speculative.NumTokens,
                         max_batch_tokens = options.Speculative.MaxBatchTokens,
                         draft_tokens = drafted,

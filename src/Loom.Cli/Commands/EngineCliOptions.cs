@@ -60,8 +60,22 @@ internal sealed class EngineCliOptions
 
     public Option<bool> NoBackOff { get; } = new("--speculative-no-backoff") { Description = "Verify every proposed draft token (within the cap) whatever the measured pass cost: measures speculation itself" };
 
+    public Option<string?> DraftSampling { get; } = CreateDraftSampling();
+
+    private static Option<string?> CreateDraftSampling()
+    {
+        var o = new Option<string?>("--speculative-draft-sampling")
+        {
+            Description = "How layers:N and --draft-model draft for requests that sample: sample (default; drawn from the draft's processed distribution and "
+                + "verified by the speculative-sampling rule: accepted more often, the output follows the model's distribution but is not the plain run's) "
+                + "or greedy (its argmax: a seeded request gets the plain run's tokens)",
+        };
+        o.AcceptOnlyFromAmong("sample", "greedy");
+        return o;
+    }
+
     public IEnumerable<Option> All => [KvCacheMemory, KvCacheDtype, MaxNumSeqs, MaxNumBatchedTokens, NoPrefixCaching, NoChunkedPrefill,
-        Speculative, DraftModel, NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens, NoBackOff];
+        Speculative, DraftModel, NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens, NoBackOff, DraftSampling];
 
     /// <summary>Adds the options to a command.</summary>
     public void AddTo(Command command)
@@ -93,7 +107,7 @@ internal sealed class EngineCliOptions
         ParseSpeculative(parse) is { } s ? o with { Speculative = s } : o;
 
     /// <summary>The speculative-decoding options alone, for commands that take no other engine option (<c>loom bench</c>).</summary>
-    public IEnumerable<Option> SpeculativeAll => [Speculative, DraftModel, NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens, NoBackOff];
+    public IEnumerable<Option> SpeculativeAll => [Speculative, DraftModel, NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens, NoBackOff, DraftSampling];
 
     /// <summary>
     /// The speculative decoding the command line asks for, null for none. Loads the draft model, which stays loaded
@@ -105,7 +119,7 @@ internal sealed class EngineCliOptions
         if (draftPath is not null && parse.GetValue(Speculative) is not null) throw new ArgumentException("--draft-model and --speculative name two ways to draft: give one");
         if (parse.GetValue(Speculative) is not { } method && draftPath is null)
         {
-            foreach (var dependent in new Option[] { NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens, NoBackOff })
+            foreach (var dependent in new Option[] { NumSpeculativeTokens, NgramMin, NgramMax, SpeculativeMaxBatchTokens, NoBackOff, DraftSampling })
                 if (parse.GetResult(dependent) is { Implicit: false }) throw new ArgumentException($"{dependent.Name} needs --speculative or --draft-model");
             return null;
         }
@@ -117,6 +131,7 @@ internal sealed class EngineCliOptions
         if (parse.GetValue(NgramMax) is int max) s = s with { NgramMax = max };
         if (parse.GetValue(SpeculativeMaxBatchTokens) is int cap) s = s with { MaxBatchTokens = cap };
         if (parse.GetValue(NoBackOff)) s = s with { BackOff = false };
+        if (parse.GetValue(DraftSampling) is { } sampling) s = s with { DraftSampling = SpeculativeOptions.ParseDraftSampling(sampling) };
         return s;
     }
 }

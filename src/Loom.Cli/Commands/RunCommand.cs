@@ -82,6 +82,7 @@ internal static class RunCommand
             object? speculative = options.Speculative is null ? null : new
             {
                 method = options.Speculative.Method.ToString().ToLowerInvariant(),
+                draft_sampling = options.Speculative.DraftSampling.ToString().ToLowerInvariant(),
                 draft_tokens = m.SpeculativeDraftTokens,
                 accepted_tokens = m.SpeculativeAcceptedTokens,
                 acceptance_rate = m.SpeculativeAcceptanceRate,

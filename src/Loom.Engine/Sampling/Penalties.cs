@@ -27,7 +27,8 @@ internal sealed class Penalties
     public static bool AreActive(SamplingParams p) =>
         p.RepetitionPenalty != 1f || p.PresencePenalty != 0f || p.FrequencyPenalty != 0f;
 
-    public void Apply(Span<float> logits, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output)
+    // pending: tokens counted as output after the output (a draft's earlier tokens).
+    public void Apply(Span<float> logits, ReadOnlySpan<int> prompt, ReadOnlySpan<int> output, ReadOnlySpan<int> pending = default)
     {
         if (++_generation == int.MaxValue)
         {
@@ -37,26 +38,38 @@ internal sealed class Penalties
         var gen = _generation;
         var vocab = logits.Length;
 
-        foreach (var t in output)
-        {
-            if ((uint)t >= (uint)vocab) throw BadToken(t, vocab, "outputTokens");
-            if (_stamp[t] != gen) { _stamp[t] = gen; _count[t] = 0; }
-            _count[t]++;
-        }
-        // Each distinct output token once: the count is zeroed after use so later duplicates skip.
-        foreach (var t in output)
-        {
-            var c = _count[t];
-            if (c == 0) continue;
-            _count[t] = 0;
-            logits[t] = Repeat(logits[t]) - _frequency * c - _presence;
-        }
+        Count(output, gen, vocab);
+        Count(pending, gen, vocab);
+        Penalise(logits, output);
+        Penalise(logits, pending);
         foreach (var t in prompt)
         {
             if ((uint)t >= (uint)vocab) throw BadToken(t, vocab, "promptTokens");
             if (_stamp[t] == gen) continue;
             _stamp[t] = gen;
             logits[t] = Repeat(logits[t]);
+        }
+    }
+
+    private void Count(ReadOnlySpan<int> output, int gen, int vocab)
+    {
+        foreach (var t in output)
+        {
+            if ((uint)t >= (uint)vocab) throw BadToken(t, vocab, "outputTokens");
+            if (_stamp[t] != gen) { _stamp[t] = gen; _count[t] = 0; }
+            _count[t]++;
+        }
+    }
+
+    // Each distinct output token once: the count is zeroed after use so later duplicates skip.
+    private void Penalise(Span<float> logits, ReadOnlySpan<int> output)
+    {
+        foreach (var t in output)
+        {
+            var c = _count[t];
+            if (c == 0) continue;
+            _count[t] = 0;
+            logits[t] = Repeat(logits[t]) - _frequency * c - _presence;
         }
     }
 

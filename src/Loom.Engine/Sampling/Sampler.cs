@@ -100,12 +100,39 @@ public sealed class Sampler
     /// (divided by the temperature unless greedy) with every token that top-k, top-p or min-p removed set to
     /// negative infinity, as vLLM's logits processors leave them.
     /// </summary>
-    public void Apply(Span<float> logits, ReadOnlySpan<int> promptTokens, ReadOnlySpan<int> outputTokens)
+    public void Apply(Span<float> logits, ReadOnlySpan<int> promptTokens, ReadOnlySpan<int> outputTokens) =>
+        ApplyAll(logits, promptTokens, outputTokens, default);
+
+    /// <summary>
+    /// The processed distribution, for speculative sampling: applies every processor as <see cref="Sample"/> does,
+    /// counting <paramref name="pendingTokens"/> as output after <paramref name="outputTokens"/> (a draft's earlier
+    /// tokens), and writes the normalised probability of every token id into <paramref name="probs"/> (0 for each
+    /// token a processor removed). Draws nothing. Sampled parameters only: greedy has no distribution to speak of.
+    /// </summary>
+    public void Distribution(Span<float> logits, ReadOnlySpan<int> promptTokens, ReadOnlySpan<int> outputTokens, ReadOnlySpan<int> pendingTokens, Span<float> probs)
+    {
+        if (_p.IsGreedy) throw new InvalidOperationException("a greedy sampler has no distribution to sample from");
+        if (probs.Length != _vocab) throw new ArgumentException($"Expected {_vocab} probabilities, got {probs.Length}.", nameof(probs));
+        ApplyAll(logits, promptTokens, outputTokens, pendingTokens);
+        var scale = (float)(1 / _mass);
+        if (_sorted)
+        {
+            probs.Clear();
+            for (var j = 0; j < _count; j++) probs[RankKey.Id(_keys[j])] = _prob[j] * scale;
+            return;
+        }
+        for (var i = 0; i < _vocab; i++) probs[i] = _prob[i] * scale;
+    }
+
+    /// <summary>The sequence's generator, for the draws of speculative sampling (through the reference, never a copy).</summary>
+    internal ref SamplingRng Rng => ref _rng;
+
+    private void ApplyAll(Span<float> logits, ReadOnlySpan<int> promptTokens, ReadOnlySpan<int> outputTokens, ReadOnlySpan<int> pendingTokens)
     {
         if (logits.Length != _vocab)
             throw new ArgumentException($"Expected {_vocab} logits, got {logits.Length}.", nameof(logits));
 
-        _penalties?.Apply(logits, promptTokens, outputTokens);
+        _penalties?.Apply(logits, promptTokens, outputTokens, pendingTokens);
         if (!_p.IsGreedy && _temperature != 1f) Kernels.Divide(logits, _temperature);
         Kernels.Sanitize(logits);
         if (_p.IsGreedy) return;

@@ -1,10 +1,10 @@
-using Loom.Engine.Sampling;
 using Loom.Models.Architectures;
 
 namespace Loom.Engine.Speculative;
 
 /// <summary>
-/// A separate, smaller draft model with the target's vocabulary guesses greedily. It keeps its own paged KV cache
+/// A separate, smaller draft model with the target's vocabulary guesses the next tokens (each picked by
+/// <see cref="DraftSampler"/>). It keeps its own paged KV cache
 /// and block manager: each speculating sequence has a shadow sequence there holding its draft blocks, caught up on
 /// the sequence's new tokens (its prompt at first) in the first draft pass of a step, then one pass per further
 /// draft position. After verification the draft cache keeps the positions whose tokens were accepted; the rest are
@@ -46,7 +46,7 @@ internal sealed class DraftModelDrafter : IDisposable
     }
 
     /// <summary>Fills the draft tokens of this step's speculative chunks.</summary>
-    public void Fill(IReadOnlyList<ScheduledChunk> chunks)
+    public void Fill(IReadOnlyList<ScheduledChunk> chunks, DraftSampler picker)
     {
         int vocab = _model.Config.VocabSize, rounds = 0;
         for (int i = 0; i < chunks.Count; i++)
@@ -86,7 +86,7 @@ internal sealed class DraftModelDrafter : IDisposable
                 if (c.Draft <= r || c.Seq.Speculation!.DraftShadow is not { BlockCount: > 0 } shadow) continue;
                 if (r == 0) shadow.ComputedTokens = c.Start + 1;
                 else shadow.ComputedTokens++;
-                c.Seq.Speculation!.SetDraft(r, Sampler.ArgMax(_logits.AsSpan(row++ * vocab, vocab)));
+                picker.Pick(c.Seq, r, _logits.AsSpan(row++ * vocab, vocab));
             }
         }
     }

@@ -1,16 +1,14 @@
-using Loom.Engine.Sampling;
 using Loom.Models.Architectures;
 
 namespace Loom.Engine.Speculative;
 
 /// <summary>
 /// Self-drafting (LayerSkip; Draft &amp; Verify): the target's first N layers, then its own final norm and classifier,
-/// guess the next tokens greedily, one batched pass per draft position over every sequence that speculates this
+/// guess the next tokens (each picked by <see cref="DraftSampler"/>), one batched pass per draft position over every sequence that speculates this
 /// step. It shares the target's weights and its KV cache: for every position already in the cache, layers below N
 /// hold exactly what the draft's layers would compute (the same layers over the same tokens), so the draft reads
 /// them as they are and needs no cache of its own; its own writes go to the slots the scheduler reserved for the
-/// verification chunk, which the verification pass then overwrites in every layer. The greedy guess is a
-/// deterministic function of the sequence, so verification keeps the target's distribution exactly.
+/// verification chunk, which the verification pass then overwrites in every layer.
 /// </summary>
 internal sealed class LayerDrafter(int layers, int vocabSize)
 {
@@ -18,7 +16,7 @@ internal sealed class LayerDrafter(int layers, int vocabSize)
     private float[] _logits = [];
 
     /// <summary>Fills the draft tokens of this step's speculative chunks (their slots are already reserved).</summary>
-    public void Fill(IReadOnlyList<ScheduledChunk> chunks, ModelRunner runner)
+    public void Fill(IReadOnlyList<ScheduledChunk> chunks, ModelRunner runner, DraftSampler picker)
     {
         int rounds = 0;
         for (int i = 0; i < chunks.Count; i++) rounds = Math.Max(rounds, chunks[i].Draft);
@@ -36,7 +34,7 @@ internal sealed class LayerDrafter(int layers, int vocabSize)
             runner.RunLayers(_batch, _logits, layers);
             int row = 0;
             for (int i = 0; i < chunks.Count; i++)
-                if (chunks[i].Draft > r) chunks[i].Seq.Speculation!.SetDraft(r, Sampler.ArgMax(_logits.AsSpan(row++ * vocabSize, vocabSize)));
+                if (chunks[i].Draft > r) picker.Pick(chunks[i].Seq, r, _logits.AsSpan(row++ * vocabSize, vocabSize));
         }
     }
 }

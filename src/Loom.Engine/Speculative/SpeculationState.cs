@@ -8,6 +8,8 @@ internal sealed class SpeculationState(int maxTokens)
 {
     // [0] = the sequence's last token (not yet in the cache), [1..DraftCount] = the proposal.
     private readonly int[] _verify = new int[maxTokens + 1];
+    // Per draft token, its row of this step's draft distributions (DraftSampler), or -1 for a point-mass draft.
+    private readonly int[] _rows = new int[maxTokens];
 
     /// <summary>Kinds of evidence a proposal can cite (<see cref="ISpeculativeProposer.Propose"/>); the drafters' is 0.</summary>
     public const int Kinds = 8;
@@ -63,7 +65,9 @@ internal sealed class SpeculationState(int maxTokens)
         if (limit <= 0) return DraftCount = 0;
         int count = proposer.Propose(tokens, _verify.AsSpan(1, Math.Min(limit, MaxTokens)), out int kind);
         _kind = Math.Clamp(kind, 0, Kinds - 1);
-        return DraftCount = Math.Min(count, _k[_kind]);
+        DraftCount = Math.Min(count, _k[_kind]);
+        _rows.AsSpan(0, DraftCount).Fill(-1);
+        return DraftCount;
     }
 
     public void Clear() => DraftCount = 0;
@@ -73,11 +77,23 @@ internal sealed class SpeculationState(int maxTokens)
     {
         _verify[0] = tokens[^1];
         _kind = 0;
-        return DraftCount = Math.Clamp(Math.Min(count, _k[0]), 0, MaxTokens);
+        DraftCount = Math.Clamp(Math.Min(count, _k[0]), 0, MaxTokens);
+        _rows.AsSpan(0, DraftCount).Fill(-1);
+        return DraftCount;
     }
 
-    /// <summary>Sets draft token <paramref name="j"/>.</summary>
-    public void SetDraft(int j, int token) => _verify[1 + j] = token;
+    /// <summary>
+    /// Sets draft token <paramref name="j"/>: drawn from row <paramref name="row"/> of this step's draft
+    /// distributions (<see cref="DraftSampler"/>), or a point mass (-1: a guess that depends on nothing random).
+    /// </summary>
+    public void SetDraft(int j, int token, int row = -1)
+    {
+        _verify[1 + j] = token;
+        _rows[j] = row;
+    }
+
+    /// <summary>The draft-distribution row draft token <paramref name="j"/> was drawn from; -1 for a point mass.</summary>
+    public int DraftRow(int j) => _rows[j];
 
     /// <summary>Keeps the first <paramref name="count"/> tokens of the draft (the back-off's grant).</summary>
     public void Trim(int count) => DraftCount = Math.Min(DraftCount, Math.Max(0, count));

@@ -8,14 +8,18 @@ namespace Loom.Engine.Speculative;
 /// and the scheduler keeps only the accepted tokens' KV.
 /// </summary>
 /// <remarks>
-/// Verification is the speculative-sampling rule (Leviathan et al., Chen et al.) for a point-mass draft: position j
-/// draws x from the target's distribution p_j, processed by the sequence's own sampler exactly as a plain decode
-/// would be (penalties and min_tokens over the tokens accepted before j, temperature, top-k/p, min-p, its seeded
-/// generator). The draft token t is accepted when x = t, which happens with probability p_j(t) = min(1, p/q);
-/// otherwise x itself is the resample from p_j with t removed and renormalised, which is norm(max(0, p − q)); after
-/// k acceptances the last row gives the bonus token. Each emitted token costs one draw, as without speculation, so a
-/// seeded request yields the same tokens either way, and greedy output is the argmax chain itself. A stop string,
-/// EOS or the length limit inside an accepted run ends the sequence at that token, as a plain decode would.
+/// Verification is the speculative-sampling rule (Leviathan et al., Chen et al.). Position j's target distribution
+/// p_j is the sequence's own sampler's, processed exactly as a plain decode would be (penalties and min_tokens over
+/// the tokens accepted before j, temperature, top-k/p, min-p, its seeded generator). For a point-mass draft token t
+/// (n-gram lookup, greedy requests, <see cref="DraftSampling.Greedy"/>) it draws x from p_j and accepts t when
+/// x = t, which happens with probability p_j(t) = min(1, p/q); otherwise x itself is the resample from p_j with t
+/// removed and renormalised, which is norm(max(0, p − q)). Each emitted token then costs one draw, as without
+/// speculation, so a seeded request yields the same tokens either way, and greedy output is the argmax chain itself.
+/// For a token the drafter sampled from its own processed distribution q_j (<see cref="DraftSampler"/>), the general
+/// rule applies (<see cref="SpeculativeSampling"/>): accepted with probability min(1, p_j/q_j), else resampled from
+/// norm(max(0, p_j − q_j)); the output follows p, and is reproducible for a seed while the draft lengths are (the
+/// back-off, which reads measured pass times, off). After k acceptances the last row gives the bonus token. A stop
+/// string, EOS or the length limit inside an accepted run ends the sequence at that token, as a plain decode would.
 /// </remarks>
 internal sealed class SpeculativeDecoder : IDisposable
 {
@@ -28,15 +32,19 @@ internal sealed class SpeculativeDecoder : IDisposable
     private readonly ISpeculativeProposer? _proposer;
     private readonly LayerDrafter? _drafter;
     private readonly DraftModelDrafter? _draftModel;
+    private readonly DraftSampler _picker;
     private readonly StepCostModel _cost;
     private double[] _worth = new double[64];
     private int[] _owner = new int[64], _grant = new int[16];
     private long _steps;
 
-    public SpeculativeDecoder(SpeculativeOptions options, ModelRunner runner, int blockSize, int maxStepTokens, EngineMetrics metrics)
+    public SpeculativeDecoder(SpeculativeOptions options, ModelRunner runner, int blockSize, int maxStepTokens, int maxSeqs, IReadOnlySet<int> endOfGeneration, EngineMetrics metrics)
     {
         var config = runner.Model.Config;
         _options = options;
+        // A step verifies at most this many draft tokens: the cap, the step's budget, every sequence's longest draft.
+        int maxDrafts = (int)Math.Min(Math.Min(options.MaxBatchTokens, maxStepTokens), (long)options.NumTokens * maxSeqs);
+        _picker = new DraftSampler(options.DraftSampling, config.VocabSize, maxDrafts, endOfGeneration);
         _metrics = metrics;
         _contextLength = config.ContextLength;
         _cost = new StepCostModel(maxStepTokens);
@@ -105,8 +113,9 @@ internal sealed class SpeculativeDecoder : IDisposable
     /// <summary>Drafts the tokens of this step's speculative chunks when the method drafts with the model (their slots are reserved by now).</summary>
     public void Draft(IReadOnlyList<ScheduledChunk> chunks, ModelRunner runner)
     {
-        _drafter?.Fill(chunks, runner);
-        _draftModel?.Fill(chunks);
+        _picker.BeginStep();
+        _drafter?.Fill(chunks, runner, _picker);
+        _draftModel?.Fill(chunks, _picker);
     }
 
     /// <summary>Sets up a newly admitted sequence (its shadow in the draft model's cache).</summary>
@@ -137,7 +146,8 @@ internal sealed class SpeculativeDecoder : IDisposable
         for (int j = 0; j <= draft; j++)
         {
             int at = seq.Length, proposed = j < draft ? state.Draft[j] : -1;
-            output.SampleAndEmit(seq, runner.Logits(firstRow + j), proposed);
+            if (j < draft && state.DraftRow(j) is >= 0 and int row) output.VerifyAndEmit(seq, runner.Logits(firstRow + j), proposed, _picker.Row(row));
+            else output.SampleAndEmit(seq, runner.Logits(firstRow + j), proposed);
             if (seq.Tokens[at] != proposed) break;
             accepted++;
             if (seq.Status == SequenceStatus.Finished) break;

@@ -4,6 +4,16 @@ namespace Loom.Engine.Speculative;
 public enum SpeculativeMethod { Ngram, Layers, DraftModel }
 
 /// <summary>
+/// How a model-based proposer (<see cref="SpeculativeMethod.Layers"/>, <see cref="SpeculativeMethod.DraftModel"/>)
+/// picks its draft tokens for a request that samples: <c>Greedy</c>, its argmax (a point mass, verified by drawing
+/// from the target, so a seeded request gets the tokens it gets without speculation); <c>Sample</c>, a draw from its
+/// distribution processed like the target's, verified by the speculative-sampling rule (accepted more often; the
+/// output follows the target's distribution but is no longer the plain run's token for token). Greedy requests and
+/// n-gram drafts are point masses either way.
+/// </summary>
+public enum DraftSampling { Sample, Greedy }
+
+/// <summary>
 /// Speculative decoding settings of an engine (<see cref="EngineOptions.Speculative"/>; null turns it off).
 /// </summary>
 public sealed record SpeculativeOptions
@@ -13,6 +23,8 @@ public sealed record SpeculativeOptions
     public int DraftLayers { get; init; }
     /// <summary>The draft model (<see cref="SpeculativeMethod.DraftModel"/>): the target's vocabulary; the caller owns it and keeps it loaded while the engine runs.</summary>
     public Loom.Models.LoadedModel? DraftModel { get; init; }
+    /// <summary>How the model-based proposers draft for requests that sample (see <see cref="Speculative.DraftSampling"/>).</summary>
+    public DraftSampling DraftSampling { get; init; } = DraftSampling.Sample;
     /// <summary>Most draft tokens proposed per sequence and step (vLLM's <c>num_speculative_tokens</c>).</summary>
     public int NumTokens { get; init; } = 5;
     /// <summary>Let each sequence's draft length follow its recent acceptance (grow by one after a full accept, else shrink to what was accepted plus one).</summary>
@@ -46,12 +58,21 @@ public sealed record SpeculativeOptions
     public void Validate()
     {
         if (!Enum.IsDefined(Method)) throw new ArgumentOutOfRangeException(nameof(Method));
+        if (!Enum.IsDefined(DraftSampling)) throw new ArgumentOutOfRangeException(nameof(DraftSampling));
         if (NumTokens is < 1 or > 32) throw new ArgumentOutOfRangeException(nameof(NumTokens), "num-speculative-tokens must be 1..32");
         if (NgramMin < 1 || NgramMax < NgramMin) throw new ArgumentOutOfRangeException(nameof(NgramMin), $"n-gram sizes must satisfy 1 <= min ({NgramMin}) <= max ({NgramMax})");
         if (Method == SpeculativeMethod.DraftModel && DraftModel is null) throw new ArgumentException("the draft-model method needs a draft model", nameof(DraftModel));
         if (Method == SpeculativeMethod.Layers && DraftLayers < 1) throw new ArgumentOutOfRangeException(nameof(DraftLayers), "self-drafting needs at least one layer (layers:N)");
         if (MaxBatchTokens < 1) throw new ArgumentOutOfRangeException(nameof(MaxBatchTokens), "speculative-max-batch-tokens must be at least 1");
     }
+
+    /// <summary>Parses a <c>--speculative-draft-sampling</c> value: <c>greedy</c> or <c>sample</c>.</summary>
+    public static DraftSampling ParseDraftSampling(string value) => value.Trim().ToLowerInvariant() switch
+    {
+        "sample" => DraftSampling.Sample,
+        "greedy" => DraftSampling.Greedy,
+        _ => throw new ArgumentException($"unknown draft sampling '{value}' (expected: greedy or sample)"),
+    };
 
     /// <summary>The token-lookup proposer these options name, or null for a method that drafts with the model.</summary>
     internal ISpeculativeProposer? CreateProposer() => Method == SpeculativeMethod.Ngram ? new NgramProposer(NgramMin, NgramMax) : null;
