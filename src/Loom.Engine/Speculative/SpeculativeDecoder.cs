@@ -50,7 +50,7 @@ internal sealed class SpeculativeDecoder : IDisposable
         }
         // The draft model's cache holds as many tokens as the target's.
         if (options.Method == SpeculativeMethod.DraftModel)
-            _draftModel = new DraftModelDrafter(options.DraftModel!.Transformer, config.VocabSize, runner.Cache.NumBlocks, blockSize, runner.Pool, runner.Attention);
+            _draftModel = new DraftModelDrafter(options.DraftModel!.Transformer, config.VocabSize, runner.Pools.Full, blockSize, runner.Pool, runner.Attention);
     }
 
     public SpeculativeOptions Options => _options;
