@@ -145,6 +145,33 @@ public class SlidingBlockManagerTests
     }
 
     [Fact]
+    public void APrefixHitIsCutBackToALengthWhoseWindowIsStillCached()
+    {
+        var bm = Manager(16, 8, prefixCaching: true);
+        var a = Seq(Range(10, 21));
+        Decode(bm, a, 21);
+        bm.Free(a);
+        // e shares a's first 16 tokens: it holds their window's sliding blocks (blocks 2 and 3), so they stay cached.
+        var e = Seq([.. Range(10, 16), 9, 9, 9, 9]);
+        Assert.Equal(16, bm.MatchPrefix(e));
+        e.ComputedTokens = 16;
+        Assert.True(bm.Grow(e, 20));
+        // c takes every other sliding block: block 4 of a's prompt is evicted, blocks 2 and 3 are not.
+        var c = Seq(Range(200, 20));
+        Assert.True(bm.Grow(c, 20));
+        Assert.Equal(0, bm.Pool(1).AvailableBlocks);
+        // All 5 full blocks are cached in the global pool, but position 20's window needs block 4: the hit is 16 tokens.
+        var d = Seq([.. Range(10, 21), 7, 7, 7]);
+        Assert.Equal(16, bm.MatchPrefix(d));
+        Assert.Equal(4, d.Table(0).Length);
+        Assert.Equal(e.Table(1)[..4].ToArray(), d.Table(1).ToArray());
+        Assert.Equal(2, d.ReleasedBlocks(1));
+        foreach (var s in new[] { c, d, e }) bm.Free(s);
+        bm.CheckConsistency();
+        Assert.Equal(0, bm.UsedBlocks);
+    }
+
+    [Fact]
     public void WhenEveryLayerSlidesTheSlidingTableIsTheOnlyOne()
     {
         var bm = new BlockManager([new BlockGroup(3, 8)], 4, prefixCaching: true, copyBlock: null);
