@@ -117,8 +117,10 @@ public sealed class ModelRunner : IDisposable
             return new KvPoolSizes((int)blocks, 0);
         }
         long stepTokens = options.ChunkedPrefill ? options.MaxNumBatchedTokens : Math.Max(options.MaxNumBatchedTokens, c.ContextLength);
-        long need = options.SlidingKvBlocks
-            ?? (long)options.MaxNumSeqs * ((c.SlidingWindow + bs - 1) / bs + 2) + (stepTokens + bs - 1) / bs;
+        long windowBlocks = (c.SlidingWindow + bs - 1) / bs + 2;
+        if (options.SlidingKvBlocks < windowBlocks)
+            throw new ArgumentException($"a sliding pool of {options.SlidingKvBlocks} blocks cannot hold one window of {c.SlidingWindow} positions ({windowBlocks} blocks)");
+        long need = options.SlidingKvBlocks ?? options.MaxNumSeqs * windowBlocks + (stepTokens + bs - 1) / bs;
         long sliding = Math.Min(need, maxBlocks), full;
         if (targetFullBytes == 0)
         {

@@ -159,6 +159,8 @@ public class SlidingWindowPoolTests(ITestOutputHelper output)
         Assert.Equal(1, allSliding.Blocks.Groups);
         Assert.Equal(16, allSliding.Blocks.Window(0));
         Assert.Equal(long.MaxValue, allSliding.Blocks.MaxSequenceTokens);
+        // A sliding pool must hold at least one window and the blocks on either side of it.
+        Assert.Throws<ArgumentException>(() => ModelRunner.PoolSizes(c, options with { SlidingKvBlocks = 2 }));
     }
 
     /// <summary>The memory a 2,000-token gemma2-tiny-shaped sequence holds, on one pool and with the sliding pool.</summary>
