@@ -18,6 +18,16 @@ public sealed record EngineOptions
     /// <summary>Split long prompts into chunks that fit the step budget (Sarathi), so decodes never stall behind them.</summary>
     public bool ChunkedPrefill { get; init; } = true;
     public bool PrefixCaching { get; init; } = true;
+    /// <summary>
+    /// Give a model's sliding-window layers a KV pool of their own, whose blocks are released as they fall out of
+    /// the window (vLLM's hybrid allocator); false keeps every layer's every position in one pool.
+    /// </summary>
+    public bool SlidingWindowPool { get; init; } = true;
+    /// <summary>
+    /// Blocks of the sliding layers' pool (null = enough for <see cref="MaxNumSeqs"/> windows and a step's tokens,
+    /// <see cref="ModelRunner.PoolSizes"/>); a smaller pool preempts sooner.
+    /// </summary>
+    public int? SlidingKvBlocks { get; init; }
     /// <summary>Most requests waiting before <c>LlmEngine.AddRequest</c> refuses new ones.</summary>
     public int MaxWaiting { get; init; } = 1024;
     /// <summary>KV cache element type: f16 (llama.cpp's default, exact attention) or int8 with per-head scales.</summary>
@@ -39,6 +49,7 @@ public sealed record EngineOptions
         // Every running sequence's decode token must fit one step, or the newest would starve.
         if (MaxNumBatchedTokens < MaxNumSeqs)
             throw new ArgumentOutOfRangeException(nameof(MaxNumBatchedTokens), $"max-num-batched-tokens ({MaxNumBatchedTokens}) must be at least max-num-seqs ({MaxNumSeqs})");
+        if (SlidingKvBlocks is <= 0) throw new ArgumentOutOfRangeException(nameof(SlidingKvBlocks));
         if (KvCacheBytes is <= 0) throw new ArgumentOutOfRangeException(nameof(KvCacheBytes));
         if (!Enum.IsDefined(KvCacheDtype)) throw new ArgumentOutOfRangeException(nameof(KvCacheDtype));
         if (KvCacheFraction is <= 0 or > 1) throw new ArgumentOutOfRangeException(nameof(KvCacheFraction));

@@ -34,7 +34,10 @@ public sealed class LlmEngine : IDisposable
         var c = model.Config;
         _runner = new ModelRunner(model.Transformer, Options);
         var cache = _runner.Cache;
-        Blocks = new BlockManager(cache.NumBlocks, Options.BlockSize, Options.PrefixCaching, cache.CopyBlock);
+        // A sliding group's null block (its block 0) is the pool's own, never handed out.
+        var groups = Enumerable.Range(0, cache.Groups)
+            .Select(g => new BlockGroup(cache.GroupBlocks(g) - (cache.GroupWindow(g) > 0 ? 1 : 0), cache.GroupWindow(g))).ToArray();
+        Blocks = new BlockManager(groups, Options.BlockSize, Options.PrefixCaching, cache.CopyBlock);
         Scheduler = new Scheduler(Options, Blocks);
         Constraints = new ConstraintCompiler(model.Tokenizer, c.VocabSize);
         _output = new OutputProcessor(model.Tokenizer, c, Scheduler, Metrics, Options.Faults, () => Interlocked.Decrement(ref _pending));
@@ -73,7 +76,7 @@ public sealed class LlmEngine : IDisposable
     /// </summary>
     public Request AddRequest(int[] prompt, SamplingParams p, string? requestId = null, int priority = 0)
     {
-        RequestChecks.Check(prompt, p, Model.Config, (long)Blocks.NumBlocks * Blocks.BlockSize, Options.MaxNumSeqs);
+        RequestChecks.Check(prompt, p, Model.Config, Blocks.MaxSequenceTokens, Options.MaxNumSeqs);
         var constraint = p.Constraint is { } c ? Constraints.Compile(c) : null;
         if (Interlocked.Increment(ref _pending) > Options.MaxWaiting + Options.MaxNumSeqs)
         {

@@ -22,7 +22,8 @@ public sealed class ModelRunner : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         Model = model;
         _attention = options.Attention ?? AttentionPolicy.Default;
-        Cache = CreateCache(model.Config, options);
+        Cache = CreateCache(model.Config, options, out var pools);
+        Pools = pools;
         if (options.Threads is int t) { _pool = new ComputePool(Math.Max(1, t)); _ownsPool = true; }
         else _pool = ComputePool.Shared;
     }
@@ -33,6 +34,8 @@ public sealed class ModelRunner : IDisposable
     /// <summary>The attention policy its passes follow.</summary>
     internal AttentionPolicy Attention => _attention;
     public KvCache Cache { get; }
+    /// <summary>The blocks of its pools (the full pool's count also sizes a draft model's cache).</summary>
+    public KvPoolSizes Pools { get; }
     /// <summary>Threads a forward pass runs on, the engine loop's included.</summary>
     public int Threads => _pool.Threads;
     public int VocabSize => Model.Config.VocabSize;
@@ -51,8 +54,9 @@ public sealed class ModelRunner : IDisposable
         for (int i = 0; i < chunks.Count; i++)
         {
             var c = chunks[i];
-            if (c.Draft > 0) _batch.Add(c.Seq.Speculation!.VerifyTokens(c.Draft), c.Start, c.Seq.BlockArray, LogitRequest.All, asDecodes: true);
-            else _batch.Add(c.Seq.Tokens.Slice(c.Start, c.Count), c.Start, c.Seq.BlockArray, c.Samples ? LogitRequest.Last : LogitRequest.None);
+            int[]? second = Cache.Groups > 1 ? c.Seq.TableArray(1) : null;
+            if (c.Draft > 0) _batch.Add(c.Seq.Speculation!.VerifyTokens(c.Draft), c.Start, c.Seq.BlockArray, second, LogitRequest.All, asDecodes: true);
+            else _batch.Add(c.Seq.Tokens.Slice(c.Start, c.Count), c.Start, c.Seq.BlockArray, second, c.Samples ? LogitRequest.Last : LogitRequest.None);
         }
         int need = _batch.LogitCount * VocabSize;
         // Doubling: verification rows make the count vary from step to step, and a steady state must stop allocating.
@@ -70,10 +74,10 @@ public sealed class ModelRunner : IDisposable
     /// <summary>The <paramref name="i"/>-th logits row of the last <see cref="Run"/>.</summary>
     public Span<float> Logits(int i) => _logits.AsSpan(i * VocabSize, VocabSize);
 
-    private static KvCache CreateCache(ModelConfig c, EngineOptions options)
+    private static KvCache CreateCache(ModelConfig c, EngineOptions options, out KvPoolSizes pools)
     {
-        int blocks = CacheBlocks(c, options);
-        return KvCache.For(c, blocks, options.BlockSize, options.KvCacheDtype);
+        pools = PoolSizes(c, options);
+        return KvCache.For(c, Math.Max(1, pools.Full), options.BlockSize, options.KvCacheDtype, pools.Sliding);
     }
 
     /// <summary>
@@ -81,17 +85,56 @@ public sealed class ModelRunner : IDisposable
     /// <see cref="EngineOptions.MaxKvTokens"/>) within the memory budget, never from the claimed context alone.
     /// With a draft model the budget covers both caches: the draft cache has as many blocks as the target's (a
     /// draft shadow holds as many tokens as its sequence), so a block's cost is the target's block plus the draft's
-    /// (f16) block, and each cache takes its share of the budget in proportion to its bytes per token.
+    /// (f16) block, and each cache takes its share of the budget in proportion to its bytes per token. This is the
+    /// full-attention pool's count (<see cref="PoolSizes"/>).
     /// </summary>
-    public static int CacheBlocks(ModelConfig c, EngineOptions options)
+    public static int CacheBlocks(ModelConfig c, EngineOptions options) => PoolSizes(c, options).Full;
+
+    /// <summary>
+    /// How the budget splits between the pools. Without a sliding pool, <see cref="CacheBlocks"/>'s rule. With one
+    /// (a model whose sliding window is shorter than its context, and <see cref="EngineOptions.SlidingWindowPool"/>),
+    /// the sliding layers' pool needs only what the running sequences' windows and one step's new tokens occupy:
+    /// per sequence the window's blocks and two partial ones, plus the step's token budget (a whole prompt's
+    /// blocks without chunked prefill), or <see cref="EngineOptions.SlidingKvBlocks"/>; the full-attention layers
+    /// (and a draft model's cache) take the rest, block for block as before. A sliding pool never outgrows the
+    /// full one. When every layer slides there is no full pool (Full counts only the draft cache's blocks then).
+    /// </summary>
+    public static KvPoolSizes PoolSizes(ModelConfig c, EngineOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        long bytesPerBlock = (KvCache.BytesPerToken(c, options.KvCacheDtype) + DraftBytesPerToken(options)) * options.BlockSize;
+        int bs = options.BlockSize;
         long budget = options.KvCacheBytes ?? (long)(options.KvCacheFraction * KvCacheBudget.AvailableMemoryBytes());
         long maxTokens = options.MaxKvTokens ?? (long)c.ContextLength * Math.Min(options.MaxNumSeqs, 8);
-        long blocks = Math.Min(budget / bytesPerBlock, (maxTokens + options.BlockSize - 1) / options.BlockSize);
-        if (blocks < 1) throw new ArgumentException($"KV cache budget of {budget} bytes holds no block of {bytesPerBlock} bytes");
-        return (int)Math.Min(blocks, int.MaxValue / options.BlockSize);
+        long maxBlocks = Math.Min((maxTokens + bs - 1) / bs, int.MaxValue / bs);
+        bool split = options.SlidingWindowPool && c.SlidingWindow > 0 && c.SlidingWindow < c.ContextLength && !c.CacheKeysOnly;
+        long slidingBlockBytes = split ? KvCache.SlidingBytesPerToken(c, options.KvCacheDtype) * bs : 0;
+        long targetFullBytes = KvCache.BytesPerToken(c, options.KvCacheDtype) * bs - slidingBlockBytes;
+        long fullBlockBytes = targetFullBytes + DraftBytesPerToken(options) * bs;
+        if (!split)
+        {
+            long blocks = Math.Min(budget / fullBlockBytes, maxBlocks);
+            if (blocks < 1) throw new ArgumentException($"KV cache budget of {budget} bytes holds no block of {fullBlockBytes} bytes");
+            return new KvPoolSizes((int)blocks, 0);
+        }
+        long stepTokens = options.ChunkedPrefill ? options.MaxNumBatchedTokens : Math.Max(options.MaxNumBatchedTokens, c.ContextLength);
+        long windowBlocks = (c.SlidingWindow + bs - 1) / bs + 2;
+        if (options.SlidingKvBlocks < windowBlocks)
+            throw new ArgumentException($"a sliding pool of {options.SlidingKvBlocks} blocks cannot hold one window of {c.SlidingWindow} positions ({windowBlocks} blocks)");
+        long need = options.SlidingKvBlocks ?? options.MaxNumSeqs * windowBlocks + (stepTokens + bs - 1) / bs;
+        long sliding = Math.Min(need, maxBlocks), full;
+        if (targetFullBytes == 0)
+        {
+            sliding = Math.Min(sliding, budget / slidingBlockBytes - 1);
+            full = fullBlockBytes == 0 ? 0 : Math.Min(maxBlocks, (budget - (sliding + 1) * slidingBlockBytes) / fullBlockBytes);
+        }
+        else
+        {
+            full = Math.Min(maxBlocks, (budget - (sliding + 1) * slidingBlockBytes) / fullBlockBytes);
+            if (full < sliding) sliding = full = Math.Min(maxBlocks, (budget - slidingBlockBytes) / (fullBlockBytes + slidingBlockBytes));
+        }
+        if (sliding < 1 || (targetFullBytes > 0 && full < 1))
+            throw new ArgumentException($"KV cache budget of {budget} bytes holds no block of {fullBlockBytes} + {slidingBlockBytes} bytes");
+        return new KvPoolSizes((int)full, (int)sliding);
     }
 
     /// <summary>Bytes per token of the draft model's cache (f16, as <c>DraftModelDrafter</c> allocates it); 0 without one.</summary>

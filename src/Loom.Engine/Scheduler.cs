@@ -73,12 +73,14 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks)
 
     /// <summary>
     /// Records that <paramref name="chunk"/> ran: its tokens are in the cache, and the blocks they filled join the
-    /// prefix cache. Call once per chunk after the forward pass.
+    /// prefix cache; blocks that fell out of every sliding layer's window go back to their pool. Call once per chunk
+    /// after the forward pass.
     /// </summary>
     public void Advance(ScheduledChunk chunk)
     {
         chunk.Seq.ComputedTokens += chunk.Count;
         blocks.CommitFullBlocks(chunk.Seq);
+        blocks.ReleaseOutOfWindow(chunk.Seq);
     }
 
     /// <summary>
@@ -95,6 +97,7 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks)
         seq.ComputedTokens += chunk.Count - chunk.Draft + accepted;
         blocks.Truncate(seq, seq.ComputedTokens + 1);
         blocks.CommitFullBlocks(seq);
+        blocks.ReleaseOutOfWindow(seq);
     }
 
     /// <summary>Removes a finished or aborted sequence and frees its blocks.</summary>
@@ -151,7 +154,7 @@ public sealed class Scheduler(EngineOptions options, BlockManager blocks)
             if (!blocks.Grow(seq, seq.ComputedTokens + want))
             {
                 // Out of blocks: a chunked prefill takes the part that fits, else the sequence waits for blocks.
-                int fit = (seq.BlockCount + blocks.AvailableBlocks) * blocks.BlockSize - seq.ComputedTokens;
+                int fit = blocks.GrowableTokens(seq) - seq.ComputedTokens;
                 if (!options.ChunkedPrefill || fit <= 0 || !blocks.Grow(seq, seq.ComputedTokens + fit))
                 {
                     Unmatch(seq);

@@ -71,21 +71,38 @@ public sealed class Sequence
     /// <summary>Its text as generated; null for a sequence that only schedules (tests of the block manager and scheduler).</summary>
     internal SequenceText? Text { get; }
 
-    /// <summary>KV block table: block ids in position order.</summary>
-    internal int[] BlockArray => _blocks;
-    public int BlockCount { get; private set; }
-    public ReadOnlySpan<int> Blocks => _blocks.AsSpan(0, BlockCount);
+    // One block table per KV cache group (BlockManager's groups: the full-attention layers', then the sliding
+    // layers' when they have a pool of their own). Every table covers the same positions, block i holding positions
+    // i·BlockSize..; a sliding table's leading entries past its window point to its pool's null block.
+    private readonly int[][] _tables = [new int[4], []];
+    private readonly int[] _counts = new int[2], _released = new int[2];
 
-    internal void AddBlock(int block)
+    /// <summary>KV block table of the first group (the only one unless sliding layers have a pool): block ids in position order.</summary>
+    internal int[] BlockArray => _tables[0];
+    public int BlockCount => _counts[0];
+    public ReadOnlySpan<int> Blocks => _tables[0].AsSpan(0, _counts[0]);
+
+    /// <summary>Group <paramref name="group"/>'s table as the batch reads it.</summary>
+    internal int[] TableArray(int group) => _tables[group];
+    /// <summary>Group <paramref name="group"/>'s table; released entries are the null block.</summary>
+    public ReadOnlySpan<int> Table(int group) => _tables[group].AsSpan(0, _counts[group]);
+    /// <summary>Leading entries of group <paramref name="group"/>'s table released (out of every sliding layer's window).</summary>
+    public int ReleasedBlocks(int group) => _released[group];
+    internal void SetReleased(int group, int count) => _released[group] = count;
+
+    internal void AddBlock(int block) => AddBlock(0, block);
+
+    internal void AddBlock(int group, int block)
     {
-        if (BlockCount == _blocks.Length) Array.Resize(ref _blocks, _blocks.Length * 2);
-        _blocks[BlockCount++] = block;
+        ref int[] t = ref _tables[group];
+        if (_counts[group] == t.Length) Array.Resize(ref t, Math.Max(4, t.Length * 2));
+        t[_counts[group]++] = block;
     }
 
-    internal void ReplaceBlock(int index, int block) => _blocks[index] = block;
+    internal void ReplaceBlock(int group, int index, int block) => _tables[group][index] = block;
 
-    /// <summary>Drops the last block of the table (the caller releases it).</summary>
-    internal int RemoveLastBlock() => _blocks[--BlockCount];
+    /// <summary>Drops the last block of a table (the caller releases it).</summary>
+    internal int RemoveLastBlock(int group) => _tables[group][--_counts[group]];
 
     /// <summary>Its draft and acceptance when the engine speculates and the request did not opt out; else null.</summary>
     internal SpeculationState? Speculation { get; init; }
@@ -93,7 +110,11 @@ public sealed class Sequence
     /// <summary>The request's other sequences, waiting to share this one's prompt blocks once its prefill is done (n &gt; 1).</summary>
     internal List<Sequence>? PendingForks { get; set; }
 
-    internal void ClearBlocks() => BlockCount = 0;
+    internal void ClearBlocks()
+    {
+        Array.Clear(_counts);
+        Array.Clear(_released);
+    }
 
     internal void Append(int token)
     {

@@ -81,9 +81,9 @@ public class GemmaEngineTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// A sequence far longer than the window: every layer keeps every position (one block table serves all layers, so no
-    /// block can leave a sliding layer while the global layers still read it), the blocks in use are the sequence's own,
-    /// and all come back when it ends.
+    /// A sequence far longer than the window: the global layers keep every position, the sliding layers' pool hands back
+    /// what leaves their window (SlidingWindowPoolTests), the blocks in use are the sequence's own, and all come back
+    /// when it ends.
     /// </summary>
     [Fact]
     public void ALongSequencePastTheWindowHoldsItsOwnBlocksAndReturnsThem()

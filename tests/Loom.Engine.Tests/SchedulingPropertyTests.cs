@@ -3,6 +3,8 @@ using FsCheck.Fluent;
 using Loom.Engine.Sampling;
 using Loom.Engine.Speculative;
 using Loom.Models;
+using Loom.Models.Quantize;
+using Loom.Models.Synthetic;
 using Xunit.Abstractions;
 
 namespace Loom.Engine.Tests;
@@ -26,17 +28,25 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
     public sealed record Steps(int Count) : Op;
     public sealed record Abort(int Which) : Op;
 
-    public sealed record Scenario(int KvTokens, int MaxSeqs, int Budget, bool Chunked, bool PrefixCaching, int SpeculativeTokens, string Method, DraftSampling Drafts, Op[] Ops)
+    public sealed record Scenario(int KvTokens, int MaxSeqs, int Budget, bool Chunked, bool PrefixCaching, int SpeculativeTokens, string Method, DraftSampling Drafts, Op[] Ops, int SlidingBlocks = 0)
     {
         /// <summary>Sampled requests draw their drafts from the model's distribution: the same in distribution as alone, not token for token.</summary>
         public bool SampledDrafts => SpeculativeTokens > 0 && Method != "ngram" && Drafts == DraftSampling.Sample;
 
         public override string ToString() =>
-            $"kv {KvTokens} tokens, max seqs {MaxSeqs}, budget {Budget}, chunked {Chunked}, prefix {PrefixCaching}, speculative {SpeculativeTokens} ({Method}, {Drafts} drafts): {string.Join("; ", Ops.Select(o => o.ToString()))}";
+            $"kv {KvTokens} tokens, sliding {SlidingBlocks} blocks, max seqs {MaxSeqs}, budget {Budget}, chunked {Chunked}, prefix {PrefixCaching}, speculative {SpeculativeTokens} ({Method}, {Drafts} drafts): {string.Join("; ", Ops.Select(o => o.ToString()))}";
     }
+
+    /// <summary>
+    /// A window of 8 positions (2 blocks) on the sliding models, so every prompt and output runs past it; their sliding
+    /// pool is as tight as the full one, from what one sequence needs alone (its window, a whole prompt's chunk and a
+    /// draft) up.
+    /// </summary>
+    private const int Window = 8, SlidingMin = (Window + MaxPrompt + 6 + BlockSize - 1) / BlockSize + 2;
 
     private static Gen<Scenario> Scenarios =>
         from kv in Gen.Choose(MaxPrompt + MaxOutput + BlockSize, 96)
+        from sliding in Gen.Choose(SlidingMin, SlidingMin + 12)
         from maxSeqs in Gen.Choose(1, 6)
         from budget in Gen.Choose(maxSeqs, 48)
         from chunked in Gen.Elements(true, false)
@@ -45,7 +55,7 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         from method in Gen.Elements("ngram", "layers:1", "draft")
         from drafts in Gen.Elements(DraftSampling.Sample, DraftSampling.Greedy)
         from ops in Gen.ArrayOf(Ops(maxSeqs))
-        select new Scenario(kv, maxSeqs, budget, chunked, prefix, spec, method, drafts, ops);
+        select new Scenario(kv, maxSeqs, budget, chunked, prefix, spec, method, drafts, ops, sliding);
 
     private static Gen<Op> Ops(int maxSeqs) => Gen.Frequency(
         (4, from b in Gen.Choose(0, 2)
@@ -58,22 +68,41 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         (3, Gen.Choose(1, 6).Select(c => (Op)new Steps(c))),
         (1, Gen.Choose(0, 30).Select(w => (Op)new Abort(w))));
 
-    private static readonly Dictionary<(int, int, int), int[]> Expected = [];
+    private static readonly Dictionary<(string, int, int, int), int[]> Expected = [];
     private static int[][]? _bases;
-    private static long _preemptions, _forks, _hits, _drafted, _accepted;
+    private static long _preemptions, _forks, _hits, _drafted, _accepted, _released;
 
-    [Fact]
-    public void RandomInterleavingsFinishWithTheTokensTheyGetAlone()
+    /// <summary>
+    /// On the tiny llama, on gemma3-tiny (sliding layers in a pool of their own beside the global ones) and on phi3-tiny
+    /// with a window on every layer (the sliding pool is the only one), both with a window of 8: the sliding pools
+    /// release blocks as the window moves, under preemption, forks, aborts, prefix hits and speculative rollback,
+    /// and each request still gets what it gets alone on one pool that keeps every position.
+    /// </summary>
+    [Theory]
+    [InlineData("tiny")]
+    [InlineData("gemma3-tiny-w8")]
+    [InlineData("phi3-tiny-w8")]
+    public void RandomInterleavingsFinishWithTheTokensTheyGetAlone(string shape)
     {
-        using var model = TinyModels.Load();
+        using var model = Load(shape);
         MakeBases(model);
+        _preemptions = _forks = _hits = _drafted = _accepted = _released = 0;
         var config = Config.QuickThrowOnFailure.WithMaxTest(40).WithEndSize(30);
         Check.One(config, Prop.ForAll(Arb.From(Scenarios), (Scenario s) => Run(model, s)));
-        output.WriteLine($"preemptions {_preemptions}, forked requests {_forks}, prefix hits {_hits}, draft tokens {_drafted} ({_accepted} accepted)");
+        output.WriteLine($"preemptions {_preemptions}, forked requests {_forks}, prefix hits {_hits}, draft tokens {_drafted} ({_accepted} accepted), sliding blocks released {_released}");
         Assert.True(_preemptions > 0, "no scenario preempted anything: memory is not tight enough");
         Assert.True(_accepted > 0 && _accepted < _drafted, "speculation was not exercised with both acceptances and rejections");
         Assert.True(_forks > 0 && _hits > 0);
+        if (shape != "tiny") Assert.True(_released > 0, "no sliding block left its window");
     }
+
+    internal static LoadedModel Load(string shape) => shape switch
+    {
+        "tiny" => TinyModels.Load(),
+        "gemma3-tiny-w8" => ReferenceParity.LoadSynthetic(SyntheticModelSpec.Gemma3Tiny with { Name = shape, SlidingWindow = Window }, LlamaFileType.F16),
+        "phi3-tiny-w8" => ReferenceParity.LoadSynthetic(SyntheticModelSpec.Phi3Tiny with { Name = shape, SlidingWindow = Window }, LlamaFileType.F16),
+        _ => throw new ArgumentException(shape),
+    };
 
     /// <summary>
     /// A sampled n = 3 request whose chunked prompt ends in a step that could speculate: its siblings must fork from
@@ -90,11 +119,22 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         Run(model, new Scenario(66, 4, 16, true, false, 6, method, drafts, [new Add(0, 17, 4, 3, true, 0)]));
     }
 
+    /// <summary>The same on gemma3-tiny with a window of 8, whose siblings share the prompt's sliding table, released entries included.</summary>
+    [Theory]
+    [InlineData("layers:1")]
+    [InlineData("ngram")]
+    public void ForkedChoicesOfAChunkedPromptGetTheirTokensAloneOnASlidingModel(string method)
+    {
+        using var model = Load("gemma3-tiny-w8");
+        MakeBases(model);
+        Run(model, new Scenario(66, 4, 16, true, true, 6, method, DraftSampling.Greedy, [new Add(0, 33, 12, 3, true, 0), new Add(0, 40, 12, 2, false, 0)], SlidingMin));
+    }
+
     private static void MakeBases(LoadedModel model)
     {
         var rng = new Random(42);
         // The third base repeats a short run, so n-gram drafts are proposed on it all the time.
-        _bases ??= [.. Enumerable.Range(0, 2).Select(_ => TinyModels.RandomTokens(rng, MaxPrompt, model.Config.VocabSize)),
+        _bases = [.. Enumerable.Range(0, 2).Select(_ => TinyModels.RandomTokens(rng, MaxPrompt, model.Config.VocabSize)),
             [.. Enumerable.Repeat(TinyModels.RandomTokens(rng, 5, model.Config.VocabSize), MaxPrompt / 5).SelectMany(u => u)]];
     }
 
@@ -136,12 +176,15 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         {
             BlockSize = BlockSize, KvCacheBytes = 64 << 20, MaxKvTokens = s.KvTokens, MaxNumSeqs = s.MaxSeqs,
             MaxNumBatchedTokens = s.Budget, ChunkedPrefill = s.Chunked, PrefixCaching = s.PrefixCaching,
+            SlidingKvBlocks = s.SlidingBlocks > 0 ? s.SlidingBlocks : null,
             // Sampled drafts spend draws by draft length: without the back-off's measured pass times, a rerun drafts the same.
             Speculative = s.SpeculativeTokens > 0
                 ? SpeculativeDecodingTests.Method(s.Method, model, s.Drafts) with { NumTokens = s.SpeculativeTokens, MaxBatchTokens = s.Budget, BackOff = !s.SampledDrafts }
                 : null,
         };
         using var engine = new LlmEngine(model, options);
+        if (model.Config.SlidingWindow > 0 && engine.Blocks.Window(engine.Blocks.Groups - 1) != Window)
+            throw new Exception("the sliding model has no sliding pool");
         var added = new List<(Request Request, Add Op)>();
         var aborted = new HashSet<string>();
         foreach (var op in s.Ops)
@@ -153,7 +196,7 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
                     added.Add((engine.AddRequest(_bases![a.Base][..a.Length], p, priority: a.Priority), a));
                     break;
                 case Steps st:
-                    for (int i = 0; i < st.Count; i++) engine.Step();
+                    for (int i = 0; i < st.Count; i++) Step(engine);
                     break;
                 case Abort ab when added.Count > 0:
                     var r = added[ab.Which % added.Count].Request;
@@ -165,7 +208,7 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         for (int i = 0; engine.HasWork; i++)
         {
             if (i > 10_000) throw new Exception($"no progress: {engine.Scheduler.WaitingCount} waiting, {engine.Scheduler.RunningCount} running");
-            engine.Step();
+            Step(engine);
         }
 
         var results = new List<(Add, GenerationResult, bool)>();
@@ -191,18 +234,37 @@ public class SchedulingPropertyTests(ITestOutputHelper output)
         return results;
     }
 
+    /// <summary>
+    /// One step, then every free block of every pool (and a sliding pool's null block) filled with NaN: a step that read
+    /// a block out of its window, or one no table holds, would turn its logits to NaN and its tokens away from the
+    /// run alone. Counts the sliding blocks released.
+    /// </summary>
+    private static void Step(LlmEngine engine)
+    {
+        engine.Step();
+        var bm = engine.Blocks;
+        for (int g = 0; g < bm.Groups; g++)
+        {
+            if (bm.Window(g) > 0) engine.Cache.Poison(g, BlockPool.Null);
+            foreach (int b in bm.Pool(g).FreeBlockIds()) engine.Cache.Poison(g, b);
+        }
+        foreach (var seq in engine.Scheduler.Running)
+            for (int g = 0; g < bm.Groups; g++) _released += bm.Window(g) > 0 ? seq.ReleasedBlocks(g) : 0;
+    }
+
     /// <summary>The choice's tokens when its request runs alone: greedy, or sampled with the choice's derived seed.</summary>
     private static int[] ExpectedTokens(LoadedModel model, Add a, int choice)
     {
         // Without EOS, a shorter run is a prefix of a longer one: run each prompt once to the longest output.
-        var key = (a.Base, a.Length, a.Sampled ? choice + 1 : 0);
+        var key = (model.Config.Architecture + model.Config.SlidingWindow, a.Base, a.Length, a.Sampled ? choice + 1 : 0);
         if (!Expected.TryGetValue(key, out var tokens))
         {
             var p = new SamplingParams
             {
                 Temperature = a.Sampled ? 0.9f : 0f, Seed = Seed ^ ((ulong)choice * SeedMix), MaxTokens = MaxOutput, IgnoreEos = true,
             };
-            Expected[key] = tokens = TinyModels.RunAlone(model, _bases![a.Base][..a.Length], p).Choices[0].TokenIds;
+            // On one pool that keeps every position: what the engine did before sliding layers had a pool of their own.
+            Expected[key] = tokens = TinyModels.RunAlone(model, _bases![a.Base][..a.Length], p, new EngineOptions { SlidingWindowPool = false }).Choices[0].TokenIds;
         }
         return tokens[..a.MaxTokens];
     }

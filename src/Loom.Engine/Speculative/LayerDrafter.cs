@@ -27,7 +27,7 @@ internal sealed class LayerDrafter(int layers, int vocabSize)
             {
                 var c = chunks[i];
                 // Position Start + r holds the last token (r = 0) or draft token r - 1: the last of the verify run so far.
-                if (c.Draft > r) _batch.Add(c.Seq.Speculation!.VerifyTokens(r)[r..], c.Start + r, c.Seq.BlockArray, LogitRequest.Last);
+                if (c.Draft > r) _batch.Add(c.Seq.Speculation!.VerifyTokens(r)[r..], c.Start + r, c.Seq.BlockArray, runner.Cache.Groups > 1 ? c.Seq.TableArray(1) : null, LogitRequest.Last);
             }
             int need = _batch.LogitCount * vocabSize;
             if (_logits.Length < need) _logits = new float[Math.Max(need, 2 * _logits.Length)];

@@ -56,9 +56,9 @@ internal sealed class SpeculativeDecoder : IDisposable
                 throw new ArgumentException($"self-drafting from {options.DraftLayers} layers needs a model with as many; this one has {config.NumLayers}");
             _drafter = new LayerDrafter(options.DraftLayers, config.VocabSize);
         }
-        // The draft model's cache holds as many tokens as the target's.
+        // The draft model's cache holds as many tokens as the target's global pool (one pool for all its layers).
         if (options.Method == SpeculativeMethod.DraftModel)
-            _draftModel = new DraftModelDrafter(options.DraftModel!.Transformer, config.VocabSize, runner.Cache.NumBlocks, blockSize, runner.Pool, runner.Attention);
+            _draftModel = new DraftModelDrafter(options.DraftModel!.Transformer, config.VocabSize, runner.Pools.Full, blockSize, runner.Pool, runner.Attention);
     }
 
     public SpeculativeOptions Options => _options;

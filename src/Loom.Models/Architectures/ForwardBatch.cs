@@ -10,7 +10,7 @@ public sealed class ForwardBatch
     private int[] _tokens = new int[64], _positions = new int[64], _tokenSeq = new int[64];
     private int[] _seqStart = new int[8], _seqLen = new int[8];
     private bool[] _seqAsDecodes = new bool[8];
-    private int[][] _blockTables = new int[8][];
+    private int[][] _blockTables = new int[8][], _groupTables = new int[8][];
     private int[] _logitTokens = new int[8];
 
     public int TokenCount { get; private set; }
@@ -35,10 +35,18 @@ public sealed class ForwardBatch
     /// <summary>Cache blocks of the sequence, in position order; must cover every position up to the last token in the batch.</summary>
     public int[] BlockTable(int seq) => _blockTables[seq];
 
+    /// <summary>
+    /// The sequence's table for cache group <paramref name="group"/> (<see cref="KvCache.GroupOf"/>): group 1 is the
+    /// sliding layers' own pool, whose entries out of the window point to its null block and are never read.
+    /// </summary>
+    public int[] BlockTable(int seq, int group) => group == 0 ? _blockTables[seq]
+        : _groupTables[seq] ?? throw new InvalidOperationException("the KV cache has a second group but the batch has no table for it");
+
     public void Clear()
     {
         TokenCount = SeqCount = LogitCount = 0;
         Array.Clear(_blockTables, 0, _blockTables.Length);
+        Array.Clear(_groupTables, 0, _groupTables.Length);
     }
 
     /// <summary>
@@ -48,12 +56,16 @@ public sealed class ForwardBatch
     /// row must give the numbers decoding that token alone would, or greedy output could change on a near tie).
     /// Returns the sequence's index in the batch.
     /// </summary>
-    public int Add(ReadOnlySpan<int> tokens, int startPos, int[] blockTable, LogitRequest logits = LogitRequest.Last, bool asDecodes = false)
+    public int Add(ReadOnlySpan<int> tokens, int startPos, int[] blockTable, LogitRequest logits = LogitRequest.Last, bool asDecodes = false) =>
+        Add(tokens, startPos, blockTable, null, logits, asDecodes);
+
+    /// <summary>As the other overload, with the sequence's table for cache group 1 (<paramref name="groupTable"/>; null when the cache has one group).</summary>
+    public int Add(ReadOnlySpan<int> tokens, int startPos, int[] blockTable, int[]? groupTable, LogitRequest logits, bool asDecodes = false)
     {
         if (tokens.IsEmpty) throw new ArgumentException("a sequence contributes at least one token", nameof(tokens));
         int seq = SeqCount++;
-        Grow(ref _seqStart, SeqCount); Grow(ref _seqLen, SeqCount); Grow(ref _blockTables, SeqCount); Grow(ref _seqAsDecodes, SeqCount);
-        _seqStart[seq] = TokenCount; _seqLen[seq] = tokens.Length; _blockTables[seq] = blockTable; _seqAsDecodes[seq] = asDecodes;
+        Grow(ref _seqStart, SeqCount); Grow(ref _seqLen, SeqCount); Grow(ref _blockTables, SeqCount); Grow(ref _groupTables, SeqCount); Grow(ref _seqAsDecodes, SeqCount);
+        _seqStart[seq] = TokenCount; _seqLen[seq] = tokens.Length; _blockTables[seq] = blockTable; _groupTables[seq] = groupTable!; _seqAsDecodes[seq] = asDecodes;
         int need = TokenCount + tokens.Length;
         Grow(ref _tokens, need); Grow(ref _positions, need); Grow(ref _tokenSeq, need);
         for (int i = 0; i < tokens.Length; i++)

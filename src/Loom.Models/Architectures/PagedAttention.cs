@@ -16,6 +16,7 @@ internal sealed unsafe class PagedAttention(ModelConfig config)
     // The call in flight, read by the workers.
     private ForwardBatch _batch = null!;
     private AttentionCall _call;
+    private int _group;
     private float[] _partials = [];
 
     public ModelConfig Config { get; } = config;
@@ -38,6 +39,7 @@ internal sealed unsafe class PagedAttention(ModelConfig config)
         fixed (float* qp = q, op = output)
         {
             _batch = batch;
+            _group = cache.GroupOf(layer);
             _call = new AttentionCall(cache.Layer(layer, c.HeadDim), qp, op, c.NumHeads, c.ContextLength,
                 c.AttentionScoreScale, c.AttnSoftcap, window);
             // One thread needs no dispatch (and ComputePool.For allocates its closure even when it runs inline).
@@ -62,18 +64,18 @@ internal sealed unsafe class PagedAttention(ModelConfig config)
             {
                 var w = exact[item];
                 int seq = batch.TokenSeq[w.Token];
-                ExactAttention.Heads(_call, ws, batch.BlockTable(seq), w.Token, batch.Positions[w.Token] + 1,
+                ExactAttention.Heads(_call, ws, batch.BlockTable(seq, _group), w.Token, batch.Positions[w.Token] + 1,
                     lone: batch.SumsAsDecodes(seq), w.KvHead, w.FirstHead, w.Heads);
             }
             else if (item < exact.Length + prompt.Length)
             {
                 var w = prompt[item - exact.Length];
-                OnlineAttention.Prompt(_call, ws, batch.BlockTable(batch.TokenSeq[w.First]), w.First, batch.Positions.Slice(w.First, w.Tokens), w.KvHead);
+                OnlineAttention.Prompt(_call, ws, batch.BlockTable(batch.TokenSeq[w.First], _group), w.First, batch.Positions.Slice(w.First, w.Tokens), w.KvHead);
             }
             else
             {
                 var w = splits[item - exact.Length - prompt.Length];
-                OnlineAttention.Split(_call, ws, batch.BlockTable(batch.TokenSeq[w.Token]), w.Token, batch.Positions[w.Token] + 1,
+                OnlineAttention.Split(_call, ws, batch.BlockTable(batch.TokenSeq[w.Token], _group), w.Token, batch.Positions[w.Token] + 1,
                     w.KvHead, w.Split, w.Splits, AttentionWorkspace.Ptr(_partials) + w.PartialsOffset);
             }
         }

@@ -23,7 +23,7 @@ internal sealed unsafe class ReferenceAttention(ModelConfig config)
         int kvDim = KvDim;
         for (int t = 0; t < batch.TokenCount; t++)
         {
-            int slot = Slot(batch.BlockTable(batch.TokenSeq[t]), batch.Positions[t], cache.BlockSize);
+            int slot = Slot(batch.BlockTable(batch.TokenSeq[t], cache.GroupOf(layer)), batch.Positions[t], cache.BlockSize);
             Half* kd = cache.K(layer, slot), vd = cache.V(layer, slot);
             for (int i = 0; i < kvDim; i++) { kd[i] = (Half)k[t * kvDim + i]; vd[i] = (Half)v[t * kvDim + i]; }
         }
@@ -58,7 +58,7 @@ internal sealed unsafe class ReferenceAttention(ModelConfig config)
                 {
                     int t = item / heads, h = item % heads, kvh = h / group;
                     int pos = batch.Positions[t];
-                    int[] table = batch.BlockTable(batch.TokenSeq[t]);
+                    int[] table = batch.BlockTable(batch.TokenSeq[t], cache.GroupOf(layer));
                     // The reference multiplies the f16 K cache by Q converted to f16.
                     for (int d = 0; d < hd; d++) qh[d] = (Half)q[(t * heads + h) * hd + d];
                     bool lone = batch.SumsAsDecodes(batch.TokenSeq[t]);
