@@ -1,0 +1,111 @@
+using System.Collections;
+using Loom.Core.Tensors;
+using Loom.Models.Architectures;
+using Loom.Models.Formats.Gguf;
+using Loom.Models.Formats.SafeTensors;
+using Loom.Models.Synthetic;
+
+namespace Loom.Models.Tests;
+
+/// <summary>
+/// Each architecture llama.cpp's converter takes from Hugging Face: a synthetic F32 GGUF model written back out as the
+/// HF checkpoint it would have been converted from (<see cref="HfCheckpointFromGguf"/>) loads to the same configuration
+/// and the same logits as the GGUF.
+/// </summary>
+public class HfArchitectureTests
+{
+    internal static SyntheticModelSpec Spec(string name) => name switch
+    {
+        "mixtral-tiny" => SyntheticModelSpec.MixtralTiny,
+        "qwen3moe-tiny" => SyntheticModelSpec.Qwen3MoeTiny,
+        "qwen2moe-tiny" => SyntheticModelSpec.Qwen2MoeTiny,
+        "olmoe-tiny" => SyntheticModelSpec.OlmoeTiny,
+        "gemma2-tiny" => SyntheticModelSpec.Gemma2Tiny,
+        "gemma3-tiny" => SyntheticModelSpec.Gemma3Tiny,
+        "phi3-tiny" => SyntheticModelSpec.Phi3Tiny,
+        _ => throw new ArgumentException(name),
+    };
+
+    /// <summary>Prompts within and past Gemma's 16-position window.</summary>
+    private static readonly int[][] Prompts =
+    [
+        [1, 300, 301, 302, 303],
+        [.. Enumerable.Range(0, 23).Select(i => 1 + i * 17 % 500)],
+        [.. Enumerable.Range(0, 41).Select(i => 3 + i * 29 % 505)],
+    ];
+
+    /// <summary>Logits at every position of each prompt, each prompt in a fresh cache.</summary>
+    private static float[][] Logits(ModelConfig c, ModelWeights w)
+    {
+        using var t = new Transformer(c, w);
+        return Prompts.Select(prompt =>
+        {
+            const int BlockSize = 16;
+            int blocks = (prompt.Length + BlockSize - 1) / BlockSize;
+            using var cache = KvCache.For(c, blocks, BlockSize);
+            var batch = new ForwardBatch();
+            batch.Add(prompt, 0, Enumerable.Range(0, blocks).ToArray(), LogitRequest.All);
+            var logits = new float[prompt.Length * c.VocabSize];
+            t.Forward(batch, cache, logits);
+            return logits;
+        }).ToArray();
+    }
+
+    /// <summary>Writes the synthetic model as F32 GGUF and as the HF directory it came from.</summary>
+    internal static (string Gguf, string HfDir) WriteBoth(TempDir dir, SyntheticModelSpec spec)
+    {
+        string gguf = dir.File("model.gguf"), hf = Directory.CreateDirectory(dir.File("hf")).FullName;
+        SyntheticModel.Write(gguf, spec, GgmlType.F32);
+        HfCheckpointFromGguf.Write(gguf, spec, hf);
+        return (gguf, hf);
+    }
+
+    /// <summary>Every public property equal, arrays by content.</summary>
+    private static void AssertSameConfig(ModelConfig expected, ModelConfig actual)
+    {
+        foreach (var p in typeof(ModelConfig).GetProperties())
+        {
+            object? e = p.GetValue(expected), a = p.GetValue(actual);
+            if (e is IEnumerable ea && a is IEnumerable aa && e is not string) Assert.True(ea.Cast<object>().SequenceEqual(aa.Cast<object>()), p.Name);
+            else if (e is LongRope el && a is LongRope al)
+                Assert.True(el.Long.SequenceEqual(al.Long) && el.Short.SequenceEqual(al.Short) && el.OriginalContext == al.OriginalContext, p.Name);
+            else Assert.True(Equals(e, a), $"{p.Name}: GGUF {e}, HF {a}");
+        }
+    }
+
+    /// <summary>
+    /// The converter's transforms are exact in F32 (stacking, Gemma's norm − 1 + 1 for weights in [0.5, 2], Phi-3's row
+    /// views), so the logits are equal bit for bit, except Mixtral's: HF keeps rotate-half Q/K rows where the GGUF has
+    /// them permuted for interleaved RoPE. Each rotated pair gets the same numbers either way, but Q·K sums its
+    /// products in another order, which may move the logits by float rounding (on this AVX2 machine they come out
+    /// equal; the bound allows for other kernels).
+    /// </summary>
+    [Theory]
+    [InlineData("mixtral-tiny")]
+    [InlineData("qwen3moe-tiny")]
+    [InlineData("qwen2moe-tiny")]
+    [InlineData("olmoe-tiny")]
+    [InlineData("gemma2-tiny")]
+    [InlineData("gemma3-tiny")]
+    public void HfCheckpointGivesTheGgufModel(string shape)
+    {
+        using var dir = new TempDir();
+        var spec = Spec(shape);
+        var (gguf, hf) = WriteBoth(dir, spec);
+        var (gc, gw) = GgufModelLoader.Load(GgufFile.Open(gguf)); // the weights own the file
+        var (hc, hw) = HfModelLoader.Load(hf);
+        bool permuted = gc.RopeStyle == RopeStyle.Interleaved;
+        Assert.Equal(permuted ? RopeStyle.NeoX : gc.RopeStyle, hc.RopeStyle);
+        AssertSameConfig(gc, hc with { RopeStyle = gc.RopeStyle });
+        Assert.Equal(gw.All().Count(), hw.All().Count());
+
+        var want = Logits(gc, gw);
+        var got = Logits(hc, hw);
+        for (int i = 0; i < want.Length; i++)
+        {
+            if (!permuted) { Assert.Equal(want[i], got[i]); continue; }
+            float range = want[i].Max(MathF.Abs), worst = want[i].Zip(got[i], (a, b) => MathF.Abs(a - b)).Max();
+            Assert.True(worst <= 1e-5f * range, $"prompt {i}: logits differ by {worst} of {range}");
+        }
+    }
+}

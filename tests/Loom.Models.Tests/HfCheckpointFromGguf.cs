@@ -1,0 +1,175 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Loom.Core.Tensors;
+using Loom.Models.Formats.Gguf;
+using Loom.Models.Synthetic;
+
+namespace Loom.Models.Tests;
+
+/// <summary>
+/// Writes an F32 synthetic GGUF model out as the Hugging Face checkpoint llama.cpp's converter would have made it from:
+/// the converter's transforms undone (llama Q/K rows back to rotate-half order, stacked experts split per expert,
+/// Gemma's norms minus 1, Phi-3's fused tensors kept fused) under transformers' names, with a config.json in
+/// transformers' keys. Loading the directory must then give the GGUF's model.
+/// </summary>
+internal static class HfCheckpointFromGguf
+{
+    /// <summary>The transformers class each synthetic architecture comes from (llama with experts is Mixtral).</summary>
+    public static string ClassOf(SyntheticModelSpec s) => s.Architecture switch
+    {
+        "llama" => s.IsMoe ? "MixtralForCausalLM" : "LlamaForCausalLM",
+        "qwen2moe" => "Qwen2MoeForCausalLM",
+        "qwen3moe" => "Qwen3MoeForCausalLM",
+        "olmoe" => "OlmoeForCausalLM",
+        "gemma2" => "Gemma2ForCausalLM",
+        "gemma3" => "Gemma3ForCausalLM",
+        "phi3" => "Phi3ForCausalLM",
+        var a => throw new ArgumentException($"no HF class for {a}"),
+    };
+
+    /// <summary>config.json as the checkpoint's authors would have written it for <paramref name="s"/>.</summary>
+    public static Dictionary<string, object?> Config(SyntheticModelSpec s)
+    {
+        int hd = s.EffectiveHeadDim;
+        var c = new Dictionary<string, object?>
+        {
+            ["architectures"] = new[] { ClassOf(s) },
+            ["hidden_size"] = s.Dim,
+            ["intermediate_size"] = s.FfnDim,
+            ["num_hidden_layers"] = s.NumLayers,
+            ["num_attention_heads"] = s.NumHeads,
+            ["num_key_value_heads"] = s.NumKvHeads,
+            ["head_dim"] = hd,
+            ["vocab_size"] = s.VocabSize,
+            ["max_position_embeddings"] = s.ContextLength,
+            ["rms_norm_eps"] = (double)s.RmsNormEps,
+            ["rope_theta"] = (double)s.RopeTheta,
+            ["tie_word_embeddings"] = s.TiedEmbeddings,
+        };
+        switch (s.Architecture)
+        {
+            case "llama" when s.IsMoe:
+                c["num_local_experts"] = s.ExpertCount; c["num_experts_per_tok"] = s.ExpertUsedCount; c["sliding_window"] = null;
+                break;
+            case "qwen2moe":
+                c["num_experts"] = s.ExpertCount; c["num_experts_per_tok"] = s.ExpertUsedCount;
+                c["moe_intermediate_size"] = s.EffectiveExpertFfnDim; c["shared_expert_intermediate_size"] = s.SharedExpertFfnDim;
+                c["norm_topk_prob"] = false; c["decoder_sparse_step"] = 1; c["mlp_only_layers"] = Array.Empty<int>(); c["use_sliding_window"] = false;
+                break;
+            case "qwen3moe":
+                c["num_experts"] = s.ExpertCount; c["num_experts_per_tok"] = s.ExpertUsedCount;
+                c["moe_intermediate_size"] = s.EffectiveExpertFfnDim; c["norm_topk_prob"] = true; c["decoder_sparse_step"] = 1;
+                break;
+            case "olmoe":
+                c["num_experts"] = s.ExpertCount; c["num_experts_per_tok"] = s.ExpertUsedCount; c["norm_topk_prob"] = false; c["clip_qkv"] = null;
+                break;
+            case "gemma2" or "gemma3":
+                c["hidden_activation"] = "gelu_pytorch_tanh";
+                c["query_pre_attn_scalar"] = hd;
+                c["sliding_window"] = s.SlidingWindow;
+                c["attn_logit_softcapping"] = s.AttnSoftcap > 0 ? s.AttnSoftcap : null;
+                c["final_logit_softcapping"] = s.FinalSoftcap > 0 ? s.FinalSoftcap : null;
+                if (s.Architecture == "gemma3") c["rope_local_base_freq"] = 10000.0;
+                break;
+        }
+        return c;
+    }
+
+    /// <summary>HF name of a GGUF tensor name without its block prefix, for the non-expert tensors.</summary>
+    private static string? HfName(SyntheticModelSpec s, string name) => name switch
+    {
+        "attn_norm.weight" => "input_layernorm.weight",
+        "attn_q.weight" => "self_attn.q_proj.weight", "attn_k.weight" => "self_attn.k_proj.weight",
+        "attn_v.weight" => "self_attn.v_proj.weight", "attn_output.weight" => "self_attn.o_proj.weight",
+        "attn_q.bias" => "self_attn.q_proj.bias", "attn_k.bias" => "self_attn.k_proj.bias", "attn_v.bias" => "self_attn.v_proj.bias",
+        "attn_q_norm.weight" => "self_attn.q_norm.weight", "attn_k_norm.weight" => "self_attn.k_norm.weight",
+        "attn_qkv.weight" => "self_attn.qkv_proj.weight",
+        "ffn_norm.weight" => s.IsGemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight",
+        "post_attention_norm.weight" => "post_attention_layernorm.weight",
+        "post_ffw_norm.weight" => "post_feedforward_layernorm.weight",
+        "ffn_gate.weight" => "mlp.gate_proj.weight",
+        "ffn_up.weight" => s.Phi3 ? "mlp.gate_up_proj.weight" : "mlp.up_proj.weight",
+        "ffn_down.weight" => "mlp.down_proj.weight",
+        "ffn_gate_inp.weight" => s.Architecture == "llama" ? "block_sparse_moe.gate.weight" : "mlp.gate.weight",
+        "ffn_gate_inp_shexp.weight" => "mlp.shared_expert_gate.weight",
+        "ffn_gate_shexp.weight" => "mlp.shared_expert.gate_proj.weight",
+        "ffn_up_shexp.weight" => "mlp.shared_expert.up_proj.weight",
+        "ffn_down_shexp.weight" => "mlp.shared_expert.down_proj.weight",
+        _ => null,
+    };
+
+    /// <summary>Writes <paramref name="ggufPath"/> (F32) as an HF directory in <paramref name="dir"/>.</summary>
+    public static void Write(string ggufPath, SyntheticModelSpec s, string dir, Dictionary<string, object?>? config = null)
+    {
+        File.WriteAllText(Path.Combine(dir, "config.json"), JsonSerializer.Serialize(config ?? Config(s)));
+        SafeTensorsTestWriter.Write(Path.Combine(dir, "model.safetensors"), Tensors(ggufPath, s));
+    }
+
+    public static List<StTensor> Tensors(string ggufPath, SyntheticModelSpec s)
+    {
+        using var f = GgufFile.Open(ggufPath);
+        var result = new List<StTensor>();
+        bool mixtral = s.Architecture == "llama" && s.IsMoe;
+        int hd = s.EffectiveHeadDim;
+        foreach (var info in f.Tensors)
+        {
+            var t = f.GetTensor(info.Name);
+            if (t.Type != GgmlType.F32) throw new ArgumentException($"{info.Name} is {t.Type}; write the synthetic model in F32");
+            float[] v = MemoryMarshal.Cast<byte, float>(t.Bytes).ToArray();
+            long[] hfShape = info.Shape.Reverse().ToArray();
+            void Add(string name, long[] shape, float[] values) => result.Add(StTensor.F32(name, shape, values));
+            switch (info.Name)
+            {
+                case "token_embd.weight": Add("model.embed_tokens.weight", hfShape, v); continue;
+                case "output.weight": Add("lm_head.weight", hfShape, v); continue;
+                case "output_norm.weight": Add("model.norm.weight", hfShape, s.IsGemma ? MinusOne(v) : v); continue;
+                case "rope_factors_long.weight" or "rope_factors_short.weight": continue; // config.json's rope_scaling
+            }
+            int dot = info.Name.IndexOf('.', 4);
+            string p = $"model.layers.{info.Name[4..dot]}.", rest = info.Name[(dot + 1)..];
+            if (rest is "ffn_gate_exps.weight" or "ffn_up_exps.weight" or "ffn_down_exps.weight")
+            {
+                string w = rest switch
+                {
+                    "ffn_gate_exps.weight" => mixtral ? "w1" : "gate_proj",
+                    "ffn_up_exps.weight" => mixtral ? "w3" : "up_proj",
+                    _ => mixtral ? "w2" : "down_proj",
+                };
+                long each = info.Shape[0] * info.Shape[1];
+                for (int e = 0; e < info.Shape[2]; e++)
+                    Add($"{p}{(mixtral ? "block_sparse_moe" : "mlp")}.experts.{e}.{w}.weight", [info.Shape[1], info.Shape[0]], v[(int)(e * each)..(int)((e + 1) * each)]);
+                continue;
+            }
+            string name = HfName(s, rest) ?? throw new ArgumentException($"no HF name for {info.Name}");
+            if (rest == "ffn_gate_inp_shexp.weight") hfShape = [1, info.Shape[0]];
+            if (s.Architecture == "llama" && rest is "attn_q.weight" or "attn_k.weight") v = Unpermute(v, (int)info.Shape[0], hd);
+            if (s.IsGemma && rest.EndsWith("norm.weight", StringComparison.Ordinal)) v = MinusOne(v);
+            Add(p + name, hfShape, v);
+        }
+        return result;
+    }
+
+    /// <summary>Gemma norms: the GGUF stores w + 1, HF stores w. Exact for the synthetic weights, which lie in [0.5, 2].</summary>
+    private static float[] MinusOne(float[] v)
+    {
+        var r = v.Select(x => x - 1f).ToArray();
+        if (r.Zip(v).Any(p => p.First + 1f != p.Second)) throw new InvalidOperationException("norm weight not exactly invertible");
+        return r;
+    }
+
+    /// <summary>
+    /// Undoes the converter's Q/K permutation, which puts rotate-half partners (i, i + d/2) in adjacent rows
+    /// (2i, 2i + 1): GGUF row 2i + j of a head is HF row j·d/2 + i.
+    /// </summary>
+    private static float[] Unpermute(float[] v, int cols, int headDim)
+    {
+        var r = new float[v.Length];
+        for (int row = 0; row < v.Length / cols; row++)
+        {
+            int head = row / headDim, within = row % headDim;
+            int hfRow = head * headDim + within % 2 * (headDim / 2) + within / 2;
+            Array.Copy(v, row * cols, r, hfRow * cols, cols);
+        }
+        return r;
+    }
+}
