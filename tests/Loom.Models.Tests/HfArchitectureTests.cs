@@ -109,3 +109,74 @@ public class HfArchitectureTests
         }
     }
 }
+
+/// <summary>What the loader copies and what it leaves mapped, for a checkpoint in BF16 as most are published.</summary>
+public class HfArchitectureTransformTests
+{
+    private static StTensor ToBf16(StTensor t)
+    {
+        var f = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.Data);
+        var bits = new ushort[f.Length];
+        Loom.Core.Quantization.FloatFormats.F32ToBF16(f, bits);
+        return new StTensor(t.Name, "BF16", t.Shape, System.Runtime.InteropServices.MemoryMarshal.AsBytes(bits.AsSpan()).ToArray());
+    }
+
+    private static float[] Floats(StTensor t) =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(t.Data).ToArray().Select(Loom.Core.Quantization.FloatFormats.BF16ToF32).ToArray();
+
+    private static float[] Values(WeightTensor t) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(t.Bytes).ToArray();
+
+    private static (List<StTensor> Tensors, ModelWeights Weights, SafeTensorsCheckpoint Checkpoint) LoadBf16(TempDir dir, SyntheticModelSpec spec)
+    {
+        string gguf = dir.File("model.gguf");
+        SyntheticModel.Write(gguf, spec, GgmlType.F32);
+        var tensors = HfCheckpointFromGguf.Tensors(gguf, spec).Select(ToBf16).ToList();
+        File.WriteAllText(dir.File("config.json"), System.Text.Json.JsonSerializer.Serialize(HfCheckpointFromGguf.Config(spec)));
+        SafeTensorsTestWriter.Write(dir.File("model.safetensors"), tensors);
+        var (_, w) = HfModelLoader.Load(dir.Path);
+        return (tensors, w, w.Owners.OfType<SafeTensorsCheckpoint>().Single());
+    }
+
+    [Fact]
+    public void ExpertsAreStackedRoutersWidenedAndTheRestMapped()
+    {
+        using var dir = new TempDir();
+        var (tensors, w, ckpt) = LoadBf16(dir, SyntheticModelSpec.Qwen2MoeTiny);
+        using var _ = w;
+        var byName = tensors.ToDictionary(t => t.Name);
+        var moe = w.Layers[1].Moe!;
+        Assert.Equal((GgmlType.F32, GgmlType.F32), (moe.Router.Type, moe.SharedGateInp!.Type));
+        Assert.Equal(Floats(byName["model.layers.1.mlp.gate.weight"]), Values(moe.Router));
+        Assert.Equal(GgmlType.BF16, moe.DownExps.Type);
+        Assert.Equal([64L, 64, 8], moe.DownExps.Shape);
+        // Expert e's matrix is the e-th slab of the stack, byte for byte.
+        for (int e = 0; e < 8; e++)
+            Assert.True(moe.DownExps.Bytes.Slice(e * 64 * 64 * 2, 64 * 64 * 2).SequenceEqual(byName[$"model.layers.1.mlp.experts.{e}.down_proj.weight"].Data));
+        Assert.Same(ckpt.GetTensor("model.layers.1.mlp.shared_expert.up_proj.weight"), moe.UpShexp);
+        Assert.Same(ckpt.GetTensor("model.layers.0.self_attn.q_proj.weight"), w.Layers[0].Wq);
+        Assert.Same(ckpt.GetTensor("model.layers.0.input_layernorm.weight"), w.Layers[0].AttnNorm);
+    }
+
+    [Fact]
+    public void GemmaNormsGainOneInF32()
+    {
+        using var dir = new TempDir();
+        var (tensors, w, ckpt) = LoadBf16(dir, SyntheticModelSpec.Gemma3Tiny);
+        using var _ = w;
+        var byName = tensors.ToDictionary(t => t.Name);
+        void PlusOne(string name, WeightTensor t)
+        {
+            Assert.Equal(GgmlType.F32, t.Type);
+            Assert.Equal(Floats(byName[name]).Select(x => x + 1f), Values(t));
+        }
+        PlusOne("model.norm.weight", w.OutputNorm);
+        PlusOne("model.layers.2.input_layernorm.weight", w.Layers[2].AttnNorm);
+        PlusOne("model.layers.2.post_attention_layernorm.weight", w.Layers[2].AttnPostNorm!);
+        PlusOne("model.layers.2.pre_feedforward_layernorm.weight", w.Layers[2].FfnNorm);
+        PlusOne("model.layers.2.post_feedforward_layernorm.weight", w.Layers[2].FfnPostNorm!);
+        PlusOne("model.layers.2.self_attn.q_norm.weight", w.Layers[2].QNorm!);
+        PlusOne("model.layers.2.self_attn.k_norm.weight", w.Layers[2].KNorm!);
+        Assert.Same(ckpt.GetTensor("model.embed_tokens.weight"), w.Output);
+        Assert.Same(ckpt.GetTensor("model.layers.2.mlp.down_proj.weight"), w.Layers[2].WDown);
+    }
+}
