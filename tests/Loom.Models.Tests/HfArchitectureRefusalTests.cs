@@ -41,6 +41,15 @@ public class HfArchitectureRefusalTests
         { "gemma3-tiny", "layer_types", Enumerable.Repeat("local", 8).ToArray(), "", "config 'layer_types' entry 'local' is not sliding_attention or full_attention" },
         { "gemma3-tiny", "sliding_window_pattern", 0, "", "config 'sliding_window_pattern' = 0 must be positive" },
         { "gemma3-tiny", "", "", "model.layers.5.self_attn.q_norm.weight", "missing tensor 'model.layers.5.self_attn.q_norm.weight'" },
+        { "phi3-tiny", "rope_scaling", new Dictionary<string, object> { ["type"] = "yarn", ["factor"] = 2.0 }, "", "phi3 rope_scaling type 'yarn' is not supported" },
+        { "phi3-tiny", "rope_scaling", new Dictionary<string, object> { ["type"] = "longrope", ["long_factor"] = new[] { 1.0, 2.0 }, ["short_factor"] = new[] { 1.0, 2.0 } },
+            "", "rope_scaling 'long_factor' has 2 values, rope dim / 2 is 8" },
+        { "phi3-tiny", "rope_scaling", new Dictionary<string, object> { ["type"] = "longrope", ["long_factor"] = new double[8] },
+            "", "rope_scaling 'long_factor' holds a value that is not positive" },
+        { "phi3-tiny", "original_max_position_embeddings", Drop, "", "longrope rope_scaling needs 'original_max_position_embeddings'" },
+        { "phi3-tiny", "sliding_window", -1, "", "config 'sliding_window' = -1 must not be negative" },
+        { "phi3-tiny", "", "", "model.layers.1.self_attn.qkv_proj.weight", "missing tensor 'model.layers.1.self_attn.qkv_proj.weight'" },
+        { "phi3-tiny", "", "", "model.layers.0.mlp.gate_up_proj.weight", "missing tensor 'model.layers.0.mlp.gate_up_proj.weight'" },
     };
 
     [Theory]
@@ -51,7 +60,7 @@ public class HfArchitectureRefusalTests
         var spec = HfArchitectureTests.Spec(shape);
         string gguf = dir.File("model.gguf");
         SyntheticModel.Write(gguf, spec, GgmlType.F32);
-        var config = HfCheckpointFromGguf.Config(spec);
+        var config = HfCheckpointFromGguf.Config(spec, gguf);
         if (key.Length > 0)
         {
             if (value is Drop) config.Remove(key);

@@ -87,6 +87,7 @@ public class HfArchitectureTests
     [InlineData("olmoe-tiny")]
     [InlineData("gemma2-tiny")]
     [InlineData("gemma3-tiny")]
+    [InlineData("phi3-tiny")]
     public void HfCheckpointGivesTheGgufModel(string shape)
     {
         using var dir = new TempDir();

@@ -27,8 +27,11 @@ internal static class HfCheckpointFromGguf
         var a => throw new ArgumentException($"no HF class for {a}"),
     };
 
-    /// <summary>config.json as the checkpoint's authors would have written it for <paramref name="s"/>.</summary>
-    public static Dictionary<string, object?> Config(SyntheticModelSpec s)
+    /// <summary>
+    /// config.json as the checkpoint's authors would have written it for <paramref name="s"/>; phi3's LongRoPE factors
+    /// are read from the GGUF at <paramref name="ggufPath"/>.
+    /// </summary>
+    public static Dictionary<string, object?> Config(SyntheticModelSpec s, string? ggufPath = null)
     {
         int hd = s.EffectiveHeadDim;
         var c = new Dictionary<string, object?>
@@ -71,6 +74,22 @@ internal static class HfCheckpointFromGguf
                 c["final_logit_softcapping"] = s.FinalSoftcap > 0 ? s.FinalSoftcap : null;
                 if (s.Architecture == "gemma3") c["rope_local_base_freq"] = 10000.0;
                 break;
+            case "phi3":
+                c["hidden_act"] = "silu";
+                c["sliding_window"] = s.SlidingWindow > 0 ? s.SlidingWindow : null;
+                if (s.LongRopeOriginalContext is int orig)
+                {
+                    using var f = GgufFile.Open(ggufPath ?? throw new ArgumentException("phi3's rope factors come from the GGUF"));
+                    float[] Factors(string name) => MemoryMarshal.Cast<byte, float>(f.GetTensor(name).Bytes).ToArray();
+                    c["original_max_position_embeddings"] = orig;
+                    c["rope_scaling"] = new Dictionary<string, object>
+                    {
+                        ["type"] = "longrope",
+                        ["long_factor"] = Factors("rope_factors_long.weight").Select(x => (double)x).ToArray(),
+                        ["short_factor"] = Factors("rope_factors_short.weight").Select(x => (double)x).ToArray(),
+                    };
+                }
+                break;
         }
         return c;
     }
@@ -101,7 +120,7 @@ internal static class HfCheckpointFromGguf
     /// <summary>Writes <paramref name="ggufPath"/> (F32) as an HF directory in <paramref name="dir"/>.</summary>
     public static void Write(string ggufPath, SyntheticModelSpec s, string dir, Dictionary<string, object?>? config = null)
     {
-        File.WriteAllText(Path.Combine(dir, "config.json"), JsonSerializer.Serialize(config ?? Config(s)));
+        File.WriteAllText(Path.Combine(dir, "config.json"), JsonSerializer.Serialize(config ?? Config(s, ggufPath)));
         SafeTensorsTestWriter.Write(Path.Combine(dir, "model.safetensors"), Tensors(ggufPath, s));
     }
 

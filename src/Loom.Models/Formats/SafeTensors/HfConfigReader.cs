@@ -30,6 +30,7 @@ internal static class HfConfigReader
         ["OlmoeForCausalLM"] = new("olmoe", 4096, DefaultEps: 1e-5),
         ["Gemma2ForCausalLM"] = new("gemma2", 8192),
         ["Gemma3ForCausalLM"] = new("gemma3", 131072, 1e6),
+        [HfPhi3.Class] = new("phi3", 4096, DefaultEps: 1e-5),
     };
 
     private static readonly Dictionary<string, string> ModelTypes = new(StringComparer.Ordinal)
@@ -37,7 +38,7 @@ internal static class HfConfigReader
         ["llama"] = "LlamaForCausalLM", ["mistral"] = "MistralForCausalLM",
         ["qwen2"] = "Qwen2ForCausalLM", ["qwen3"] = "Qwen3ForCausalLM",
         ["mixtral"] = HfMoeConfig.MixtralClass, ["qwen2_moe"] = "Qwen2MoeForCausalLM", ["qwen3_moe"] = "Qwen3MoeForCausalLM",
-        ["olmoe"] = "OlmoeForCausalLM", ["gemma2"] = "Gemma2ForCausalLM", ["gemma3_text"] = "Gemma3ForCausalLM",
+        ["olmoe"] = "OlmoeForCausalLM", ["gemma2"] = "Gemma2ForCausalLM", ["gemma3_text"] = "Gemma3ForCausalLM", ["phi3"] = HfPhi3.Class,
     };
 
     public static ModelConfig Read(string path)
@@ -109,10 +110,13 @@ internal static class HfConfigReader
         config.Validate(path);
         if (HfMoeConfig.Is(archClass)) config = HfMoeConfig.Apply(j, archClass, config);
         if (gemma) config = HfGemmaConfig.Apply(j, config);
+        bool phi3 = arch.Arch == "phi3";
+        if (phi3) config = HfPhi3.Apply(j, config);
         config.Validate(path);
 
+        // Phi-3's LongRoPE is its own (HfPhi3).
         var scaling = j.Object("rope_scaling") ?? ropeParams;
-        if (scaling is { } s) config = HfConfigRopeScaling.Apply(path, config, s);
+        if (scaling is { } s && !phi3) config = HfConfigRopeScaling.Apply(path, config, s);
         config.Validate(path);
         return config;
     }
