@@ -23,6 +23,12 @@ public class HfArchitectureTests
         "gemma2-tiny" => SyntheticModelSpec.Gemma2Tiny,
         "gemma3-tiny" => SyntheticModelSpec.Gemma3Tiny,
         "phi3-tiny" => SyntheticModelSpec.Phi3Tiny,
+        "deepseek2-tiny" => SyntheticModelSpec.Deepseek2Tiny,
+        // V2-Lite's layout: one query matrix (no q LoRA), two shared experts, YaRN ×4 from 64 positions.
+        "deepseek2-lite-tiny" => SyntheticModelSpec.Deepseek2Tiny with
+        {
+            Mla = SyntheticModelSpec.Deepseek2Tiny.Mla! with { QLoraRank = 0, SharedExperts = 2, YarnFactor = 4, YarnOrigContext = 64, YarnLogMultiplier = 0.125f },
+        },
         _ => throw new ArgumentException(name),
     };
 
@@ -75,7 +81,7 @@ public class HfArchitectureTests
 
     /// <summary>
     /// The converter's transforms are exact in F32 (stacking, Gemma's norm − 1 + 1 for weights in [0.5, 2], Phi-3's row
-    /// views), so the logits are equal bit for bit, except Mixtral's: HF keeps rotate-half Q/K rows where the GGUF has
+    /// views; DeepSeek-V2 needs none but the experts'), so the logits are equal bit for bit, except Mixtral's: HF keeps rotate-half Q/K rows where the GGUF has
     /// them permuted for interleaved RoPE. Each rotated pair gets the same numbers either way, but Q·K sums its
     /// products in another order, which may move the logits by float rounding (on this AVX2 machine they come out
     /// equal; the bound allows for other kernels).
@@ -88,6 +94,8 @@ public class HfArchitectureTests
     [InlineData("gemma2-tiny")]
     [InlineData("gemma3-tiny")]
     [InlineData("phi3-tiny")]
+    [InlineData("deepseek2-tiny")]
+    [InlineData("deepseek2-lite-tiny")]
     public void HfCheckpointGivesTheGgufModel(string shape)
     {
         using var dir = new TempDir();
@@ -95,7 +103,8 @@ public class HfArchitectureTests
         var (gguf, hf) = WriteBoth(dir, spec);
         var (gc, gw) = GgufModelLoader.Load(GgufFile.Open(gguf)); // the weights own the file
         var (hc, hw) = HfModelLoader.Load(hf);
-        bool permuted = gc.RopeStyle == RopeStyle.Interleaved;
+        // Only llama's Q/K rows are permuted by the converter; DeepSeek's checkpoints are already interleaved.
+        bool permuted = spec.Architecture == "llama";
         Assert.Equal(permuted ? RopeStyle.NeoX : gc.RopeStyle, hc.RopeStyle);
         AssertSameConfig(gc, hc with { RopeStyle = gc.RopeStyle });
         Assert.Equal(gw.All().Count(), hw.All().Count());

@@ -24,6 +24,7 @@ internal static class HfCheckpointFromGguf
         "gemma2" => "Gemma2ForCausalLM",
         "gemma3" => "Gemma3ForCausalLM",
         "phi3" => "Phi3ForCausalLM",
+        "deepseek2" => "DeepseekV2ForCausalLM",
         var a => throw new ArgumentException($"no HF class for {a}"),
     };
 
@@ -74,6 +75,24 @@ internal static class HfCheckpointFromGguf
                 c["final_logit_softcapping"] = s.FinalSoftcap > 0 ? s.FinalSoftcap : null;
                 if (s.Architecture == "gemma3") c["rope_local_base_freq"] = 10000.0;
                 break;
+            case "deepseek2":
+            {
+                var m = s.Mla!;
+                c.Remove("head_dim");
+                c["q_lora_rank"] = m.QLoraRank > 0 ? m.QLoraRank : null;
+                c["kv_lora_rank"] = m.KvLoraRank; c["qk_nope_head_dim"] = m.QkNopeDim; c["qk_rope_head_dim"] = m.QkRopeDim; c["v_head_dim"] = m.VHeadDim;
+                c["n_routed_experts"] = s.ExpertCount; c["n_shared_experts"] = m.SharedExperts; c["num_experts_per_tok"] = s.ExpertUsedCount;
+                c["moe_intermediate_size"] = s.EffectiveExpertFfnDim; c["first_k_dense_replace"] = m.LeadingDenseLayers; c["moe_layer_freq"] = 1;
+                c["norm_topk_prob"] = m.WeightsNorm; c["routed_scaling_factor"] = (double)m.WeightsScale;
+                c["scoring_func"] = m.GatingFunc == 2 ? "sigmoid" : "softmax"; c["topk_method"] = "greedy"; c["n_group"] = null; c["topk_group"] = null;
+                if (m.YarnFactor > 0)
+                    c["rope_scaling"] = new Dictionary<string, object>
+                    {
+                        ["type"] = "yarn", ["factor"] = (double)m.YarnFactor, ["original_max_position_embeddings"] = m.YarnOrigContext,
+                        ["mscale"] = m.YarnLogMultiplier * 10.0, ["mscale_all_dim"] = m.YarnLogMultiplier * 10.0, ["beta_fast"] = 32, ["beta_slow"] = 1,
+                    };
+                break;
+            }
             case "phi3":
                 c["hidden_act"] = "silu";
                 c["sliding_window"] = s.SlidingWindow > 0 ? s.SlidingWindow : null;
@@ -114,6 +133,9 @@ internal static class HfCheckpointFromGguf
         "ffn_gate_shexp.weight" => "mlp.shared_expert.gate_proj.weight",
         "ffn_up_shexp.weight" => "mlp.shared_expert.up_proj.weight",
         "ffn_down_shexp.weight" => "mlp.shared_expert.down_proj.weight",
+        "attn_q_a.weight" => "self_attn.q_a_proj.weight", "attn_q_a_norm.weight" => "self_attn.q_a_layernorm.weight",
+        "attn_q_b.weight" => "self_attn.q_b_proj.weight", "attn_kv_a_mqa.weight" => "self_attn.kv_a_proj_with_mqa.weight",
+        "attn_kv_a_norm.weight" => "self_attn.kv_a_layernorm.weight", "attn_kv_b.weight" => "self_attn.kv_b_proj.weight",
         _ => null,
     };
 
@@ -161,6 +183,7 @@ internal static class HfCheckpointFromGguf
             }
             string name = HfName(s, rest) ?? throw new ArgumentException($"no HF name for {info.Name}");
             if (rest == "ffn_gate_inp_shexp.weight") hfShape = [1, info.Shape[0]];
+            if (s.Mla is not null) name = name.Replace("shared_expert.", "shared_experts."); // DeepSeek's are plural and ungated
             if (s.Architecture == "llama" && rest is "attn_q.weight" or "attn_k.weight") v = Unpermute(v, (int)info.Shape[0], hd);
             if (s.IsGemma && rest.EndsWith("norm.weight", StringComparison.Ordinal)) v = MinusOne(v);
             Add(p + name, hfShape, v);

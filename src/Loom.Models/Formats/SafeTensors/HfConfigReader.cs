@@ -31,6 +31,7 @@ internal static class HfConfigReader
         ["Gemma2ForCausalLM"] = new("gemma2", 8192),
         ["Gemma3ForCausalLM"] = new("gemma3", 131072, 1e6),
         [HfPhi3.Class] = new("phi3", 4096, DefaultEps: 1e-5),
+        [HfDeepseek2.Class] = new("deepseek2", 2048),
     };
 
     private static readonly Dictionary<string, string> ModelTypes = new(StringComparer.Ordinal)
@@ -39,6 +40,7 @@ internal static class HfConfigReader
         ["qwen2"] = "Qwen2ForCausalLM", ["qwen3"] = "Qwen3ForCausalLM",
         ["mixtral"] = HfMoeConfig.MixtralClass, ["qwen2_moe"] = "Qwen2MoeForCausalLM", ["qwen3_moe"] = "Qwen3MoeForCausalLM",
         ["olmoe"] = "OlmoeForCausalLM", ["gemma2"] = "Gemma2ForCausalLM", ["gemma3_text"] = "Gemma3ForCausalLM", ["phi3"] = HfPhi3.Class,
+        ["deepseek_v2"] = HfDeepseek2.Class,
     };
 
     public static ModelConfig Read(string path)
@@ -112,11 +114,13 @@ internal static class HfConfigReader
         if (gemma) config = HfGemmaConfig.Apply(j, config);
         bool phi3 = arch.Arch == "phi3";
         if (phi3) config = HfPhi3.Apply(j, config);
+        bool deepseek = arch.Arch == "deepseek2";
+        if (deepseek) config = HfDeepseek2.Apply(j, config);
         config.Validate(path);
 
-        // Phi-3's LongRoPE is its own (HfPhi3).
+        // Phi-3's LongRoPE and DeepSeek's YaRN are their own (HfPhi3, HfDeepseek2).
         var scaling = j.Object("rope_scaling") ?? ropeParams;
-        if (scaling is { } s && !phi3) config = HfConfigRopeScaling.Apply(path, config, s);
+        if (scaling is { } s && !phi3 && !deepseek) config = HfConfigRopeScaling.Apply(path, config, s);
         config.Validate(path);
         return config;
     }

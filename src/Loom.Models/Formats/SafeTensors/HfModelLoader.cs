@@ -5,7 +5,7 @@ namespace Loom.Models.Formats.SafeTensors;
 
 /// <summary>
 /// Loads a Hugging Face checkpoint directory (<c>config.json</c> plus safetensors) of Llama, Mistral, Qwen2, Qwen3,
-/// the mixtures of experts (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE), Gemma 2/3 and Phi-3, checking every tensor's shape against
+/// the mixtures of experts (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE), Gemma 2/3, Phi-3 and DeepSeek-V2, checking every tensor's shape against
 /// the config. Tensors are views into the mapped files except where llama.cpp's converter transforms them
 /// (<see cref="HfTensors"/>): the result equals what loading the converted GGUF gives, but for the RoPE layout.
 /// </summary>
@@ -52,7 +52,9 @@ public static class HfModelLoader
         var output = tied ? embedding : t.Get(Head, c.Dim, c.VocabSize);
 
         var layers = new LayerWeights[c.NumLayers];
-        for (int i = 0; i < c.NumLayers; i++) layers[i] = c.Architecture == "phi3" ? HfPhi3.Layer(c, t, i) : Layer(c, t, i, Norm);
+        for (int i = 0; i < c.NumLayers; i++) layers[i] = c.Architecture == "phi3" ? HfPhi3.Layer(c, t, i)
+            : c.Mla is not null ? HfDeepseek2.Layer(c, t, i)
+            : Layer(c, t, i, Norm);
         var weights = new ModelWeights
         {
             TokenEmbedding = embedding,
