@@ -58,10 +58,10 @@ public class HfArchitectureTests
     }
 
     /// <summary>Writes the synthetic model as F32 GGUF and as the HF directory it came from.</summary>
-    internal static (string Gguf, string HfDir) WriteBoth(TempDir dir, SyntheticModelSpec spec)
+    internal static (string Gguf, string HfDir) WriteBoth(TempDir dir, SyntheticModelSpec spec, GgmlType type = GgmlType.F32)
     {
         string gguf = dir.File("model.gguf"), hf = Directory.CreateDirectory(dir.File("hf")).FullName;
-        SyntheticModel.Write(gguf, spec, GgmlType.F32);
+        SyntheticModel.Write(gguf, spec, type);
         HfCheckpointFromGguf.Write(gguf, spec, hf);
         return (gguf, hf);
     }
@@ -96,11 +96,25 @@ public class HfArchitectureTests
     [InlineData("phi3-tiny")]
     [InlineData("deepseek2-tiny")]
     [InlineData("deepseek2-lite-tiny")]
-    public void HfCheckpointGivesTheGgufModel(string shape)
+    public void HfCheckpointGivesTheGgufModel(string shape) => SameModel(shape, GgmlType.F32);
+
+    /// <summary>
+    /// A BF16 checkpoint (matrices BF16, norms and routers F32, as converted): the stacked experts and every other
+    /// matrix stay BF16 and give the GGUF's logits bit for bit.
+    /// </summary>
+    [Theory]
+    [InlineData("mixtral-tiny")]
+    [InlineData("qwen2moe-tiny")]
+    [InlineData("gemma3-tiny")]
+    [InlineData("phi3-tiny")]
+    [InlineData("deepseek2-tiny")]
+    public void Bf16CheckpointGivesTheGgufModel(string shape) => SameModel(shape, GgmlType.BF16);
+
+    private static void SameModel(string shape, GgmlType type)
     {
         using var dir = new TempDir();
         var spec = Spec(shape);
-        var (gguf, hf) = WriteBoth(dir, spec);
+        var (gguf, hf) = WriteBoth(dir, spec, type);
         var (gc, gw) = GgufModelLoader.Load(GgufFile.Open(gguf)); // the weights own the file
         var (hc, hw) = HfModelLoader.Load(hf);
         // Only llama's Q/K rows are permuted by the converter; DeepSeek's checkpoints are already interleaved.

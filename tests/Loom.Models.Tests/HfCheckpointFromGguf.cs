@@ -7,7 +7,7 @@ using Loom.Models.Synthetic;
 namespace Loom.Models.Tests;
 
 /// <summary>
-/// Writes an F32 synthetic GGUF model out as the Hugging Face checkpoint llama.cpp's converter would have made it from:
+/// Writes a synthetic GGUF model (F32, F16 or BF16) out as the Hugging Face checkpoint llama.cpp's converter would have made it from:
 /// the converter's transforms undone (llama Q/K rows back to rotate-half order, stacked experts split per expert,
 /// Gemma's norms minus 1, Phi-3's fused tensors kept fused) under transformers' names, with a config.json in
 /// transformers' keys. Loading the directory must then give the GGUF's model.
@@ -139,13 +139,17 @@ internal static class HfCheckpointFromGguf
         _ => null,
     };
 
-    /// <summary>Writes <paramref name="ggufPath"/> (F32) as an HF directory in <paramref name="dir"/>.</summary>
+    /// <summary>Writes <paramref name="ggufPath"/> (F32, F16 or BF16) as an HF directory in <paramref name="dir"/>.</summary>
     public static void Write(string ggufPath, SyntheticModelSpec s, string dir, Dictionary<string, object?>? config = null)
     {
         File.WriteAllText(Path.Combine(dir, "config.json"), JsonSerializer.Serialize(config ?? Config(s, ggufPath)));
         SafeTensorsTestWriter.Write(Path.Combine(dir, "model.safetensors"), Tensors(ggufPath, s));
     }
 
+    /// <summary>
+    /// The HF tensors of the GGUF at <paramref name="ggufPath"/>, each in its GGUF type (F32, F16 or BF16), as a
+    /// converted checkpoint keeps matrices in the checkpoint's dtype and norms and routers in F32.
+    /// </summary>
     public static List<StTensor> Tensors(string ggufPath, SyntheticModelSpec s)
     {
         using var f = GgufFile.Open(ggufPath);
@@ -155,10 +159,14 @@ internal static class HfCheckpointFromGguf
         foreach (var info in f.Tensors)
         {
             var t = f.GetTensor(info.Name);
-            if (t.Type != GgmlType.F32) throw new ArgumentException($"{info.Name} is {t.Type}; write the synthetic model in F32");
-            float[] v = MemoryMarshal.Cast<byte, float>(t.Bytes).ToArray();
+            string dtype = t.Type switch
+            {
+                GgmlType.F32 => "F32", GgmlType.F16 => "F16", GgmlType.BF16 => "BF16",
+                _ => throw new ArgumentException($"{info.Name} is {t.Type}; write the synthetic model in F32, F16 or BF16"),
+            };
+            byte[] v = t.Bytes.ToArray();
             long[] hfShape = info.Shape.Reverse().ToArray();
-            void Add(string name, long[] shape, float[] values) => result.Add(StTensor.F32(name, shape, values));
+            void Add(string name, long[] shape, byte[] bytes) => result.Add(new StTensor(name, dtype, shape, bytes));
             switch (info.Name)
             {
                 case "token_embd.weight": Add("model.embed_tokens.weight", hfShape, v); continue;
@@ -176,15 +184,15 @@ internal static class HfCheckpointFromGguf
                     "ffn_up_exps.weight" => mixtral ? "w3" : "up_proj",
                     _ => mixtral ? "w2" : "down_proj",
                 };
-                long each = info.Shape[0] * info.Shape[1];
+                int each = v.Length / (int)info.Shape[2];
                 for (int e = 0; e < info.Shape[2]; e++)
-                    Add($"{p}{(mixtral ? "block_sparse_moe" : "mlp")}.experts.{e}.{w}.weight", [info.Shape[1], info.Shape[0]], v[(int)(e * each)..(int)((e + 1) * each)]);
+                    Add($"{p}{(mixtral ? "block_sparse_moe" : "mlp")}.experts.{e}.{w}.weight", [info.Shape[1], info.Shape[0]], v[(e * each)..((e + 1) * each)]);
                 continue;
             }
             string name = HfName(s, rest) ?? throw new ArgumentException($"no HF name for {info.Name}");
             if (rest == "ffn_gate_inp_shexp.weight") hfShape = [1, info.Shape[0]];
             if (s.Mla is not null) name = name.Replace("shared_expert.", "shared_experts."); // DeepSeek's are plural and ungated
-            if (s.Architecture == "llama" && rest is "attn_q.weight" or "attn_k.weight") v = Unpermute(v, (int)info.Shape[0], hd);
+            if (s.Architecture == "llama" && rest is "attn_q.weight" or "attn_k.weight") v = Unpermute(v, (int)t.RowBytes, hd);
             if (s.IsGemma && rest.EndsWith("norm.weight", StringComparison.Ordinal)) v = MinusOne(v);
             Add(p + name, hfShape, v);
         }
@@ -192,25 +200,27 @@ internal static class HfCheckpointFromGguf
     }
 
     /// <summary>Gemma norms: the GGUF stores w + 1, HF stores w. Exact for the synthetic weights, which lie in [0.5, 2].</summary>
-    private static float[] MinusOne(float[] v)
+    private static byte[] MinusOne(byte[] bytes)
     {
-        var r = v.Select(x => x - 1f).ToArray();
-        if (r.Zip(v).Any(p => p.First + 1f != p.Second)) throw new InvalidOperationException("norm weight not exactly invertible");
-        return r;
+        var v = MemoryMarshal.Cast<byte, float>(bytes); // norms are F32 in every GGUF the synthetic writer makes
+        var r = new float[v.Length];
+        for (int i = 0; i < v.Length; i++)
+            if ((r[i] = v[i] - 1f) + 1f != v[i]) throw new InvalidOperationException("norm weight not exactly invertible");
+        return MemoryMarshal.AsBytes(r.AsSpan()).ToArray();
     }
 
     /// <summary>
     /// Undoes the converter's Q/K permutation, which puts rotate-half partners (i, i + d/2) in adjacent rows
     /// (2i, 2i + 1): GGUF row 2i + j of a head is HF row j·d/2 + i.
     /// </summary>
-    private static float[] Unpermute(float[] v, int cols, int headDim)
+    private static byte[] Unpermute(byte[] v, int rowBytes, int headDim)
     {
-        var r = new float[v.Length];
-        for (int row = 0; row < v.Length / cols; row++)
+        var r = new byte[v.Length];
+        for (int row = 0; row < v.Length / rowBytes; row++)
         {
             int head = row / headDim, within = row % headDim;
             int hfRow = head * headDim + within % 2 * (headDim / 2) + within / 2;
-            Array.Copy(v, row * cols, r, hfRow * cols, cols);
+            Array.Copy(v, row * rowBytes, r, hfRow * rowBytes, rowBytes);
         }
         return r;
     }
