@@ -204,3 +204,70 @@ public class HfArchitectureTransformTests
         Assert.Same(ckpt.GetTensor("model.layers.2.mlp.down_proj.weight"), w.Layers[2].WDown);
     }
 }
+
+/// <summary>transformers v5 configs, which move RoPE's keys into <c>rope_parameters</c>, read as the v4 forms do.</summary>
+public class HfArchitectureRopeParametersTests
+{
+    private static ModelConfig Read(TempDir dir, string name, Dictionary<string, object?> config)
+    {
+        string path = dir.File(name);
+        File.WriteAllText(path, System.Text.Json.JsonSerializer.Serialize(config));
+        return HfModelLoader.ReadConfig(path);
+    }
+
+    [Fact]
+    public void Gemma3KeepsOneSetPerLayerType()
+    {
+        using var dir = new TempDir();
+        var spec = SyntheticModelSpec.Gemma3Tiny;
+        var v4 = HfCheckpointFromGguf.Config(spec);
+        v4["rope_scaling"] = new Dictionary<string, object> { ["rope_type"] = "linear", ["factor"] = 8.0 };
+        var v5 = HfCheckpointFromGguf.Config(spec);
+        v5.Remove("rope_theta");
+        v5.Remove("rope_local_base_freq");
+        v5["rope_parameters"] = new Dictionary<string, object>
+        {
+            ["full_attention"] = new Dictionary<string, object> { ["rope_type"] = "linear", ["factor"] = 8.0, ["rope_theta"] = 1000000.0 },
+            ["sliding_attention"] = new Dictionary<string, object> { ["rope_type"] = "default", ["rope_theta"] = 10000.0 },
+        };
+        var a = Read(dir, "v4.json", v4);
+        var b = Read(dir, "v5.json", v5);
+        Assert.Equal((1000000f, 10000f, 0.125f), (b.RopeTheta, b.SlidingRopeTheta, b.RopeFreqScale));
+        Assert.Equal(a with { SlidingLayers = null }, b with { SlidingLayers = null });
+        Assert.Equal(a.SlidingLayers!, b.SlidingLayers!);
+
+        ((Dictionary<string, object>)((Dictionary<string, object>)v5["rope_parameters"]!)["sliding_attention"])["rope_type"] = "linear";
+        var e = Assert.Throws<ModelFormatException>(() => Read(dir, "bad.json", v5));
+        Assert.Contains("rope_parameters.sliding_attention rope_type 'linear' is not supported", e.Message);
+    }
+
+    [Fact]
+    public void Phi3LongRopeFromRopeParameters()
+    {
+        using var dir = new TempDir();
+        var spec = SyntheticModelSpec.Phi3Tiny;
+        string gguf = dir.File("m.gguf");
+        SyntheticModel.Write(gguf, spec, GgmlType.F32);
+        var v4 = HfCheckpointFromGguf.Config(spec, gguf);
+        var v5 = HfCheckpointFromGguf.Config(spec, gguf);
+        var scaling = (Dictionary<string, object>)v5["rope_scaling"]!;
+        v5.Remove("rope_scaling");
+        scaling.Remove("type");
+        scaling["rope_type"] = "longrope";
+        scaling["rope_theta"] = v5["rope_theta"]!;
+        v5.Remove("rope_theta");
+        v5["rope_parameters"] = scaling;
+        var a = Read(dir, "v4.json", v4);
+        var b = Read(dir, "v5.json", v5);
+        Assert.NotNull(b.LongRope);
+        Assert.Equal(a.LongRope!.Long, b.LongRope!.Long);
+        Assert.Equal(a.LongRope.Short, b.LongRope.Short);
+        Assert.Equal((a.LongRope.OriginalContext, a.RopeAttnFactor, a.RopeTheta), (b.LongRope.OriginalContext, b.RopeAttnFactor, b.RopeTheta));
+
+        // A rope_scaling that names no type is refused, as the converter refuses it, rather than run unscaled.
+        scaling.Remove("rope_type");
+        v4["rope_scaling"] = scaling;
+        var e = Assert.Throws<ModelFormatException>(() => Read(dir, "bad.json", v4));
+        Assert.Contains("phi3 rope_scaling type '' is not supported", e.Message);
+    }
+}

@@ -5,9 +5,9 @@ using Loom.Models.Architectures;
 namespace Loom.Models.Formats.SafeTensors;
 
 /// <summary>
-/// Turns a Hugging Face <c>config.json</c> of a Llama-family model (dense, mixture of experts, Gemma 2/3) into a
-/// <see cref="ModelConfig"/> equal to the one llama.cpp's converter would write, with each architecture's transformers
-/// defaults for keys the file leaves out.
+/// Turns a Hugging Face <c>config.json</c> of a Llama-family model (dense, mixture of experts, Gemma 2/3, Phi-3,
+/// DeepSeek-V2) into a <see cref="ModelConfig"/> equal to the one llama.cpp's converter would write (but for the RoPE
+/// layout of llama's Q/K), with each architecture's transformers defaults for keys the file leaves out.
 /// </summary>
 internal static class HfConfigReader
 {
@@ -84,9 +84,12 @@ internal static class HfConfigReader
         double partial = j.Double("partial_rotary_factor") ?? 1.0;
         if (!(partial > 0 && partial <= 1)) throw new ModelFormatException(path, $"partial_rotary_factor {partial}");
 
-        // transformers v5 moves rope_theta and the scaling into rope_parameters.
+        // transformers v5 moves rope_theta and the scaling into rope_parameters (Gemma 3: one set per layer type,
+        // the global layers' under full_attention).
         var ropeParams = j.Object("rope_parameters");
-        double theta = j.Double("rope_theta") ?? ropeParams?.Double("rope_theta") ?? arch.DefaultTheta;
+        var globalParams = ropeParams?.Object("full_attention") ?? ropeParams;
+        double theta = j.Double("rope_theta") ?? globalParams?.Double("rope_theta") ?? arch.DefaultTheta;
+        var scaling = j.Object("rope_scaling") ?? globalParams;
 
         var config = new ModelConfig
         {
@@ -111,15 +114,13 @@ internal static class HfConfigReader
         };
         config.Validate(path);
         if (HfMoeConfig.Is(archClass)) config = HfMoeConfig.Apply(j, archClass, config);
-        if (gemma) config = HfGemmaConfig.Apply(j, config);
-        bool phi3 = arch.Arch == "phi3";
-        if (phi3) config = HfPhi3.Apply(j, config);
-        bool deepseek = arch.Arch == "deepseek2";
-        if (deepseek) config = HfDeepseek2.Apply(j, config);
+        if (gemma) config = HfGemmaConfig.Apply(j, config, ropeParams?.Object("sliding_attention"));
+        // Phi-3's LongRoPE and DeepSeek's YaRN are their own.
+        bool phi3 = arch.Arch == "phi3", deepseek = arch.Arch == "deepseek2";
+        if (phi3) config = HfPhi3.Apply(j, config, scaling);
+        if (deepseek) config = HfDeepseek2.Apply(j, config, scaling);
         config.Validate(path);
 
-        // Phi-3's LongRoPE and DeepSeek's YaRN are their own (HfPhi3, HfDeepseek2).
-        var scaling = j.Object("rope_scaling") ?? ropeParams;
         if (scaling is { } s && !phi3 && !deepseek) config = HfConfigRopeScaling.Apply(path, config, s);
         config.Validate(path);
         return config;

@@ -14,7 +14,8 @@ internal static class HfDeepseek2
 {
     public const string Class = "DeepseekV2ForCausalLM";
 
-    public static ModelConfig Apply(HfConfigJson j, ModelConfig c)
+    /// <summary><paramref name="scaling"/>: <c>rope_scaling</c> (or transformers v5's <c>rope_parameters</c>), if any.</summary>
+    public static ModelConfig Apply(HfConfigJson j, ModelConfig c, HfConfigJson? scaling)
     {
         string path = j.Path;
         int Positive(string key, long max)
@@ -51,9 +52,9 @@ internal static class HfDeepseek2
             VHeadDim = Positive("v_head_dim", ModelLimits.MaxHeadDim),
         };
         float freqScale = 1f;
-        if (j.Object("rope_scaling") is { } s)
+        if (scaling is { } s && (s.String("type") ?? s.String("rope_type")) != "default")
         {
-            string type = (s.String("type") ?? s.String("rope_type") ?? "default").ToLowerInvariant();
+            string type = (s.String("type") ?? s.String("rope_type") ?? "").ToLowerInvariant();
             if (type != "yarn") throw new ModelFormatException(path, $"deepseek2 rope_scaling type '{type}' is not supported (only yarn)");
             double factor = s.Double("factor") ?? throw new ModelFormatException(path, "yarn rope_scaling without a factor");
             if (!(factor > 0)) throw new ModelFormatException(path, $"rope_scaling 'factor' = {factor} must be positive");

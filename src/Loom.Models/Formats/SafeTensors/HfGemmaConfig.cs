@@ -12,7 +12,8 @@ internal static class HfGemmaConfig
 {
     public static bool Is(string arch) => arch is "gemma2" or "gemma3";
 
-    public static ModelConfig Apply(HfConfigJson j, ModelConfig c)
+    /// <summary><paramref name="slidingParams"/>: transformers v5's rope_parameters of the sliding layers, if any.</summary>
+    public static ModelConfig Apply(HfConfigJson j, ModelConfig c, HfConfigJson? slidingParams)
     {
         string path = j.Path;
         bool g2 = c.Architecture == "gemma2";
@@ -28,7 +29,9 @@ internal static class HfGemmaConfig
         }
         double scalar = j.Double("query_pre_attn_scalar") ?? 256;
         if (!(scalar > 0)) throw new ModelFormatException(path, $"config 'query_pre_attn_scalar' = {scalar} must be positive");
-        double localTheta = g2 ? 0 : j.Double("rope_local_base_freq") ?? 10000.0;
+        double localTheta = g2 ? 0 : j.Double("rope_local_base_freq") ?? slidingParams?.Double("rope_theta") ?? 10000.0;
+        if (!g2 && slidingParams is { } sp && (sp.String("rope_type") ?? "default") != "default")
+            throw new ModelFormatException(path, $"rope_parameters.sliding_attention rope_type '{sp.String("rope_type")}' is not supported (the sliding layers' RoPE is unscaled)");
         if (!g2 && !(localTheta > 0)) throw new ModelFormatException(path, $"config 'rope_local_base_freq' = {localTheta} must be positive");
         return c with
         {

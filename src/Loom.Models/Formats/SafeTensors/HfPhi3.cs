@@ -13,12 +13,13 @@ internal static class HfPhi3
 {
     public const string Class = "Phi3ForCausalLM";
 
-    public static ModelConfig Apply(HfConfigJson j, ModelConfig c)
+    /// <summary><paramref name="scaling"/>: <c>rope_scaling</c> (or transformers v5's <c>rope_parameters</c>), if any.</summary>
+    public static ModelConfig Apply(HfConfigJson j, ModelConfig c, HfConfigJson? scaling)
     {
         string path = j.Path;
         LongRope? longRope = null;
         double attnFactor = 1.0;
-        if (j.Object("rope_scaling") is { } s)
+        if (scaling is { } s && (s.String("type") ?? s.String("rope_type")) != "default")
         {
             string type = (s.String("type") ?? s.String("rope_type") ?? "").ToLowerInvariant();
             if (type is not ("longrope" or "su"))
