@@ -5,9 +5,10 @@ namespace Loom.Models.Formats.SafeTensors;
 
 /// <summary>
 /// Loads a Hugging Face checkpoint directory (<c>config.json</c> plus safetensors) of Llama, Mistral, Qwen2, Qwen3,
-/// the mixtures of experts (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE), Gemma 2/3, Phi-3 and DeepSeek-V2, checking every tensor's shape against
-/// the config. Tensors are views into the mapped files except where llama.cpp's converter transforms them
-/// (<see cref="HfTensors"/>): the result equals what loading the converted GGUF gives, but for the RoPE layout.
+/// the mixtures of experts (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE), Gemma 2/3, Phi-3 and DeepSeek-V2, checking every
+/// tensor's shape against the config. Tensors are views into the mapped files except where llama.cpp's converter
+/// transforms them (<see cref="HfTensors"/>): the result equals what loading the converted GGUF gives, but for the
+/// RoPE layout of llama's Q/K rows (rotate-half here, permuted there).
 /// </summary>
 public static class HfModelLoader
 {
