@@ -15,6 +15,9 @@ internal readonly struct HfConfigJson(string path, JsonElement obj)
 
     public bool HasValue(string key) => Get(key) is not null;
 
+    /// <summary>The key is present with a JSON <c>null</c>, which some configs use to switch a feature off.</summary>
+    public bool IsNull(string key) => obj.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Null;
+
     public string? String(string key) => Get(key) is { } v
         ? v.ValueKind == JsonValueKind.String ? v.GetString() : throw Bad(key, "a string")
         : null;
@@ -53,6 +56,30 @@ internal readonly struct HfConfigJson(string path, JsonElement obj)
         foreach (var e in v.EnumerateArray())
             return e.ValueKind == JsonValueKind.String ? e.GetString() : throw Bad(key, "an array of strings");
         return null;
+    }
+
+    /// <summary>An array of numbers (e.g. LongRoPE's factors), or null when absent.</summary>
+    public double[]? Doubles(string key)
+    {
+        if (Get(key) is not { } v) return null;
+        if (v.ValueKind != JsonValueKind.Array) throw Bad(key, "an array of numbers");
+        var result = new double[v.GetArrayLength()];
+        int i = 0;
+        foreach (var e in v.EnumerateArray())
+            result[i++] = e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double d) && double.IsFinite(d) ? d : throw Bad(key, "an array of numbers");
+        return result;
+    }
+
+    /// <summary>An array of strings (e.g. Gemma's <c>layer_types</c>), or null when absent.</summary>
+    public string[]? Strings(string key)
+    {
+        if (Get(key) is not { } v) return null;
+        if (v.ValueKind != JsonValueKind.Array) throw Bad(key, "an array of strings");
+        var result = new string[v.GetArrayLength()];
+        int i = 0;
+        foreach (var e in v.EnumerateArray())
+            result[i++] = e.ValueKind == JsonValueKind.String ? e.GetString()! : throw Bad(key, "an array of strings");
+        return result;
     }
 
     private ModelFormatException Bad(string key, string what) => new(path, $"config '{key}' is not {what}");
