@@ -23,7 +23,8 @@ namespace Loom.Models.Synthetic;
 /// every query still meets its own keys; the padded heads' output columns are zero.</item>
 /// </list>
 /// The vocabulary, tokenizer and context length stay the small model's: the output matrix has the small vocabulary's
-/// rows, not the shape's.
+/// rows, not the shape's. Self-drafting from the first N layers means nothing on such a file: once N covers the
+/// small model's layers, the draft is the target itself.
 /// </remarks>
 public static class EmbeddedModel
 {
