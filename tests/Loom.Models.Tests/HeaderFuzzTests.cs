@@ -104,28 +104,7 @@ public class HeaderFuzzTests(ITestOutputHelper output)
         using var dir = new TempDir(inMemory: true);
         var model = HfModelTestFiles.Llama();
         model.Write(dir.Path);
-        byte[] config = File.ReadAllBytes(dir.File("config.json")), weights = File.ReadAllBytes(dir.File("model.safetensors"));
-
-        var c = Run("hf model", FuzzBudget.Box(4), FuzzBudget.Cap(20_000), (rng, i) =>
-        {
-            string what;
-            if (i % 2 == 0)
-            {
-                File.WriteAllBytes(dir.File("model.safetensors"), weights);
-                var (json, w) = MutateJson(Encoding.UTF8.GetString(config), rng);
-                File.WriteAllText(dir.File("config.json"), json);
-                what = "config.json: " + w;
-            }
-            else
-            {
-                File.WriteAllBytes(dir.File("config.json"), config);
-                var (bytes, w) = MutateSafeTensors(weights, rng);
-                File.WriteAllBytes(dir.File("model.safetensors"), bytes);
-                what = "model.safetensors: " + w;
-            }
-            return (() => { var (_, loaded) = HfModelLoader.Load(dir.Path); loaded.Dispose(); }, what);
-        });
-        Assert.True(c.Refused > c.Executed / 10 && c.Loaded > 0, $"{c}: the campaign must reach both outcomes");
+        MutateHuggingFaceDirectory(dir, "hf model", FuzzBudget.Box(4), FuzzBudget.Cap(20_000));
     }
 
     /// <summary>
@@ -144,9 +123,17 @@ public class HeaderFuzzTests(ITestOutputHelper output)
         string gguf = dir.File("m.gguf");
         Synthetic.SyntheticModel.Write(gguf, spec, Loom.Core.Tensors.GgmlType.BF16);
         HfCheckpointFromGguf.Write(gguf, spec, dir.Path);
-        byte[] config = File.ReadAllBytes(dir.File("config.json")), weights = File.ReadAllBytes(dir.File("model.safetensors"));
+        MutateHuggingFaceDirectory(dir, "hf " + shape, FuzzBudget.Box(2), FuzzBudget.Cap(5_000));
+    }
 
-        var c = Run("hf " + shape, FuzzBudget.Box(2), FuzzBudget.Cap(5_000), (rng, i) =>
+    /// <summary>
+    /// A campaign over the HF directory in <paramref name="dir"/>: every other mutant edits config.json, the rest the
+    /// safetensors file; each loads or is refused, and both outcomes must be reached.
+    /// </summary>
+    private void MutateHuggingFaceDirectory(TempDir dir, string name, TimeSpan box, int cap)
+    {
+        byte[] config = File.ReadAllBytes(dir.File("config.json")), weights = File.ReadAllBytes(dir.File("model.safetensors"));
+        var c = Run(name, box, cap, (rng, i) =>
         {
             string what;
             if (i % 2 == 0)
