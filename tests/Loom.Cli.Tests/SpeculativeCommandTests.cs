@@ -42,7 +42,8 @@ public class SpeculativeCommandTests
         }
         string plain = Ids(args, null);
         Assert.Equal(plain, Ids([.. args, "--speculative", "layers:3", "--speculative-draft-sampling", "greedy"], "greedy"));
-        string[] sampled = [.. args, "--speculative", "layers:3", "--speculative-no-backoff"];
+        Assert.Equal(plain, Ids([.. args, "--speculative", "layers:3"], "greedy")); // the default keeps the seed's tokens
+        string[] sampled = [.. args, "--speculative", "layers:3", "--speculative-draft-sampling", "sample", "--speculative-no-backoff"];
         Assert.Equal(Ids(sampled, "sample"), Ids(sampled, "sample"));
 
         var (bad, _, err) = CliRunner.Run([.. args, "--speculative", "layers:3", "--speculative-draft-sampling", "maybe"]);

@@ -66,9 +66,9 @@ internal sealed class EngineCliOptions
     {
         var o = new Option<string?>("--speculative-draft-sampling")
         {
-            Description = "How layers:N and --draft-model draft for requests that sample: sample (default; drawn from the draft's processed distribution and "
-                + "verified by the speculative-sampling rule: accepted more often, the output follows the model's distribution but is not the plain run's) "
-                + "or greedy (its argmax: a seeded request gets the plain run's tokens)",
+            Description = "How layers:N and --draft-model draft for requests that sample: greedy (default; its argmax: a seeded request gets the plain run's tokens) "
+                + "or sample (drawn from the draft's processed distribution and verified by the speculative-sampling rule: accepted more often, "
+                + "the output follows the model's distribution but is not the plain run's, and a seed reproduces it only with --speculative-no-backoff)",
         };
         o.AcceptOnlyFromAmong("sample", "greedy");
         return o;

@@ -23,8 +23,12 @@ public sealed record SpeculativeOptions
     public int DraftLayers { get; init; }
     /// <summary>The draft model (<see cref="SpeculativeMethod.DraftModel"/>): the target's vocabulary; the caller owns it and keeps it loaded while the engine runs.</summary>
     public Loom.Models.LoadedModel? DraftModel { get; init; }
-    /// <summary>How the model-based proposers draft for requests that sample (see <see cref="Speculative.DraftSampling"/>).</summary>
-    public DraftSampling DraftSampling { get; init; } = DraftSampling.Sample;
+    /// <summary>
+    /// How the model-based proposers draft for requests that sample (see <see cref="Speculative.DraftSampling"/>).
+    /// Greedy by default: a seed then gives the plain run's tokens whatever the back-off decides, which a sampled
+    /// draft cannot promise, since its draws depend on the draft lengths and those on measured pass times.
+    /// </summary>
+    public DraftSampling DraftSampling { get; init; } = DraftSampling.Greedy;
     /// <summary>Most draft tokens proposed per sequence and step (vLLM's <c>num_speculative_tokens</c>).</summary>
     public int NumTokens { get; init; } = 5;
     /// <summary>Let each sequence's draft length follow its recent acceptance (grow by one after a full accept, else shrink to what was accepted plus one).</summary>
