@@ -90,6 +90,29 @@ public class SlidingWindowPoolTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The same four requests through a sliding pool too small for all their windows at once: sequences are preempted
+    /// (their sliding blocks, released ones and all, go back) and recomputed, and each still gets its tokens alone. A
+    /// model whose every layer slides has no other pool to run short, so this is where its preemption is proven.
+    /// </summary>
+    [Theory]
+    [InlineData("phi3-tiny-w16")]
+    [InlineData("gemma2-tiny")]
+    public void A_pool_short_of_windows_preempts_and_each_request_keeps_its_tokens(string shape)
+    {
+        using var model = Load(shape);
+        var rng = new Random(9);
+        var prompts = Enumerable.Range(0, 4).Select(_ => TinyModels.RandomTokens(rng, 120 + rng.Next(40), model.Config.VocabSize)).ToArray();
+        var p = TinyModels.Greedy(60);
+        using var engine = new LlmEngine(model, new EngineOptions { KvCacheBytes = 16 << 20, MaxNumBatchedTokens = 16, MaxNumSeqs = 4, SlidingKvBlocks = 5 });
+        var results = engine.Generate(prompts, p);
+        for (int i = 0; i < prompts.Length; i++)
+            Assert.Equal(TinyModels.RunAlone(model, prompts[i], p, OnePool).Choices[0].TokenIds, results[i].Choices[0].TokenIds);
+        Assert.True(engine.Scheduler.Preemptions > 0, "the pool held every window: nothing was preempted");
+        Assert.Equal(0, engine.Blocks.UsedBlocks);
+        engine.Blocks.CheckConsistency();
+    }
+
+    /// <summary>
     /// A batch with chunked prefill, a shared head in the prefix cache and n-gram speculation, with every free block
     /// and the null block filled with NaN after each step: the tokens equal those of one pool keeping every position.
     /// </summary>
