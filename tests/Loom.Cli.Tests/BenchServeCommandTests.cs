@@ -13,7 +13,8 @@ public class BenchServeCommandTests
     // milliseconds, and now and then a stall adds tens to everything in flight. Medians shrug off the stalls, so they
     // carry the tight bounds; a real bug (a missed chunk, a wrong divisor, the wrong clock) is off by ten or more.
     private const double ToleranceMs = 8;
-    // .NET timers count whole milliseconds, so the server's delays may end up to one millisecond early.
+    // The fake server sends nothing before its stopwatch says so, and the client stamps a request's start before it
+    // leaves, so a measured time is never early; one millisecond of slack for the order of the two clock reads.
     private const double EarlyMs = 1;
 
     private static string Dataset(TempDir dir, params string[] prompts)

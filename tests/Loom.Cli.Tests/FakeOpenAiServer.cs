@@ -80,8 +80,10 @@ internal sealed class FakeOpenAiServer : IAsyncDisposable
         await http.Response.StartAsync();
         for (int i = 0; i < tokens; i++)
         {
-            var due = TimeSpan.FromMilliseconds(timing.FirstMs + i * timing.GapMs) - Stopwatch.GetElapsedTime(start);
-            if (due > TimeSpan.Zero) await Task.Delay(due, http.RequestAborted);
+            // Timers run on a coarse clock and can fire a millisecond or two early: wait until the stopwatch agrees.
+            var at = TimeSpan.FromMilliseconds(timing.FirstMs + i * timing.GapMs);
+            for (var due = at - Stopwatch.GetElapsedTime(start); due > TimeSpan.Zero; due = at - Stopwatch.GetElapsedTime(start))
+                await Task.Delay(due > TimeSpan.FromMilliseconds(1) ? due : TimeSpan.FromMilliseconds(1), http.RequestAborted);
             string finish = i == tokens - 1 ? "\"length\"" : "null";
             await Send($$"""{"id":"cmpl-1","object":"text_completion","model":"fake-model","choices":[{"index":0,"text":" t{{i}}","finish_reason":{{finish}}}]}""");
         }
