@@ -223,8 +223,8 @@ public static class Dot
             Vector256<float> lo = default, hi = default;
             for (int i = 0; i < n; i += 16)
             {
-                // A decode streams each row once: ask 2 KiB ahead (into the next rows), as the packed kernels do.
-                if (Sse.IsSupported && (i & 31) == 0) Sse.Prefetch0(h + i + 1024);
+                // A decode streams each row once: one line every other step, ahead into the next rows.
+                if ((i & 31) == 0) Quantized.TileMath.Prefetch((byte*)(h + i), Quantized.TileMath.StreamAhead, 64);
                 var a = HalfBits8(SignExtend8(h + i));
                 var b = HalfBits8(SignExtend8(h + i + 8));
                 lo = Vector256.FusedMultiplyAdd(a, Vector256.Load(xScaled + i), lo);

@@ -69,7 +69,7 @@ public static unsafe class Q4_0Packed
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes, x += PackedActivations.BlockBytes)
         {
-            TileMath.Prefetch(w, TileBlockBytes);
+            TileMath.Prefetch(w, TileMath.StreamAhead, TileBlockBytes);
             var i0 = new NibbleDot(PackedActivations.Start(x, -8));
             var i1 = new NibbleDot(Vector256<int>.Zero);
             for (int c = 0; c < 4; c++)
@@ -200,7 +200,7 @@ public static unsafe class Q4_0Packed
         byte* x1 = x + xs, x2 = x + 2 * xs, x3 = x + 3 * xs;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes)
         {
-            TileMath.Prefetch(w, TileBlockBytes);
+            TileMath.Prefetch(w, TileMath.StreamAhead, TileBlockBytes);
             nint o = b * PackedActivations.BlockBytes;
             var i0 = new NibbleDot(PackedActivations.Start(x + o, -8));
             NibbleDot i1 = default, i2 = default, i3 = default;

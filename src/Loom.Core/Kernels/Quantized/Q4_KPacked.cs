@@ -109,7 +109,7 @@ public static unsafe class Q4_KPacked
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes, x += Q8_K.BlockBytes)
         {
-            TileMath.Prefetch(w, TileBlockBytes);
+            TileMath.Prefetch(w, TileMath.StreamAhead, TileBlockBytes);
             var isum = Vector256<int>.Zero;
             var msum = Vector256<int>.Zero;
             for (int c = 0; c < 4; c++)
@@ -142,7 +142,7 @@ public static unsafe class Q4_KPacked
         byte* x1 = x + xs, x2 = x + 2 * xs, x3 = x + 3 * xs;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes)
         {
-            TileMath.Prefetch(w, TileBlockBytes);
+            TileMath.Prefetch(w, TileMath.StreamAhead, TileBlockBytes);
             nint o = b * Q8_K.BlockBytes;
             byte* p0 = x + o, p1 = x1 + o, p2 = x2 + o, p3 = x3 + o;
             Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;

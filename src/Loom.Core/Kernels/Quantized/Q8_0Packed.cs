@@ -84,7 +84,7 @@ public static unsafe class Q8_0Packed
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes, x += PackedActivations.BlockBytes)
         {
-            TileMath.Prefetch(w, TileBlockBytes);
+            TileMath.Prefetch(w, TileMath.StreamAhead, TileBlockBytes);
             var i0 = PackedActivations.Start(x, Offset);
             var i1 = Vector256<int>.Zero;
             for (int g = 0; g < 8; g += 2)
@@ -202,7 +202,7 @@ public static unsafe class Q8_0Packed
         byte* x1 = x + xs, x2 = x + 2 * xs, x3 = x + 3 * xs;
         for (int b = 0; b < blocks; b++, w += TileBlockBytes)
         {
-            TileMath.Prefetch(w, TileBlockBytes);
+            TileMath.Prefetch(w, TileMath.StreamAhead, TileBlockBytes);
             nint o = b * PackedActivations.BlockBytes;
             var i0 = PackedActivations.Start(x + o, Offset);
             Vector256<int> i1 = default, i2 = default, i3 = default;
