@@ -57,5 +57,13 @@ public sealed unsafe class WeightTensor
     /// <summary>All bytes (only for tensors under 2 GiB).</summary>
     public ReadOnlySpan<byte> Bytes => new((byte*)Data, checked((int)ByteSize));
 
+    /// <summary>Every element as a float, dequantized (only for tensors under 2 GiB): for norms and other small vectors read once.</summary>
+    public float[] ToFloats()
+    {
+        var f = new float[ElementCount];
+        Quantization.Quants.Dequantize(Type, Bytes, f);
+        return f;
+    }
+
     public override string ToString() => $"{Name} {Type} [{string.Join(", ", Shape)}]";
 }

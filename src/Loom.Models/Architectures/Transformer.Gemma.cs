@@ -15,7 +15,7 @@ public sealed partial class Transformer
     private readonly float[]?[] _attnPostNorm, _ffnPostNorm;
 
     private static (float[]?[] Attn, float[]?[] Ffn) PostNormWeights(ModelWeights weights) =>
-        (weights.Layers.Select(w => ToFloatsOrNull(w.AttnPostNorm)).ToArray(), weights.Layers.Select(w => ToFloatsOrNull(w.FfnPostNorm)).ToArray());
+        (weights.Layers.Select(w => w.AttnPostNorm?.ToFloats()).ToArray(), weights.Layers.Select(w => w.FfnPostNorm?.ToFloats()).ToArray());
 
     /// <summary>RoPE angles at the sliding layers' base, when it differs from the global one (Gemma 3: 10000, unscaled).</summary>
     private void SlidingRopeAngles(ForwardBatch batch)

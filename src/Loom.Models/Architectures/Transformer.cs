@@ -44,11 +44,11 @@ public sealed unsafe partial class Transformer : IDisposable
         for (int l = 0; l < layers; l++)
         {
             var w = weights.Layers[l];
-            _attnNorm[l] = ToFloats(w.AttnNorm); _ffnNorm[l] = ToFloats(w.FfnNorm);
-            _bq[l] = ToFloatsOrNull(w.Bq); _bk[l] = ToFloatsOrNull(w.Bk); _bv[l] = ToFloatsOrNull(w.Bv);
-            _qNorm[l] = ToFloatsOrNull(w.QNorm); _kNorm[l] = ToFloatsOrNull(w.KNorm);
+            _attnNorm[l] = w.AttnNorm.ToFloats(); _ffnNorm[l] = w.FfnNorm.ToFloats();
+            _bq[l] = w.Bq?.ToFloats(); _bk[l] = w.Bk?.ToFloats(); _bv[l] = w.Bv?.ToFloats();
+            _qNorm[l] = w.QNorm?.ToFloats(); _kNorm[l] = w.KNorm?.ToFloats();
         }
-        _outputNorm = ToFloats(weights.OutputNorm);
+        _outputNorm = weights.OutputNorm.ToFloats();
         var tensors = weights.All().ToArray();
         long total = tensors.Sum(t => t.ByteSize), done = 0;
         foreach (var t in tensors)
@@ -226,15 +226,6 @@ public sealed unsafe partial class Transformer : IDisposable
             else Rope.ApplyInterleaved(head, cos, sin);
         }
     }
-
-    private static float[] ToFloats(WeightTensor t)
-    {
-        var f = new float[t.ElementCount];
-        Quants.Dequantize(t.Type, t.Bytes, f);
-        return f;
-    }
-
-    private static float[]? ToFloatsOrNull(WeightTensor? t) => t is null ? null : ToFloats(t);
 
     public void Dispose()
     {

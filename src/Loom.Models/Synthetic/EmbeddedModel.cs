@@ -65,12 +65,12 @@ public static class EmbeddedModel
         Add("token_embd.weight", [D, V], () => m.Matrix(src, "token_embd.weight", D, V, i => i, c => c));
         Add("output_norm.weight", [D], () => m.Norm(src, "output_norm.weight"));
         if (untied) Add("output.weight", [D, V], () => m.Matrix(src, "output.weight", D, V, i => i, c => c));
+        long q = (long)shape.NumHeads * m.HD, kv = (long)shape.NumKvHeads * m.HD, ff = shape.FfnDim;
+        static float[] Zero(long n) => new float[n];
         for (int l = 0; l < shape.NumLayers; l++)
         {
             string p = $"blk.{l}.";
             bool real = l < m.Layers;
-            float[] Zero(long n) => new float[n];
-            long q = (long)shape.NumHeads * m.HD, kv = (long)shape.NumKvHeads * m.HD, ff = shape.FfnDim;
             Add(p + "attn_norm.weight", [D], () => real ? m.Norm(src, p + "attn_norm.weight") : Zero(D));
             Add(p + "attn_q.weight", [D, q], () => real ? m.Matrix(src, p + "attn_q.weight", D, q, m.QueryRow, c => c, m.QueryScale) : Zero(D * q));
             Add(p + "attn_k.weight", [D, kv], () => real ? m.Matrix(src, p + "attn_k.weight", D, kv, m.KeyRow, c => c) : Zero(D * kv));
@@ -162,7 +162,7 @@ public static class EmbeddedModel
 
         public float[] Norm(GgufFile src, string name)
         {
-            var small = Floats(src, name);
+            var small = src.GetTensor(name).ToFloats();
             var f = new float[LargeWidth];
             float s = MathF.Sqrt((float)Width / LargeWidth);
             for (int i = 0; i < small.Length; i++) f[i] = small[i] * s;
@@ -174,7 +174,7 @@ public static class EmbeddedModel
         {
             var info = src.FindTensor(name) ?? throw new ArgumentException($"{src.Path}: missing {name}");
             long sc = info.Shape[0], sr = info.Shape.Length > 1 ? info.Shape[1] : 1;
-            var small = Floats(src, name);
+            var small = src.GetTensor(name).ToFloats();
             var f = new float[cols * rows];
             for (long r = 0; r < sr; r++)
             {
@@ -184,12 +184,5 @@ public static class EmbeddedModel
             return f;
         }
 
-        private static float[] Floats(GgufFile src, string name)
-        {
-            var t = src.GetTensor(name);
-            var f = new float[t.ElementCount];
-            Quants.Dequantize(t.Type, t.Bytes, f);
-            return f;
-        }
     }
 }

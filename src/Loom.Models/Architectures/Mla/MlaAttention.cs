@@ -36,8 +36,8 @@ internal sealed unsafe class MlaAttention
     {
         _c = c; _m = c.Mla!; _w = w;
         var mla = w.Mla!;
-        _qaNorm = mla.QANorm is { } qn ? ToFloats(qn) : null;
-        _kvaNorm = ToFloats(mla.KvANorm);
+        _qaNorm = mla.QANorm is { } qn ? qn.ToFloats() : null;
+        _kvaNorm = mla.KvANorm.ToFloats();
         int H = c.NumHeads, R = _m.KvLoraRank, nope = _m.QkNopeDim, v = _m.VHeadDim;
         var kvb = w.Wv;
         // W_UKᵀ keeps attn_kv_b's precision where it is a float type; a quantized attn_kv_b is widened to f16, which
@@ -159,12 +159,5 @@ internal sealed unsafe class MlaAttention
         for (int h = 0; h < H; h++)
             for (int t = 0; t < T; t++)
                 s.OV.AsSpan((h * T + t) * v, v).CopyTo(output.Slice((t * H + h) * v, v));
-    }
-
-    private static float[] ToFloats(WeightTensor t)
-    {
-        var f = new float[t.ElementCount];
-        Quants.Dequantize(t.Type, t.Bytes, f);
-        return f;
     }
 }

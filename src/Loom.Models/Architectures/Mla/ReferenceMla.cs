@@ -32,9 +32,9 @@ public static class ReferenceMla
         for (int t = 0; t < tokens; t++)
         {
             var xt = x.Slice(t * dim, dim).ToArray().Select(f => (double)f).ToArray();
-            q[t] = w.Mla!.QA is { } qa ? Product(w.Wq, Norm(Product(qa, xt), Floats(w.Mla.QANorm!), c.RmsNormEps)) : Product(w.Wq, xt);
+            q[t] = w.Mla!.QA is { } qa ? Product(w.Wq, Norm(Product(qa, xt), w.Mla.QANorm!.ToFloats(), c.RmsNormEps)) : Product(w.Wq, xt);
             var kv = Product(w.Wk, xt);
-            var lat = Norm(kv[..R], Floats(w.Mla.KvANorm), c.RmsNormEps);
+            var lat = Norm(kv[..R], w.Mla.KvANorm.ToFloats(), c.RmsNormEps);
             var cos = new float[P / 2];
             var sin = new float[P / 2];
             YarnRope.Angles(t, P, c.RopeTheta, fs, m.YarnExtFactor, corr, ropeScale, cos, sin);
@@ -105,12 +105,5 @@ public static class ReferenceMla
             y[r] = d;
         }
         return y;
-    }
-
-    private static float[] Floats(WeightTensor t)
-    {
-        var f = new float[t.ElementCount];
-        Quants.Dequantize(t.Type, t.Bytes, f);
-        return f;
     }
 }
