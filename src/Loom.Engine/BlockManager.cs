@@ -128,10 +128,10 @@ public sealed class BlockManager
             int first = OutOfWindow(g, m * BlockSize);
             for (int i = 0; i < m; i++)
             {
-                if (i < first) { seq.AddBlock(g, BlockPool.Null); continue; }
+                if (i < first) { Append(seq, g, BlockPool.Null); continue; }
                 int b = _pools[g].Lookup(_hashes[i], Chunk(tokens, i));
                 _pools[g].Acquire(b);
-                seq.AddBlock(g, b);
+                Append(seq, g, b);
             }
             seq.SetReleased(g, first);
         }
@@ -204,9 +204,19 @@ public sealed class BlockManager
                 seq.ReplaceBlock(g, shared, copy);
             }
             int need = BlocksFor(tokens) - seq.Table(g).Length;
-            for (int i = 0; i < need; i++) seq.AddBlock(g, pool.TakeFresh());
+            for (int i = 0; i < need; i++) Append(seq, g, pool.TakeFresh());
         }
         return true;
+    }
+
+    /// <summary>
+    /// Adds a block to a table. A table's first block sizes it for the sequence's planned length (its prompt and length
+    /// limit), so a generating sequence's table never grows and a decode step allocates nothing.
+    /// </summary>
+    private void Append(Sequence seq, int g, int block)
+    {
+        if (seq.Table(g).IsEmpty) seq.ReserveBlocks(g, BlocksFor(seq.TokenCapacity));
+        seq.AddBlock(g, block);
     }
 
     /// <summary>
@@ -221,7 +231,7 @@ public sealed class BlockManager
             foreach (int b in parent.Table(g))
             {
                 if (!IsNull(g, b)) _pools[g].Acquire(b);
-                child.AddBlock(g, b);
+                Append(child, g, b);
             }
             child.SetReleased(g, parent.ReleasedBlocks(g));
         }

@@ -99,6 +99,16 @@ public sealed class Sequence
         t[_counts[group]++] = block;
     }
 
+    /// <summary>Tokens it holds without growing: its prompt and its length limit (capped at 4,096 new tokens).</summary>
+    internal int TokenCapacity => _tokens.Length;
+
+    /// <summary>Makes room in group <paramref name="group"/>'s table for <paramref name="blocks"/> blocks.</summary>
+    internal void ReserveBlocks(int group, int blocks)
+    {
+        ref int[] t = ref _tables[group];
+        if (t.Length < blocks) Array.Resize(ref t, blocks);
+    }
+
     internal void ReplaceBlock(int group, int index, int block) => _tables[group][index] = block;
 
     /// <summary>Drops the last block of a table (the caller releases it).</summary>
