@@ -21,6 +21,34 @@ public class HalfVecTests
     }
 
     [Fact]
+    public unsafe void WidenUnbiasedIsTheHalfCastTimesTwoToMinus112ForEveryHalf()
+    {
+        Assert.Equal(MathF.ScaleB(1, -112), HalfVec.TwoToMinus112);
+        Assert.Equal(MathF.ScaleB(1, 112), HalfVec.TwoTo112);
+        // Every half, in every lane position; then each special value alone in a vector of ordinary ones.
+        var src = new Half[65536 + 7];
+        for (int i = 0; i < src.Length; i++) src[i] = BitConverter.UInt16BitsToHalf((ushort)i);
+        var lone = new List<Half>();
+        foreach (ushort special in new ushort[] { 0x7C00, 0xFC00, 0x7E00, 0xFE01, 0x7C01 })
+            for (int lane = 0; lane < 16; lane++)
+                for (int i = 0; i < 16; i++) lone.Add(BitConverter.UInt16BitsToHalf(i == lane ? special : (ushort)(0x3C00 + 37 * i)));
+        foreach (var input in new[] { src, lone.ToArray() })
+        {
+            var dst = new float[input.Length];
+            fixed (Half* s = input) fixed (float* d = dst) HalfVec.WidenUnbiased(s, d, input.Length);
+            for (int i = 0; i < input.Length; i++)
+            {
+                float e = (float)input[i] * HalfVec.TwoToMinus112;
+                Assert.True(float.IsNaN(e) ? float.IsNaN(dst[i]) : BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(dst[i]),
+                    $"half 0x{BitConverter.HalfToUInt16Bits(input[i]):X4}: expected {e:R}, got {dst[i]:R}");
+                // The scaled product is the unscaled one: the reason the attention kernels widen this way.
+                float q = (float)(Half)(1.5f + i % 7) * HalfVec.TwoTo112;
+                if (float.IsFinite(e)) Assert.Equal(BitConverter.SingleToInt32Bits((float)input[i] * (1.5f + i % 7)), BitConverter.SingleToInt32Bits(q * dst[i]));
+            }
+        }
+    }
+
+    [Fact]
     public unsafe void NarrowEqualsHalfCast()
     {
         // Every f16 value, the midpoints between neighbours (ties), one f32 ulp either side of them, plus random floats.

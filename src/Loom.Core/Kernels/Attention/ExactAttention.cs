@@ -35,9 +35,11 @@ internal static unsafe class ExactAttention
         float* qf = AttentionWorkspace.Ptr(ws.Q), sc = AttentionWorkspace.Ptr(ws.Scores), tile = AttentionWorkspace.Ptr(ws.Tile), acc = AttentionWorkspace.Ptr(ws.Acc);
         double* sum = AttentionWorkspace.Ptr(ws.Sum);
 
-        // The reference multiplies the f16 K cache by Q converted to f16.
+        // The reference multiplies the f16 K cache by Q converted to f16. Q and the probabilities carry a factor 2^112
+        // and the widened K and V rows 2^-112 (HalfVec.WidenUnbiased, a third of the work of widening exactly): every
+        // product, and so every sum, is the reference's number.
         Buffer.MemoryCopy(call.QueryRow(token, h0), qf, count * hd * sizeof(float), count * hd * sizeof(float));
-        HalfVec.RoundTrip(qf, count * hd);
+        HalfVec.RoundTripPrescaled(qf, count * hd);
 
         int lo = call.FirstVisible(n - 1);
         Scores(kv, table, kvh, lo, n, count, !lone, call.Scale, qf, tile, sc);
@@ -46,7 +48,7 @@ internal static unsafe class ExactAttention
             call.Cap(sc + (long)i * n + lo, n - lo);
             Softmax.Apply(new Span<float>(sc + (long)i * n + lo, n - lo));
             // Probabilities meet the f16 V cache as f16, as in the reference.
-            HalfVec.RoundTrip(sc + (long)i * n + lo, n - lo);
+            HalfVec.RoundTripPrescaled(sc + (long)i * n + lo, n - lo);
         }
 
         float* o = call.OutputRow(token, h0);
@@ -66,7 +68,8 @@ internal static unsafe class ExactAttention
         for (int j0 = lo; j0 < n; j0 += Tile)
         {
             int rows = Math.Min(Tile, n - j0);
-            kv.Widen(table, kvh, j0, rows, keys: true, tile);
+            kv.Prefetch(table, kvh, j0 + Tile, Math.Min(Tile, n - j0 - Tile), keys: true);
+            kv.Widen(table, kvh, j0, rows, keys: true, tile, unbiased: true);
             for (int i = 0; i < count; i++)
             {
                 float* qi = q + i * hd, s = scores + (long)i * n + j0;
@@ -109,7 +112,7 @@ internal static unsafe class ExactAttention
         int tail = Math.Max(np, lo);
         if (tail < n)
         {
-            kv.Widen(table, kvh, tail, n - tail, keys: false, tile);
+            kv.Widen(table, kvh, tail, n - tail, keys: false, tile, unbiased: true);
             for (int i = 0; i < count; i++)
             {
                 float* p = probs + (long)i * n;
@@ -131,7 +134,8 @@ internal static unsafe class ExactAttention
         for (int j0 = lo; j0 < end; j0 += Tile)
         {
             int rows = Math.Min(Tile, end - j0);
-            kv.Widen(table, kvh, j0, rows, keys: false, tile);
+            kv.Prefetch(table, kvh, j0 + Tile, Math.Min(Tile, end - j0 - Tile), keys: false);
+            kv.Widen(table, kvh, j0, rows, keys: false, tile, unbiased: true);
             for (int i = 0; i < count; i++)
             {
                 float* p = probs + (long)i * n + j0, a = acc + i * lanes * hd;

@@ -30,6 +30,24 @@ internal static unsafe class Int8Rows
             for (; i + 16 <= n; i += 16)
                 (Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(q + i))) * s).Store(dst + i);
         }
+        else if (Avx2.IsSupported)
+        {
+            var s = Vector256.Create(scale);
+            for (; i + 8 <= n; i += 8) (Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + i)) * s).Store(dst + i);
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            var s = Vector128.Create(scale);
+            for (; i + 16 <= n; i += 16)
+            {
+                var v = Vector128.Load(q + i);
+                var (lo, hi) = (Vector128.WidenLower(v), Vector128.WidenUpper(v));
+                (Vector128.ConvertToSingle(Vector128.WidenLower(lo)) * s).Store(dst + i);
+                (Vector128.ConvertToSingle(Vector128.WidenUpper(lo)) * s).Store(dst + i + 4);
+                (Vector128.ConvertToSingle(Vector128.WidenLower(hi)) * s).Store(dst + i + 8);
+                (Vector128.ConvertToSingle(Vector128.WidenUpper(hi)) * s).Store(dst + i + 12);
+            }
+        }
         for (; i < n; i++) dst[i] = scale * q[i];
     }
 }

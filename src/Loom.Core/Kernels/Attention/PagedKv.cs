@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace Loom.Core.Kernels.Attention;
 
@@ -24,24 +25,55 @@ internal readonly unsafe struct PagedKv
 
     public bool Int8 => KScales != null;
 
-    /// <summary>Widens the K (or V) rows of KV head kvh at positions j0..j0+rows, found through <paramref name="table"/>, into consecutive float rows.</summary>
+    /// <summary>
+    /// Asks for the K (or V) rows of KV head kvh at positions j0..j0+rows ahead of their <see cref="Widen"/>: a head's
+    /// rows are strided slices of the cache that the weights streaming through each step evicted, and the widening
+    /// loop alone waits on each one.
+    /// </summary>
+    public void Prefetch(int[] table, int kvh, int j0, int rows, bool keys)
+    {
+        if (!Sse.IsSupported) return;
+        int bs = BlockSize, block = j0 / bs, off = j0 % bs, elem = Int8 ? 1 : 2, bytes = HeadDim * elem;
+        for (int r = 0; r < rows; block++, off = 0)
+        {
+            int run = Math.Min(rows - r, bs - off);
+            byte* row = (byte*)(keys ? K : V) + ((long)table[block] * bs + off) * KvDim * elem + kvh * bytes;
+            for (int i = 0; i < run; i++, row += KvDim * elem)
+                for (int o = 0; o < bytes; o += 64) Sse.Prefetch0(row + o);
+            r += run;
+        }
+    }
+
+    /// <summary>
+    /// Widens the K (or V) rows of KV head kvh at positions j0..j0+rows, found through <paramref name="table"/>, into
+    /// consecutive float rows; an f16 cache's rows <paramref name="unbiased"/> (times 2^-112, see
+    /// <see cref="HalfVec.WidenUnbiased"/>) when asked.
+    /// </summary>
     // Called once per tile, so a call costs nothing; inlined, its body used up the JIT's inlining budget of the
     // value loops that call it, leaving their per-position FMAs as calls (twice as slow where Vector512 is emulated).
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public void Widen(int[] table, int kvh, int j0, int rows, bool keys, float* dst)
+    public void Widen(int[] table, int kvh, int j0, int rows, bool keys, float* dst, bool unbiased = false)
     {
         int hd = HeadDim, bs = BlockSize;
         int block = j0 / bs, off = j0 % bs;
-        for (int r = 0; r < rows; r++)
+        // A block's rows are one slot apart: walk each run of them without going back to the table.
+        for (int r = 0; r < rows; block++, off = 0)
         {
-            int slot = table[block] * bs + off;
+            int run = Math.Min(rows - r, bs - off);
+            long slot = (long)table[block] * bs + off;
             if (Int8)
             {
-                sbyte* q = (sbyte*)(keys ? K : V) + (long)slot * KvDim + kvh * hd;
-                Int8Rows.Dequantize(q, (keys ? KScales : VScales)[(long)slot * NumKvHeads + kvh], dst + r * hd, hd);
+                sbyte* q = (sbyte*)(keys ? K : V) + slot * KvDim + kvh * hd;
+                float* scales = (keys ? KScales : VScales) + slot * NumKvHeads + kvh;
+                for (int i = 0; i < run; i++) Int8Rows.Dequantize(q + (long)i * KvDim, scales[(long)i * NumKvHeads], dst + (long)(r + i) * hd, hd);
             }
-            else HalfVec.Widen((Half*)(keys ? K : V) + (long)slot * KvDim + kvh * hd, dst + r * hd, hd);
-            if (++off == bs) { off = 0; block++; }
+            else
+            {
+                Half* h = (Half*)(keys ? K : V) + slot * KvDim + kvh * hd;
+                if (unbiased) for (int i = 0; i < run; i++) HalfVec.WidenUnbiased(h + (long)i * KvDim, dst + (long)(r + i) * hd, hd);
+                else for (int i = 0; i < run; i++) HalfVec.Widen(h + (long)i * KvDim, dst + (long)(r + i) * hd, hd);
+            }
+            r += run;
         }
     }
 }
