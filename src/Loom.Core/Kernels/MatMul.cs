@@ -136,8 +136,7 @@ public static unsafe partial class MatMul
     /// A few tokens stream the weights from memory: each thread takes long contiguous runs of rows, which keeps the
     /// prefetchers going. Many tokens make the work compute-bound: fine chunks balance the threads.
     /// </summary>
-    private static int ChunksPerThread(int tokens) => tokens < XT ? 2 : 16;
-    public static int XT = 4;
+    private static int ChunksPerThread(int tokens) => tokens < 4 ? 2 : 16;
 
     /// <summary>Whether <paramref name="b"/> can share a dispatch with <paramref name="a"/>: both packed, same input format.</summary>
     private static bool Shares(WeightTensor a, WeightTensor b) =>
