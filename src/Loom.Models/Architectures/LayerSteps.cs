@@ -5,9 +5,9 @@ using Loom.Core.Threading;
 namespace Loom.Models.Architectures;
 
 /// <summary>
-/// The decoder's per-token steps between matrix products (residual adds, RMSNorm, SwiGLU), split over tokens on the
-/// compute pool when a batch is long enough to pay for it. Each token is computed exactly as alone, so the split
-/// never changes a result.
+/// The decoder's per-token steps between matrix products (residual adds, RMSNorm, SwiGLU), split over tokens (the
+/// gated activations over elements) on the compute pool when the work is large enough to pay for it. Each value is
+/// computed exactly as alone, so the split never changes a result.
 /// </summary>
 internal static class LayerSteps
 {
@@ -34,19 +34,25 @@ internal static class LayerSteps
 
     /// <summary>gate = SiLU(gate)·up over the first <paramref name="tokens"/> rows of <paramref name="ffn"/> values.</summary>
     public static void SwiGlu(ComputePool pool, float[] gate, float[] up, int tokens, int ffn) =>
-        pool.For(tokens, ffn * 8L, (gate, up, ffn), static (s, start, end) =>
+        pool.For(Pieces(tokens * ffn), GluPiece * 8L, (gate, up, n: tokens * ffn), static (s, start, end) =>
         {
-            var (gate, up, ffn) = s;
-            Activations.SwiGlu(gate.AsSpan(start * ffn, (end - start) * ffn), up.AsSpan(start * ffn, (end - start) * ffn));
+            var (from, count) = Piece(start, end, s.n);
+            Activations.SwiGlu(s.gate.AsSpan(from, count), s.up.AsSpan(from, count));
         });
 
     /// <summary>gate = GELU(gate)·up over the first <paramref name="tokens"/> rows of <paramref name="ffn"/> values (Gemma).</summary>
     public static void GeGlu(ComputePool pool, float[] gate, float[] up, int tokens, int ffn) =>
-        pool.For(tokens, ffn * 8L, (gate, up, ffn), static (s, start, end) =>
+        pool.For(Pieces(tokens * ffn), GluPiece * 8L, (gate, up, n: tokens * ffn), static (s, start, end) =>
         {
-            var (gate, up, ffn) = s;
-            Activations.GeGlu(gate.AsSpan(start * ffn, (end - start) * ffn), up.AsSpan(start * ffn, (end - start) * ffn));
+            var (from, count) = Piece(start, end, s.n);
+            Activations.GeGlu(s.gate.AsSpan(from, count), s.up.AsSpan(from, count));
         });
+
+    // The gated activations are element-wise (one exp or tanh each), so they split by element, not by token: a decode
+    // step's one token still spreads over every thread.
+    private const int GluPiece = 512;
+    private static int Pieces(int n) => (n + GluPiece - 1) / GluPiece;
+    private static (int From, int Count) Piece(int start, int end, int n) => (start * GluPiece, Math.Min(n, end * GluPiece) - start * GluPiece);
 
     /// <summary>For every token, in place: x = RmsNorm(x)·weight (Gemma's post-norms).</summary>
     public static void Norm(ComputePool pool, float[] x, float[] weight, int tokens, int dim, float eps) =>
