@@ -37,7 +37,10 @@ internal static unsafe class LatentAttentionKernel
         var cache = s.Cache;
         int R = s.Rank, W = s.Width, H = s.Heads, n = batch.Positions[t] + 1, heads = h1 - h0, bs = cache.BlockSize;
         int[] table = batch.BlockTable(batch.TokenSeq[t]);
-        var scores = ws.Scores(heads * n);
+        // Sized for every head over the longest sequence the cache can hold, not for this item: a growing sequence would
+        // otherwise regrow whichever thread's workspace took its heads, at a moment that depends on scheduling.
+        long longest = Math.Min(s.ContextLength, (long)cache.NumBlocks * bs);
+        var scores = ws.Scores((int)Math.Min(int.MaxValue, (long)H * Math.Max(n, longest)));
         var rowBuf = ws.Row(W);
         for (int p = 0; p < n; p++)
         {
@@ -110,10 +113,13 @@ internal sealed class MlaScratch
     public KvCache Cache = null!;
     public int Layer, Heads, Rank, Width, Parts;
     public float Scale;
+    /// <summary>The model's context length: with the cache's size, the longest sequence a workspace must score.</summary>
+    public int ContextLength;
     private int _tokens = -1;
 
     public void Ensure(ModelConfig c, MlaAttention?[] layers, int tokens)
     {
+        ContextLength = c.ContextLength;
         if (tokens <= _tokens) return;
         var m = c.Mla!;
         int H = c.NumHeads, T = tokens;
