@@ -108,7 +108,9 @@ internal sealed class StreamingClient : IDisposable
                 PromptTokens = usagePrompt ?? prompt.InputTokens ?? 0,
             };
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        // Cancelling a stream mid-read can surface as the read's own error (the connection torn down under it), not
+        // as a cancellation: once the limit has passed, either is the limit's doing.
+        catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or HttpRequestException or IOException)
         {
             return new RequestResult { Cancelled = true, Error = "stopped at the time limit" };
         }
