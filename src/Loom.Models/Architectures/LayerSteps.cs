@@ -33,26 +33,22 @@ internal static class LayerSteps
         });
 
     /// <summary>gate = SiLU(gate)·up over the first <paramref name="tokens"/> rows of <paramref name="ffn"/> values.</summary>
-    public static void SwiGlu(ComputePool pool, float[] gate, float[] up, int tokens, int ffn) =>
-        pool.For(Pieces(tokens * ffn), GluPiece * 8L, (gate, up, n: tokens * ffn), static (s, start, end) =>
-        {
-            var (from, count) = Piece(start, end, s.n);
-            Activations.SwiGlu(s.gate.AsSpan(from, count), s.up.AsSpan(from, count));
-        });
+    public static void SwiGlu(ComputePool pool, float[] gate, float[] up, int tokens, int ffn) => Gated(pool, gate, up, tokens * ffn, gelu: false);
 
     /// <summary>gate = GELU(gate)·up over the first <paramref name="tokens"/> rows of <paramref name="ffn"/> values (Gemma).</summary>
-    public static void GeGlu(ComputePool pool, float[] gate, float[] up, int tokens, int ffn) =>
-        pool.For(Pieces(tokens * ffn), GluPiece * 8L, (gate, up, n: tokens * ffn), static (s, start, end) =>
-        {
-            var (from, count) = Piece(start, end, s.n);
-            Activations.GeGlu(s.gate.AsSpan(from, count), s.up.AsSpan(from, count));
-        });
+    public static void GeGlu(ComputePool pool, float[] gate, float[] up, int tokens, int ffn) => Gated(pool, gate, up, tokens * ffn, gelu: true);
 
     // The gated activations are element-wise (one exp or tanh each), so they split by element, not by token: a decode
     // step's one token still spreads over every thread.
     private const int GluPiece = 512;
-    private static int Pieces(int n) => (n + GluPiece - 1) / GluPiece;
-    private static (int From, int Count) Piece(int start, int end, int n) => (start * GluPiece, Math.Min(n, end * GluPiece) - start * GluPiece);
+
+    private static void Gated(ComputePool pool, float[] gate, float[] up, int n, bool gelu) =>
+        pool.For((n + GluPiece - 1) / GluPiece, GluPiece * 8L, (gate, up, n, gelu), static (s, start, end) =>
+        {
+            int from = start * GluPiece, count = Math.Min(s.n, end * GluPiece) - from;
+            if (s.gelu) Activations.GeGlu(s.gate.AsSpan(from, count), s.up.AsSpan(from, count));
+            else Activations.SwiGlu(s.gate.AsSpan(from, count), s.up.AsSpan(from, count));
+        });
 
     /// <summary>For every token, in place: x = RmsNorm(x)·weight (Gemma's post-norms).</summary>
     public static void Norm(ComputePool pool, float[] x, float[] weight, int tokens, int dim, float eps) =>

@@ -33,15 +33,24 @@ internal readonly unsafe struct PagedKv
     public void Prefetch(int[] table, int kvh, int j0, int rows, bool keys)
     {
         if (!Sse.IsSupported) return;
-        int bs = BlockSize, block = j0 / bs, off = j0 % bs, elem = Int8 ? 1 : 2, bytes = HeadDim * elem;
-        for (int r = 0; r < rows; block++, off = 0)
+        int elem = Int8 ? 1 : 2, bytes = HeadDim * elem;
+        for (int r = 0, run; r < rows; r += run)
         {
-            int run = Math.Min(rows - r, bs - off);
-            byte* row = (byte*)(keys ? K : V) + ((long)table[block] * bs + off) * KvDim * elem + kvh * bytes;
+            byte* row = (byte*)(keys ? K : V) + (Slot(table, j0 + r, rows - r, out run) * KvDim + kvh * HeadDim) * elem;
             for (int i = 0; i < run; i++, row += KvDim * elem)
                 for (int o = 0; o < bytes; o += 64) Sse.Prefetch0(row + o);
-            r += run;
         }
+    }
+
+    /// <summary>
+    /// The slot of position <paramref name="j"/>, and in <paramref name="run"/> how many of the next
+    /// <paramref name="left"/> positions follow it in the same block, one slot apart.
+    /// </summary>
+    private long Slot(int[] table, int j, int left, out int run)
+    {
+        int off = j % BlockSize;
+        run = Math.Min(left, BlockSize - off);
+        return (long)table[j / BlockSize] * BlockSize + off;
     }
 
     /// <summary>
@@ -54,13 +63,11 @@ internal readonly unsafe struct PagedKv
     [MethodImpl(MethodImplOptions.NoInlining)]
     public void Widen(int[] table, int kvh, int j0, int rows, bool keys, float* dst, bool unbiased = false)
     {
-        int hd = HeadDim, bs = BlockSize;
-        int block = j0 / bs, off = j0 % bs;
+        int hd = HeadDim;
         // A block's rows are one slot apart: walk each run of them without going back to the table.
-        for (int r = 0; r < rows; block++, off = 0)
+        for (int r = 0, run; r < rows; r += run)
         {
-            int run = Math.Min(rows - r, bs - off);
-            long slot = (long)table[block] * bs + off;
+            long slot = Slot(table, j0 + r, rows - r, out run);
             if (Int8)
             {
                 sbyte* q = (sbyte*)(keys ? K : V) + slot * KvDim + kvh * hd;
@@ -73,7 +80,6 @@ internal readonly unsafe struct PagedKv
                 if (unbiased) for (int i = 0; i < run; i++) HalfVec.WidenUnbiased(h + (long)i * KvDim, dst + (long)(r + i) * hd, hd);
                 else for (int i = 0; i < run; i++) HalfVec.Widen(h + (long)i * KvDim, dst + (long)(r + i) * hd, hd);
             }
-            r += run;
         }
     }
 }
