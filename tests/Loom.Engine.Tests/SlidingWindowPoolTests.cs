@@ -73,20 +73,37 @@ public class SlidingWindowPoolTests(ITestOutputHelper output)
     public void ReleasedBlocksServeOtherRequests(string shape)
     {
         using var model = Load(shape);
-        var rng = new Random(9);
-        var prompts = Enumerable.Range(0, 4).Select(_ => TinyModels.RandomTokens(rng, 120 + rng.Next(40), model.Config.VocabSize)).ToArray();
-        var p = TinyModels.Greedy(60);
-        var options = new EngineOptions { KvCacheBytes = 16 << 20, MaxNumBatchedTokens = 16, MaxNumSeqs = 4, SlidingKvBlocks = 12 };
-        using var engine = new LlmEngine(model, options);
-        int sliding = engine.Blocks.Groups - 1;
-        Assert.Equal(12, engine.Blocks.Pool(sliding).NumBlocks);
-        var results = engine.Generate(prompts, p);
-        for (int i = 0; i < prompts.Length; i++)
-            Assert.Equal(TinyModels.RunAlone(model, prompts[i], p, OnePool).Choices[0].TokenIds, results[i].Choices[0].TokenIds);
+        using var engine = FourLongRequestsEachAsAlone(model, slidingBlocks: 12, out var prompts);
+        Assert.Equal(12, engine.Blocks.Pool(engine.Blocks.Groups - 1).NumBlocks);
         Assert.True(prompts.Sum(pr => (pr.Length + 60) / 16) > 4 * 12, "the requests fit the sliding pool without reuse");
         Assert.Equal(0, engine.Blocks.UsedBlocks);
         engine.Blocks.CheckConsistency();
         output.WriteLine($"{shape}: {engine.Scheduler.Preemptions} preemptions");
+    }
+
+    /// <summary>
+    /// Four long requests (120–160 prompt tokens, 60 generated, greedy) at once through a sliding pool of
+    /// <paramref name="slidingBlocks"/> blocks; asserts each gets the tokens it gets alone on one pool, and returns the
+    /// engine for the caller's checks.
+    /// </summary>
+    private static LlmEngine FourLongRequestsEachAsAlone(LoadedModel model, int slidingBlocks, out int[][] prompts)
+    {
+        var rng = new Random(9);
+        prompts = Enumerable.Range(0, 4).Select(_ => TinyModels.RandomTokens(rng, 120 + rng.Next(40), model.Config.VocabSize)).ToArray();
+        var p = TinyModels.Greedy(60);
+        var engine = new LlmEngine(model, new EngineOptions { KvCacheBytes = 16 << 20, MaxNumBatchedTokens = 16, MaxNumSeqs = 4, SlidingKvBlocks = slidingBlocks });
+        try
+        {
+            var results = engine.Generate(prompts, p);
+            for (int i = 0; i < prompts.Length; i++)
+                Assert.Equal(TinyModels.RunAlone(model, prompts[i], p, OnePool).Choices[0].TokenIds, results[i].Choices[0].TokenIds);
+            return engine;
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -100,13 +117,7 @@ public class SlidingWindowPoolTests(ITestOutputHelper output)
     public void A_pool_short_of_windows_preempts_and_each_request_keeps_its_tokens(string shape)
     {
         using var model = Load(shape);
-        var rng = new Random(9);
-        var prompts = Enumerable.Range(0, 4).Select(_ => TinyModels.RandomTokens(rng, 120 + rng.Next(40), model.Config.VocabSize)).ToArray();
-        var p = TinyModels.Greedy(60);
-        using var engine = new LlmEngine(model, new EngineOptions { KvCacheBytes = 16 << 20, MaxNumBatchedTokens = 16, MaxNumSeqs = 4, SlidingKvBlocks = 5 });
-        var results = engine.Generate(prompts, p);
-        for (int i = 0; i < prompts.Length; i++)
-            Assert.Equal(TinyModels.RunAlone(model, prompts[i], p, OnePool).Choices[0].TokenIds, results[i].Choices[0].TokenIds);
+        using var engine = FourLongRequestsEachAsAlone(model, slidingBlocks: 5, out _);
         Assert.True(engine.Scheduler.Preemptions > 0, "the pool held every window: nothing was preempted");
         Assert.Equal(0, engine.Blocks.UsedBlocks);
         engine.Blocks.CheckConsistency();
