@@ -278,8 +278,17 @@ public static unsafe partial class MatMul
             int group = widen && !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? 3 : 1;
             if (prescaled)
             {
-                for (int t = 0; t < tokens; t++)
-                    for (int r = start; r < end; r++)
+                // Four rows at a time, every token against them while they are in cache.
+                var four = stackalloc float[4];
+                int r = start;
+                for (; r + 4 <= end; r += 4)
+                    for (int t = 0; t < tokens; t++)
+                    {
+                        Dot.F16F32Prescaled4((Half*)((byte*)w.Data + (long)r * rowBytes), rowBytes / 2, k, (float*)(xq + (long)t * xRow), four);
+                        for (int i = 0; i < 4; i++) y[(long)t * n + r + i] = four[i];
+                    }
+                for (; r < end; r++)
+                    for (int t = 0; t < tokens; t++)
                         y[(long)t * n + r] = Dot.F16F32Prescaled(new ReadOnlySpan<Half>((byte*)w.Data + (long)r * rowBytes, k), (float*)(xq + (long)t * xRow));
                 return;
             }

@@ -23,6 +23,8 @@ public unsafe class F16MatMulTests
     [InlineData(272, 13, 17)] // two rows left over after two 6-row tiles; a second block with one token
     [InlineData(1056, 19, 40)] // three slices, the last of 32; blocks of 16, 16 and 8
     [InlineData(2048, 12, 48)]
+    [InlineData(64, 6, 16)] // the fewest tokens F16Gemm takes where it holds 32 (512-bit vectors)
+    [InlineData(528, 12, 33)] // 512-bit: a full block of 32 and one of a single token
     [InlineData(8208, 7, 9)] // past F16Gemm.MaxK: the dot-form tiles
     public void MultiTokenF16EqualsPerPairDots(int k, int rows, int tokens) => CheckAgainstPairs(k, rows, tokens, special: false);
 
@@ -66,13 +68,15 @@ public unsafe class F16MatMulTests
     /// bit for bit, subnormal weights and activations included, and activations too large to prescale fall back.
     /// </summary>
     [Theory]
-    [InlineData(1, 1f)]
-    [InlineData(3, 1f)]
-    [InlineData(1, 70000f)] // over the prescale limit: the exact path
-    [InlineData(2, 1e-30f)]
-    public void DecodeAgainstFiniteF16EqualsPerPairDots(int tokens, float xScale)
+    [InlineData(1, 1f, 24)]
+    [InlineData(3, 1f, 24)]
+    [InlineData(1, 70000f, 24)] // over the prescale limit: the exact path
+    [InlineData(2, 1e-30f, 24)]
+    [InlineData(1, 1f, 27)] // rows left over after the four-row groups, in each thread's share
+    [InlineData(2, 1f, 7)]
+    public void DecodeAgainstFiniteF16EqualsPerPairDots(int tokens, float xScale, int rows)
     {
-        const int k = 256, rows = 24;
+        const int k = 256;
         var rng = new Random(tokens);
         var weights = new Half[rows * k];
         for (int i = 0; i < weights.Length; i++)
