@@ -12,8 +12,9 @@ public static class KernelTier
 {
     /// <summary>
     /// The tier's name, as <c>loom bench</c>, <c>loom serve</c> and <c>/metrics</c> print it:
-    /// <c>avx512-vnni</c> (tile-pair kernels, vpdpbusd), <c>avx2-vnni</c>, <c>avx512</c> (AVX-512F without VNNI:
-    /// 512-bit float and quantizer paths, vpmaddubsw integer kernels), <c>avx2-fma</c> (vpmaddubsw + vpmaddwd, as
+    /// <c>avx512-vnni</c> (tile-pair kernels, vpdpbusd), <c>avx2-vnni</c>, <c>avx512</c> (AVX-512F without AVX-VNNI:
+    /// 512-bit float and quantizer paths, vpmaddubsw integer kernels; this includes Ice Lake-SP, whose 512-bit VNNI
+    /// .NET 10 does not expose), <c>avx2-fma</c> (vpmaddubsw + vpmaddwd, as
     /// ggml's AVX2 path), <c>arm64-dotprod</c> (sdot) and <c>arm64-neon</c> (widening multiplies), and elsewhere
     /// <c>portable</c> (x86 without AVX2: vector float paths and quantizers, quantized matmuls on the scalar reference
     /// kernels) or <c>scalar</c> without any vector unit.
