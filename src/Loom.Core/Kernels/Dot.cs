@@ -375,6 +375,26 @@ public static class Dot
         return a + b;
     }
 
+    /// <summary>
+    /// <see cref="ReduceAdd(Vector512{float})"/>'s tree applied lane by lane to sixteen vectors <paramref name="stride"/>
+    /// floats apart (vector m holding lane m's partial sums of sixteen separate chains): lanes l and l+8, then l and
+    /// l+4, then (0+2) + (1+3).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector512<float> ReduceAddColumns(float* p, int stride)
+    {
+        var t0 = Vector512.Load(p + 8 * stride) + Vector512.Load(p);
+        var t1 = Vector512.Load(p + 9 * stride) + Vector512.Load(p + stride);
+        var t2 = Vector512.Load(p + 10 * stride) + Vector512.Load(p + 2 * stride);
+        var t3 = Vector512.Load(p + 11 * stride) + Vector512.Load(p + 3 * stride);
+        var t4 = Vector512.Load(p + 12 * stride) + Vector512.Load(p + 4 * stride);
+        var t5 = Vector512.Load(p + 13 * stride) + Vector512.Load(p + 5 * stride);
+        var t6 = Vector512.Load(p + 14 * stride) + Vector512.Load(p + 6 * stride);
+        var t7 = Vector512.Load(p + 15 * stride) + Vector512.Load(p + 7 * stride);
+        var u0 = t4 + t0; var u1 = t5 + t1; var u2 = t6 + t2; var u3 = t7 + t3;
+        return (u0 + u2) + (u1 + u3);
+    }
+
     /// <summary>16 halves to floats, exactly (Half → float is exact, so this matches any other widening).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Widen(ref Half h)

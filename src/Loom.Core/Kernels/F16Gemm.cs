@@ -73,145 +73,93 @@ public static unsafe class F16Gemm
     /// </summary>
     public static void Tile(float* w, int k, float* xp, int count, float* y, nint yStride, float* acc)
     {
-        if (Vector512.IsHardwareAccelerated) { Tile512(w, k, xp, count, y, yStride, acc); return; }
+        if (Vector512.IsHardwareAccelerated) Tile<Lanes512, Vector512<float>>(w, k, xp, count, y, yStride, acc);
+        else Tile<Lanes256, Vector256<float>>(w, k, xp, count, y, yStride, acc);
+    }
+
+    /// <summary>The one body, for tokens in two vectors of <typeparamref name="TVec"/> (<see cref="Tokens"/> lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile<TLanes, TVec>(float* w, int k, float* xp, int count, float* y, nint yStride, float* acc)
+        where TLanes : struct, ILanes<TVec> where TVec : struct
+    {
+        int l = TLanes.Count, tokens = 2 * l, stride = Rows * tokens;
         float* w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k, w4 = w + 4 * k, w5 = w + 5 * k;
         for (int s0 = 0; s0 < k; s0 += Slice)
         {
             int s1 = Math.Min(k, s0 + Slice);
             for (int j = 0; j < 16; j++)
             {
-                float* a = acc + j * 96;
-                Vector256<float> a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
+                float* a = acc + j * stride;
+                TVec a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
                 if (s0 == 0)
-                    a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = Vector256<float>.Zero;
+                    a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = TLanes.Zero;
                 else
                 {
-                    a00 = Vector256.Load(a); a01 = Vector256.Load(a + 8); a10 = Vector256.Load(a + 16); a11 = Vector256.Load(a + 24);
-                    a20 = Vector256.Load(a + 32); a21 = Vector256.Load(a + 40); a30 = Vector256.Load(a + 48); a31 = Vector256.Load(a + 56);
-                    a40 = Vector256.Load(a + 64); a41 = Vector256.Load(a + 72); a50 = Vector256.Load(a + 80); a51 = Vector256.Load(a + 88);
+                    a00 = TLanes.Load(a); a01 = TLanes.Load(a + l); a10 = TLanes.Load(a + 2 * l); a11 = TLanes.Load(a + 3 * l);
+                    a20 = TLanes.Load(a + 4 * l); a21 = TLanes.Load(a + 5 * l); a30 = TLanes.Load(a + 6 * l); a31 = TLanes.Load(a + 7 * l);
+                    a40 = TLanes.Load(a + 8 * l); a41 = TLanes.Load(a + 9 * l); a50 = TLanes.Load(a + 10 * l); a51 = TLanes.Load(a + 11 * l);
                 }
-                float* px = xp + (long)(s0 + j * ((s1 - s0) / 16)) * Tokens;
-                for (int i = s0 + j; i < s1; i += 16, px += Tokens)
+                float* px = xp + (long)(s0 + j * ((s1 - s0) / 16)) * tokens;
+                for (int i = s0 + j; i < s1; i += 16, px += tokens)
                 {
-                    var x0 = Vector256.Load(px);
-                    var x1 = Vector256.Load(px + 8);
-                    var b = Vector256.Create(w[i]);
-                    a00 = Vector256.FusedMultiplyAdd(b, x0, a00); a01 = Vector256.FusedMultiplyAdd(b, x1, a01);
-                    b = Vector256.Create(w1[i]);
-                    a10 = Vector256.FusedMultiplyAdd(b, x0, a10); a11 = Vector256.FusedMultiplyAdd(b, x1, a11);
-                    b = Vector256.Create(w2[i]);
-                    a20 = Vector256.FusedMultiplyAdd(b, x0, a20); a21 = Vector256.FusedMultiplyAdd(b, x1, a21);
-                    b = Vector256.Create(w3[i]);
-                    a30 = Vector256.FusedMultiplyAdd(b, x0, a30); a31 = Vector256.FusedMultiplyAdd(b, x1, a31);
-                    b = Vector256.Create(w4[i]);
-                    a40 = Vector256.FusedMultiplyAdd(b, x0, a40); a41 = Vector256.FusedMultiplyAdd(b, x1, a41);
-                    b = Vector256.Create(w5[i]);
-                    a50 = Vector256.FusedMultiplyAdd(b, x0, a50); a51 = Vector256.FusedMultiplyAdd(b, x1, a51);
+                    var x0 = TLanes.Load(px);
+                    var x1 = TLanes.Load(px + l);
+                    var b = TLanes.Broadcast(w[i]);
+                    a00 = TLanes.MulAdd(b, x0, a00); a01 = TLanes.MulAdd(b, x1, a01);
+                    b = TLanes.Broadcast(w1[i]);
+                    a10 = TLanes.MulAdd(b, x0, a10); a11 = TLanes.MulAdd(b, x1, a11);
+                    b = TLanes.Broadcast(w2[i]);
+                    a20 = TLanes.MulAdd(b, x0, a20); a21 = TLanes.MulAdd(b, x1, a21);
+                    b = TLanes.Broadcast(w3[i]);
+                    a30 = TLanes.MulAdd(b, x0, a30); a31 = TLanes.MulAdd(b, x1, a31);
+                    b = TLanes.Broadcast(w4[i]);
+                    a40 = TLanes.MulAdd(b, x0, a40); a41 = TLanes.MulAdd(b, x1, a41);
+                    b = TLanes.Broadcast(w5[i]);
+                    a50 = TLanes.MulAdd(b, x0, a50); a51 = TLanes.MulAdd(b, x1, a51);
                 }
-                Vector256.Store(a00, a); Vector256.Store(a01, a + 8); Vector256.Store(a10, a + 16); Vector256.Store(a11, a + 24);
-                Vector256.Store(a20, a + 32); Vector256.Store(a21, a + 40); Vector256.Store(a30, a + 48); Vector256.Store(a31, a + 56);
-                Vector256.Store(a40, a + 64); Vector256.Store(a41, a + 72); Vector256.Store(a50, a + 80); Vector256.Store(a51, a + 88);
+                TLanes.Store(a00, a); TLanes.Store(a01, a + l); TLanes.Store(a10, a + 2 * l); TLanes.Store(a11, a + 3 * l);
+                TLanes.Store(a20, a + 4 * l); TLanes.Store(a21, a + 5 * l); TLanes.Store(a30, a + 6 * l); TLanes.Store(a31, a + 7 * l);
+                TLanes.Store(a40, a + 8 * l); TLanes.Store(a41, a + 9 * l); TLanes.Store(a50, a + 10 * l); TLanes.Store(a51, a + 11 * l);
             }
         }
-        var sums = stackalloc float[Tokens];
+        // Dot.ReduceAdd(Vector512)'s tree over the sixteen residues' partial sums, sixteen tokens' lanes at a time
+        // (once per row and tile, so 512-bit vectors emulated on 256-bit hardware cost nothing that shows).
+        var sums = stackalloc float[32];
         for (int r = 0; r < Rows; r++)
         {
-            Vector256.Store(Tree(acc + r * 16), sums);
-            Vector256.Store(Tree(acc + r * 16 + 8), sums + 8);
+            for (int c = 0; c < tokens; c += 16) Dot.ReduceAddColumns(acc + r * tokens + c, stride).Store(sums + c);
             for (int t = 0; t < count; t++) y[t * yStride + r] = sums[t];
         }
     }
 
-    /// <summary><see cref="Tile"/> with 32 tokens in two 512-bit vectors: the same chains, twice as many lanes.</summary>
-    private static void Tile512(float* w, int k, float* xp, int count, float* y, nint yStride, float* acc)
+    /// <summary>One vector width's operations, for <see cref="Tile{TLanes, TVec}"/> (TensorPrimitives' pattern).</summary>
+    private interface ILanes<TVec> where TVec : struct
     {
-        const int T = 32, Stride = Rows * T;
-        float* w1 = w + k, w2 = w + 2 * k, w3 = w + 3 * k, w4 = w + 4 * k, w5 = w + 5 * k;
-        for (int s0 = 0; s0 < k; s0 += Slice)
-        {
-            int s1 = Math.Min(k, s0 + Slice);
-            for (int j = 0; j < 16; j++)
-            {
-                float* a = acc + j * Stride;
-                Vector512<float> a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51;
-                if (s0 == 0)
-                    a00 = a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = Vector512<float>.Zero;
-                else
-                {
-                    a00 = Vector512.Load(a); a01 = Vector512.Load(a + 16); a10 = Vector512.Load(a + 32); a11 = Vector512.Load(a + 48);
-                    a20 = Vector512.Load(a + 64); a21 = Vector512.Load(a + 80); a30 = Vector512.Load(a + 96); a31 = Vector512.Load(a + 112);
-                    a40 = Vector512.Load(a + 128); a41 = Vector512.Load(a + 144); a50 = Vector512.Load(a + 160); a51 = Vector512.Load(a + 176);
-                }
-                float* px = xp + (long)(s0 + j * ((s1 - s0) / 16)) * T;
-                for (int i = s0 + j; i < s1; i += 16, px += T)
-                {
-                    var x0 = Vector512.Load(px);
-                    var x1 = Vector512.Load(px + 16);
-                    var b = Vector512.Create(w[i]);
-                    a00 = Vector512.FusedMultiplyAdd(b, x0, a00); a01 = Vector512.FusedMultiplyAdd(b, x1, a01);
-                    b = Vector512.Create(w1[i]);
-                    a10 = Vector512.FusedMultiplyAdd(b, x0, a10); a11 = Vector512.FusedMultiplyAdd(b, x1, a11);
-                    b = Vector512.Create(w2[i]);
-                    a20 = Vector512.FusedMultiplyAdd(b, x0, a20); a21 = Vector512.FusedMultiplyAdd(b, x1, a21);
-                    b = Vector512.Create(w3[i]);
-                    a30 = Vector512.FusedMultiplyAdd(b, x0, a30); a31 = Vector512.FusedMultiplyAdd(b, x1, a31);
-                    b = Vector512.Create(w4[i]);
-                    a40 = Vector512.FusedMultiplyAdd(b, x0, a40); a41 = Vector512.FusedMultiplyAdd(b, x1, a41);
-                    b = Vector512.Create(w5[i]);
-                    a50 = Vector512.FusedMultiplyAdd(b, x0, a50); a51 = Vector512.FusedMultiplyAdd(b, x1, a51);
-                }
-                Vector512.Store(a00, a); Vector512.Store(a01, a + 16); Vector512.Store(a10, a + 32); Vector512.Store(a11, a + 48);
-                Vector512.Store(a20, a + 64); Vector512.Store(a21, a + 80); Vector512.Store(a30, a + 96); Vector512.Store(a31, a + 112);
-                Vector512.Store(a40, a + 128); Vector512.Store(a41, a + 144); Vector512.Store(a50, a + 160); Vector512.Store(a51, a + 176);
-            }
-        }
-        var sums = stackalloc float[T];
-        for (int r = 0; r < Rows; r++)
-        {
-            Vector512.Store(Tree512(acc + r * T, Stride), sums);
-            Vector512.Store(Tree512(acc + r * T + 16, Stride), sums + 16);
-            for (int t = 0; t < count; t++) y[t * yStride + r] = sums[t];
-        }
+        static abstract int Count { get; }
+        static abstract TVec Zero { get; }
+        static abstract TVec Load(float* p);
+        static abstract void Store(TVec v, float* p);
+        static abstract TVec Broadcast(float x);
+        static abstract TVec MulAdd(TVec a, TVec b, TVec c);
     }
 
-    /// <summary><see cref="Tree"/> on 512-bit lanes, residues <paramref name="stride"/> floats apart.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Tree512(float* p, int stride)
+    private readonly struct Lanes256 : ILanes<Vector256<float>>
     {
-        var t3_0 = Vector512.Load(p + 8 * stride) + Vector512.Load(p);
-        var t3_1 = Vector512.Load(p + 9 * stride) + Vector512.Load(p + stride);
-        var t3_2 = Vector512.Load(p + 10 * stride) + Vector512.Load(p + 2 * stride);
-        var t3_3 = Vector512.Load(p + 11 * stride) + Vector512.Load(p + 3 * stride);
-        var t3_4 = Vector512.Load(p + 12 * stride) + Vector512.Load(p + 4 * stride);
-        var t3_5 = Vector512.Load(p + 13 * stride) + Vector512.Load(p + 5 * stride);
-        var t3_6 = Vector512.Load(p + 14 * stride) + Vector512.Load(p + 6 * stride);
-        var t3_7 = Vector512.Load(p + 15 * stride) + Vector512.Load(p + 7 * stride);
-        var t6_0 = t3_4 + t3_0;
-        var t6_1 = t3_5 + t3_1;
-        var t6_2 = t3_6 + t3_2;
-        var t6_3 = t3_7 + t3_3;
-        return (t6_0 + t6_2) + (t6_1 + t6_3);
+        public static int Count => 8;
+        public static Vector256<float> Zero => Vector256<float>.Zero;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* p) => Vector256.Load(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> v, float* p) => v.Store(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float x) => Vector256.Create(x);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> MulAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
     }
 
-    /// <summary>
-    /// <see cref="Dot.ReduceAdd(Vector512{float})"/>'s tree over the sixteen residues' partial sums (each 96 floats
-    /// apart), lane by lane: lanes l and l+8, then l and l+4, then (0+2) + (1+3).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Tree(float* p)
+    private readonly struct Lanes512 : ILanes<Vector512<float>>
     {
-        var t3_0 = Vector256.Load(p + 8 * 96) + Vector256.Load(p);
-        var t3_1 = Vector256.Load(p + 9 * 96) + Vector256.Load(p + 96);
-        var t3_2 = Vector256.Load(p + 10 * 96) + Vector256.Load(p + 2 * 96);
-        var t3_3 = Vector256.Load(p + 11 * 96) + Vector256.Load(p + 3 * 96);
-        var t3_4 = Vector256.Load(p + 12 * 96) + Vector256.Load(p + 4 * 96);
-        var t3_5 = Vector256.Load(p + 13 * 96) + Vector256.Load(p + 5 * 96);
-        var t3_6 = Vector256.Load(p + 14 * 96) + Vector256.Load(p + 6 * 96);
-        var t3_7 = Vector256.Load(p + 15 * 96) + Vector256.Load(p + 7 * 96);
-        var t6_0 = t3_4 + t3_0;
-        var t6_1 = t3_5 + t3_1;
-        var t6_2 = t3_6 + t3_2;
-        var t6_3 = t3_7 + t3_3;
-        return (t6_0 + t6_2) + (t6_1 + t6_3);
+        public static int Count => 16;
+        public static Vector512<float> Zero => Vector512<float>.Zero;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* p) => Vector512.Load(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> v, float* p) => v.Store(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float x) => Vector512.Create(x);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> MulAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
     }
 }

@@ -58,7 +58,7 @@ internal static unsafe class ExactKernels
     public static void ReduceLanes16(float* lanes, int n, float* o)
     {
         int d = 0;
-        for (; d + 16 <= n; d += 16) Tree(lanes + d, n).Store(o + d);
+        for (; d + 16 <= n; d += 16) Core.Kernels.Dot.ReduceAddColumns(lanes + d, n).Store(o + d);
         for (; d < n; d++)
         {
             float* r = lanes + d;
@@ -67,21 +67,6 @@ internal static unsafe class ExactKernels
             float u0 = t4 + t0, u1 = t5 + t1, u2 = t6 + t2, u3 = t7 + t3;
             o[d] = (u0 + u2) + (u1 + u3);
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> Tree(float* r, int n)
-    {
-        var t0 = Vector512.Load(r + 8 * n) + Vector512.Load(r);
-        var t1 = Vector512.Load(r + 9 * n) + Vector512.Load(r + n);
-        var t2 = Vector512.Load(r + 10 * n) + Vector512.Load(r + 2 * n);
-        var t3 = Vector512.Load(r + 11 * n) + Vector512.Load(r + 3 * n);
-        var t4 = Vector512.Load(r + 12 * n) + Vector512.Load(r + 4 * n);
-        var t5 = Vector512.Load(r + 13 * n) + Vector512.Load(r + 5 * n);
-        var t6 = Vector512.Load(r + 14 * n) + Vector512.Load(r + 6 * n);
-        var t7 = Vector512.Load(r + 15 * n) + Vector512.Load(r + 7 * n);
-        var u0 = t4 + t0; var u1 = t5 + t1; var u2 = t6 + t2; var u3 = t7 + t3;
-        return (u0 + u2) + (u1 + u3);
     }
 
     /// <summary>
