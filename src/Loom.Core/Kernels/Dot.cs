@@ -162,6 +162,16 @@ public static class Dot
     public static Vector256<float> HalfBits8(Vector256<int> h) =>
         (Vector256.ShiftLeft(h, 13) & Vector256.Create(unchecked((int)0x8FFFFFFF))).AsSingle();
 
+    /// <summary><see cref="HalfBits8"/> four lanes wide (ARM64, where 256-bit vectors are emulated).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> HalfBits4(Vector128<int> h) =>
+        (Vector128.ShiftLeft(h, 13) & Vector128.Create(unchecked((int)0x8FFFFFFF))).AsSingle();
+
+    /// <summary><see cref="HalfBits8"/> sixteen lanes wide.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> HalfBits16(Vector512<int> h) =>
+        (Vector512.ShiftLeft(h, 13) & Vector512.Create(unchecked((int)0x8FFFFFFF))).AsSingle();
+
     /// <summary>Eight finite halves to floats, exactly: <see cref="HalfBits8"/> rescaled by 2^112.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector256<float> WidenFinite8(short* p) => HalfBits8(SignExtend8(p)) * Vector256.Create(Pow2To112);
@@ -293,10 +303,9 @@ public static class Dot
         Quantized.TileMath.Prefetch((byte*)(p + 3 * rowHalves), Quantized.TileMath.StreamAhead, 64);
     }
 
-    /// <summary><see cref="HalfBits8"/> of sixteen halves in one 512-bit vector.</summary>
+    /// <summary><see cref="HalfBits16(Vector512{int})"/> of the sixteen halves at <paramref name="p"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<float> HalfBits16(short* p) =>
-        (Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(p).ToVector512Unsafe()), 13) & Vector512.Create(unchecked((int)0x8FFFFFFF))).AsSingle();
+    private static unsafe Vector512<float> HalfBits16(short* p) => HalfBits16(Vector512.WidenLower(Vector256.Load(p).ToVector512Unsafe()));
 
     /// <summary>Whether an f16 tensor holds no Inf or NaN (all exponent bits set), scanned in parallel at load.</summary>
     public static unsafe bool AllFiniteF16(Core.Tensors.WeightTensor t)

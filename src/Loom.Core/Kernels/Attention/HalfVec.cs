@@ -102,9 +102,8 @@ internal static unsafe class HalfVec
         else if (Vector128.IsHardwareAccelerated)
             for (; i + 4 <= n; i += 4)
             {
-                // Dot.HalfBits8 four lanes wide, for ARM64, where 256-bit vectors are emulated.
                 var h = Vector128.WidenLower(Vector128.CreateScalar(*(long*)(src + i)).AsInt16());
-                ((h << 13) & Vector128.Create(unchecked((int)0x8FFFFFFF))).AsSingle().Store(dst + i);
+                Dot.HalfBits4(h).Store(dst + i);
                 if (Vector128.EqualsAny(h & Vector128.Create(0x7C00), Vector128.Create(0x7C00))) Exact(src, dst, i, 4);
             }
         Exact(src, dst, i, n - i);
